@@ -71,3 +71,28 @@ class Identity(models.Model):
         if self.kind == self.Kind.EMAIL:
             return self.value
         return f"{self.value} ({self.get_kind_display()} @ {self.namespace})"
+
+
+class PersonMerge(models.Model):
+    """The audit record of one person merged into another, with what is needed to undo it."""
+
+    into = models.ForeignKey(
+        Person, verbose_name=_("merged into"), on_delete=models.SET_NULL, null=True, related_name="merges_received"
+    )
+    merged_person_id = models.BigIntegerField(_("merged person id"))
+    snapshot = models.JSONField(
+        _("merged person as it was"), default=dict, help_text=_("The merged person's fields and identity ids, to restore it on unmerge.")
+    )
+    reason = models.CharField(_("reason"), max_length=300)
+    by = models.ForeignKey(
+        "auth.User", verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, help_text=_("Empty for automatic merges.")
+    )
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = _("person merge")
+        verbose_name_plural = _("person merges")
+
+    def __str__(self) -> str:
+        return f"#{self.merged_person_id} → #{self.into_id}"

@@ -1,0 +1,203 @@
+"""Reading one activity record of the common schema (JSON Lines files and the push API).
+
+Every check raises `RecordError` with a reason a person understands; the caller adds the line
+number or array index. The shape is the public contract documented in docs/contracts.md.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from typing import Any
+
+import orjson
+from django.conf import settings
+
+REQUIRED_FIELDS = ("source", "external_id", "type", "occurred_at", "actor")
+TYPE_PATTERN = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+){2,}$")
+MAX_LENGTHS = {"external_id": 255, "type": 100, "container": 255, "url": 1000}
+TITLE_MAX = 500
+NAME_MAX = 200
+KEY_MAX = 320
+# A little slack for clocks that run fast; anything later is a mistake in the record.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+class RecordError(ValueError):
+    """A record that cannot be accepted, with the reason."""
+
+
+@dataclass(slots=True, frozen=True)
+class OversizedRecord:
+    """Stands in for a record too large to read; only its size is known."""
+
+    size: int
+
+
+@dataclass(slots=True)
+class ActivityRecord:
+    """A valid activity record, normalised: times in UTC, identity keys trimmed and case-folded."""
+
+    source: str
+    external_id: str
+    type: str
+    occurred_at: datetime
+    email: str | None
+    username: str | None
+    uid: str | None
+    name: str
+    container: str
+    url: str
+    title: str
+    data_json: str
+    is_bot: bool
+
+
+def is_email(value: str) -> bool:
+    """An identity key is an e-mail when it has exactly one `@` and no whitespace (it need not receive mail)."""
+    return value.count("@") == 1 and not any(character.isspace() for character in value)
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().casefold()
+
+
+def normalise_username(value: str) -> str:
+    # User names are compared case-insensitively, as GitHub, Bugzilla and Kitsune do.
+    return value.strip().casefold()
+
+
+def looks_like_bot(*values: str | None) -> bool:
+    return any(value and (value.endswith("[bot]") or value.split("@")[0].endswith("[bot]")) for value in values)
+
+
+def _text(record: dict, field: str, *, required: bool = False) -> str:
+    value = record.get(field)
+    if value is None:
+        if required:
+            raise RecordError(f"{field} is missing")
+        return ""
+    if not isinstance(value, str):
+        raise RecordError(f"{field} must be a string, not {_json_type(value)}")
+    value = value.strip()
+    if required and not value:
+        raise RecordError(f"{field} is empty")
+    if "\x00" in value:
+        raise RecordError(f"{field} contains a NUL character")
+    limit = MAX_LENGTHS.get(field)
+    if limit and len(value) > limit:
+        raise RecordError(f"{field} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _actor_key(actor: dict, field: str) -> str | None:
+    value = actor.get(field)
+    if value is None:
+        return None
+    if field == "uid" and isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        raise RecordError(f"actor.{field} must be a string, not {_json_type(value)}")
+    value = value.strip()
+    if "\x00" in value:
+        raise RecordError(f"actor.{field} contains a NUL character")
+    if len(value) > KEY_MAX:
+        raise RecordError(f"actor.{field} is {len(value)} characters long; the limit is {KEY_MAX}")
+    return value or None
+
+
+def parse_occurred_at(value: Any, *, now: datetime) -> datetime:
+    if not isinstance(value, str):
+        raise RecordError(f"occurred_at must be an ISO 8601 string, not {_json_type(value)}")
+    try:
+        moment = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise RecordError(f"occurred_at {value[:40]!r} is not an ISO 8601 date and time") from None
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise RecordError(f"occurred_at {value[:40]!r} has no UTC offset; add one such as +02:00 or Z")
+    moment = moment.astimezone(dt_timezone.utc)
+    if moment > now + FUTURE_TOLERANCE:
+        raise RecordError(f"occurred_at {value[:40]!r} is in the future")
+    return moment
+
+
+def record_parse(raw: dict | str | bytes | OversizedRecord, *, now: datetime) -> ActivityRecord:
+    """Check one record against the contract and return it normalised, or raise RecordError."""
+    limit = settings.BALOO_MAX_RECORD_BYTES
+    if isinstance(raw, OversizedRecord):
+        raise RecordError(f"the record is {raw.size:,} bytes; the limit is {limit:,} bytes")
+    if isinstance(raw, (bytes, str)):
+        if len(raw) > limit:
+            raise RecordError(f"the record is {len(raw):,} bytes; the limit is {limit:,} bytes")
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as error:
+            raise RecordError(f"not valid JSON ({error})") from None
+    else:
+        record = raw
+    if not isinstance(record, dict):
+        raise RecordError(f"a record must be a JSON object, not {_json_type(record)}")
+    missing = [field for field in REQUIRED_FIELDS if record.get(field) in (None, "")]
+    if missing:
+        raise RecordError("missing required field" + ("s" if len(missing) > 1 else "") + ": " + ", ".join(missing))
+
+    source = _text(record, "source", required=True)
+    external_id = _text(record, "external_id", required=True)
+    activity_type = _text(record, "type", required=True)
+    if not TYPE_PATTERN.match(activity_type):
+        raise RecordError(f"type {activity_type[:60]!r} is not shaped <system>.<object>.<action> in lowercase")
+    occurred_at = parse_occurred_at(record["occurred_at"], now=now)
+
+    actor = record["actor"]
+    if not isinstance(actor, dict):
+        raise RecordError(f"actor must be an object with email, username or uid, not {_json_type(actor)}")
+    email = _actor_key(actor, "email")
+    username = _actor_key(actor, "username")
+    uid = _actor_key(actor, "uid")
+    if email is not None and not is_email(email):
+        if username is None and uid is None:
+            raise RecordError(f"actor.email {email[:60]!r} is not an e-mail address and the actor has no username or uid")
+        email = None
+    if email is None and username is None and uid is None:
+        raise RecordError("actor has nothing to identify it: give an email, username or uid")
+    name = actor.get("name") or ""
+    if not isinstance(name, str):
+        raise RecordError(f"actor.name must be a string, not {_json_type(name)}")
+    name = name.strip().replace("\x00", "")[:NAME_MAX]
+
+    title = _text(record, "title")[:TITLE_MAX]
+    data = record.get("data")
+    try:
+        data_json = orjson.dumps({} if data is None else data).decode()
+    except TypeError as error:
+        raise RecordError(f"data cannot be stored as JSON ({error})") from None
+    if "\\u0000" in data_json:
+        raise RecordError("data contains a NUL character, which cannot be stored")
+
+    return ActivityRecord(
+        source=source,
+        external_id=external_id,
+        type=activity_type,
+        occurred_at=occurred_at,
+        email=normalise_email(email) if email else None,
+        username=normalise_username(username) if username else None,
+        uid=uid,
+        name=name,
+        container=_text(record, "container"),
+        url=_text(record, "url"),
+        title=title,
+        data_json=data_json,
+        is_bot=looks_like_bot(username, email, name),
+    )

@@ -1,0 +1,177 @@
+"""Writes about activities: the one ingestion path shared by file imports, syncs and the push API."""
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from baloo_site.bulk import copy_rows, is_postgresql
+from contributors.models import Identity
+from contributors.services import Actor, identities_resolve
+
+from .models import Activity, Source
+from .records import ActivityRecord, RecordError, record_parse
+
+BATCH_SIZE = 20_000
+ACTIVITY_COLUMNS = (
+    "source_id",
+    "external_id",
+    "type",
+    "occurred_at",
+    "identity_id",
+    "container",
+    "url",
+    "title",
+    "data",
+    "ingested_at",
+)
+IMPORT_KIND = "import"
+
+
+@dataclass(slots=True)
+class Rejection:
+    """A record that was not stored: its line number (files) or array index (API), and why."""
+
+    position: int
+    reason: str
+
+
+@dataclass
+class IngestResult:
+    created: int = 0
+    duplicate: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+    sources_created: list[str] = field(default_factory=list)
+
+    def add(self, other: "IngestResult") -> None:
+        self.created += other.created
+        self.duplicate += other.duplicate
+        self.rejected.extend(other.rejected)
+        self.sources_created.extend(other.sources_created)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "created": self.created,
+            "duplicate": self.duplicate,
+            "rejected": [{"position": r.position, "reason": r.reason} for r in self.rejected],
+        }
+
+
+def activities_ingest(
+    *, records: Iterable[tuple[int, Any]], create_sources: bool = False, batch_size: int = BATCH_SIZE
+) -> IngestResult:
+    """Store activity records of the common schema, each (source, external_id) at most once.
+
+    `records` are (position, record) pairs; a record is a dict, or JSON text of one. Bad records are
+    rejected with their position and a reason while good ones are stored. Each batch commits on its
+    own, so a failure later never loses what was already accepted. Unknown sources are rejected
+    unless `create_sources` is set (they are then created as import-only sources).
+    """
+    result = IngestResult()
+    iterator = iter(records)
+    sources = {source.slug: source for source in Source.objects.all()}
+    while batch := list(islice(iterator, batch_size)):
+        result.add(_ingest_batch(batch, sources=sources, create_sources=create_sources))
+    return result
+
+
+def _ingest_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], create_sources: bool) -> IngestResult:
+    result = IngestResult()
+    now = timezone.now()
+    valid: list[ActivityRecord] = []
+    seen: set[tuple[str, str]] = set()
+    for position, raw in batch:
+        try:
+            record = record_parse(raw, now=now)
+        except RecordError as error:
+            result.rejected.append(Rejection(position, str(error)))
+            continue
+        if record.source not in sources:
+            if not create_sources:
+                result.rejected.append(
+                    Rejection(position, f"unknown source {record.source!r}: configure it first, or import with --create-sources")
+                )
+                continue
+            sources[record.source] = _source_for_import(record.source)
+            result.sources_created.append(record.source)
+        if (record.source, record.external_id) in seen:
+            result.duplicate += 1
+            continue
+        seen.add((record.source, record.external_id))
+        valid.append(record)
+
+    if valid:
+        with transaction.atomic():
+            identity_ids = identities_resolve(actors=[_actor(record, sources[record.source]) for record in valid])
+            created = _insert_activities(valid, identity_ids, sources=sources, now=now)
+        result.created += created
+        result.duplicate += len(valid) - created
+    return result
+
+
+def _source_for_import(slug: str) -> Source:
+    source, _created = Source.objects.get_or_create(
+        slug=slug, defaults={"kind": IMPORT_KIND, "name": slug, "schedule_minutes": 0}
+    )
+    return source
+
+
+def _actor(record: ActivityRecord, source: Source) -> Actor:
+    namespace = source.accounts_namespace
+    keys = []
+    # Most specific first: the activity points at the account in its own source when there is one.
+    if record.uid:
+        keys.append((Identity.Kind.UID.value, namespace, record.uid))
+    if record.username:
+        keys.append((Identity.Kind.USERNAME.value, namespace, record.username))
+    if record.email:
+        keys.append((Identity.Kind.EMAIL.value, "", record.email))
+    return Actor(keys=tuple(keys), name=record.name, source_id=source.pk, is_bot=record.is_bot)
+
+
+def _rows(records: list[ActivityRecord], identity_ids: list[int], sources: dict[str, Source], now) -> Iterator[tuple]:
+    adapt = connection.ops.adapt_datetimefield_value
+    for record, identity_id in zip(records, identity_ids, strict=True):
+        yield (
+            sources[record.source].pk,
+            record.external_id,
+            record.type,
+            adapt(record.occurred_at),
+            identity_id,
+            record.container,
+            record.url,
+            record.title,
+            record.data_json,
+            now,
+        )
+
+
+def _insert_activities(records: list[ActivityRecord], identity_ids: list[int], *, sources: dict[str, Source], now) -> int:
+    """Insert the activities, skipping those already stored; return how many were new."""
+    table = Activity._meta.db_table
+    columns = ", ".join(ACTIVITY_COLUMNS)
+    with connection.cursor() as cursor:
+        if is_postgresql():
+            # COPY into a per-connection staging table, then one set-based insert that skips
+            # what is already stored: far faster than INSERTs and safe against concurrent imports.
+            cursor.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS baloo_activity_stage (source_id bigint, external_id text, "
+                "type text, occurred_at timestamptz, identity_id bigint, container text, url text, title text, "
+                "data jsonb, ingested_at timestamptz) ON COMMIT DELETE ROWS"
+            )
+            copy_rows("baloo_activity_stage", ACTIVITY_COLUMNS, list(_rows(records, identity_ids, sources, now)))
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) SELECT {columns} FROM baloo_activity_stage "
+                "ON CONFLICT (source_id, external_id) DO NOTHING"
+            )
+            return cursor.rowcount
+        placeholders = ", ".join(["%s"] * len(ACTIVITY_COLUMNS))
+        adapt = connection.ops.adapt_datetimefield_value
+        cursor.executemany(
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (source_id, external_id) DO NOTHING",
+            [row[:-1] + (adapt(now),) for row in _rows(records, identity_ids, sources, now)],
+        )
+        return cursor.rowcount

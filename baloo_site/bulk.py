@@ -1,0 +1,62 @@
+"""Set-based writes for large batches: PostgreSQL COPY, or executemany elsewhere (SQLite).
+
+Django's bulk_create builds model instances and one big INSERT per batch; for a million rows the
+Python side dominates. These helpers write plain tuples straight to the table instead.
+"""
+
+import csv
+import io
+from collections.abc import Sequence
+
+from django.db import connection
+from django.db.models import Model
+
+
+def is_postgresql() -> bool:
+    return connection.vendor == "postgresql"
+
+
+class _Null:
+    """Written by the csv module as an unquoted empty field, which COPY reads as NULL.
+
+    Strings are always quoted (QUOTE_NONNUMERIC), so an empty string stays an empty string.
+    """
+
+    def __float__(self) -> float:
+        return 0.0
+
+    def __str__(self) -> str:
+        return ""
+
+
+_NULL = _Null()
+
+
+def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+    """Write rows into `table` with COPY (PostgreSQL only). None becomes NULL."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
+    writer.writerows(tuple(_NULL if value is None else value for value in row) for row in rows)
+    buffer.seek(0)
+    column_list = ", ".join(connection.ops.quote_name(column) for column in columns)
+    with connection.cursor() as cursor:
+        cursor.cursor.copy_expert(
+            f"COPY {connection.ops.quote_name(table)} ({column_list}) FROM STDIN WITH (FORMAT csv)", buffer
+        )
+
+
+def insert_rows_returning_ids(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence]) -> list[int]:
+    """Insert rows into the model's table and return their new primary keys, in order."""
+    if not rows:
+        return []
+    table = model._meta.db_table
+    if is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        copy_rows(table, ["id", *columns], [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)])
+        return ids
+    objects = model._default_manager.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000)
+    return [obj.pk for obj in objects]

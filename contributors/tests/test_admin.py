@@ -1,0 +1,102 @@
+"""The people admin: pages render, search finds people by any account, keys stay read-only."""
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from activities.models import Source
+from contributors.models import Identity, Person
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def ann() -> Person:
+    source = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
+    person = Person.objects.create(display_name="Ann Example")
+    Identity.objects.create(person=person, kind=Identity.Kind.EMAIL, value="ann@example.org")
+    Identity.objects.create(person=person, kind=Identity.Kind.USERNAME, namespace="sumo", value="annex", source=source)
+    return person
+
+
+@pytest.fixture
+def bot() -> Person:
+    person = Person.objects.create(display_name="dependabot[bot]", is_bot=True)
+    Identity.objects.create(person=person, kind=Identity.Kind.USERNAME, namespace="github", value="dependabot[bot]")
+    return person
+
+
+def test_person_changelist_shows_identity_counts(admin_client: Client, ann: Person, bot: Person) -> None:
+    response = admin_client.get(reverse("admin:contributors_person_changelist"))
+
+    assert response.status_code == 200
+    assert {p.display_name: p.identity_count for p in response.context["cl"].result_list} == {
+        "Ann Example": 2,
+        "dependabot[bot]": 1,
+    }
+
+
+def test_person_search_finds_any_identity(admin_client: Client, ann: Person, bot: Person) -> None:
+    url = reverse("admin:contributors_person_changelist")
+
+    by_username = admin_client.get(url, {"q": "annex"})
+    by_name = admin_client.get(url, {"q": "dependabot"})
+
+    assert list(by_username.context["cl"].result_list) == [ann]
+    assert list(by_name.context["cl"].result_list) == [bot]
+
+
+def test_person_filter_by_bot(admin_client: Client, ann: Person, bot: Person) -> None:
+    response = admin_client.get(reverse("admin:contributors_person_changelist"), {"is_bot__exact": "1"})
+
+    assert list(response.context["cl"].result_list) == [bot]
+
+
+def test_person_change_page_lists_identities(admin_client: Client, ann: Person) -> None:
+    response = admin_client.get(reverse("admin:contributors_person_change", args=[ann.pk]))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "ann@example.org" in html
+    assert "annex" in html
+
+
+def test_marking_a_person_as_staff(admin_client: Client, ann: Person) -> None:
+    response = admin_client.post(
+        reverse("admin:contributors_person_change", args=[ann.pk]),
+        {
+            "display_name": "Ann Example",
+            "is_staff": "on",
+            "identities-TOTAL_FORMS": "2",
+            "identities-INITIAL_FORMS": "2",
+            "identities-MIN_NUM_FORMS": "0",
+            "identities-MAX_NUM_FORMS": "1000",
+            **{f"identities-{i}-id": str(identity.pk) for i, identity in enumerate(ann.identities.all())},
+            **{f"identities-{i}-person": str(ann.pk) for i in range(2)},
+        },
+    )
+
+    assert response.status_code == 302
+    ann.refresh_from_db()
+    assert ann.is_staff
+
+
+def test_identity_pages_render_and_search(admin_client: Client, ann: Person, bot: Person) -> None:
+    url = reverse("admin:contributors_identity_changelist")
+    assert admin_client.get(url).status_code == 200
+
+    response = admin_client.get(url, {"q": "ann@"})
+
+    assert [identity.value for identity in response.context["cl"].result_list] == ["ann@example.org"]
+    identity = ann.identities.get(kind=Identity.Kind.EMAIL)
+    change = admin_client.get(reverse("admin:contributors_identity_change", args=[identity.pk]))
+    assert change.status_code == 200
+    # The normalised key is shown, not editable; only the person it belongs to is.
+    html = change.content.decode()
+    assert 'name="value"' not in html
+    assert 'name="person"' in html
+
+
+def test_identities_and_persons_are_not_added_by_hand(admin_client: Client) -> None:
+    assert admin_client.get(reverse("admin:contributors_identity_add")).status_code == 403
+    assert admin_client.get(reverse("admin:contributors_person_add")).status_code == 403
