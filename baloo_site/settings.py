@@ -162,6 +162,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
-
-# Django 5.x: URL form fields assume https:// when a scheme is missing (the Django 6 default).
-FORMS_URLFIELD_ASSUME_HTTPS = True

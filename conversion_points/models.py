@@ -7,6 +7,13 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 
+class HttpsURLField(models.URLField):
+    """A URL field whose form assumes https:// when the scheme is left out (Django 6's default)."""
+
+    def formfield(self, **kwargs):
+        return super().formfield(**{"assume_scheme": "https", **kwargs})
+
+
 class Area(models.Model):
     """A team or contribution area (Support, Coding Firefox, Localization…), with an optional target."""
 
@@ -75,7 +82,7 @@ class ConversionPoint(models.Model):
     recognition = models.TextField(
         _("recognition text"), blank=True, help_text=_("What we say to thank someone who did this, shown on their record.")
     )
-    next_step_url = models.URLField(
+    next_step_url = HttpsURLField(
         _("next step link"), blank=True, max_length=500, help_text=_("Where someone who did this can go next to grow.")
     )
     enabled = models.BooleanField(_("enabled"), default=True)

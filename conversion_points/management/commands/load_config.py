@@ -1,0 +1,30 @@
+"""`load_config FILE`: create or update sources, areas and conversion points from a JSON file."""
+
+import json
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from conversion_points.services import ConfigError, config_load
+
+
+class Command(BaseCommand):
+    help = "Load sources, areas and conversion points from a JSON configuration file (upsert by slug)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("file", help="Path to the configuration file (JSON).")
+
+    def handle(self, *args, file: str, **options) -> None:
+        try:
+            with open(file, encoding="utf-8") as stream:
+                config = json.load(stream)
+        except OSError as error:
+            raise CommandError(f"Cannot read {file}: {error.strerror}") from None
+        except json.JSONDecodeError as error:
+            raise CommandError(f"{file} is not valid JSON: {error}") from None
+        try:
+            counts = config_load(config=config)
+        except ConfigError as error:
+            raise CommandError(f"{file}: {error}. Nothing was changed.") from None
+        self.stdout.write(
+            f"sources: {counts['sources']}  areas: {counts['areas']}  conversion points: {counts['conversion_points']}"
+        )
