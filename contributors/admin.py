@@ -5,7 +5,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from .models import Identity, Person
+from .models import Identity, Person, PersonMerge
 
 # Identity keys are normalised and de-duplicated when activities and the people directory arrive;
 # typed by hand they would skip that, so they are shown here, not edited.
@@ -79,4 +79,24 @@ class IdentityAdmin(admin.ModelAdmin):
     )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(PersonMerge)
+class PersonMergeAdmin(admin.ModelAdmin):
+    """The merge audit trail: read here, written only by the merge service, so it can be trusted."""
+
+    list_display = ("created_at", "merged_person_id", "into", "reason", "by")
+    list_select_related = ("into", "by")
+    search_fields = ("reason", "into__display_name", "=merged_person_id")
+    date_hierarchy = "created_at"
+    fields = ("created_at", "into", "merged_person_id", "reason", "by", "snapshot")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: PersonMerge | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PersonMerge | None = None) -> bool:
         return False

@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from activities.models import Source
-from contributors.models import Identity, Person
+from contributors.models import Identity, Person, PersonMerge
 
 pytestmark = pytest.mark.django_db
 
@@ -100,3 +100,14 @@ def test_identity_pages_render_and_search(admin_client: Client, ann: Person, bot
 def test_identities_and_persons_are_not_added_by_hand(admin_client: Client) -> None:
     assert admin_client.get(reverse("admin:contributors_identity_add")).status_code == 403
     assert admin_client.get(reverse("admin:contributors_person_add")).status_code == 403
+
+
+def test_merge_audit_is_readable_not_editable(admin_client: Client, ann: Person) -> None:
+    merge = PersonMerge.objects.create(into=ann, merged_person_id=99, reason="same e-mail", snapshot={"display_name": "Ann"})
+
+    assert admin_client.get(reverse("admin:contributors_personmerge_changelist")).status_code == 200
+    response = admin_client.get(reverse("admin:contributors_personmerge_change", args=[merge.pk]))
+
+    assert response.status_code == 200
+    assert 'name="_save"' not in response.content.decode()
+    assert admin_client.get(reverse("admin:contributors_personmerge_add")).status_code == 403

@@ -1,0 +1,87 @@
+"""Admin for sources and activities: staff configure sources here and look activities up."""
+
+import json
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+
+from .models import Activity, Source
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ("slug", "name", "kind", "enabled", "schedule_minutes", "activity_count")
+    list_display_links = ("slug", "name")
+    list_filter = ("kind", "enabled")
+    search_fields = ("slug", "name")
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "kind", "enabled")}),
+        (_("Connection"), {"fields": ("base_url", "token_env", "options")}),
+        (_("Syncing"), {"fields": ("schedule_minutes",)}),
+        (_("Accounts"), {"fields": ("account_namespace",)}),
+        (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Source]:
+        return super().get_queryset(request).annotate(activity_count=Count("activities"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Source | None = None) -> tuple[str, ...]:
+        # Import files, the API and identities' namespaces refer to the slug: renaming it orphans them.
+        if obj is not None:
+            return ("slug", *self.readonly_fields)
+        return tuple(self.readonly_fields)
+
+    @admin.display(description=_("activities"), ordering="activity_count")
+    def activity_count(self, obj: Source) -> int:
+        return obj.activity_count
+
+
+@admin.register(Activity)
+class ActivityAdmin(admin.ModelAdmin):
+    """Activities are records of what happened: looked up here, never edited.
+
+    They arrive through syncs, imports and the push API; editing one by hand would make the
+    next re-sync disagree with it.
+    """
+
+    list_display = ("type", "occurred_at", "source", "container", "identity")
+    list_filter = ("source", "type")
+    list_select_related = ("source", "identity")
+    date_hierarchy = "occurred_at"
+    search_fields = ("=external_id", "=identity__value", "^container", "title")
+    search_help_text = _(
+        "Finds an exact external id or account (e-mail, user name, uid), a container by its start, or words in the title."
+    )
+    # Counting millions of rows on every page load is slower than the page itself.
+    show_full_result_count = False
+    readonly_fields = ("link", "payload")
+    fieldsets = (
+        (None, {"fields": ("type", "occurred_at", "identity", "title", "link")}),
+        (_("Where it came from"), {"fields": ("source", "external_id", "container", "ingested_at")}),
+        (_("Raw payload"), {"fields": ("payload",), "description": Activity._meta.get_field("data").help_text}),
+    )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Activity | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Activity | None = None) -> bool:
+        return False
+
+    @admin.display(description=_("link"))
+    def link(self, obj: Activity) -> str:
+        # Only web links become clickable: a source could send any scheme, "javascript:" included.
+        if obj.url.startswith(("https://", "http://")):
+            return format_html('<a href="{}" rel="noopener noreferrer">{}</a>', obj.url, obj.url)
+        return obj.url
+
+    @admin.display(description=_("raw payload"))
+    def payload(self, obj: Activity) -> str:
+        pretty = json.dumps(obj.data, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html("<pre>{}</pre>", pretty)

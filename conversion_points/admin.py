@@ -1,0 +1,108 @@
+"""Admin for areas and conversion points: where community builders decide what counts.
+
+Translated fields (name, description, recognition) get one input per language through
+django-modeltranslation. We use its plain `TranslationAdmin`, not the tabbed one: the tabs load
+jQuery UI from a CDN, and Baloo must work offline.
+"""
+
+import re
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from modeltranslation.admin import TranslationAdmin, TranslationStackedInline
+
+from .models import Area, ConversionPoint
+
+ACTIVITY_TYPE_RE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+$")
+
+
+EXAMPLE_TYPE = "sumo.answer.posted"
+
+
+class ConversionPointForm(forms.ModelForm):
+    """Checks the activity types before they become a rule that silently never matches."""
+
+    none_message = _(
+        "List at least one activity type, each written as <system>.<object>.<action> in lowercase, "
+        "e.g. [\"%(example)s\"]."
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # An empty list counts as "no value" for the field, so it never reaches clean_types.
+        self.fields["types"].error_messages["required"] = self.none_message % {"example": EXAMPLE_TYPE}
+
+    def clean_types(self) -> list[str]:
+        types: Any = self.cleaned_data.get("types")
+        if not isinstance(types, list) or not types:
+            raise forms.ValidationError(self.none_message, params={"example": EXAMPLE_TYPE})
+        for activity_type in types:
+            if not isinstance(activity_type, str) or not ACTIVITY_TYPE_RE.match(activity_type):
+                raise forms.ValidationError(
+                    _(
+                        "“%(type)s” is not an activity type. Write each one as <system>.<object>.<action> "
+                        "in lowercase, e.g. “%(example)s”."
+                    ),
+                    params={"type": activity_type, "example": EXAMPLE_TYPE},
+                )
+        return types
+
+
+class ConversionPointInline(TranslationStackedInline):
+    model = ConversionPoint
+    form = ConversionPointForm
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "level", "enabled", "source", "types", "container")}),
+        (_("Explaining and recognising"), {"fields": ("description", "recognition", "next_step_url"), "classes": ("collapse",)}),
+    )
+    extra = 0
+    show_change_link = True
+    autocomplete_fields = ("source",)
+
+
+@admin.register(Area)
+class AreaAdmin(TranslationAdmin):
+    list_display = ("slug", "name", "target", "conversion_point_count", "position")
+    list_display_links = ("slug", "name")
+    search_fields = ("slug", "name")
+    filter_horizontal = ("owners",)
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "description")}),
+        (_("Goal and order"), {"fields": ("target", "position")}),
+        (_("Who looks after it"), {"fields": ("owners",)}),
+        (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+    inlines = (ConversionPointInline,)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Area]:
+        return super().get_queryset(request).annotate(conversion_point_count=Count("conversion_points"))
+
+    @admin.display(description=_("conversion points"), ordering="conversion_point_count")
+    def conversion_point_count(self, obj: Area) -> int:
+        return obj.conversion_point_count
+
+
+@admin.register(ConversionPoint)
+class ConversionPointAdmin(TranslationAdmin):
+    form = ConversionPointForm
+    list_display = ("name", "area", "source", "level", "types_list", "container", "enabled")
+    list_filter = ("area", "source", "level", "enabled")
+    list_select_related = ("area", "source")
+    search_fields = ("slug", "name")
+    autocomplete_fields = ("area", "source")
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("area", "slug", "name", "level", "enabled")}),
+        (_("What counts"), {"fields": ("source", "types", "container")}),
+        (_("Explaining and recognising"), {"fields": ("description", "recognition", "next_step_url")}),
+        (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    @admin.display(description=_("activity types"))
+    def types_list(self, obj: ConversionPoint) -> str:
+        return ", ".join(str(activity_type) for activity_type in obj.types)
