@@ -4,17 +4,16 @@ Every check raises `RecordError` with a reason a person understands; the caller 
 number or array index. The shape is the public contract documented in docs/contracts.md.
 """
 
-import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from django.conf import settings
 
+from activities.validators import is_activity_type
+
 REQUIRED_FIELDS = ("source", "external_id", "type", "occurred_at", "actor")
-TYPE_PATTERN = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+){2,}$")
 MAX_LENGTHS = {"external_id": 255, "type": 100, "container": 255, "url": 1000}
 TITLE_MAX = 500
 NAME_MAX = 200
@@ -127,7 +126,7 @@ def parse_occurred_at(value: Any, *, now: datetime) -> datetime:
         raise RecordError(f"occurred_at {value[:40]!r} is not an ISO 8601 date and time") from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise RecordError(f"occurred_at {value[:40]!r} has no UTC offset; add one such as +02:00 or Z")
-    moment = moment.astimezone(dt_timezone.utc)
+    moment = moment.astimezone(UTC)
     if moment > now + FUTURE_TOLERANCE:
         raise RecordError(f"occurred_at {value[:40]!r} is in the future")
     return moment
@@ -156,7 +155,7 @@ def record_parse(raw: dict | str | bytes | OversizedRecord, *, now: datetime) ->
     source = _text(record, "source", required=True)
     external_id = _text(record, "external_id", required=True)
     activity_type = _text(record, "type", required=True)
-    if not TYPE_PATTERN.match(activity_type):
+    if not is_activity_type(activity_type):
         raise RecordError(f"type {activity_type[:60]!r} is not shaped <system>.<object>.<action> in lowercase")
     occurred_at = parse_occurred_at(record["occurred_at"], now=now)
 

@@ -5,7 +5,6 @@ django-modeltranslation. We use its plain `TranslationAdmin`, not the tabbed one
 jQuery UI from a CDN, and Baloo must work offline.
 """
 
-import re
 from typing import Any
 
 from django import forms
@@ -15,10 +14,9 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin, TranslationStackedInline
 
+from activities.validators import is_activity_type
+
 from .models import Area, ConversionPoint
-
-ACTIVITY_TYPE_RE = re.compile(r"^[a-z0-9_]+\.[a-z0-9_]+\.[a-z0-9_]+$")
-
 
 EXAMPLE_TYPE = "sumo.answer.posted"
 
@@ -41,7 +39,7 @@ class ConversionPointForm(forms.ModelForm):
         if not isinstance(types, list) or not types:
             raise forms.ValidationError(self.none_message, params={"example": EXAMPLE_TYPE})
         for activity_type in types:
-            if not isinstance(activity_type, str) or not ACTIVITY_TYPE_RE.match(activity_type):
+            if not isinstance(activity_type, str) or not is_activity_type(activity_type):
                 raise forms.ValidationError(
                     _(
                         "“%(type)s” is not an activity type. Write each one as <system>.<object>.<action> "

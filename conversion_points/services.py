@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import transaction
 
 from activities.models import Source
+from activities.validators import is_activity_type
 
 from .models import Area, ConversionPoint
 
@@ -18,7 +19,6 @@ LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 TRANSLATED_FIELDS = {"area": ("name", "description"), "conversion_point": ("name", "description", "recognition")}
 SOURCE_FIELDS = ("kind", "name", "base_url", "options", "token_env", "schedule_minutes", "account_namespace", "enabled")
 LEVELS = {level.value for level in ConversionPoint.Level}
-TYPE_PATTERN = re.compile(r"^[a-z0-9_-]+(\.[a-z0-9_-]+){2,}$")
 SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
 
 
@@ -83,7 +83,7 @@ def _check_conversion_point(item: Any, where: str, known_sources: set[str]) -> d
     if item.get("source") not in known_sources:
         raise ConfigError(f"{where}: unknown source {item.get('source')!r}; list it under \"sources\" or configure it first")
     types = item.get("types")
-    if not isinstance(types, list) or not types or not all(isinstance(t, str) and TYPE_PATTERN.match(t) for t in types):
+    if not isinstance(types, list) or not types or not all(isinstance(t, str) and is_activity_type(t) for t in types):
         raise ConfigError(f"{where}: types must be a list of activity types such as \"sumo.answer.posted\"")
     if item.get("level", "active") not in LEVELS:
         raise ConfigError(f"{where}: level must be one of casual, active, core")
