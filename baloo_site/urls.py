@@ -4,10 +4,14 @@ from django.urls import include, path
 
 from . import views
 
+# Machine-facing URLs carry no language prefix.
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("activities.urls")),
+    path("", include("conversion_points.urls")),
 ]
 
+# Pages people read are localized; the language can be shared in the URL (/de/, /fr/…).
 urlpatterns += i18n_patterns(
     path("", views.home, name="home"),
     path("admin/", admin.site.urls),

@@ -1,0 +1,3 @@
+"""URLs of the activities app: the push API and webhooks (see the sources issue)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""URLs of the metrics API (see the metrics issue)."""
+
+urlpatterns: list = []
