@@ -9,6 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from baloo_site.bulk import copy_rows, is_postgresql
+from contributors.keys import github_noreply_keys
 from contributors.models import Identity
 from contributors.services import Actor, identities_resolve
 
@@ -105,7 +106,10 @@ def _ingest_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], c
 
     if valid:
         with transaction.atomic():
-            identity_ids = identities_resolve(actors=[_actor(record, sources[record.source]) for record in valid])
+            github_namespaces = _github_namespaces(sources)
+            identity_ids = identities_resolve(
+                actors=[_actor(record, sources[record.source], github_namespaces) for record in valid]
+            )
             created = _insert_activities(valid, identity_ids, sources=sources, now=now)
         result.created += created
         result.duplicate += len(valid) - created
@@ -119,9 +123,18 @@ def _source_for_import(slug: str) -> Source:
     return source
 
 
-def _actor(record: ActivityRecord, source: Source) -> Actor:
+def _github_namespaces(sources: dict[str, Source]) -> set[str]:
+    """Account namespaces of github.com sources, where GitHub noreply addresses point."""
+    return {
+        source.accounts_namespace
+        for source in sources.values()
+        if source.kind == "github" and (not source.base_url or "api.github.com" in source.base_url)
+    }
+
+
+def _actor(record: ActivityRecord, source: Source, github_namespaces: set[str]) -> Actor:
     namespace = source.accounts_namespace
-    keys = []
+    keys: list[tuple[str, str, str]] = []
     # Most specific first: the activity points at the account in its own source when there is one.
     if record.uid:
         keys.append((Identity.Kind.UID.value, namespace, record.uid))
@@ -129,6 +142,7 @@ def _actor(record: ActivityRecord, source: Source) -> Actor:
         keys.append((Identity.Kind.USERNAME.value, namespace, record.username))
     if record.email:
         keys.append((Identity.Kind.EMAIL.value, "", record.email))
+        keys.extend(key for key in github_noreply_keys(record.email, namespaces=github_namespaces) if key not in keys)
     return Actor(keys=tuple(keys), name=record.name, source_id=source.pk, is_bot=record.is_bot)
 
 

@@ -7,11 +7,37 @@ from django.utils.translation import gettext_lazy as _
 class Person(models.Model):
     """A human. Has one or more identities; counted once however many they have."""
 
+    class StaffReason(models.TextChoices):
+        NONE = "", _("not staff")
+        DIRECTORY = "directory", _("the people directory says so")
+        EMAIL_DOMAIN = "email-domain", _("an e-mail on a staff domain")
+        ADMIN = "admin", _("marked by an admin")
+
     display_name = models.CharField(_("display name"), max_length=200, blank=True)
     is_staff = models.BooleanField(
         _("staff"),
         default=False,
         help_text=_("Employees. They count only where staff are asked for (from the people directory or staff e-mail domains)."),
+    )
+    staff_reason = models.CharField(
+        _("staff because"),
+        max_length=20,
+        choices=StaffReason.choices,
+        blank=True,
+        help_text=_("Where the staff flag came from. A flag set by the directory goes when the person leaves it."),
+    )
+    directory_id = models.CharField(
+        _("people directory id"),
+        max_length=100,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text=_("This person's key in the people directory (HRIS export), if listed there."),
+    )
+    locked = models.BooleanField(
+        _("locked"),
+        default=False,
+        help_text=_("A locked person is never merged or split automatically; only a staff member changes them."),
     )
     is_bot = models.BooleanField(
         _("bot"), default=False, help_text=_("Automated accounts never count anywhere. Accounts ending in “[bot]” are bots automatically.")
@@ -88,6 +114,7 @@ class PersonMerge(models.Model):
         "auth.User", verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, help_text=_("Empty for automatic merges.")
     )
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
+    undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -96,3 +123,102 @@ class PersonMerge(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.merged_person_id} → #{self.into_id}"
+
+
+class IdentityExclusion(models.Model):
+    """A value that never merges anyone: `root@localhost`, `none@none`, a shared team address."""
+
+    kind = models.CharField(
+        _("kind"),
+        max_length=10,
+        choices=Identity.Kind.choices,
+        default=Identity.Kind.EMAIL,
+    )
+    value = models.CharField(
+        _("value"), max_length=320, help_text=_("Compared trimmed and case-folded, e.g. root@localhost.")
+    )
+    note = models.CharField(_("why"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "value"]
+        verbose_name = _("identity exclusion")
+        verbose_name_plural = _("identity exclusions")
+        constraints = [models.UniqueConstraint(fields=["kind", "value"], name="identity_exclusion_unique")]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Separation(models.Model):
+    """Two identities an admin said belong to different people: no automatic rule joins them again."""
+
+    identity_a = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="+")
+    identity_b = models.ForeignKey(Identity, on_delete=models.CASCADE, related_name="+")
+    by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("separation")
+        verbose_name_plural = _("separations")
+        constraints = [models.UniqueConstraint(fields=["identity_a", "identity_b"], name="separation_unique_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.identity_a} ≠ {self.identity_b}"
+
+
+class MergeSuggestion(models.Model):
+    """Two identities of different persons that may be one human. Never applied by itself."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("to review")
+        MERGED = "merged", _("merged")
+        REJECTED = "rejected", _("not the same person")
+
+    identity_a = models.ForeignKey(Identity, verbose_name=_("identity"), on_delete=models.CASCADE, related_name="+")
+    identity_b = models.ForeignKey(Identity, verbose_name=_("other identity"), on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(_("reason"), max_length=300)
+    score = models.FloatField(_("score"), help_text=_("How likely it is the same human, from 0 to 1."))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.OPEN)
+    decided_by = models.ForeignKey("auth.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    created_at = models.DateTimeField(_("suggested"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["status", "-score", "id"]
+        verbose_name = _("merge suggestion")
+        verbose_name_plural = _("merge suggestions")
+        constraints = [models.UniqueConstraint(fields=["identity_a", "identity_b"], name="suggestion_unique_pair")]
+
+    def __str__(self) -> str:
+        return f"{self.identity_a} ↔ {self.identity_b}"
+
+
+class IdentityAudit(models.Model):
+    """Every change to who is who: merges, unmerges, identity moves, directory updates, erasures.
+
+    Details hold ids and counts, never the personal data itself (an erasure must not survive here).
+    """
+
+    class Action(models.TextChoices):
+        MERGE = "merge", _("merge")
+        UNMERGE = "unmerge", _("unmerge")
+        MOVE = "move", _("identity moved")
+        DIRECTORY = "directory", _("people directory")
+        FLAG = "flag", _("staff or bot flag")
+        FORGET = "forget", _("forgotten on request")
+
+    action = models.CharField(_("action"), max_length=20, choices=Action.choices)
+    person_id = models.BigIntegerField(_("person id"), null=True, blank=True, db_index=True)
+    reason = models.CharField(_("why"), max_length=300, blank=True)
+    details = models.JSONField(_("what"), default=dict, blank=True)
+    by = models.ForeignKey("auth.User", verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("identity audit entry")
+        verbose_name_plural = _("identity audit")
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} #{self.person_id}"

@@ -1,26 +1,33 @@
-"""Writes about people: resolving activity actors to identities and persons, merging persons.
+"""Writes about people: resolving actors to identities and persons, merges, unmerges, moves, erasure.
 
-Automatic merging happens only on exact, trustworthy keys: everything that one actor record names
-together (an e-mail and a login on the same commit) is one person, transitively, and an e-mail is
-one identity across all sources (compared case-folded). Never on names.
+Automatic merging happens only on exact, trustworthy keys, transitively: everything one activity
+record names together (an e-mail and a login on the same commit), the same e-mail from any source
+(case-folded), a GitHub noreply address and its account, the same user name or uid within one
+account namespace. Never on names. Excluded values never join anything, locked persons and
+persons an admin separated are never merged automatically. Every change is audited.
 """
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql
 
-from .models import Identity, Person, PersonMerge
-
-Key = tuple[str, str, str]  # (kind, namespace, normalised value)
+from .keys import EMAIL, Key
+from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge, Separation
 
 # Identity resolution is serialised across processes: two imports creating the same new identity
 # at once would otherwise race. Parsing and activity inserts still run in parallel.
 RESOLUTION_LOCK_ID = 0x6261_6C6F  # "balo"
+FORGOTTEN_NAMESPACE = "forgotten"
+
+User = AbstractBaseUser | None
 
 
 @dataclass(slots=True)
@@ -29,11 +36,13 @@ class Actor:
 
     keys: tuple[Key, ...]
     name: str
-    source_id: int
+    source_id: int | None
     is_bot: bool
 
 
-class _UnionFind:
+class UnionFind:
+    """Groups of nodes joined transitively."""
+
     def __init__(self) -> None:
         self.parent: dict = {}
 
@@ -52,6 +61,13 @@ class _UnionFind:
         first_root, second_root = self.find(first), self.find(second)
         if first_root != second_root:
             self.parent[second_root] = first_root
+
+
+def resolution_lock() -> None:
+    """Serialise identity changes across processes until the end of the transaction (PostgreSQL)."""
+    if is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RESOLUTION_LOCK_ID])
 
 
 def identities_existing(*, keys: Sequence[Key]) -> dict[Key, tuple[int, int]]:
@@ -87,44 +103,72 @@ def identities_existing(*, keys: Sequence[Key]) -> dict[Key, tuple[int, int]]:
     return found
 
 
-def _is_staff_email(key: Key) -> bool:
-    if key[0] != Identity.Kind.EMAIL or not settings.STAFF_EMAIL_DOMAINS:
+def excluded_values() -> set[tuple[str, str]]:
+    """(kind, value) pairs that never merge anyone."""
+    return {(kind, value.strip().casefold()) for kind, value in IdentityExclusion.objects.values_list("kind", "value")}
+
+
+def staff_email_domains() -> set[str]:
+    return {domain.strip().casefold() for domain in settings.STAFF_EMAIL_DOMAINS if domain.strip()}
+
+
+def blocked_person_pairs(person_ids: Iterable[int]) -> tuple[set[int], set[frozenset[int]]]:
+    """Among these persons: the locked ones, and the pairs an admin separated."""
+    person_ids = set(person_ids)
+    locked = set(Person.objects.filter(pk__in=person_ids, locked=True).values_list("pk", flat=True))
+    pairs = {
+        frozenset(pair)
+        for pair in Separation.objects.filter(
+            identity_a__person_id__in=person_ids, identity_b__person_id__in=person_ids
+        ).values_list("identity_a__person_id", "identity_b__person_id")
+        if pair[0] != pair[1]
+    }
+    return locked, pairs
+
+
+def merge_allowed(person_ids: set[int], *, locked: set[int], separated: set[frozenset[int]]) -> bool:
+    if len(person_ids) < 2:
+        return True
+    if person_ids & locked:
         return False
-    domain = key[2].rsplit("@", 1)[-1]
-    return domain in {d.strip().casefold() for d in settings.STAFF_EMAIL_DOMAINS}
+    return not any(pair <= person_ids for pair in separated)
 
 
 def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
-    """Resolve each actor to the identity of its first (most specific) key, creating what is missing.
+    """Resolve each actor to the identity of its first usable key, creating what is missing.
 
     All keys of one actor belong to one person; keys already known bring their persons along, and
-    when an actor joins keys of two different persons, those persons are merged (audited). Bot
-    accounts flag their person as a bot; staff e-mail domains flag it as staff.
-    Must run inside a transaction.
+    when an actor joins keys of different persons, those persons are merged (audited) — unless one
+    is locked or an admin separated them, in which case each keeps its identities and a merge
+    suggestion is left for a human. Bot accounts flag their person as a bot; staff e-mail domains
+    flag it as staff. Must run inside a transaction.
     """
     if not actors:
         return []
-    if is_postgresql():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [RESOLUTION_LOCK_ID])
+    resolution_lock()
+    excluded = excluded_values()
+    if excluded:
+        actors = [_without_excluded_links(actor, excluded) for actor in actors]
 
     all_keys = list(dict.fromkeys(key for actor in actors for key in actor.keys))
     existing = identities_existing(keys=all_keys)
 
-    groups = _UnionFind()
+    groups = UnionFind()
     for actor in actors:
         first = actor.keys[0]
         groups.find(first)
-        for key in actor.keys[1:]:
-            groups.union(first, key)
+        if not (excluded and (first[0], first[2]) in excluded):
+            for key in actor.keys[1:]:
+                if (key[0], key[2]) not in excluded:
+                    groups.union(first, key)
     for key, (_identity_id, person_id) in existing.items():
         groups.union(("person", "", str(person_id)), key)
 
-    # What each group of keys already has, and what it learns from this batch.
     persons_of_group: dict = {}
     first_actor_of_group: dict = {}
     bot_groups: set = set()
     staff_groups: set = set()
+    domains = staff_email_domains()
     for key, (_identity_id, person_id) in existing.items():
         persons_of_group.setdefault(groups.find(key), set()).add(person_id)
     for actor in actors:
@@ -132,46 +176,72 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
         first_actor_of_group.setdefault(root, actor)
         if actor.is_bot:
             bot_groups.add(root)
-        if any(_is_staff_email(key) for key in actor.keys if key not in existing):
+        if domains and any(key[0] == EMAIL and key[2].rsplit("@", 1)[-1] in domains for key in actor.keys):
             staff_groups.add(root)
 
     person_of_group: dict = {}
+    person_of_key: dict[Key, int] = {}
+    to_merge = {root: ids for root, ids in persons_of_group.items() if len(ids) > 1}
+    locked, separated = blocked_person_pairs(pid for ids in to_merge.values() for pid in ids) if to_merge else (set(), set())
+    merges: list[tuple[int, list[int]]] = []
     for root, person_ids in persons_of_group.items():
-        into, *others = sorted(person_ids)
-        person_of_group[root] = into
-        if others:
-            persons_merge(into_id=into, other_ids=others, reason="Automatic: the same account named together in one record")
+        if merge_allowed(person_ids, locked=locked, separated=separated):
+            into, *others = sorted(person_ids)
+            person_of_group[root] = into
+            if others:
+                merges.append((into, others))
+        else:
+            # Keep everyone as they are; new keys join the person of the record's first known key.
+            person_of_group[root] = min(person_ids - locked or person_ids)
+            for key, (_identity_id, person_id) in existing.items():
+                if groups.find(key) == root:
+                    person_of_key[key] = person_id
+            _suggest_blocked(person_ids)
+    if merges:
+        persons_merge_many(merges=merges, reason="Automatic: the same account named together in one record")
 
     new_roots = [root for root in first_actor_of_group if root not in person_of_group]
+    now = timezone.now()
     new_person_ids = insert_rows_returning_ids(
         Person,
-        ["display_name", "is_staff", "is_bot", "created_at"],
+        ["display_name", "is_staff", "staff_reason", "is_bot", "locked", "created_at"],
         [
-            (first_actor_of_group[root].name, root in staff_groups, root in bot_groups, timezone.now())
+            (
+                first_actor_of_group[root].name,
+                root in staff_groups,
+                Person.StaffReason.EMAIL_DOMAIN.value if root in staff_groups else "",
+                root in bot_groups,
+                False,
+                now,
+            )
             for root in new_roots
         ],
     )
     person_of_group.update(zip(new_roots, new_person_ids, strict=True))
 
-    flagged_existing = {
-        field: [person_of_group[root] for root in roots if root not in new_roots]
-        for field, roots in (("is_bot", bot_groups), ("is_staff", staff_groups))
-    }
-    for field, person_ids in flagged_existing.items():
+    new_root_set = set(new_roots)
+    for field, roots in (("is_bot", bot_groups), ("is_staff", staff_groups)):
+        person_ids = [person_of_group[root] for root in roots if root not in new_root_set]
         if person_ids:
-            Person.objects.filter(pk__in=person_ids).update(**{field: True})
+            updates = {field: True}
+            if field == "is_staff":
+                Person.objects.filter(pk__in=person_ids, is_staff=False).update(
+                    is_staff=True, staff_reason=Person.StaffReason.EMAIL_DOMAIN
+                )
+                continue
+            Person.objects.filter(pk__in=person_ids).update(**updates)
 
     identity_of_key = {key: identity_id for key, (identity_id, _person_id) in existing.items()}
     new_keys: list[Key] = []
     new_rows = []
-    now = timezone.now()
     for actor in actors:
         for key in actor.keys:
             if key in identity_of_key:
                 continue
             identity_of_key[key] = 0  # claimed; the id is filled in below
             new_keys.append(key)
-            new_rows.append((person_of_group[groups.find(key)], *key, actor.source_id, actor.name, now))
+            person_id = person_of_group[groups.find(key)]
+            new_rows.append((person_id, *key, actor.source_id, actor.name, now))
     new_identity_ids = insert_rows_returning_ids(
         Identity, ["person_id", "kind", "namespace", "value", "source_id", "name", "created_at"], new_rows
     )
@@ -179,38 +249,236 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     return [identity_of_key[actor.keys[0]] for actor in actors]
 
 
-def persons_merge(*, into_id: int, other_ids: Sequence[int], reason: str, by=None) -> None:
-    """Merge other persons into one: their identities move, their flags carry over, each merge is audited.
+def _without_excluded_links(actor: Actor, excluded: set[tuple[str, str]]) -> Actor:
+    """Put a usable key first: an excluded value identifies the activity only when nothing else does."""
+    usable = [key for key in actor.keys if (key[0], key[2]) not in excluded]
+    rest = [key for key in actor.keys if (key[0], key[2]) in excluded]
+    return Actor(keys=tuple(usable + rest), name=actor.name, source_id=actor.source_id, is_bot=actor.is_bot)
 
-    The audit keeps each merged person's fields and identity ids so an unmerge can restore them.
+
+def _suggest_blocked(person_ids: set[int]) -> None:
+    """A record joined persons that may not be merged automatically: leave it to a human."""
+    firsts = dict(
+        Identity.objects.filter(person_id__in=person_ids).order_by("person_id", "id").values_list("person_id", "id")
+    )
+    ordered = sorted(firsts.items())
+    for (_pa, identity_a), (_pb, identity_b) in zip(ordered, ordered[1:], strict=False):
+        MergeSuggestion.objects.get_or_create(
+            identity_a_id=min(identity_a, identity_b),
+            identity_b_id=max(identity_a, identity_b),
+            defaults={"reason": "Named together in one record, but locked or separated by an admin", "score": 0.9},
+        )
+
+
+def _person_snapshot(person: Person) -> dict:
+    return {
+        "display_name": person.display_name,
+        "is_staff": person.is_staff,
+        "staff_reason": person.staff_reason,
+        "is_bot": person.is_bot,
+        "locked": person.locked,
+        "directory_id": person.directory_id,
+        "created_at": person.created_at.isoformat(),
+    }
+
+
+def persons_merge_many(*, merges: Sequence[tuple[int, Sequence[int]]], reason: str, by: User = None) -> None:
+    """Merge groups of persons, each (into, others): identities move into the first, flags carry over.
+
+    Each merged person is audited with its fields and identity ids, so `person_unmerge` can restore
+    exactly the persons as they were.
     """
-    with transaction.atomic():
-        others = list(Person.objects.filter(pk__in=other_ids))
-        identity_ids: dict[int, list[int]] = {}
-        for person_id, identity_id in Identity.objects.filter(person_id__in=other_ids).values_list("person_id", "id"):
-            identity_ids.setdefault(person_id, []).append(identity_id)
-        PersonMerge.objects.bulk_create(
-            [
+    if not merges:
+        return
+    all_ids = {pid for into, others in merges for pid in (into, *others)}
+    persons = Person.objects.in_bulk(all_ids)
+    identity_ids: dict[int, list[int]] = {}
+    for person_id, identity_id in Identity.objects.filter(person_id__in=all_ids).values_list("person_id", "id"):
+        identity_ids.setdefault(person_id, []).append(identity_id)
+
+    records, audits, changed = [], [], []
+    for into_id, other_ids in merges:
+        into = persons[into_id]
+        others = [persons[pid] for pid in other_ids if pid in persons]
+        into_before = _person_snapshot(into)
+        for other in others:
+            records.append(
                 PersonMerge(
                     into_id=into_id,
                     merged_person_id=other.pk,
-                    reason=reason,
+                    reason=reason[:300],
                     by=by,
                     snapshot={
-                        "display_name": other.display_name,
-                        "is_staff": other.is_staff,
-                        "is_bot": other.is_bot,
-                        "created_at": other.created_at.isoformat(),
+                        **_person_snapshot(other),
                         "identity_ids": identity_ids.get(other.pk, []),
+                        "into": into_before,
                     },
                 )
-                for other in others
-            ]
-        )
+            )
+            audits.append(
+                IdentityAudit(
+                    action=IdentityAudit.Action.MERGE,
+                    person_id=into_id,
+                    reason=reason[:300],
+                    by=by,
+                    details={"merged_person_id": other.pk, "identity_ids": identity_ids.get(other.pk, [])},
+                )
+            )
+            if other.is_staff and not into.is_staff:
+                into.is_staff, into.staff_reason = True, other.staff_reason
+            into.is_bot = into.is_bot or other.is_bot
+            into.display_name = into.display_name or other.display_name
+            if other.directory_id and not into.directory_id:
+                into.directory_id = other.directory_id
+        changed.append(into)
+    PersonMerge.objects.bulk_create(records)
+    IdentityAudit.objects.bulk_create(audits)
+    for into_id, other_ids in merges:
         Identity.objects.filter(person_id__in=other_ids).update(person_id=into_id)
-        into = Person.objects.get(pk=into_id)
-        into.is_staff = into.is_staff or any(other.is_staff for other in others)
-        into.is_bot = into.is_bot or any(other.is_bot for other in others)
-        into.display_name = into.display_name or next((o.display_name for o in others if o.display_name), "")
-        into.save(update_fields=["is_staff", "is_bot", "display_name"])
-        Person.objects.filter(pk__in=other_ids).delete()
+    merged_ids = [pid for _into, others in merges for pid in others]
+    # Free the directory ids before handing them over (they are unique).
+    Person.objects.filter(pk__in=merged_ids).update(directory_id=None)
+    Person.objects.bulk_update(changed, ["is_staff", "staff_reason", "is_bot", "display_name", "directory_id"])
+    Person.objects.filter(pk__in=merged_ids).delete()
+
+
+def persons_merge(*, into: Person, others: Sequence[Person], reason: str, by: User = None) -> Person:
+    """Merge persons chosen by a staff member into one (audited, reversible)."""
+    with transaction.atomic():
+        resolution_lock()
+        persons_merge_many(merges=[(into.pk, [o.pk for o in others if o.pk != into.pk])], reason=reason, by=by)
+    return Person.objects.get(pk=into.pk)
+
+
+def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:
+    """Undo a merge: the merged person comes back with its id, fields and identities, exactly.
+
+    The two are then separated, so no automatic rule joins them again; the person merged into gets
+    back the fields it had before the merge.
+    """
+    if merge.undone_at:
+        raise ValueError("This merge was already undone.")
+    snapshot = merge.snapshot
+    with transaction.atomic():
+        resolution_lock()
+        restored = Person.objects.create(
+            pk=merge.merged_person_id,
+            display_name=snapshot.get("display_name", ""),
+            is_staff=snapshot.get("is_staff", False),
+            staff_reason=snapshot.get("staff_reason", ""),
+            is_bot=snapshot.get("is_bot", False),
+            locked=snapshot.get("locked", False),
+        )
+        identity_ids = list(Identity.objects.filter(pk__in=snapshot.get("identity_ids", [])).values_list("pk", flat=True))
+        Identity.objects.filter(pk__in=identity_ids).update(person=restored)
+        into = Person.objects.filter(pk=merge.into_id).first()
+        if into is not None and "into" in snapshot:
+            before = snapshot["into"]
+            into.display_name = before["display_name"]
+            into.is_staff, into.staff_reason, into.is_bot = before["is_staff"], before["staff_reason"], before["is_bot"]
+            if into.directory_id == snapshot.get("directory_id") and into.directory_id != before["directory_id"]:
+                into.directory_id = before["directory_id"]
+            into.save(update_fields=["display_name", "is_staff", "staff_reason", "is_bot", "directory_id"])
+        if snapshot.get("directory_id") and not Person.objects.filter(directory_id=snapshot["directory_id"]).exists():
+            restored.directory_id = snapshot["directory_id"]
+            restored.save(update_fields=["directory_id"])
+        if into is not None and identity_ids:
+            remaining = into.identities.order_by("pk").first()
+            if remaining is not None:
+                _separate(identity_ids[0], remaining.pk, by=by)
+        merge.undone_at = timezone.now()
+        merge.save(update_fields=["undone_at"])
+        IdentityAudit.objects.create(
+            action=IdentityAudit.Action.UNMERGE,
+            person_id=restored.pk,
+            by=by,
+            reason=f"Undo of merge #{merge.pk}",
+            details={"from_person_id": merge.into_id, "identity_ids": identity_ids},
+        )
+    return restored
+
+
+def _separate(identity_a: int, identity_b: int, *, by: User) -> None:
+    Separation.objects.get_or_create(
+        identity_a_id=min(identity_a, identity_b), identity_b_id=max(identity_a, identity_b), defaults={"by": by}
+    )
+
+
+def identity_move(*, identity: Identity, to: Person | None = None, reason: str = "", by: User = None) -> Person:
+    """Move one identity to another person, or to a new person of its own (a split). Audited.
+
+    The identity is separated from the ones it leaves, so automatic rules do not undo the split.
+    """
+    with transaction.atomic():
+        resolution_lock()
+        source_person = identity.person
+        if to is None:
+            to = Person.objects.create(display_name=identity.name or source_person.display_name)
+        staying = list(source_person.identities.exclude(pk=identity.pk).order_by("pk").values_list("pk", flat=True))
+        identity.person = to
+        identity.save(update_fields=["person"])
+        if staying:
+            _separate(identity.pk, staying[0], by=by)
+        IdentityAudit.objects.create(
+            action=IdentityAudit.Action.MOVE,
+            person_id=to.pk,
+            by=by,
+            reason=reason[:300],
+            details={"identity_id": identity.pk, "from_person_id": source_person.pk},
+        )
+        if not staying:
+            source_person.delete()
+    return to
+
+
+def person_set_flags(
+    *, person: Person, is_staff: bool | None = None, is_bot: bool | None = None, locked: bool | None = None, by: User = None
+) -> Person:
+    """Set a person's staff, bot or locked flag by hand (audited)."""
+    changes = {}
+    if is_staff is not None and is_staff != person.is_staff:
+        person.is_staff = is_staff
+        person.staff_reason = Person.StaffReason.ADMIN if is_staff else ""
+        changes["is_staff"] = is_staff
+    if is_bot is not None and is_bot != person.is_bot:
+        person.is_bot = is_bot
+        changes["is_bot"] = is_bot
+    if locked is not None and locked != person.locked:
+        person.locked = locked
+        changes["locked"] = locked
+    if changes:
+        person.save(update_fields=["is_staff", "staff_reason", "is_bot", "locked"])
+        IdentityAudit.objects.create(action=IdentityAudit.Action.FLAG, person_id=person.pk, by=by, details=changes)
+    return person
+
+
+def person_forget(*, person: Person, by: User = None, delete_activities: bool = False) -> dict[str, int]:
+    """Forget a person on request: their identities and the personal fields of their activities go.
+
+    By default the activities stay, anonymous (no title, URL or raw payload, attached to one
+    anonymous identity), so totals of the past do not change; with `delete_activities` they go too.
+    The audit keeps only ids and counts.
+    """
+    from activities.models import Activity
+
+    with transaction.atomic():
+        resolution_lock()
+        identity_ids = list(person.identities.values_list("pk", flat=True))
+        activities = Activity.objects.filter(identity_id__in=identity_ids)
+        if delete_activities:
+            removed = activities.delete()[1].get("activities.Activity", 0)
+            anonymised = 0
+        else:
+            placeholder = Person.objects.create(is_staff=person.is_staff, is_bot=person.is_bot)
+            anonymous = Identity.objects.create(
+                person=placeholder, kind=Identity.Kind.UID, namespace=FORGOTTEN_NAMESPACE, value=uuid.uuid4().hex
+            )
+            anonymised = activities.update(identity=anonymous, title="", url="", data={})
+            removed = 0
+        MergeSuggestion.objects.filter(Q(identity_a_id__in=identity_ids) | Q(identity_b_id__in=identity_ids)).delete()
+        person_id = person.pk
+        PersonMerge.objects.filter(Q(into_id=person_id) | Q(merged_person_id=person_id)).update(snapshot={})
+        person.delete()
+        counts = {"identities": len(identity_ids), "activities_anonymised": anonymised, "activities_deleted": removed}
+        IdentityAudit.objects.create(action=IdentityAudit.Action.FORGET, person_id=person_id, by=by, details=counts)
+    return counts

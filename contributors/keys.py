@@ -1,0 +1,33 @@
+"""Identity keys: what makes two accounts the same account, exactly.
+
+A key is (kind, namespace, normalised value). E-mails share one namespace across every source;
+user names and uids live in their source's account namespace.
+"""
+
+import re
+
+Key = tuple[str, str, str]
+
+EMAIL = "email"
+USERNAME = "username"
+UID = "uid"
+
+# GitHub's private commit addresses: `12345+login@users.noreply.github.com`, or the older `login@…`.
+GITHUB_NOREPLY = re.compile(r"^(?:(?P<uid>\d+)\+)?(?P<login>[^@+]+)@users\.noreply\.github\.com$")
+
+
+def email_key(value: str) -> Key:
+    return (EMAIL, "", value.strip().casefold())
+
+
+def github_noreply_keys(email: str, *, namespaces: set[str]) -> list[Key]:
+    """The GitHub account keys a noreply address stands for, in each GitHub account namespace."""
+    match = GITHUB_NOREPLY.match(email)
+    if not match:
+        return []
+    keys: list[Key] = []
+    for namespace in sorted(namespaces):
+        if match["uid"]:
+            keys.append((UID, namespace, match["uid"]))
+        keys.append((USERNAME, namespace, match["login"]))
+    return keys
