@@ -182,7 +182,9 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     person_of_group: dict = {}
     person_of_key: dict[Key, int] = {}
     to_merge = {root: ids for root, ids in persons_of_group.items() if len(ids) > 1}
-    locked, separated = blocked_person_pairs(pid for ids in to_merge.values() for pid in ids) if to_merge else (set(), set())
+    locked, separated = (
+        blocked_person_pairs(pid for ids in to_merge.values() for pid in ids) if to_merge else (set(), set())
+    )
     merges: list[tuple[int, list[int]]] = []
     for root, person_ids in persons_of_group.items():
         if merge_allowed(person_ids, locked=locked, separated=separated):
@@ -369,7 +371,9 @@ def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:
             is_bot=snapshot.get("is_bot", False),
             locked=snapshot.get("locked", False),
         )
-        identity_ids = list(Identity.objects.filter(pk__in=snapshot.get("identity_ids", [])).values_list("pk", flat=True))
+        identity_ids = list(
+            Identity.objects.filter(pk__in=snapshot.get("identity_ids", [])).values_list("pk", flat=True)
+        )
         Identity.objects.filter(pk__in=identity_ids).update(person=restored)
         into = Person.objects.filter(pk=merge.into_id).first()
         if into is not None and "into" in snapshot:
@@ -432,7 +436,12 @@ def identity_move(*, identity: Identity, to: Person | None = None, reason: str =
 
 
 def person_set_flags(
-    *, person: Person, is_staff: bool | None = None, is_bot: bool | None = None, locked: bool | None = None, by: User = None
+    *,
+    person: Person,
+    is_staff: bool | None = None,
+    is_bot: bool | None = None,
+    locked: bool | None = None,
+    by: User = None,
 ) -> Person:
     """Set a person's staff, bot or locked flag by hand (audited)."""
     changes = {}

@@ -1,0 +1,311 @@
+"""Unified identity: one person per human, merges people can trust and undo (BRIEF: Identity)."""
+
+import json
+
+import pytest
+
+from activities.models import Activity
+from activities.services import activities_ingest
+from activities.tests.factories import SourceFactory
+from contributors.directory import people_directory_import
+from contributors.models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge
+from contributors.services import identity_move, person_forget, person_set_flags, person_unmerge, persons_merge
+from contributors.suggestions import suggestion_accept, suggestion_reject, suggestions_refresh
+
+pytestmark = pytest.mark.django_db
+
+counter = iter(range(1_000_000))
+
+
+def activity(source: str, actor: dict, type_: str = "github.comment.created", **extra) -> dict:
+    return {
+        "source": source,
+        "external_id": f"a{next(counter)}",
+        "type": type_,
+        "occurred_at": "2025-03-01T10:00:00Z",
+        "actor": actor,
+        **extra,
+    }
+
+
+def ingest(*records: dict) -> None:
+    result = activities_ingest(records=enumerate(records))
+    assert not result.rejected, result.rejected
+
+
+def person_of(value: str) -> Person:
+    return Identity.objects.get(value=value).person
+
+
+def directory(*records: dict):
+    return people_directory_import(records=[(n + 1, json.dumps(r)) for n, r in enumerate(records)])
+
+
+@pytest.fixture(autouse=True)
+def sources():
+    SourceFactory(slug="github", kind="github", base_url="https://api.github.com")
+    SourceFactory(slug="git-firefox", kind="git")
+    SourceFactory(slug="sumo", kind="sumo")
+    SourceFactory(slug="bugzilla", kind="bugzilla")
+
+
+# Automatic merging on trustworthy keys
+
+
+def test_everything_sharing_a_key_ends_up_as_one_person_however_the_chain_runs():
+    ingest(
+        activity("github", {"uid": "1", "username": "ann"}),
+        activity("git-firefox", {"email": "ann@example.org"}),
+        activity("bugzilla", {"email": "ann@corp.example"}, "bugzilla.bug.filed"),
+        activity("git-firefox", {"email": "ANN@corp.example", "username": "a-n"}),  # joins nothing yet
+    )
+    assert Person.objects.count() == 3
+    ingest(activity("github", {"username": "ann", "email": "Ann@Example.org"}, "github.commit.authored"))
+    ingest(activity("git-firefox", {"email": "ann@example.org", "username": "a-n"}))
+
+    assert Person.objects.count() == 1
+    assert Person.objects.get().identities.count() == 5
+
+
+@pytest.mark.parametrize("address", ["583231+Ann@users.noreply.github.com", "ann@users.noreply.github.com"])
+def test_a_github_noreply_address_is_its_github_account_wherever_it_appears(address):
+    ingest(activity("github", {"uid": "583231", "username": "ann"}))
+    ingest(activity("git-firefox", {"email": address, "name": "Ann"}, "git.commit.authored"))
+
+    assert Person.objects.count() == 1
+    assert person_of(address.casefold()) == person_of("ann")
+
+
+def test_the_same_username_in_sources_that_do_not_share_accounts_is_never_merged():
+    ingest(activity("sumo", {"username": "ann"}, "sumo.answer.posted"), activity("github", {"username": "ann"}))
+    assert Person.objects.count() == 2
+
+
+def test_names_never_merge_anyone():
+    ingest(
+        activity("github", {"uid": "1", "name": "Dave Jones"}),
+        activity("github", {"uid": "2", "name": "Dave Jones"}),
+    )
+    assert Person.objects.count() == 2
+
+
+def test_an_excluded_value_never_merges_anyone():
+    IdentityExclusion.objects.create(value="root@localhost")
+    ingest(
+        activity("git-firefox", {"email": "root@localhost", "username": "ann"}),
+        activity("git-firefox", {"email": "Root@Localhost", "username": "bob"}),
+        activity("git-firefox", {"email": "root@localhost"}),
+    )
+    assert person_of("ann") != person_of("bob")
+    assert person_of("root@localhost") not in (person_of("ann"), person_of("bob"))
+    # Activities with other keys point at those keys, not at the shared address.
+    assert Activity.objects.filter(identity__value="root@localhost").count() == 1
+
+
+def test_a_locked_person_is_not_merged_automatically_and_a_human_is_asked():
+    ingest(activity("github", {"username": "ann"}), activity("git-firefox", {"email": "ann@example.org"}))
+    person_set_flags(person=person_of("ann"), locked=True)
+
+    ingest(activity("github", {"email": "ann@example.org", "username": "ann"}, "github.commit.authored"))
+
+    assert Person.objects.count() == 2
+    assert MergeSuggestion.objects.filter(status=MergeSuggestion.Status.OPEN).count() == 1
+
+
+# Merge, unmerge, move
+
+
+def test_an_unmerge_restores_exactly_the_persons_as_they_were():
+    ingest(activity("github", {"username": "ann", "name": "Ann"}), activity("git-firefox", {"email": "ann@example.org"}))
+    ann, other = person_of("ann"), person_of("ann@example.org")
+    person_set_flags(person=other, is_staff=True)
+    before = {p.pk: (p.display_name, p.is_staff, p.is_bot, sorted(p.identities.values_list("pk", flat=True))) for p in Person.objects.all()}
+
+    ingest(activity("github", {"email": "ann@example.org", "username": "ann"}, "github.commit.authored"))
+    assert Person.objects.count() == 1
+    merge = PersonMerge.objects.get()
+
+    person_unmerge(merge=merge)
+
+    after = {p.pk: (p.display_name, p.is_staff, p.is_bot, sorted(p.identities.values_list("pk", flat=True))) for p in Person.objects.all()}
+    assert after == before
+    assert {ann.pk, other.pk} == set(after)
+    # The unmerge is remembered: the same record does not join them again.
+    ingest(activity("github", {"email": "ann@example.org", "username": "ann"}, "github.commit.authored"))
+    assert Person.objects.count() == 2
+    assert IdentityAudit.objects.filter(action="unmerge").count() == 1
+
+
+def test_a_staff_merge_is_audited_with_who_and_why(django_user_model):
+    admin = django_user_model.objects.create_user("root-admin")
+    ingest(activity("github", {"username": "ann"}), activity("sumo", {"username": "annex"}, "sumo.answer.posted"))
+    persons_merge(into=person_of("ann"), others=[person_of("annex")], reason="She told us", by=admin)
+
+    entry = IdentityAudit.objects.get(action="merge")
+    assert (entry.by, entry.reason, entry.person_id) == (admin, "She told us", person_of("ann").pk)
+
+
+def test_moving_an_identity_out_is_a_split_that_automatic_rules_respect():
+    ingest(activity("github", {"username": "dave", "email": "dave@example.org"}, "github.commit.authored"))
+    moved = identity_move(identity=Identity.objects.get(value="dave@example.org"), reason="Two different Daves")
+
+    assert person_of("dave") != moved
+    ingest(activity("github", {"username": "dave", "email": "dave@example.org"}, "github.commit.authored"))
+    assert person_of("dave") != person_of("dave@example.org")
+    assert IdentityAudit.objects.filter(action="move").count() == 1
+
+
+# The people directory
+
+
+def test_the_directory_joins_all_listed_keys_and_sets_staff():
+    ingest(
+        activity("git-firefox", {"email": "ann@example.org"}),
+        activity("bugzilla", {"email": "ann@corp.example"}, "bugzilla.bug.filed"),
+        activity("sumo", {"username": "annex"}, "sumo.answer.posted"),
+    )
+    result = directory(
+        {"id": "E1", "name": "Ann Example", "emails": ["ann@example.org", "Ann@corp.example"], "usernames": {"sumo": "annex"}, "staff": True}
+    )
+
+    assert (result.created, result.merged, result.rejected) == (0, 2, [])
+    person = Person.objects.get()
+    assert (person.display_name, person.is_staff, person.directory_id) == ("Ann Example", True, "E1")
+    assert person.staff_reason == "directory"
+
+
+def test_reimporting_the_directory_changes_nothing():
+    records = [
+        {"id": "E1", "name": "Ann", "emails": ["ann@example.org"], "staff": True},
+        {"id": "E2", "name": "Bob", "emails": ["bob@example.org", "bob@home.example"]},
+    ]
+    first = directory(*records)
+    state = sorted(Person.objects.values_list("pk", "display_name", "is_staff", "directory_id"))
+    second = directory(*records)
+
+    assert (first.created, second.created, second.updated, second.merged) == (2, 0, 0, 0)
+    assert sorted(Person.objects.values_list("pk", "display_name", "is_staff", "directory_id")) == state
+    assert Identity.objects.count() == 3
+
+
+def test_someone_who_leaves_the_directory_keeps_identities_but_loses_the_staff_flag_it_set():
+    directory({"id": "E1", "name": "Ann", "emails": ["ann@example.org"], "staff": True})
+    directory({"id": "E2", "name": "Bob", "emails": ["bob@example.org"]})
+
+    ann = person_of("ann@example.org")
+    assert (ann.is_staff, ann.directory_id) == (False, None)
+
+
+def test_a_directory_record_joining_people_an_admin_split_is_reported_not_applied():
+    ingest(activity("github", {"username": "dave", "email": "dave@example.org"}, "github.commit.authored"))
+    identity_move(identity=Identity.objects.get(value="dave@example.org"))
+
+    result = directory({"id": "E9", "name": "Dave", "emails": ["dave@example.org"], "usernames": {"github": "dave"}})
+
+    assert Person.objects.count() == 2
+    assert result.rejected and "separated or locked" in result.rejected[0][1]
+
+
+def test_bad_directory_records_are_rejected_by_line_and_the_rest_applied():
+    lines = [
+        (1, json.dumps({"name": "No Id", "emails": ["x@example.org"]})),
+        (2, json.dumps({"id": "E2", "name": "No e-mail", "emails": []})),
+        (3, json.dumps({"id": "E3", "name": "Ok", "emails": ["ok@example.org"]})),
+        (4, json.dumps({"id": "E3", "name": "Again", "emails": ["again@example.org"]})),
+        (5, json.dumps({"id": "E5", "name": "Bad", "emails": ["not an email"]})),
+        (6, "{oops"),
+        (7, json.dumps({"id": "E7", "emails": ["q@example.org"], "usernames": {"nowhere": "q"}})),
+    ]
+    result = people_directory_import(records=lines)
+
+    reasons = dict(result.rejected)
+    assert reasons[1] == "the record has no id"
+    assert "no e-mail" in reasons[2]
+    assert reasons[4] == "duplicate id 'E3' (first on line 3)"
+    assert "is not an e-mail address" in reasons[5]
+    assert reasons[6].startswith("not valid JSON")
+    assert "unknown source 'nowhere'" in reasons[7]
+    assert result.created == 1 and Person.objects.get().directory_id == "E3"
+
+
+def test_a_directory_record_that_would_merge_two_locked_persons_is_rejected():
+    ingest(activity("git-firefox", {"email": "a@example.org"}), activity("git-firefox", {"email": "b@example.org"}))
+    for value in ("a@example.org", "b@example.org"):
+        person_set_flags(person=person_of(value), locked=True)
+
+    result = directory({"id": "E1", "emails": ["a@example.org", "b@example.org"]})
+
+    assert Person.objects.count() == 2 and len(result.rejected) == 1
+
+
+# Suggestions for humans
+
+
+def test_the_same_full_name_with_accents_and_case_folded_is_suggested_never_applied():
+    ingest(
+        activity("github", {"uid": "1", "name": "José García"}),
+        activity("sumo", {"username": "jgarcia", "name": "jose  GARCIA"}, "sumo.answer.posted"),
+    )
+    assert suggestions_refresh() == 1
+    suggestion = MergeSuggestion.objects.get()
+    assert "jose garcia" in suggestion.reason and 0 < suggestion.score < 1
+    assert Person.objects.count() == 2  # nothing applied by itself
+
+
+@pytest.mark.parametrize("name", ["Dave", "John Doe", "root"])
+def test_single_word_and_generic_names_are_never_suggested(name):
+    ingest(activity("github", {"uid": "1", "name": name}), activity("github", {"uid": "2", "name": name}))
+    assert suggestions_refresh() == 0
+
+
+def test_a_very_common_name_is_never_suggested():
+    ingest(*(activity("github", {"uid": str(n), "name": "David Smith"}) for n in range(5)))
+    assert suggestions_refresh() == 0
+
+
+def test_the_same_username_in_different_systems_is_suggested():
+    ingest(activity("github", {"username": "ann-example"}), activity("sumo", {"username": "ann-example"}, "sumo.answer.posted"))
+    assert suggestions_refresh() == 1
+
+
+def test_not_the_same_person_is_remembered():
+    ingest(activity("github", {"uid": "1", "name": "Ann Example"}), activity("github", {"uid": "2", "name": "Ann Example"}))
+    suggestions_refresh()
+    suggestion_reject(suggestion=MergeSuggestion.objects.get())
+
+    assert suggestions_refresh() == 0
+    assert Person.objects.count() == 2
+
+
+def test_accepting_a_suggestion_merges_the_two():
+    ingest(activity("github", {"uid": "1", "name": "Ann Example"}), activity("github", {"uid": "2", "name": "Ann Example"}))
+    suggestions_refresh()
+    suggestion_accept(suggestion=MergeSuggestion.objects.get())
+    assert Person.objects.count() == 1
+
+
+# Erasure
+
+
+def test_forgetting_a_person_keeps_their_activities_anonymous_so_past_totals_hold():
+    ingest(
+        activity("github", {"username": "ann", "email": "ann@example.org", "name": "Ann"}, title="Ann's PR", url="https://x/1", data={"author": "ann"}),
+        activity("github", {"username": "ann"}),
+        activity("github", {"username": "bob"}),
+    )
+    counts = person_forget(person=person_of("ann"))
+
+    assert counts == {"identities": 2, "activities_anonymised": 2, "activities_deleted": 0}
+    assert not Identity.objects.filter(value__in=["ann", "ann@example.org"]).exists()
+    anonymous = Activity.objects.exclude(identity__value="bob")
+    assert anonymous.count() == 2
+    assert {(a.title, a.url, json.dumps(a.data)) for a in anonymous} == {("", "", "{}")}
+    assert len({a.identity.person_id for a in anonymous}) == 1  # still one (anonymous) contributor
+    audit = IdentityAudit.objects.get(action="forget")
+    assert "ann" not in json.dumps(audit.details).casefold()
+
+
+def test_forgetting_with_full_deletion_removes_the_activities():
+    ingest(activity("github", {"username": "ann"}), activity("github", {"username": "bob"}))
+    person_forget(person=person_of("ann"), delete_activities=True)
+    assert Activity.objects.count() == 1
