@@ -1,15 +1,35 @@
-"""Admin for persons and their identities: staff look people up and mark staff and bots here."""
+"""Admin for people and their identities: staff look people up, merge, split, undo and forget here.
 
-from django.contrib import admin
+Every change goes through the identity services, so it is audited and can be undone.
+"""
+
+from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from .models import Identity, Person, PersonMerge
+from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge
+from .services import identity_move, person_forget, person_set_flags, person_unmerge, persons_merge
+from .suggestions import suggestion_accept, suggestion_reject
 
 # Identity keys are normalised and de-duplicated when activities and the people directory arrive;
 # typed by hand they would skip that, so they are shown here, not edited.
 IDENTITY_KEY_FIELDS = ("kind", "namespace", "value", "source")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit trails: read here, written only by the services, so they can be trusted."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 class IdentityInline(admin.TabularInline):
@@ -34,20 +54,24 @@ class PersonAdmin(admin.ModelAdmin):
         "display_name_or_id",
         "is_staff",
         "is_bot",
+        "locked",
         "identity_count",
+        "directory_id",
         "first_contribution_at",
         "last_contribution_at",
     )
-    list_filter = ("is_staff", "is_bot")
-    search_fields = ("display_name", "identities__value")
-    search_help_text = _("Finds a person by name or by any of their e-mails, user names or ids.")
-    readonly_fields = ("first_contribution_at", "last_contribution_at", "created_at")
+    list_filter = ("is_staff", "staff_reason", "is_bot", "locked")
+    search_fields = ("display_name", "^identities__value", "=directory_id")
+    search_help_text = _("Finds a person by name, or by the start of one of their e-mails, user names or ids.")
+    readonly_fields = ("staff_reason", "directory_id", "first_contribution_at", "last_contribution_at", "created_at")
     fieldsets = (
-        (None, {"fields": ("display_name",)}),
-        (_("Who counts"), {"fields": ("is_staff", "is_bot")}),
+        (None, {"fields": ("display_name", "directory_id")}),
+        (_("Who counts"), {"fields": ("is_staff", "staff_reason", "is_bot")}),
+        (_("Automatic changes"), {"fields": ("locked",)}),
         (_("Contributions"), {"fields": ("first_contribution_at", "last_contribution_at", "created_at")}),
     )
     inlines = (IdentityInline,)
+    actions = ("merge_people", "forget_people")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Person]:
         return super().get_queryset(request).annotate(identity_count=Count("identities"))
@@ -55,6 +79,19 @@ class PersonAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A person is born with their first identity, from a sync, an import or the people directory.
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Person | None = None) -> bool:
+        # Removing a person is an erasure request: the "forget" action does it properly.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Person, form, change: bool) -> None:
+        flags = {
+            field: form.cleaned_data[field] for field in ("is_staff", "is_bot", "locked") if field in form.changed_data
+        }
+        original = Person.objects.get(pk=obj.pk)
+        original.display_name = obj.display_name
+        original.save(update_fields=["display_name"])
+        person_set_flags(person=original, by=request.user, **flags)
 
     @admin.display(description=_("display name"), ordering="display_name")
     def display_name_or_id(self, obj: Person) -> str:
@@ -64,39 +101,158 @@ class PersonAdmin(admin.ModelAdmin):
     def identity_count(self, obj: Person) -> int:
         return obj.identity_count
 
+    @admin.action(description=_("Merge the selected people into one…"))
+    def merge_people(self, request: HttpRequest, queryset: QuerySet[Person]) -> HttpResponse | None:
+        people = list(queryset.prefetch_related("identities__source").order_by("pk"))
+        if len(people) < 2:
+            self.message_user(request, _("Choose at least two people to merge."), messages.WARNING)
+            return None
+        into, others = people[0], people[1:]
+        if request.POST.get("confirmed"):
+            reason = request.POST.get("reason", "").strip() or "Merged by staff"
+            persons_merge(into=into, others=others, reason=reason, by=request.user)
+            self.message_user(
+                request,
+                ngettext(
+                    "Merged %(count)d person into %(name)s. The merge can be undone from “person merges”.",
+                    "Merged %(count)d people into %(name)s. Each merge can be undone from “person merges”.",
+                    len(others),
+                )
+                % {"count": len(others), "name": into},
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/contributors/merge_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Merge these people?"),
+                "into": into,
+                "others": others,
+                "queryset": people,
+                "action": "merge_people",
+                "opts": self.model._meta,
+            },
+        )
+
+    @admin.action(description=_("Forget the selected people (erasure request)…"))
+    def forget_people(self, request: HttpRequest, queryset: QuerySet[Person]) -> HttpResponse | None:
+        people = list(queryset.order_by("pk"))
+        if request.POST.get("confirmed"):
+            delete_activities = request.POST.get("delete_activities") == "yes"
+            for person in people:
+                person_forget(person=person, by=request.user, delete_activities=delete_activities)
+            self.message_user(
+                request,
+                ngettext("Forgot %(count)d person.", "Forgot %(count)d people.", len(people)) % {"count": len(people)},
+            )
+            return None
+        return TemplateResponse(
+            request,
+            "admin/contributors/forget_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Forget these people?"),
+                "queryset": people,
+                "action": "forget_people",
+                "opts": self.model._meta,
+            },
+        )
+
 
 @admin.register(Identity)
 class IdentityAdmin(admin.ModelAdmin):
     list_display = ("value", "kind", "namespace", "person", "source")
     list_filter = ("kind", "namespace")
     list_select_related = ("person", "source")
-    search_fields = ("value", "name")
-    autocomplete_fields = ("person",)
-    readonly_fields = (*IDENTITY_KEY_FIELDS, "created_at")
+    search_fields = ("^value", "name")
+    readonly_fields = ("person", *IDENTITY_KEY_FIELDS, "created_at")
     fieldsets = (
         (None, {"fields": ("person",)}),
         (_("Account"), {"fields": (*IDENTITY_KEY_FIELDS, "name", "created_at")}),
     )
+    actions = ("split_out",)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Identity | None = None) -> bool:
+        return False
+
+    @admin.action(description=_("Split out: these accounts are not that person (each becomes its own person)"))
+    def split_out(self, request: HttpRequest, queryset: QuerySet[Identity]) -> None:
+        for identity in queryset.select_related("person"):
+            identity_move(identity=identity, reason="Split out by staff", by=request.user)
+        self.message_user(request, _("Done. Automatic rules will not join them again; the audit has the details."))
 
 
 @admin.register(PersonMerge)
-class PersonMergeAdmin(admin.ModelAdmin):
-    """The merge audit trail: read here, written only by the merge service, so it can be trusted."""
-
-    list_display = ("created_at", "merged_person_id", "into", "reason", "by")
+class PersonMergeAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "merged_person_id", "into", "reason", "by", "undone_at")
+    list_filter = ("undone_at",)
     list_select_related = ("into", "by")
-    search_fields = ("reason", "into__display_name", "=merged_person_id")
+    search_fields = ("reason", "=merged_person_id")
     date_hierarchy = "created_at"
-    fields = ("created_at", "into", "merged_person_id", "reason", "by", "snapshot")
+    fields = ("created_at", "into", "merged_person_id", "reason", "by", "undone_at", "snapshot")
+    actions = ("undo",)
+
+    @admin.action(description=_("Undo the selected merges (unmerge)"))
+    def undo(self, request: HttpRequest, queryset: QuerySet[PersonMerge]) -> None:
+        undone = 0
+        for merge in queryset.filter(undone_at__isnull=True).order_by("-created_at"):
+            person_unmerge(merge=merge, by=request.user)
+            undone += 1
+        self.message_user(
+            request, ngettext("Undid %(count)d merge.", "Undid %(count)d merges.", undone) % {"count": undone}
+        )
+
+
+@admin.register(MergeSuggestion)
+class MergeSuggestionAdmin(admin.ModelAdmin):
+    list_display = ("identity_a", "identity_b", "reason", "score", "status", "decided_by")
+    list_filter = ("status",)
+    list_select_related = ("identity_a", "identity_b", "decided_by")
+    search_fields = ("reason", "=identity_a__value", "=identity_b__value")
+    readonly_fields = (
+        "identity_a",
+        "identity_b",
+        "reason",
+        "score",
+        "status",
+        "decided_by",
+        "decided_at",
+        "created_at",
+    )
+    actions = ("accept", "reject")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
-    def has_change_permission(self, request: HttpRequest, obj: PersonMerge | None = None) -> bool:
-        return False
+    @admin.action(description=_("Same person: merge them"))
+    def accept(self, request: HttpRequest, queryset: QuerySet[MergeSuggestion]) -> None:
+        for suggestion in queryset.filter(status=MergeSuggestion.Status.OPEN):
+            suggestion_accept(suggestion=suggestion, by=request.user)
+        self.message_user(request, _("Merged. Each merge can be undone from “person merges”."))
 
-    def has_delete_permission(self, request: HttpRequest, obj: PersonMerge | None = None) -> bool:
-        return False
+    @admin.action(description=_("Not the same person (never suggest again)"))
+    def reject(self, request: HttpRequest, queryset: QuerySet[MergeSuggestion]) -> None:
+        for suggestion in queryset.filter(status=MergeSuggestion.Status.OPEN):
+            suggestion_reject(suggestion=suggestion, by=request.user)
+        self.message_user(request, _("Noted. They will not be suggested again."))
+
+
+@admin.register(IdentityExclusion)
+class IdentityExclusionAdmin(admin.ModelAdmin):
+    list_display = ("value", "kind", "note", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("value", "note")
+
+
+@admin.register(IdentityAudit)
+class IdentityAuditAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "person_id", "reason", "by")
+    list_filter = ("action",)
+    list_select_related = ("by",)
+    search_fields = ("=person_id", "reason")
+    date_hierarchy = "created_at"
+    fields = ("created_at", "action", "person_id", "reason", "by", "details")
