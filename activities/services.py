@@ -1,11 +1,12 @@
 """Writes about activities: the one ingestion path shared by file imports, syncs and the push API."""
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from baloo_site.bulk import copy_rows, is_postgresql
@@ -62,7 +63,11 @@ class IngestResult:
 
 
 def activities_ingest(
-    *, records: Iterable[tuple[int, Any]], create_sources: bool = False, batch_size: int = BATCH_SIZE
+    *,
+    records: Iterable[tuple[int, Any]],
+    create_sources: bool = False,
+    batch_size: int = BATCH_SIZE,
+    pipeline: bool | None = None,
 ) -> IngestResult:
     """Store activity records of the common schema, each (source, external_id) at most once.
 
@@ -70,16 +75,49 @@ def activities_ingest(
     rejected with their position and a reason while good ones are stored. Each batch commits on its
     own, so a failure later never loses what was already accepted. Unknown sources are rejected
     unless `create_sources` is set (they are then created as import-only sources).
+
+    With `pipeline` (the default on PostgreSQL outside a transaction) one batch is stored by a
+    second thread, on its own connection, while the next one is read and checked: the database and
+    Python then work at the same time.
     """
     result = IngestResult()
     iterator = iter(records)
     sources = {source.slug: source for source in Source.objects.all()}
-    while batch := list(islice(iterator, batch_size)):
-        result.add(_ingest_batch(batch, sources=sources, create_sources=create_sources))
+    if pipeline is None:
+        pipeline = is_postgresql() and not connection.in_atomic_block
+    if not pipeline:
+        while batch := list(islice(iterator, batch_size)):
+            prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
+            result.add(_store_batch(prepared, sources=sources))
+        return result
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="baloo-ingest") as executor:
+        pending: Future | None = None
+        try:
+            while batch := list(islice(iterator, batch_size)):
+                prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
+                if pending is not None:
+                    result.add(pending.result())
+                pending = executor.submit(_store_batch_in_thread, prepared, sources=dict(sources))
+            if pending is not None:
+                result.add(pending.result())
+                pending = None
+        finally:
+            if pending is not None:
+                pending.cancel()
+            executor.submit(connections.close_all).result()
     return result
 
 
-def _ingest_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], create_sources: bool) -> IngestResult:
+@dataclass
+class _PreparedBatch:
+    valid: list[ActivityRecord]
+    result: IngestResult
+    now: Any
+
+
+def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], create_sources: bool) -> _PreparedBatch:
+    """Check every record of a batch; unknown sources are created here when asked."""
     result = IngestResult()
     now = timezone.now()
     valid: list[ActivityRecord] = []
@@ -98,22 +136,36 @@ def _ingest_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], c
                 continue
             sources[record.source] = _source_for_import(record.source)
             result.sources_created.append(record.source)
-        if (record.source, record.external_id) in seen:
+        key = (record.source, record.external_id)
+        if key in seen:
             result.duplicate += 1
             continue
-        seen.add((record.source, record.external_id))
+        seen.add(key)
         valid.append(record)
+    return _PreparedBatch(valid, result, now)
 
+
+def _store_batch(prepared: _PreparedBatch, *, sources: dict[str, Source]) -> IngestResult:
+    """Resolve identities and insert the activities of one batch, in one transaction."""
+    result, valid = prepared.result, prepared.valid
     if valid:
         with transaction.atomic():
             github_namespaces = _github_namespaces(sources)
             identity_ids = identities_resolve(
                 actors=[_actor(record, sources[record.source], github_namespaces) for record in valid]
             )
-            created = _insert_activities(valid, identity_ids, sources=sources, now=now)
+            created = _insert_activities(valid, identity_ids, sources=sources, now=prepared.now)
         result.created += created
         result.duplicate += len(valid) - created
     return result
+
+
+def _store_batch_in_thread(prepared: _PreparedBatch, *, sources: dict[str, Source]) -> IngestResult:
+    try:
+        return _store_batch(prepared, sources=sources)
+    except Exception:
+        connections.close_all()  # never leave a broken connection behind in the worker thread
+        raise
 
 
 def _source_for_import(slug: str) -> Source:
@@ -167,25 +219,52 @@ def _insert_activities(records: list[ActivityRecord], identity_ids: list[int], *
     """Insert the activities, skipping those already stored; return how many were new."""
     table = Activity._meta.db_table
     columns = ", ".join(ACTIVITY_COLUMNS)
-    with connection.cursor() as cursor:
-        if is_postgresql():
-            # COPY into a per-connection staging table, then one set-based insert that skips
-            # what is already stored: far faster than INSERTs and safe against concurrent imports.
+    rows = list(_rows(records, identity_ids, sources, now))
+    if is_postgresql():
+        stored = _stored_keys([(row[0], row[1]) for row in rows])
+        new_rows = [row for row in rows if (row[0], row[1]) not in stored]
+        if not new_rows:
+            return 0
+        try:
+            # The fast path: COPY straight into the table, in a savepoint.
+            with transaction.atomic():
+                copy_rows(table, ACTIVITY_COLUMNS, new_rows)
+            return len(new_rows)
+        except IntegrityError:
+            # Another import stored some of them meanwhile: stage them and skip the conflicts.
+            pass
+        with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS baloo_activity_stage (source_id bigint, external_id text, "
                 "type text, occurred_at timestamptz, identity_id bigint, container text, url text, title text, "
                 "data jsonb, ingested_at timestamptz) ON COMMIT DELETE ROWS"
             )
-            copy_rows("baloo_activity_stage", ACTIVITY_COLUMNS, list(_rows(records, identity_ids, sources, now)))
+            copy_rows("baloo_activity_stage", ACTIVITY_COLUMNS, new_rows)
             cursor.execute(
                 f"INSERT INTO {table} ({columns}) SELECT {columns} FROM baloo_activity_stage "
                 "ON CONFLICT (source_id, external_id) DO NOTHING"
             )
-            return cursor.rowcount
-        placeholders = ", ".join(["%s"] * len(ACTIVITY_COLUMNS))
-        adapt = connection.ops.adapt_datetimefield_value
+            created = cursor.rowcount
+            cursor.execute("TRUNCATE baloo_activity_stage")
+            return created
+    placeholders = ", ".join(["%s"] * len(ACTIVITY_COLUMNS))
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (source_id, external_id) DO NOTHING",
-            [row[:-1] + (adapt(now),) for row in _rows(records, identity_ids, sources, now)],
+            [row[:-1] + (adapt(now),) for row in rows],
         )
         return cursor.rowcount
+
+
+def _stored_keys(keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which (source id, external id) pairs are already stored (PostgreSQL)."""
+    source_ids, external_ids = zip(*keys, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.source_id, a.external_id FROM {Activity._meta.db_table} a "
+            "JOIN unnest(%s::bigint[], %s::text[]) AS k(source_id, external_id) "
+            "ON a.source_id = k.source_id AND a.external_id = k.external_id",
+            [list(source_ids), list(external_ids)],
+        )
+        return set(cursor.fetchall())

@@ -36,7 +36,9 @@ def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> N
     """Write rows into `table` with COPY (PostgreSQL only). None becomes NULL."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC, lineterminator="\n")
-    writer.writerows(tuple(_NULL if value is None else value for value in row) for row in rows)
+    if any(value is None for row in rows for value in row):
+        rows = [tuple(_NULL if value is None else value for value in row) for row in rows]
+    writer.writerows(rows)
     buffer.seek(0)
     column_list = ", ".join(connection.ops.quote_name(column) for column in columns)
     with connection.cursor() as cursor:

@@ -17,12 +17,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='activity',
             name='identity',
-            field=models.ForeignKey(blank=True, db_index=False, help_text='The account that did it. Empty after a person asked to be forgotten.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='activities', to='contributors.identity', verbose_name='identity'),
+            field=models.ForeignKey(blank=True, db_constraint=False, db_index=False, help_text='The account that did it. Empty after a person asked to be forgotten.', null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='activities', to='contributors.identity', verbose_name='identity'),
         ),
         migrations.AddField(
             model_name='activity',
             name='source',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='activities', to='activities.source', verbose_name='source'),
+            field=models.ForeignKey(db_constraint=False, db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='activities', to='activities.source', verbose_name='source'),
         ),
         migrations.AddIndex(
             model_name='activity',
@@ -31,10 +31,6 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='activity',
             index=models.Index(fields=['identity', 'occurred_at'], name='activity_identity_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='activity',
-            index=models.Index(fields=['occurred_at'], name='activity_time_idx'),
         ),
         migrations.AddConstraint(
             model_name='activity',

@@ -240,3 +240,37 @@ def test_a_failure_later_in_an_import_keeps_the_batches_already_accepted(github,
     result = activities_ingest(records=enumerate([record(str(n)) for n in range(30)]), batch_size=10)
     assert (result.created, result.duplicate) == (20, 10)
     assert Person.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_pipelined_import_stores_every_batch_exactly_once():
+    """The database stores one batch while the next is read (the default outside a transaction)."""
+    SourceFactory(slug="github-mozilla", kind="github")
+    records = [record(str(n % 40)) for n in range(50)] + ["{bad"]
+
+    result = activities_ingest(records=enumerate(records, start=1), batch_size=7, pipeline=True)
+
+    assert (result.created, result.duplicate, len(result.rejected)) == (40, 10, 1)
+    assert result.rejected[0].position == 51
+    assert Activity.objects.count() == 40
+    again = activities_ingest(records=enumerate(records, start=1), batch_size=7, pipeline=True)
+    assert (again.created, again.duplicate) == (0, 50)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failure_in_a_pipelined_import_keeps_the_batches_already_stored(monkeypatch):
+    SourceFactory(slug="github-mozilla", kind="github")
+    real_insert = services._insert_activities
+    calls = []
+
+    def failing_insert(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("database went away")
+        return real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(services, "_insert_activities", failing_insert)
+    with pytest.raises(RuntimeError):
+        activities_ingest(records=enumerate([record(str(n)) for n in range(50)]), batch_size=10, pipeline=True)
+
+    assert Activity.objects.count() == 20
