@@ -4,6 +4,7 @@ Every check raises `RecordError` with a reason a person understands; the caller 
 number or array index. The shape is the public contract documented in docs/contracts.md.
 """
 
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -52,9 +53,12 @@ class ActivityRecord:
     is_bot: bool
 
 
+WHITESPACE = re.compile(r"\s")
+
+
 def is_email(value: str) -> bool:
     """An identity key is an e-mail when it has exactly one `@` and no whitespace (it need not receive mail)."""
-    return value.count("@") == 1 and not any(character.isspace() for character in value)
+    return value.count("@") == 1 and WHITESPACE.search(value) is None
 
 
 def normalise_email(value: str) -> str:
@@ -66,8 +70,13 @@ def normalise_username(value: str) -> str:
     return value.strip().casefold()
 
 
-def looks_like_bot(*values: str | None) -> bool:
-    return any(value and (value.endswith("[bot]") or value.split("@")[0].endswith("[bot]")) for value in values)
+def looks_like_bot(username: str | None, email: str | None, name: str) -> bool:
+    """GitHub names its apps `something[bot]`, in logins, names and noreply addresses alike."""
+    return bool(
+        (username and username.endswith("[bot]"))
+        or (email and "[bot]@" in email)
+        or name.endswith("[bot]")
+    )
 
 
 def _text(record: dict, field: str, *, required: bool = False) -> str:
@@ -198,5 +207,6 @@ def record_parse(raw: dict | str | bytes | OversizedRecord, *, now: datetime) ->
         url=_text(record, "url"),
         title=title,
         data_json=data_json,
-        is_bot=looks_like_bot(username, email, name),
+        # A connector that knows an account is a bot (GitHub's `type: "Bot"`) says so with `actor.bot`.
+        is_bot=actor.get("bot") is True or looks_like_bot(username, email, name),
     )

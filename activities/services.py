@@ -10,8 +10,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from baloo_site.bulk import copy_rows, is_postgresql
-from contributors.keys import github_noreply_keys
-from contributors.models import Identity
+from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
 from contributors.services import Actor, identities_resolve
 
 from .models import Activity, Source
@@ -189,11 +188,11 @@ def _actor(record: ActivityRecord, source: Source, github_namespaces: set[str]) 
     keys: list[tuple[str, str, str]] = []
     # Most specific first: the activity points at the account in its own source when there is one.
     if record.uid:
-        keys.append((Identity.Kind.UID.value, namespace, record.uid))
+        keys.append((UID, namespace, record.uid))
     if record.username:
-        keys.append((Identity.Kind.USERNAME.value, namespace, record.username))
+        keys.append((USERNAME, namespace, record.username))
     if record.email:
-        keys.append((Identity.Kind.EMAIL.value, "", record.email))
+        keys.append((EMAIL, "", record.email))
         keys.extend(key for key in github_noreply_keys(record.email, namespaces=github_namespaces) if key not in keys)
     return Actor(keys=tuple(keys), name=record.name, source_id=source.pk, is_bot=record.is_bot)
 
