@@ -41,7 +41,8 @@ def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> N
     writer.writerows(rows)
     buffer.seek(0)
     column_list = ", ".join(connection.ops.quote_name(column) for column in columns)
-    with connection.cursor() as cursor:
+    # The raw psycopg2 cursor, wrapped so its errors become Django's (IntegrityError…).
+    with connection.cursor() as cursor, connection.wrap_database_errors:
         cursor.cursor.copy_expert(
             f"COPY {connection.ops.quote_name(table)} ({column_list}) FROM STDIN WITH (FORMAT csv)", buffer
         )

@@ -34,6 +34,8 @@ def read_lines(stream: BinaryIO, *, limit: int) -> Iterator[tuple[int, bytes | O
 
 
 class Command(BaseCommand):
+    # System checks load every URL and model on start; an import needs none of it.
+    requires_system_checks: list[str] = []
     help = "Import activity records (JSON Lines, one record per line) from a file; prints created / duplicate / rejected."
 
     def add_arguments(self, parser: CommandParser) -> None:
