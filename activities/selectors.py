@@ -6,7 +6,7 @@ from django.db.models import Count
 
 from contributors.models import Person
 
-from .models import Activity, Source
+from .models import Source
 
 
 class ActivityTotals(TypedDict):

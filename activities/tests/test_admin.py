@@ -1,6 +1,6 @@
 """The sources and activities admin: pages render, search finds, activities stay read-only."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from django.db import connection
@@ -27,7 +27,7 @@ def activity(source: Source) -> Activity:
         source=source,
         external_id="pr:mozilla/kitsune:5123",
         type="github.pull_request.opened",
-        occurred_at=datetime(2024, 5, 1, 10, 3, tzinfo=timezone.utc),
+        occurred_at=datetime(2024, 5, 1, 10, 3, tzinfo=UTC),
         identity=identity,
         container="mozilla/kitsune",
         url="https://github.com/mozilla/kitsune/pull/5123",
