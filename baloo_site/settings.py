@@ -162,3 +162,49 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# --- Sign-in and permissions (accounts app): OpenID Connect single sign-on, roles from claims. ---
+INSTALLED_APPS += ["accounts"]
+# Django's password check answers permissions for everyone; it signs people in only where allowed.
+# The OpenID Connect backend does nothing until a provider is configured below.
+AUTHENTICATION_BACKENDS = ["accounts.auth.PasswordBackend", "accounts.auth.OIDCBackend"]
+# Renews single sign-on sessions whose id token expired (idle without a provider; password sessions untouched).
+MIDDLEWARE += ["accounts.middleware.SessionRefresh"]
+# Password sign-in (the admin's own form): development only, unless asked for.
+BALOO_PASSWORD_LOGIN = env.bool("BALOO_PASSWORD_LOGIN", default=DEBUG)
+# The client Baloo is registered as at the provider. Single sign-on is on when this and the provider are set.
+OIDC_RP_CLIENT_ID = env("OIDC_RP_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env("OIDC_RP_CLIENT_SECRET", default="")
+# The provider: its issuer URL (endpoints read from its discovery document), or each endpoint below.
+OIDC_OP_ISSUER = env("OIDC_OP_ISSUER", default="")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env("OIDC_OP_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env("OIDC_OP_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env("OIDC_OP_USER_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env("OIDC_OP_JWKS_ENDPOINT", default="")
+OIDC_OP_LOGOUT_ENDPOINT = env("OIDC_OP_LOGOUT_ENDPOINT", default="")
+# Id tokens are RS256-signed by the provider and checked against its published keys (JWKS).
+OIDC_RP_SIGN_ALGO = env("OIDC_RP_SIGN_ALGO", default="RS256")
+OIDC_RP_SCOPES = env("OIDC_RP_SCOPES", default="openid email profile")
+# Which claim lists the person's groups, and which groups make which Baloo role (`role=group|group,…`).
+OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", default="groups")
+OIDC_ROLE_GROUPS = env("OIDC_ROLE_GROUPS", default="admin=baloo-admins,staff=baloo-staff,builder=community-builders")
+# New users are created only with an e-mail on these domains, or a group mapped to a role.
+OIDC_ALLOWED_EMAIL_DOMAINS = env.list("OIDC_ALLOWED_EMAIL_DOMAINS", default=[])
+# Users are matched by e-mail, so only an address the provider verified is trusted.
+OIDC_REQUIRE_VERIFIED_EMAIL = env.bool("OIDC_REQUIRE_VERIFIED_EMAIL", default=True)
+# How long a single sign-on session lasts before it is renewed silently with the provider.
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env.int("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", default=15 * 60)
+OIDC_TIMEOUT = 10  # seconds for each call to the provider
+OIDC_STORE_ID_TOKEN = True  # kept to tell the provider whose session to end on sign-out
+OIDC_USE_PKCE = True
+OIDC_AUTHENTICATE_CLASS = "accounts.views.OIDCAuthenticationRequestView"
+OIDC_OP_LOGOUT_URL_METHOD = "accounts.oidc.provider_logout_url"
+LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL_FAILURE = "/oidc/refused/"
+LOGOUT_REDIRECT_URL = "/"
+# Session and CSRF cookies travel over HTTPS only, outside development.
+SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# Push API: the largest request body accepted, in bytes (1,000 records of a few kilobytes each).
+BALOO_PUSH_MAX_BYTES = env.int("BALOO_PUSH_MAX_BYTES", default=10 * 1024 * 1024)

@@ -2,6 +2,9 @@ from django.conf.urls.i18n import i18n_patterns
 from django.contrib import admin
 from django.urls import include, path
 
+from accounts import urls as accounts_urls
+from accounts import views as accounts_views
+
 from . import health, views
 
 # Machine-facing URLs carry no language prefix.
@@ -10,11 +13,17 @@ urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("", include("activities.urls")),
     path("", include("conversion_points.urls")),
+    # Single sign-on (OpenID Connect) and the staff API (accounts app).
+    path("oidc/", include(accounts_urls.oidc)),
+    path("api/v1/staff/", include((accounts_urls.staff_api, "staff_api"))),
 ]
 
 # Pages people read are localized; the language can be shared in the URL (/de/, /fr/…).
 urlpatterns += i18n_patterns(
     path("", views.home, name="home"),
+    # The admin's login and logout go through single sign-on when it is configured (accounts app).
+    path("admin/login/", accounts_views.admin_login, name="admin_login"),
+    path("admin/logout/", accounts_views.admin_logout, name="admin_logout"),
     path("admin/", admin.site.urls),
     prefix_default_language=False,
 )

@@ -14,6 +14,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin, TranslationStackedInline
 
+from accounts.permissions import areas_for, sees_all_areas
 from activities.validators import is_activity_type
 
 from .models import Area, ConversionPoint
@@ -62,8 +63,31 @@ class ConversionPointInline(TranslationStackedInline):
     autocomplete_fields = ("source",)
 
 
+class OwnedAreasOnly:
+    """Object-level rule: a community builder sees and edits only the areas they own (and their points).
+
+    Administrators and staff (who may see every area) are not narrowed; Django's model permissions
+    still decide what each may change.
+    """
+
+    def _area_of(self, obj: Any) -> Area:
+        return obj if isinstance(obj, Area) else obj.area
+
+    def _may(self, request: HttpRequest, obj: Any) -> bool:
+        return obj is None or sees_all_areas(request.user) or areas_for(request.user).filter(pk=self._area_of(obj).pk).exists()
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) and self._may(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may(request, obj)
+
+
 @admin.register(Area)
-class AreaAdmin(TranslationAdmin):
+class AreaAdmin(OwnedAreasOnly, TranslationAdmin):
     list_display = ("slug", "name", "target", "conversion_point_count", "position")
     list_display_links = ("slug", "name")
     search_fields = ("slug", "name")
@@ -78,7 +102,16 @@ class AreaAdmin(TranslationAdmin):
     inlines = (ConversionPointInline,)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Area]:
-        return super().get_queryset(request).annotate(conversion_point_count=Count("conversion_points"))
+        areas = super().get_queryset(request)
+        if not sees_all_areas(request.user):
+            areas = areas.filter(pk__in=areas_for(request.user).values("pk"))
+        return areas.annotate(conversion_point_count=Count("conversion_points"))
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Area | None = None) -> tuple[str, ...]:
+        # A builder may not hand their area to someone else, nor rename the slug the API uses.
+        if sees_all_areas(request.user):
+            return self.readonly_fields
+        return (*self.readonly_fields, "slug", "owners")
 
     @admin.display(description=_("conversion points"), ordering="conversion_point_count")
     def conversion_point_count(self, obj: Area) -> int:
@@ -86,7 +119,7 @@ class AreaAdmin(TranslationAdmin):
 
 
 @admin.register(ConversionPoint)
-class ConversionPointAdmin(TranslationAdmin):
+class ConversionPointAdmin(OwnedAreasOnly, TranslationAdmin):
     form = ConversionPointForm
     list_display = ("name", "area", "source", "level", "types_list", "container", "enabled")
     list_filter = ("area", "source", "level", "enabled")
@@ -100,6 +133,18 @@ class ConversionPointAdmin(TranslationAdmin):
         (_("Explaining and recognising"), {"fields": ("description", "recognition", "next_step_url")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConversionPoint]:
+        points = super().get_queryset(request)
+        if sees_all_areas(request.user):
+            return points
+        return points.filter(area__in=areas_for(request.user))
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "area" and not sees_all_areas(request.user):
+            # A point can only be put in (or moved to) an area the builder owns.
+            kwargs["queryset"] = areas_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     @admin.display(description=_("activity types"))
     def types_list(self, obj: ConversionPoint) -> str:

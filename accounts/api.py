@@ -1,0 +1,417 @@
+"""The staff API: people with identities, activities, an area's contributors, exports, de-duplication.
+
+Authenticated by a personal API token (`Authorization: Token …`), an OpenID Connect access token
+from the provider (`Authorization: Bearer …`) or a signed-in admin session. Lists are paginated;
+`?format=csv` on a list exports every matching row as CSV instead (audited).
+"""
+
+import csv
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.http import Http404, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from activities.models import Activity
+from contributors.models import Identity, Person
+from conversion_points.models import Area
+
+from .auth import ApiTokenAuthentication, OIDCBearerAuthentication
+from .models import AuthAudit
+from .permissions import SeesActivities, SeesPeople, areas_for
+from .selectors import area_contributors, dedup_check
+from .services import audit_record
+
+AUTHENTICATION = [ApiTokenAuthentication, OIDCBearerAuthentication, SessionAuthentication]
+
+
+class CSVRenderer(BaseRenderer):
+    """Announces `?format=csv`; exports stream their own response, this renders only errors."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> bytes:
+        detail = data.get("detail", data) if isinstance(data, dict) else data
+        return f"error\n{detail}\n".encode()
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_response(*, filename: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(header)
+        for row in rows:
+            yield writer.writerow(row)
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def query_date(request: Request, name: str = "date") -> date:
+    """A YYYY-MM-DD query parameter, today (UTC) when absent."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return timezone.now().astimezone(UTC).date()
+    value = parse_date(raw)
+    if value is None:
+        raise ValidationError({name: _("Write the date as YYYY-MM-DD.")})
+    return value
+
+
+def query_moment(request: Request, name: str) -> datetime | None:
+    """A date or ISO 8601 date-time query parameter as an aware UTC datetime (a date means its midnight)."""
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        moment = None
+    if moment is None:
+        day = parse_date(raw) if len(raw) == 10 else None
+        if day is None:
+            raise ValidationError({name: _("Write a date (YYYY-MM-DD) or a date and time in ISO 8601.")})
+        moment = datetime.combine(day, time.min)
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+class StaffPagination(PageNumberPagination):
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ActivityPagination(CursorPagination):
+    """Cursor pages: stable and fast however deep, for millions of activities."""
+
+    ordering = ("-occurred_at", "-id")
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class StaffAPIView(APIView):
+    authentication_classes = AUTHENTICATION
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+    def wants_csv(self) -> bool:
+        return getattr(self.request.accepted_renderer, "format", "") == "csv"
+
+    def export(self, *, what: str, count: int, filename: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
+        params = {k: v for k, v in self.request.query_params.items() if k != "format"}
+        audit_record(
+            action=AuthAudit.Action.EXPORT, user=self.request.user, details={"what": what, "filters": params, "rows": count},
+            request=self.request,
+        )
+        return csv_response(filename=filename, header=header, rows=rows)
+
+
+CSV_PARAMETER = OpenApiParameter("format", str, enum=["json", "csv"], description="`csv` exports every matching row (audited).")
+
+
+# --------------------------------------------------------------------------- people
+
+class IdentitySerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="slug", read_only=True, help_text="The source it was first seen in.")
+
+    class Meta:
+        model = Identity
+        fields = ["id", "kind", "namespace", "value", "name", "source"]
+
+
+class PersonSerializer(serializers.ModelSerializer):
+    identities = IdentitySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Person
+        fields = [
+            "id", "display_name", "is_staff", "is_bot", "directory_id", "locked",
+            "first_contribution_at", "last_contribution_at", "identities",
+        ]
+
+
+def _people(request: Request) -> QuerySet[Person]:
+    people = Person.objects.prefetch_related(Prefetch("identities", Identity.objects.select_related("source").order_by("kind", "value")))
+    params = request.query_params
+    if params.get("q"):
+        text = params["q"].strip()
+        people = people.filter(
+            Q(display_name__icontains=text) | Q(pk__in=Identity.objects.filter(value__icontains=text.casefold()).values("person_id"))
+        )
+    for flag in ("staff", "bot"):
+        if params.get(flag) in ("true", "false"):
+            people = people.filter(**{f"is_{flag}": params[flag] == "true"})
+    if params.get("source"):
+        people = people.filter(pk__in=Identity.objects.filter(source__slug=params["source"]).values("person_id"))
+    return people.order_by("id")
+
+
+@extend_schema(
+    tags=["staff"],
+    parameters=[
+        OpenApiParameter("q", str, description="Part of a display name, e-mail or user name."),
+        OpenApiParameter("staff", bool), OpenApiParameter("bot", bool),
+        OpenApiParameter("source", str, description="Only people with an identity first seen in this source (slug)."),
+        CSV_PARAMETER,
+    ],
+)
+class PersonListView(StaffAPIView, generics.ListAPIView):
+    """People with their identities (staff and administrators)."""
+
+    permission_classes = [IsAuthenticated, SeesPeople]
+    serializer_class = PersonSerializer
+    pagination_class = StaffPagination
+
+    def get_queryset(self) -> QuerySet[Person]:
+        return _people(self.request)
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        if not self.wants_csv():
+            return super().list(request, *args, **kwargs)
+        people = self.get_queryset()
+        rows = (
+            [p.pk, p.display_name, p.is_staff, p.is_bot, p.directory_id or "", _iso(p.first_contribution_at),
+             _iso(p.last_contribution_at), " ".join(str(i) for i in p.identities.all())]
+            for p in people.iterator(chunk_size=2000)
+        )
+        header = ["id", "display_name", "is_staff", "is_bot", "directory_id", "first_contribution_at", "last_contribution_at", "identities"]
+        return self.export(what="people", count=people.count(), filename="people.csv", header=header, rows=rows)
+
+
+@extend_schema(tags=["staff"])
+class PersonDetailView(StaffAPIView, generics.RetrieveAPIView):
+    """One person with their identities."""
+
+    permission_classes = [IsAuthenticated, SeesPeople]
+    serializer_class = PersonSerializer
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+
+    def get_queryset(self) -> QuerySet[Person]:
+        return Person.objects.prefetch_related(Prefetch("identities", Identity.objects.select_related("source")))
+
+
+# --------------------------------------------------------------------------- activities
+
+class ActivitySerializer(serializers.ModelSerializer):
+    source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    identity = IdentitySerializer(read_only=True)
+    person = serializers.IntegerField(source="identity.person_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Activity
+        fields = ["id", "source", "external_id", "type", "occurred_at", "container", "url", "title", "identity", "person", "data"]
+
+
+@extend_schema(
+    tags=["staff"],
+    parameters=[
+        OpenApiParameter("source", str, description="Source slug."),
+        OpenApiParameter("type", str, description="Activity type; several separated by commas."),
+        OpenApiParameter("container", str, description="Exact container, e.g. mozilla/kitsune."),
+        OpenApiParameter("since", OpenApiTypes.DATETIME, description="From this date or time (inclusive)."),
+        OpenApiParameter("until", OpenApiTypes.DATETIME, description="Before this date or time (exclusive)."),
+        OpenApiParameter("person", int), OpenApiParameter("identity", int),
+        CSV_PARAMETER,
+    ],
+)
+class ActivityListView(StaffAPIView, generics.ListAPIView):
+    """Activities, newest first, with filters (staff and administrators)."""
+
+    permission_classes = [IsAuthenticated, SeesActivities]
+    serializer_class = ActivitySerializer
+    pagination_class = ActivityPagination
+
+    def get_queryset(self) -> QuerySet[Activity]:
+        params = self.request.query_params
+        activities = Activity.objects.select_related("source", "identity__source")
+        if params.get("source"):
+            activities = activities.filter(source__slug=params["source"])
+        if params.get("type"):
+            activities = activities.filter(type__in=[t.strip() for t in params["type"].split(",") if t.strip()])
+        if params.get("container"):
+            activities = activities.filter(container=params["container"])
+        since, until = query_moment(self.request, "since"), query_moment(self.request, "until")
+        if since:
+            activities = activities.filter(occurred_at__gte=since)
+        if until:
+            activities = activities.filter(occurred_at__lt=until)
+        for name, field in (("person", "identity__person_id"), ("identity", "identity_id")):
+            if params.get(name):
+                if not params[name].isdigit():
+                    raise ValidationError({name: _("Give a number.")})
+                activities = activities.filter(**{field: int(params[name])})
+        return activities
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        if not self.wants_csv():
+            return super().list(request, *args, **kwargs)
+        activities = self.get_queryset().order_by("-occurred_at", "-id")
+        rows = (
+            [a.pk, a.source.slug, a.external_id, a.type, _iso(a.occurred_at), a.container, a.url, a.title,
+             str(a.identity) if a.identity else "", a.identity.person_id if a.identity else ""]
+            for a in activities.iterator(chunk_size=2000)
+        )
+        header = ["id", "source", "external_id", "type", "occurred_at", "container", "url", "title", "identity", "person"]
+        return self.export(what="activities", count=activities.count(), filename="activities.csv", header=header, rows=rows)
+
+
+# --------------------------------------------------------------------------- areas
+
+class AreaSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Area
+        fields = ["slug", "name", "target"]
+
+
+@extend_schema(tags=["staff"])
+class AreaListView(StaffAPIView, generics.ListAPIView):
+    """The areas whose contributors you may see: all for staff, the ones you own for a community builder."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = AreaSerializer
+    pagination_class = StaffPagination
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+
+    def get_queryset(self) -> QuerySet[Area]:
+        return areas_for(self.request.user).order_by("position", "slug")
+
+
+class AreaContributorSerializer(serializers.Serializer):
+    person = serializers.IntegerField(source="person.pk")
+    display_name = serializers.CharField(source="person.display_name")
+    status = serializers.ChoiceField(
+        choices=["active", "new", "lapsed"], help_text="`new` people are active too; `lapsed` ones were active a week before and are not now."
+    )
+    first_contribution_at = serializers.DateTimeField(help_text="First-ever contribution to this area.")
+    last_contribution_at = serializers.DateTimeField(help_text="Latest contribution to this area up to the date.")
+    identities = IdentitySerializer(source="person.identities.all", many=True)
+
+
+STATUSES = {"active": {"active", "new"}, "new": {"new"}, "lapsed": {"lapsed"}, "all": {"active", "new", "lapsed"}}
+
+
+@extend_schema(
+    tags=["staff"],
+    parameters=[
+        OpenApiParameter("date", OpenApiTypes.DATE, description="The date D (default: today, UTC)."),
+        OpenApiParameter("status", str, enum=list(STATUSES), description="`active` (default, new included), `new`, `lapsed` or `all`."),
+        OpenApiParameter("staff", str, enum=["include"], description="Count staff too (volunteers only by default)."),
+        CSV_PARAMETER,
+    ],
+)
+class AreaContributorsView(StaffAPIView, generics.ListAPIView):
+    """An area's active, new and lapsed contributors for a date. Community builders: their own areas only."""
+
+    permission_classes = [IsAuthenticated]
+    serializer_class = AreaContributorSerializer
+    pagination_class = StaffPagination
+
+    def get_area(self) -> Area:
+        area = areas_for(self.request.user).filter(slug=self.kwargs["slug"]).first()
+        if area is None:
+            # Another builder's area answers exactly like an area that does not exist.
+            raise Http404
+        return area
+
+    def get_queryset(self) -> list:  # type: ignore[override]
+        status = self.request.query_params.get("status", "active")
+        if status not in STATUSES:
+            raise ValidationError({"status": _("Use active, new, lapsed or all.")})
+        contributors = area_contributors(
+            area=self.get_area(), day=query_date(self.request), include_staff=self.request.query_params.get("staff") == "include"
+        )
+        contributors = [c for c in contributors if c.status in STATUSES[status]]
+        persons = [c.person for c in contributors]
+        prefetch_related_objects(persons, Prefetch("identities", Identity.objects.select_related("source")))
+        return contributors
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
+        if not self.wants_csv():
+            return super().list(request, *args, **kwargs)
+        contributors = self.get_queryset()
+        rows = (
+            [c.person.pk, c.person.display_name, c.status, _iso(c.first_contribution_at), _iso(c.last_contribution_at),
+             " ".join(str(i) for i in c.person.identities.all())]
+            for c in contributors
+        )
+        header = ["person", "display_name", "status", "first_contribution_at", "last_contribution_at", "identities"]
+        slug = self.kwargs["slug"]
+        return self.export(
+            what=f"area:{slug}:contributors", count=len(contributors), filename=f"{slug}-contributors.csv", header=header, rows=rows
+        )
+
+
+# --------------------------------------------------------------------------- de-duplication check
+
+class DedupRequestSerializer(serializers.Serializer):
+    keys = serializers.ListField(
+        child=serializers.CharField(max_length=400), min_length=1, max_length=1000,
+        help_text="E-mail addresses (`ann@example.org`) or source user names (`github-mozilla:ann`).",
+    )
+    date = serializers.DateField(required=False, help_text="The date for “active” (default: today, UTC).")
+
+
+@extend_schema(
+    tags=["staff"],
+    request=DedupRequestSerializer,
+    responses=inline_serializer(
+        "DedupCheck",
+        {
+            "date": serializers.DateField(),
+            "results": inline_serializer(
+                "DedupResult",
+                {
+                    "key": serializers.CharField(),
+                    "kind": serializers.ChoiceField(choices=["email", "username"], allow_null=True),
+                    "known": serializers.BooleanField(),
+                    "person": serializers.IntegerField(allow_null=True),
+                    "areas": serializers.ListField(child=serializers.CharField(), help_text="Areas where the person is active at the date."),
+                    "error": serializers.CharField(required=False),
+                },
+                many=True,
+            ),
+            "same_person": inline_serializer(
+                "DedupGroup", {"person": serializers.IntegerField(), "keys": serializers.ListField(child=serializers.CharField())}, many=True
+            ),
+        },
+    ),
+)
+class DedupCheckView(StaffAPIView):
+    """De-duplication check: which of these e-mails and user names are known, and which are one person."""
+
+    permission_classes = [IsAuthenticated, SeesPeople]
+    renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
+
+    def post(self, request: Request) -> Response:
+        payload = DedupRequestSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        day = payload.validated_data.get("date") or timezone.now().astimezone(UTC).date()
+        return Response(dedup_check(keys=payload.validated_data["keys"], day=day))
+

@@ -1,0 +1,21 @@
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+from django.utils.translation import gettext_lazy as _
+
+
+class AccountsConfig(AppConfig):
+    name = "accounts"
+    verbose_name = _("Sign-in and permissions")
+
+    def ready(self) -> None:
+        # The OpenAPI extension registers itself on import (drf-spectacular reads a registry).
+        from . import roles, schema, signals  # noqa: F401
+
+        # Permissions exist only after migrate; the role groups are (re)built from them then.
+        post_migrate.connect(_groups_after_migrate, sender=self, dispatch_uid="accounts_role_groups")
+
+
+def _groups_after_migrate(**kwargs: object) -> None:
+    from .roles import role_groups_ensure
+
+    role_groups_ensure(using=str(kwargs.get("using") or "default"))

@@ -1,0 +1,49 @@
+"""Object-level rules: a community builder sees and edits only the areas they own.
+
+Used by the conversion points admin and the staff API alike, so both answer the same way.
+"""
+
+from typing import Any
+
+from django.db.models import QuerySet
+from rest_framework.permissions import BasePermission
+
+from conversion_points.models import Area, ConversionPoint
+
+ALL_AREAS_PERMISSION = "accounts.view_all_areas"
+
+
+def sees_all_areas(user: Any) -> bool:
+    """Administrators and staff see every area; anyone else only the areas they own."""
+    return bool(user and user.is_active and user.has_perm(ALL_AREAS_PERMISSION))
+
+
+def areas_for(user: Any) -> QuerySet[Area]:
+    """The areas whose rules and contributors `user` may see."""
+    if sees_all_areas(user):
+        return Area.objects.all()
+    if not user or not user.is_authenticated or not user.is_active:
+        return Area.objects.none()
+    return Area.objects.filter(owners=user)
+
+
+def conversion_points_for(user: Any) -> QuerySet[ConversionPoint]:
+    return ConversionPoint.objects.filter(area__in=areas_for(user))
+
+
+def may_see_area(user: Any, area: Area) -> bool:
+    return sees_all_areas(user) or areas_for(user).filter(pk=area.pk).exists()
+
+
+class SeesPeople(BasePermission):
+    """People, identities and activities: staff and administrators (who may view people)."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active and user.has_perm("contributors.view_person"))
+
+
+class SeesActivities(BasePermission):
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active and user.has_perm("activities.view_activity"))
