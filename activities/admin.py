@@ -85,3 +85,6 @@ class ActivityAdmin(admin.ModelAdmin):
     def payload(self, obj: Activity) -> str:
         pretty = json.dumps(obj.data, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html("<pre>{}</pre>", pretty)
+
+# Sync health, sync runs and push API tokens (the sources issue) live in their own module.
+from . import admin_sync  # noqa: E402, F401

@@ -137,3 +137,102 @@ class Activity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.external_id}"
+
+
+class SyncState(models.Model):
+    """Where a source's sync stands: its checkpoint, its lock, and when it is next due.
+
+    One row per synced source. The checkpoint is advanced only after the page it describes was
+    committed through the ingestion service, so a worker killed mid-sync resumes from it with no
+    gap (the page is fetched again) and no duplicate ((source, external id) is unique).
+    """
+
+    source = models.OneToOneField(Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="sync_state")
+    checkpoint = models.JSONField(
+        _("checkpoint"), default=dict, blank=True, help_text=_("The connector's cursor: where the next sync starts. Empty means from the beginning.")
+    )
+    lock_owner = models.CharField(_("locked by"), max_length=64, blank=True)
+    locked_until = models.DateTimeField(
+        _("locked until"), null=True, blank=True, help_text=_("A sync holds the lock while it runs; a lock left by a killed worker expires at this time.")
+    )
+    next_sync_at = models.DateTimeField(
+        _("next sync"), null=True, blank=True, help_text=_("When the schedule next runs this source (later after a rate limit).")
+    )
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("sync state")
+        verbose_name_plural = _("sync states")
+
+    def __str__(self) -> str:
+        return f"{self.source_id}"
+
+
+class SyncRun(models.Model):
+    """One sync of one source: when, how it ended, what it asked and what it stored."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", _("running")
+        SUCCEEDED = "succeeded", _("succeeded")
+        FAILED = "failed", _("failed")
+        DEFERRED = "deferred", _("rate limited, resumes later")
+        SKIPPED = "skipped", _("skipped: already syncing")
+
+    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="sync_runs")
+    trigger = models.CharField(_("started by"), max_length=20, default="schedule", help_text=_("schedule, command or admin"))
+    started_at = models.DateTimeField(_("started"), default=timezone.now)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.RUNNING)
+    requests = models.PositiveIntegerField(_("requests made"), default=0)
+    not_modified = models.PositiveIntegerField(
+        _("unchanged answers"), default=0, help_text=_("Conditional requests the system answered with 304 Not Modified (free of rate limit).")
+    )
+    pages = models.PositiveIntegerField(_("pages committed"), default=0)
+    created = models.PositiveIntegerField(_("activities created"), default=0)
+    duplicate = models.PositiveIntegerField(_("duplicates"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    rejections = models.JSONField(_("rejection samples"), default=list, blank=True, help_text=_("The first rejected records and why."))
+    error = models.TextField(_("error"), blank=True)
+    resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True, help_text=_("After a rate limit: when the sync continues."))
+
+    class Meta:
+        ordering = ["-started_at"]
+        verbose_name = _("sync run")
+        verbose_name_plural = _("sync runs")
+        indexes = [models.Index(fields=["source", "-started_at"], name="syncrun_source_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class SourceHealth(Source):
+    """Sources seen from the sync side: last run, errors, next sync (an admin page of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("source health")
+        verbose_name_plural = _("source health")
+
+
+class SourceToken(models.Model):
+    """An API token that lets another system push activities for one source.
+
+    Only a SHA-256 hash is kept: the token is shown once, when it is created. Tokens are long
+    random strings, so a fast hash is enough (there is nothing to brute-force from a dictionary).
+    """
+
+    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=200, help_text=_("Who uses this token, e.g. “Reps portal, production”."))
+    prefix = models.CharField(_("starts with"), max_length=16, editable=False, help_text=_("The first characters, to recognise a token without storing it."))
+    token_hash = models.CharField(_("hash"), max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True, help_text=_("A revoked token is refused from then on."))
+
+    class Meta:
+        ordering = ["source", "name"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

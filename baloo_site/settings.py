@@ -134,6 +134,8 @@ CELERY_TASK_ACKS_LATE = True  # a task killed mid-way is redelivered, not lost
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Periodic jobs are declared in code (baloo_site/celery_beat.py); beat loads them into its database.
+from .celery_beat import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
 
 # The public API is open to every origin; it never carries personal data.
 CORS_URLS_REGEX = r"^/api/v1/metrics/.*$"
@@ -162,6 +164,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
 }
+
+# Metrics: seconds a "recompute soon" request waits, so many ingestion batches give one recompute.
+BALOO_METRICS_DEBOUNCE_SECONDS = env.int("BALOO_METRICS_DEBOUNCE_SECONDS", default=60)
 
 # --- Sign-in and permissions (accounts app): OpenID Connect single sign-on, roles from claims. ---
 INSTALLED_APPS += ["accounts"]

@@ -100,3 +100,122 @@ class ConversionPoint(models.Model):
     def matches_container(self, container: str) -> bool:
         pattern = self.container or "*"
         return pattern == "*" or fnmatchcase(container, pattern)
+
+
+class MetricRun(models.Model):
+    """One recompute of every metric series. The API reads the latest complete run only.
+
+    A run is written in full while `running`, then swapped in (marked `complete`) in one
+    transaction, so a crashed recompute leaves the previous snapshots in place. A `queued` run is a
+    recompute asked for and not started yet: at most one exists, so many requests give one recompute.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("queued")
+        RUNNING = "running", _("running")
+        COMPLETE = "complete", _("complete")
+        FAILED = "failed", _("failed")
+
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RUNNING)
+    requested_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    latest_week = models.DateField(_("latest week"), null=True, blank=True, help_text=_("The Sunday of the latest computed week."))
+    contributors_ever = models.PositiveIntegerField(
+        _("contributors ever (volunteers)"), default=0, help_text=_("Distinct volunteers, not bots, with any contribution ever.")
+    )
+    contributors_ever_everyone = models.PositiveIntegerField(
+        _("contributors ever (staff included)"), default=0, help_text=_("Distinct people, not bots, with any contribution ever.")
+    )
+    stats = models.JSONField(_("statistics"), default=dict, blank=True, help_text=_("Timings and sizes of the recompute."))
+    error = models.TextField(_("error"), blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = _("metric run")
+        verbose_name_plural = _("metric runs")
+        constraints = [
+            models.UniqueConstraint(fields=["status"], condition=models.Q(status="queued"), name="metric_run_one_queued")
+        ]
+
+    def __str__(self) -> str:
+        return f"Metric run #{self.pk} ({self.status})"
+
+
+class Population(models.TextChoices):
+    """Who is counted: volunteers only (the default everywhere) or everyone (staff included). Bots never."""
+
+    VOLUNTEERS = "volunteers", _("volunteers")
+    EVERYONE = "everyone", _("staff included")
+
+
+class MetricPoint(models.Model):
+    """One weekly point of one scope's series, dated on the week's Sunday (UTC).
+
+    `scope` is `all`, `area:<slug>`, `source:<slug>` or `cp:<slug>`. The level counts (people by the
+    highest level they reached in the window) are kept for `all` and areas.
+    """
+
+    run = models.ForeignKey(MetricRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="points")
+    scope = models.CharField(_("scope"), max_length=120)
+    population = models.CharField(_("population"), max_length=10, choices=Population.choices)
+    date = models.DateField(_("week ending"))
+    active = models.PositiveIntegerField(_("active"))
+    new = models.PositiveIntegerField(_("new"))
+    lapsed = models.PositiveIntegerField(_("lapsed"))
+    level_casual = models.PositiveIntegerField(_("casual level"), null=True, blank=True)
+    level_active = models.PositiveIntegerField(_("active level"), null=True, blank=True)
+    level_core = models.PositiveIntegerField(_("core level"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "scope", "population", "date"]
+        verbose_name = _("metric point")
+        verbose_name_plural = _("metric points")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "scope", "population", "date"], name="metric_point_unique"),
+        ]
+        indexes = [models.Index(fields=["run", "population", "date"], name="metric_point_date_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.date}: {self.active}"
+
+
+class Overlap(models.Model):
+    """How many active contributors two areas share in the run's latest week (area_a < area_b by slug)."""
+
+    run = models.ForeignKey(MetricRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="overlaps")
+    population = models.CharField(_("population"), max_length=10, choices=Population.choices)
+    area_a = models.CharField(_("area"), max_length=100)
+    area_b = models.CharField(_("other area"), max_length=100)
+    shared = models.PositiveIntegerField(_("shared active contributors"))
+
+    class Meta:
+        ordering = ["run", "population", "area_a", "area_b"]
+        verbose_name = _("area overlap")
+        verbose_name_plural = _("area overlaps")
+
+    def __str__(self) -> str:
+        return f"{self.area_a} ∩ {self.area_b}: {self.shared}"
+
+
+class AreaMovement(models.Model):
+    """Where the people who lapsed from an area in the last 12 months are now, at the run's latest week.
+
+    `lapsed`: lapsed from the area on one of the 52 Sundays ending the latest week, and not active there
+    again; `moved`: of those, active in another area now; `left`: active nowhere now.
+    """
+
+    run = models.ForeignKey(MetricRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="movements")
+    population = models.CharField(_("population"), max_length=10, choices=Population.choices)
+    area = models.CharField(_("area"), max_length=100)
+    lapsed = models.PositiveIntegerField(_("lapsed"))
+    moved = models.PositiveIntegerField(_("moved to another area"))
+    left = models.PositiveIntegerField(_("left"))
+
+    class Meta:
+        ordering = ["run", "population", "area"]
+        verbose_name = _("area movement")
+        verbose_name_plural = _("area movements")
+
+    def __str__(self) -> str:
+        return f"{self.area}: {self.moved} moved, {self.left} left"

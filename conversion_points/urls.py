@@ -1,3 +1,12 @@
-"""URLs of the metrics API (see the metrics issue)."""
+"""URLs of the public metrics API and the API schema (no language prefix)."""
 
-urlpatterns: list = []
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from .api import MetricsSeriesView, MetricsSummaryView
+
+urlpatterns = [
+    path("api/v1/metrics/summary/", MetricsSummaryView.as_view(), name="metrics-summary"),
+    path("api/v1/metrics/series/", MetricsSeriesView.as_view(), name="metrics-series"),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]

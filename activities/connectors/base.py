@@ -1,0 +1,158 @@
+"""The connector interface: a system's public API in, pages of activity records (common schema) out.
+
+A connector never writes to the database. It yields `Page`s; the sync service commits each page's
+records through the ingestion service and then stores the page's checkpoint, so the checkpoint
+always describes committed work. A connector resumes from any checkpoint it ever produced.
+"""
+
+import copy
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
+
+from .http import HttpClient, SourceError
+
+if TYPE_CHECKING:
+    from activities.models import Source
+
+
+@dataclass
+class Page:
+    """Records to commit, then the checkpoint that is true once they are committed.
+
+    `errors` are problems that did not stop the sync (a deleted repository among several); they
+    end up on the run record.
+    """
+
+    records: list[dict]
+    checkpoint: dict
+    errors: list[str] = field(default_factory=list)
+
+
+class Connector:
+    """Turns one source's API into activity records. Subclasses set `kind` and write `pages`."""
+
+    kind: ClassVar[str]
+    # How the API wants its token: a header per token.
+    auth_header: ClassVar[Callable[[str], dict[str, str]]] = staticmethod(lambda token: {"Authorization": f"Bearer {token}"})
+
+    def __init__(self, source: "Source", *, client: HttpClient | None = None) -> None:
+        self.source = source
+        self.options: dict[str, Any] = source.options or {}
+        self.client = client or self.make_client()
+
+    def make_client(self) -> HttpClient:
+        options = self.options
+        return HttpClient(
+            base_url=self.source.base_url or self.default_base_url(),
+            tokens=tokens_from_env(self.source.token_env),
+            auth_headers=self.auth_header,
+            max_retries=int(options.get("max_retries", 4)),
+            backoff=float(options.get("backoff_seconds", 1.0)),
+            max_wait=float(options.get("max_wait_seconds", 5.0)),
+        )
+
+    def default_base_url(self) -> str:
+        raise SourceError(f"source {self.source.slug!r} has no base URL")
+
+    def pages(self, checkpoint: dict) -> Iterator[Page]:
+        """Yield pages of records from `checkpoint` on (an empty dict: from the beginning)."""
+        raise NotImplementedError
+
+    def record(self, **fields: Any) -> dict:
+        """An activity record of this source, in the common schema."""
+        return {"source": self.source.slug, **fields}
+
+
+def tokens_from_env(token_env: str) -> list[str]:
+    """The token pool: `token_env` names one or more variables (comma-separated), each holding one or more tokens."""
+    tokens: list[str] = []
+    for name in (part.strip() for part in (token_env or "").split(",")):
+        if name:
+            tokens.extend(token.strip() for token in os.environ.get(name, "").split(",") if token.strip())
+    return tokens
+
+
+def with_query(url: str, params: dict[str, Any]) -> str:
+    """`url` with `params` (None values dropped), so a listing's first URL is the same string every time."""
+    query = urlencode([(key, value) for key, value in params.items() if value is not None], doseq=True)
+    return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """An API timestamp as an aware UTC datetime ("2024-05-01T12:03:00Z", "2024-05-01 12:03:00")."""
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def later(first: str | None, second: str | None) -> str | None:
+    """The later of two API timestamps (either may be missing)."""
+    if not first or not second:
+        return first or second
+    return first if parse_time(first) >= parse_time(second) else second
+
+
+def walk_listing(
+    client: HttpClient,
+    state: dict,
+    *,
+    url: str,
+    item_time: Callable[[dict], str | None],
+    next_url: Callable[[Any], str | None] | None = None,
+    items_of: Callable[[Any], list] | None = None,
+    lookback: timedelta = timedelta(0),
+) -> Iterator[tuple[list, dict]]:
+    """Walk a paginated listing from its checkpoint `state`; yield (items, state once they are committed).
+
+    `state` holds `since` (the listing's incremental start, the latest item time of the last
+    complete walk), `next` (the page to resume from after an interrupted walk), `max_seen`, and the
+    ETag of the first page with the URL it belongs to. An unchanged listing costs one conditional
+    request answered 304. The caller builds `url` from `since`.
+    """
+    next_url = next_url or (lambda response: response.link("next"))
+    items_of = items_of or _list_items
+    resuming = bool(state.get("next"))
+    page_url = state["next"] if resuming else url
+    etag = "" if resuming or state.get("etag_url") != url else state.get("etag", "")
+    state = copy.deepcopy(state)
+    while page_url:
+        response = client.get(page_url, etag=etag)
+        etag = ""
+        if response.not_modified:
+            return
+        items = items_of(response.data)
+        if not resuming and page_url == url:
+            state["etag"], state["etag_url"] = response.etag, url
+        for item in items:
+            state["max_seen"] = later(state.get("max_seen"), item_time(item))
+        page_url = next_url(response)
+        state["next"] = page_url
+        if page_url is None and state.get("max_seen"):
+            since = parse_time(state.pop("max_seen")) - lookback
+            state["since"] = iso(since)
+        yield items, copy.deepcopy(state)
+
+
+def stored_containers(*, source: "Source", external_ids: list[str]) -> dict[str, str]:
+    """The containers of activities already stored for `source`, by external id (a read, for lookups)."""
+    from activities.models import Activity
+
+    rows = Activity.objects.filter(source=source, external_id__in=external_ids).values_list("external_id", "container")
+    return dict(rows)
+
+
+def _list_items(data: Any) -> list:
+    if not isinstance(data, list):
+        raise SourceError(f"expected a JSON list of items, got {type(data).__name__}")
+    return data

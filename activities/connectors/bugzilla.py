@@ -1,0 +1,171 @@
+"""Bugzilla (the REST API as bugzilla.mozilla.org serves it): bugs filed, comments, attachments, bugs fixed.
+
+Options: `{"products": ["Firefox"], "components": ["General"]}` (both optional, lists),
+`"page_size"` (default 100), `"nobody": ["nobody@mozilla.org"]` (default assignees that fix nothing).
+The API key comes from the environment variable named by the source's `token_env`.
+
+Bugs are walked newest-changed first (`order=changeddate DESC`) with `limit`/`offset`: a bug that
+changes during the walk jumps to the already-read first page, so the pages after it shift towards
+later offsets and are read again (harmless duplicates) instead of being skipped. The next sync
+starts from the latest `last_change_time` seen. Comments and attachments of a whole page of bugs
+come in one request each (`ids=` repeated).
+"""
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+from .base import Connector, Page, iso, later, parse_time, with_query
+from .http import SourceError
+
+BUG_FIELDS = (
+    "id,summary,product,component,status,resolution,creator,creator_detail,creation_time,"
+    "last_change_time,assigned_to,assigned_to_detail,cf_last_resolved"
+)
+DEFAULT_NOBODY = ("nobody@mozilla.org",)
+
+
+def _actor(login: str | None, detail: dict | None = None) -> dict:
+    detail = detail or {}
+    actor: dict[str, Any] = {}
+    email = detail.get("email") or login
+    if email and "@" in email:
+        actor["email"] = email
+    nick = detail.get("nick") or (login if login and "@" not in login else None)
+    if nick:
+        actor["username"] = nick
+    if detail.get("id") is not None:
+        actor["uid"] = str(detail["id"])
+    if detail.get("real_name"):
+        actor["name"] = detail["real_name"]
+    return actor
+
+
+class BugzillaConnector(Connector):
+    kind = "bugzilla"
+    auth_header = staticmethod(lambda token: {"X-BUGZILLA-API-KEY": token})
+
+    def default_base_url(self) -> str:
+        return "https://bugzilla.mozilla.org"
+
+    def pages(self, checkpoint: dict) -> Iterator[Page]:
+        state = copy.deepcopy(checkpoint)
+        limit = int(self.options.get("page_size", 100))
+        since = state.get("since")
+        offset = int(state.get("offset", 0))
+        first_url = self._search_url(since, 0, limit)
+        while True:
+            url = self._search_url(since, offset, limit)
+            etag = state.get("etag", "") if offset == 0 and state.get("etag_url") == url else ""
+            response = self.client.get(url, etag=etag)
+            if response.not_modified:
+                return
+            bugs = self._items(response.data, "bugs")
+            if not isinstance(bugs, list):
+                raise SourceError(f"{url}: expected a list of bugs")
+            if offset == 0 and url == first_url:
+                state["etag"], state["etag_url"] = response.etag, url
+            for bug in bugs:
+                state["max_seen"] = later(state.get("max_seen"), bug.get("last_change_time"))
+            records = self._bug_records(bugs)
+            if bugs:
+                records.extend(self._comment_records(bugs))
+                records.extend(self._attachment_records(bugs))
+            offset += len(bugs)
+            done = len(bugs) < limit
+            if done:
+                if state.get("max_seen"):
+                    state["since"] = state.pop("max_seen")
+                state["offset"] = offset = 0
+            else:
+                state["offset"] = offset
+            yield Page(records, copy.deepcopy(state))
+            if done:
+                return
+
+    def _search_url(self, since: str | None, offset: int, limit: int) -> str:
+        params: dict[str, Any] = {
+            "product": self.options.get("products") or None,
+            "component": self.options.get("components") or None,
+            "last_change_time": since,
+            "order": "changeddate DESC,bug_id",
+            "include_fields": BUG_FIELDS,
+            "limit": limit,
+            "offset": offset,
+        }
+        return self.client.url(with_query("rest/bug", params))
+
+    @staticmethod
+    def _items(data: Any, key: str) -> Any:
+        if not isinstance(data, dict):
+            raise SourceError(f"expected a JSON object with {key!r}")
+        if data.get("error"):
+            raise SourceError(f"Bugzilla error {data.get('code', '')}: {data.get('message', 'unknown')}".strip())
+        return data.get(key, [])
+
+    def _bug_url(self, bug_id: int) -> str:
+        return self.client.url(f"show_bug.cgi?id={bug_id}")
+
+    def _bug_records(self, bugs: list[dict]) -> list[dict]:
+        records = []
+        nobody = set(self.options.get("nobody", DEFAULT_NOBODY))
+        for bug in bugs:
+            container = f"{bug.get('product', '')}::{bug.get('component', '')}"
+            common = {"container": container, "url": self._bug_url(bug["id"]), "title": bug.get("summary") or ""}
+            creator = _actor(bug.get("creator"), bug.get("creator_detail"))
+            if creator and bug.get("creation_time"):
+                records.append(self.record(external_id=f"bug:{bug['id']}", type="bugzilla.bug.filed",
+                                           occurred_at=bug["creation_time"], actor=creator, data=bug, **common))
+            assignee = _actor(bug.get("assigned_to"), bug.get("assigned_to_detail"))
+            if bug.get("resolution") == "FIXED" and assignee and bug.get("assigned_to") not in nobody:
+                fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
+                if fixed_at:
+                    records.append(self.record(external_id=f"fixed:{bug['id']}", type="bugzilla.bug.fixed",
+                                               occurred_at=iso(fixed_at), actor=assignee, data=bug, **common))
+        return records
+
+    def _containers(self, bugs: list[dict]) -> dict[str, tuple[str, str]]:
+        return {str(bug["id"]): (f"{bug.get('product', '')}::{bug.get('component', '')}", bug.get("summary") or "") for bug in bugs}
+
+    def _batch_url(self, bugs: list[dict], what: str, extra: dict[str, Any]) -> str:
+        first, *others = (bug["id"] for bug in bugs)
+        return self.client.url(with_query(f"rest/bug/{first}/{what}", {"ids": others or None, **extra}))
+
+    def _comment_records(self, bugs: list[dict]) -> list[dict]:
+        containers = self._containers(bugs)
+        response = self.client.get(self._batch_url(bugs, "comment", {}))
+        records = []
+        for bug_id, entry in (self._items(response.data, "bugs") or {}).items():
+            container, summary = containers.get(str(bug_id), ("", ""))
+            for comment in (entry or {}).get("comments", []):
+                # Comment 0 is the bug's description: its filing is already `bugzilla.bug.filed`.
+                if comment.get("count") == 0:
+                    continue
+                actor = _actor(comment.get("creator") or comment.get("author"))
+                when = comment.get("creation_time") or comment.get("time")
+                if not actor or not when:
+                    continue
+                data = {key: value for key, value in comment.items() if not (comment.get("is_private") and key == "text")}
+                records.append(self.record(external_id=f"comment:{comment['id']}", type="bugzilla.comment.created",
+                                           occurred_at=when, actor=actor, container=container, title=summary,
+                                           url=f"{self._bug_url(int(bug_id))}#c{comment.get('count', '')}", data=data))
+        return records
+
+    def _attachment_records(self, bugs: list[dict]) -> list[dict]:
+        containers = self._containers(bugs)
+        response = self.client.get(self._batch_url(bugs, "attachment", {"exclude_fields": "data"}))
+        records = []
+        for bug_id, attachments in (self._items(response.data, "bugs") or {}).items():
+            container, _summary = containers.get(str(bug_id), ("", ""))
+            for attachment in attachments or []:
+                actor = _actor(attachment.get("creator") or attachment.get("attacher"))
+                if not actor or not attachment.get("creation_time"):
+                    continue
+                data = {key: value for key, value in attachment.items() if key != "data"}
+                records.append(self.record(external_id=f"attachment:{attachment['id']}", type="bugzilla.attachment.created",
+                                           occurred_at=attachment["creation_time"], actor=actor, container=container,
+                                           title=attachment.get("summary") or attachment.get("file_name") or "",
+                                           url=self.client.url(f"attachment.cgi?id={attachment['id']}"), data=data))
+        return records
+
+

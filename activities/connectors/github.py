@@ -1,0 +1,204 @@
+"""GitHub (REST API v3, also GitHub Enterprise): issues, pull requests, merges, reviews, comments, commits.
+
+Options: `{"repos": ["mozilla/kitsune"]}` and/or `{"org": "mozilla"}` (every repository of the
+organisation), `"commit_lookback_hours"` (default 24: commits carry their author's clock, so a
+commit pushed late with an older date is still found).
+
+Every listing is incremental (`since`), paginated by the `Link` header, and asked conditionally
+(`If-None-Match`); issue and comment listings are read newest-updated first so that any change
+shows on their first page, which is what makes a 304 on that page trustworthy.
+
+External ids are shared with the webhook receiver (activities/webhooks.py), so an activity seen by
+both is stored once: `issue:<repo>:<number>`, `pr:<repo>:<number>`, `merged:<repo>:<number>`,
+`review:<repo>:<id>`, `comment:<repo>:<id>`, `review_comment:<repo>:<id>`, `commit:<repo>:<sha>`.
+"""
+
+import copy
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from .base import Connector, Page, walk_listing, with_query
+from .http import NotFound
+
+PER_PAGE = 100
+LISTINGS = ("issues", "comments", "review_comments", "commits")
+
+
+def _actor(user: dict | None, *, email: str | None = None, name: str | None = None) -> dict:
+    actor: dict[str, Any] = {}
+    if user:
+        if user.get("login"):
+            actor["username"] = user["login"]
+        if user.get("id") is not None:
+            actor["uid"] = str(user["id"])
+        if user.get("type") == "Bot":
+            actor["bot"] = True
+    if email:
+        actor["email"] = email
+    if name:
+        actor["name"] = name
+    return actor
+
+
+def issue_records(source: str, repo: str, issue: dict) -> list[dict]:
+    """An item of the issues listing (or an `issues` webhook): issue opened, or pull request opened and merged."""
+    number = issue["number"]
+    pull = issue.get("pull_request")
+    common = {"source": source, "container": repo, "url": issue.get("html_url", ""), "title": issue.get("title") or ""}
+    actor = _actor(issue.get("user"))
+    if pull is None:
+        return [{**common, "external_id": f"issue:{repo}:{number}", "type": "github.issue.opened",
+                 "occurred_at": issue["created_at"], "actor": actor, "data": issue}]
+    records = [{**common, "external_id": f"pr:{repo}:{number}", "type": "github.pull_request.opened",
+                "occurred_at": issue["created_at"], "actor": actor, "data": issue}]
+    if pull.get("merged_at"):
+        records.append({**common, "external_id": f"merged:{repo}:{number}", "type": "github.pull_request.merged",
+                        "occurred_at": pull["merged_at"], "actor": actor, "data": issue})
+    return records
+
+
+def pull_request_records(source: str, repo: str, pull: dict) -> list[dict]:
+    """A pull request object (the `pull_request` webhook, or GET /pulls/N): opened, and merged when it is."""
+    as_issue = {**pull, "pull_request": {"merged_at": pull.get("merged_at"), "html_url": pull.get("html_url")}}
+    return issue_records(source, repo, as_issue)
+
+
+def review_record(source: str, repo: str, number: int, review: dict) -> dict | None:
+    if not review.get("submitted_at") or review.get("state") == "PENDING":
+        return None
+    return {"source": source, "external_id": f"review:{repo}:{review['id']}", "type": "github.review.submitted",
+            "occurred_at": review["submitted_at"], "actor": _actor(review.get("user")), "container": repo,
+            "url": review.get("html_url", ""), "title": f"Review of #{number} ({review.get('state', '').lower()})", "data": review}
+
+
+def comment_record(source: str, repo: str, comment: dict, *, review_comment: bool = False) -> dict:
+    prefix = "review_comment" if review_comment else "comment"
+    return {"source": source, "external_id": f"{prefix}:{repo}:{comment['id']}", "type": "github.comment.created",
+            "occurred_at": comment["created_at"], "actor": _actor(comment.get("user")), "container": repo,
+            "url": comment.get("html_url", ""), "data": comment}
+
+
+def commit_record(source: str, repo: str, commit: dict) -> dict | None:
+    """An item of the commits listing: the author's e-mail and login together link the two identities."""
+    author = (commit.get("commit") or {}).get("author") or {}
+    actor = _actor(commit.get("author"), email=author.get("email"), name=author.get("name"))
+    if not author.get("date") or not actor:
+        return None
+    message = ((commit.get("commit") or {}).get("message") or "").split("\n", 1)[0]
+    return {"source": source, "external_id": f"commit:{repo}:{commit['sha']}", "type": "github.commit.authored",
+            "occurred_at": author["date"], "actor": actor, "container": repo, "url": commit.get("html_url", ""),
+            "title": message, "data": commit}
+
+
+def push_commit_record(source: str, repo: str, commit: dict) -> dict | None:
+    """A commit of a `push` webhook (its own shape), under the same external id as the commits listing."""
+    author = commit.get("author") or {}
+    actor: dict[str, Any] = {key: author[field] for key, field in (("email", "email"), ("username", "username"), ("name", "name")) if author.get(field)}
+    if not commit.get("timestamp") or not actor:
+        return None
+    return {"source": source, "external_id": f"commit:{repo}:{commit['id']}", "type": "github.commit.authored",
+            "occurred_at": commit["timestamp"], "actor": actor, "container": repo, "url": commit.get("url", ""),
+            "title": (commit.get("message") or "").split("\n", 1)[0], "data": commit}
+
+
+class GitHubConnector(Connector):
+    kind = "github"
+
+    def default_base_url(self) -> str:
+        return "https://api.github.com"
+
+    def make_client(self):
+        client = super().make_client()
+        client.session.headers.update({"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": "2022-11-28"})
+        return client
+
+    def pages(self, checkpoint: dict) -> Iterator[Page]:
+        state = copy.deepcopy(checkpoint)
+        state.setdefault("repos", {})
+        repos = list(self.options.get("repos") or [])
+        org_repos: list[str] = []
+        if self.options.get("org"):
+            org_repos, org_state = self._org_repos(state.get("org", {}))
+            state["org"] = org_state
+        for repo in dict.fromkeys([*repos, *org_repos]):
+            try:
+                yield from self._repo_pages(repo, state)
+            except NotFound:
+                if repo in repos:
+                    yield Page([], copy.deepcopy(state), errors=[f"{repo}: repository not found (HTTP 404); deleted, renamed or private?"])
+                else:
+                    # Gone from the organisation since its listing was cached: forget it.
+                    state["org"]["repos"] = [name for name in state["org"].get("repos", []) if name != repo]
+                    state["repos"].pop(repo, None)
+                    yield Page([], copy.deepcopy(state))
+
+    def _org_repos(self, org_state: dict) -> tuple[list[str], dict]:
+        org = self.options["org"]
+        # Newest first, so a new repository changes the first page and defeats the 304.
+        url = self.client.url(with_query(f"orgs/{org}/repos", {"per_page": PER_PAGE, "sort": "created", "direction": "desc"}))
+        etag = org_state.get("etag", "") if org_state.get("etag_url") == url else ""
+        names: list[str] = []
+        page_url: str | None = url
+        while page_url:
+            response = self.client.get(page_url, etag=etag if page_url == url else "")
+            if response.not_modified:
+                return list(org_state.get("repos", [])), org_state
+            if page_url == url:
+                org_state = {"etag": response.etag, "etag_url": url}
+            names.extend(item["full_name"] for item in response.data if not item.get("archived") or self.options.get("include_archived"))
+            page_url = response.link("next")
+        org_state["repos"] = names
+        return names, org_state
+
+    def _repo_pages(self, repo: str, state: dict) -> Iterator[Page]:
+        repo_state = state["repos"].setdefault(repo, {})
+        base = self.client.url(f"repos/{repo}/")
+        slug = self.source.slug
+        for listing in LISTINGS:
+            listing_state = repo_state.get(listing, {})
+            since = listing_state.get("since")
+            lookback = timedelta(0)
+            if listing == "issues":
+                url = with_query(base + "issues", {"state": "all", "sort": "updated", "direction": "desc", "since": since, "per_page": PER_PAGE})
+            elif listing == "comments":
+                url = with_query(base + "issues/comments", {"sort": "updated", "direction": "desc", "since": since, "per_page": PER_PAGE})
+            elif listing == "review_comments":
+                url = with_query(base + "pulls/comments", {"sort": "updated", "direction": "desc", "since": since, "per_page": PER_PAGE})
+            else:
+                url = with_query(base + "commits", {"since": since, "per_page": PER_PAGE})
+                lookback = timedelta(hours=float(self.options.get("commit_lookback_hours", 24)))
+            item_time = _commit_time if listing == "commits" else _updated
+            for items, new_state in walk_listing(self.client, listing_state, url=url, item_time=item_time, lookback=lookback):
+                records: list[dict] = []
+                for item in items:
+                    if listing == "issues":
+                        records.extend(issue_records(slug, repo, item))
+                        if item.get("pull_request") is not None:
+                            records.extend(self._reviews(repo, item["number"]))
+                    elif listing == "commits":
+                        record = commit_record(slug, repo, item)
+                        if record:
+                            records.append(record)
+                    else:
+                        records.append(comment_record(slug, repo, item, review_comment=listing == "review_comments"))
+                repo_state[listing] = new_state
+                yield Page(records, copy.deepcopy(state))
+
+    def _reviews(self, repo: str, number: int) -> list[dict]:
+        records: list[dict] = []
+        page_url: str | None = self.client.url(with_query(f"repos/{repo}/pulls/{number}/reviews", {"per_page": PER_PAGE}))
+        while page_url:
+            response = self.client.get(page_url)
+            records.extend(filter(None, (review_record(self.source.slug, repo, number, review) for review in response.data or [])))
+            page_url = response.link("next")
+        return records
+
+
+def _updated(item: dict) -> str | None:
+    return item.get("updated_at") or item.get("created_at")
+
+
+def _commit_time(item: dict) -> str | None:
+    commit = item.get("commit") or {}
+    return (commit.get("committer") or {}).get("date") or (commit.get("author") or {}).get("date")

@@ -1,0 +1,258 @@
+"""A polite HTTP client for connectors: retries, backoff, conditional requests, rate limits, a token pool.
+
+Politeness rules, in the order they apply to each request:
+- a token whose rate limit is used up rests until its reset time; the next token of the pool is
+  used; when every token rests, `RateLimited` tells the caller when to come back (the Celery task
+  reschedules itself then instead of blocking a worker);
+- `If-None-Match` with a stored ETag: a 304 answer costs no rate limit and no work;
+- 403/429 with `Retry-After` or an exhausted `X-RateLimit-Remaining` (primary and secondary limits):
+  a short wait is waited, a long one becomes `RateLimited`;
+- 5xx and connection errors are retried with exponential backoff, then reported as `SourceError`.
+"""
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import orjson
+import requests
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = "Baloo-sync/1.0 (+https://github.com/mozilla/baloo)"
+TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
+# GitHub asks clients hit by a secondary limit without Retry-After to wait at least a minute.
+SECONDARY_LIMIT_WAIT = 60.0
+
+
+class SourceError(Exception):
+    """The system answered something a sync cannot use; the message says what, for the run record."""
+
+
+class NotFound(SourceError):
+    """HTTP 404: a deleted or renamed repository, product or page."""
+
+
+class RateLimited(Exception):
+    """Every token is resting: come back at `resume_at`."""
+
+    def __init__(self, resume_at: datetime, detail: str) -> None:
+        super().__init__(f"rate limited until {resume_at:%Y-%m-%d %H:%M:%S} UTC ({detail})")
+        self.resume_at = resume_at
+        self.detail = detail
+
+
+@dataclass(slots=True)
+class Response:
+    url: str
+    status: int
+    headers: Mapping[str, str]
+    data: Any = None
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def etag(self) -> str:
+        return self.headers.get("ETag", "")
+
+    def link(self, rel: str = "next") -> str | None:
+        """The URL for `rel` in an RFC 8288 `Link` header, as GitHub paginates."""
+        header = self.headers.get("Link", "")
+        for part in header.split(","):
+            pieces = part.split(";")
+            target = pieces[0].strip()
+            if not (target.startswith("<") and target.endswith(">")):
+                continue
+            for parameter in pieces[1:]:
+                name, _, value = parameter.strip().partition("=")
+                if name.strip() == "rel" and rel in value.strip().strip('"').split():
+                    return target[1:-1]
+        return None
+
+
+@dataclass
+class TokenPool:
+    """Tokens used in turn; one whose limit is used up rests until its reset time."""
+
+    tokens: list[str]
+    resting_until: dict[int, datetime] = field(default_factory=dict)
+    current: int = 0
+
+    def pick(self, now: datetime) -> int | None:
+        """The index of a usable token, or None when there is none at all (anonymous access)."""
+        if not self.tokens:
+            return None
+        for offset in range(len(self.tokens)):
+            index = (self.current + offset) % len(self.tokens)
+            if self.resting_until.get(index, now) <= now:
+                self.current = index
+                return index
+        raise RateLimited(min(self.resting_until.values()), f"all {len(self.tokens)} token(s) used up")
+
+    def rest(self, index: int, until: datetime) -> None:
+        self.resting_until[index] = until
+
+
+class HttpClient:
+    """GET JSON from one system, counting requests for the run record."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        tokens: list[str] | None = None,
+        auth_headers: Callable[[str], dict[str, str]] | None = None,
+        max_retries: int = 4,
+        backoff: float = 1.0,
+        max_wait: float = 5.0,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/") + "/"
+        self.host = urlsplit(self.base_url).netloc
+        self.pool = TokenPool(list(tokens or []))
+        self.auth_headers = auth_headers or (lambda token: {"Authorization": f"Bearer {token}"})
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.timeout = timeout
+        self.sleep = sleep or (lambda seconds: time.sleep(seconds))
+        self.session = session or requests.Session()
+        # Proxies from the environment are read once, not on every request (it costs more than the request).
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        self.session.trust_env = False
+        self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.requests_made = 0
+        self.not_modified = 0
+        self.anonymous_resting_until: datetime | None = None
+
+    def url(self, path: str) -> str:
+        return urljoin(self.base_url, path.lstrip("/"))
+
+    def get(
+        self, path_or_url: str, *, params: Mapping[str, Any] | None = None, etag: str = "", headers: Mapping[str, str] | None = None
+    ) -> Response:
+        """GET and decode JSON. A 304 (with `etag`) comes back with `data=None`."""
+        url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.url(path_or_url)
+        attempt = 0
+        while True:
+            now = datetime.now(UTC)
+            if self.anonymous_resting_until and self.anonymous_resting_until > now:
+                raise RateLimited(self.anonymous_resting_until, "rate limit used up")
+            token_index = self.pool.pick(now)
+            request_headers = dict(headers or {})
+            # Credentials go only to the configured host, never to a host a Link header names.
+            if token_index is not None and urlsplit(url).netloc == self.host:
+                request_headers.update(self.auth_headers(self.pool.tokens[token_index]))
+            if etag:
+                request_headers["If-None-Match"] = etag
+            self.requests_made += 1
+            try:
+                raw = self.session.get(url, params=params, headers=request_headers, timeout=self.timeout)
+            except requests.RequestException as error:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise SourceError(f"{_shown(url)}: no answer after {attempt} attempts ({error})") from error
+                self._backoff(attempt, f"connection error: {error}")
+                continue
+            # Remember a used-up limit now, so the next request does not waste a call on a sure 403.
+            self._note_rate_limit(raw, token_index)
+            if raw.status_code == 304:
+                self.not_modified += 1
+                return Response(url=raw.url, status=304, headers=raw.headers)
+            if raw.status_code in (403, 429) and self._is_rate_limited(raw):
+                wait_until = self._retry_at(raw)
+                wait = (wait_until - datetime.now(UTC)).total_seconds()
+                if token_index is not None and len(self.pool.tokens) > 1 and not raw.headers.get("Retry-After"):
+                    self.pool.rest(token_index, wait_until)
+                    continue
+                if wait <= self.max_wait:
+                    self.sleep(max(wait, 0))
+                    continue
+                if token_index is not None:
+                    self.pool.rest(token_index, wait_until)
+                else:
+                    self.anonymous_resting_until = wait_until
+                raise RateLimited(wait_until, f"HTTP {raw.status_code} from {_shown(url)}")
+            if raw.status_code in TRANSIENT_STATUSES:
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise SourceError(f"{_shown(url)}: HTTP {raw.status_code} after {attempt} attempts")
+                self._backoff(attempt, f"HTTP {raw.status_code}")
+                continue
+            if raw.status_code == 404:
+                raise NotFound(f"{_shown(url)}: not found (HTTP 404)")
+            if raw.status_code >= 400:
+                raise SourceError(f"{_shown(url)}: HTTP {raw.status_code} {_message(raw)}".rstrip())
+            try:
+                data = orjson.loads(raw.content) if raw.content else None
+            except orjson.JSONDecodeError as error:
+                raise SourceError(f"{_shown(url)}: the answer is not valid JSON ({error})") from None
+            return Response(url=raw.url, status=raw.status_code, headers=raw.headers, data=data)
+
+    def _backoff(self, attempt: int, reason: str) -> None:
+        delay = self.backoff * 2 ** (attempt - 1)
+        logger.info("retrying in %.1fs after %s", delay, reason)
+        self.sleep(delay)
+
+    def _note_rate_limit(self, raw: requests.Response, token_index: int | None) -> None:
+        if raw.headers.get("X-RateLimit-Remaining") == "0" and raw.status_code < 400:
+            reset = _reset_time(raw.headers)
+            if reset:
+                if token_index is None:
+                    self.anonymous_resting_until = reset
+                else:
+                    self.pool.rest(token_index, reset)
+
+    @staticmethod
+    def _is_rate_limited(raw: requests.Response) -> bool:
+        if raw.status_code == 429 or raw.headers.get("Retry-After") or raw.headers.get("X-RateLimit-Remaining") == "0":
+            return True
+        return "rate limit" in raw.text[:500].lower()
+
+    @staticmethod
+    def _retry_at(raw: requests.Response) -> datetime:
+        now = datetime.now(UTC)
+        retry_after = raw.headers.get("Retry-After")
+        if retry_after:
+            if retry_after.strip().isdigit():
+                return now + timedelta(seconds=int(retry_after.strip()))
+            try:
+                return parsedate_to_datetime(retry_after).astimezone(UTC)
+            except (TypeError, ValueError):
+                pass
+        reset = _reset_time(raw.headers)
+        if reset and raw.headers.get("X-RateLimit-Remaining") == "0":
+            return max(reset, now)
+        return now + timedelta(seconds=SECONDARY_LIMIT_WAIT)
+
+
+def _reset_time(headers: Mapping[str, str]) -> datetime | None:
+    value = headers.get("X-RateLimit-Reset", "")
+    if value.strip().isdigit():
+        return datetime.fromtimestamp(int(value.strip()), UTC)
+    return None
+
+
+def _shown(url: str) -> str:
+    """The URL without its query string: short in error messages, and never a key passed as a parameter."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _message(raw: requests.Response) -> str:
+    try:
+        body = orjson.loads(raw.content)
+    except orjson.JSONDecodeError:
+        return ""
+    if isinstance(body, dict):
+        return str(body.get("message") or body.get("detail") or "")[:200]
+    return ""

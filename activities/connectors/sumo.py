@@ -1,0 +1,139 @@
+"""SUMO, Mozilla's support site (the Kitsune API): questions asked, answers posted, solutions.
+
+Options: `{"products": ["firefox"], "locales": ["en-US", "de"]}` (both optional: all when absent).
+The container is `<product>::<locale>`, e.g. `firefox::en-US`. SUMO gives user names, never e-mails.
+
+Two listings, each newest first and followed through `next` until a page is all older than the
+checkpoint:
+- questions by `updated` (`/api/2/question/`): the question asked, and its solution once marked
+  (the solution's author is `solved_by`);
+- answers by their own `created` (`/api/2/answer/`), because posting an answer does not change its
+  question's `updated`: a listing of questions alone would miss new answers to old questions.
+An answer's container is its question's, looked up among the questions already synced and, for
+the few that are not, asked for one by one.
+
+Knowledge-base revisions: Kitsune's public API offers no revision listing, so
+`sumo.revision.created` arrives only through the push API or imports.
+"""
+
+import copy
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+from .base import Connector, Page, stored_containers, walk_listing, with_query
+from .http import NotFound, SourceError
+
+# Kitsune's `updated__gt`/`created__gt` are strict: read the last second again, duplicates are free.
+OVERLAP = timedelta(seconds=1)
+
+
+def _actor(profile: dict | None) -> dict:
+    if not profile or not profile.get("username"):
+        return {}
+    actor = {"username": profile["username"]}
+    if profile.get("display_name"):
+        actor["name"] = profile["display_name"]
+    return actor
+
+
+def _results(data: Any) -> list:
+    if not isinstance(data, dict) or not isinstance(data.get("results"), list):
+        raise SourceError("expected a page object with a `results` list")
+    return data["results"]
+
+
+def _next(response) -> str | None:
+    return response.data.get("next") if isinstance(response.data, dict) else None
+
+
+class SumoConnector(Connector):
+    kind = "sumo"
+    auth_header = staticmethod(lambda token: {"Authorization": f"Token {token}"})
+
+    def default_base_url(self) -> str:
+        return "https://support.mozilla.org"
+
+    def pages(self, checkpoint: dict) -> Iterator[Page]:
+        state = copy.deepcopy(checkpoint)
+        state.setdefault("questions", {})
+        containers: dict[int, str | None] = {}
+        for product in self.options.get("products") or [None]:
+            for locale in self.options.get("locales") or [None]:
+                key = f"{product or '*'}::{locale or '*'}"
+                listing = state["questions"].get(key, {})
+                url = self.client.url(with_query("api/2/question/", {
+                    "format": "json", "ordering": "-updated", "product": product, "locale": locale,
+                    "updated__gt": listing.get("since"),
+                }))
+                for questions, new_state in walk_listing(self.client, listing, url=url, item_time=lambda q: q.get("updated"),
+                                                         next_url=_next, items_of=_results, lookback=OVERLAP):
+                    records = []
+                    for question in questions:
+                        containers[question["id"]] = self._container(question)
+                        records.extend(self._question_records(question))
+                    state["questions"][key] = new_state
+                    yield Page(records, copy.deepcopy(state))
+
+        answers = state.get("answers", {})
+        url = self.client.url(with_query("api/2/answer/", {"format": "json", "ordering": "-created", "created__gt": answers.get("since")}))
+        for items, new_state in walk_listing(self.client, answers, url=url, item_time=lambda a: a.get("created"),
+                                             next_url=_next, items_of=_results, lookback=OVERLAP):
+            self._learn_containers(containers, {answer["question"] for answer in items if answer.get("question")})
+            records = []
+            for answer in items:
+                container = containers.get(answer.get("question"))
+                actor = _actor(answer.get("creator"))
+                if container is None or not actor or answer.get("is_spam"):
+                    continue
+                records.append(self.record(
+                    external_id=f"answer:{answer['id']}", type="sumo.answer.posted", occurred_at=answer["created"],
+                    actor=actor, container=container, url=self._question_url(answer["question"], f"#answer-{answer['id']}"),
+                    data=answer,
+                ))
+            state["answers"] = new_state
+            yield Page(records, copy.deepcopy(state))
+
+    def _container(self, question: dict) -> str | None:
+        """`product::locale`, or None when the question is outside the configured products and locales."""
+        product, locale = question.get("product") or "", question.get("locale") or ""
+        if self.options.get("products") and product not in self.options["products"]:
+            return None
+        if self.options.get("locales") and locale not in self.options["locales"]:
+            return None
+        return f"{product}::{locale}"
+
+    def _question_url(self, question_id: int, anchor: str = "") -> str:
+        return self.client.url(f"questions/{question_id}{anchor}")
+
+    def _question_records(self, question: dict) -> list[dict]:
+        container = self._container(question)
+        actor = _actor(question.get("creator"))
+        if container is None or question.get("is_spam") or not actor:
+            return []
+        common = {"container": container, "url": self._question_url(question["id"]), "title": question.get("title") or ""}
+        records = [self.record(external_id=f"question:{question['id']}", type="sumo.question.asked",
+                               occurred_at=question["created"], actor=actor, data=question, **common)]
+        solver = _actor(question.get("solved_by"))
+        if question.get("solution") and solver:
+            # The API does not say when the solution was marked; the question's `updated` is the closest.
+            records.append(self.record(external_id=f"solution:{question['id']}:{question['solution']}", type="sumo.answer.solution",
+                                       occurred_at=question.get("updated") or question["created"], actor=solver, data=question, **common))
+        return records
+
+    def _learn_containers(self, containers: dict[int, str | None], question_ids: set[int]) -> None:
+        """Find the containers of answers' questions: synced ones from the database, others from the API."""
+        unknown = [question_id for question_id in question_ids if question_id not in containers]
+        if not unknown:
+            return
+        stored = stored_containers(source=self.source, external_ids=[f"question:{question_id}" for question_id in unknown])
+        for question_id in unknown:
+            if f"question:{question_id}" in stored:
+                containers[question_id] = stored[f"question:{question_id}"]
+                continue
+            try:
+                question = self.client.get(f"api/2/question/{question_id}/", params={"format": "json"}).data
+            except NotFound:
+                containers[question_id] = None
+                continue
+            containers[question_id] = self._container(question) if isinstance(question, dict) else None

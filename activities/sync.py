@@ -1,0 +1,217 @@
+"""The sync service: runs a source's connector, page by page, through the ingestion service.
+
+The rules that make a sync safe to kill and to repeat:
+- a lock per source (a conditional UPDATE on its `SyncState` row, with an expiry) means a source
+  never syncs twice at once, and a lock left by a killed worker expires by itself;
+- each page's records are committed through `activities_ingest` together with the checkpoint that
+  describes them, in one short transaction; no transaction is ever open during an HTTP call;
+- so a worker killed mid-sync resumes from the last committed page: no gap (the page in flight is
+  fetched again) and no duplicate ((source, external id) is unique);
+- every run is recorded (`SyncRun`): times, status, requests, activities, the error if any.
+"""
+
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from conversion_points.metrics import metrics_recompute_soon
+
+from .connectors import Page, RateLimited, SourceError, connector_for, has_connector
+from .connectors.http import HttpClient
+from .models import Source, SyncRun, SyncState
+from .services import activities_ingest
+
+logger = logging.getLogger(__name__)
+
+# A page never takes this long; a lock older than this belongs to a killed worker.
+LOCK_SECONDS = 10 * 60
+REJECTION_SAMPLES = 20
+# Pages are committed in batches of about this many records, or this often, whichever comes first.
+COMMIT_RECORDS = 2_000
+COMMIT_SECONDS = 5.0
+# Sources whose sync has been rate limited are retried a little after the reset, not at it.
+RESET_MARGIN = timedelta(seconds=5)
+
+
+class LockLost(Exception):
+    """Another sync took over this source (our lock expired): stop without saving anything more."""
+
+
+def sources_syncable() -> "list[Source]":
+    """Enabled sources whose kind has a connector (import-only kinds are never synced)."""
+    return [source for source in Source.objects.filter(enabled=True).order_by("slug") if has_connector(source.kind)]
+
+
+def syncs_claim_due(*, now: datetime | None = None) -> list[str]:
+    """Slugs of the sources due for a sync by their schedule, each claimed so it is enqueued once.
+
+    Claiming moves the source's next sync a full period ahead; the run itself sets it again when it
+    ends (a period after it finished, or after the rate-limit reset).
+    """
+    now = now or timezone.now()
+    claimed = []
+    for source in sources_syncable():
+        if source.schedule_minutes <= 0:
+            continue
+        state, _created = SyncState.objects.get_or_create(source=source)
+        due = Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+        if SyncState.objects.filter(due, pk=state.pk).update(next_sync_at=now + timedelta(minutes=source.schedule_minutes)):
+            claimed.append(source.slug)
+    return claimed
+
+
+def source_sync(
+    *, source: Source, trigger: str = "schedule", client: HttpClient | None = None, lock_seconds: int = LOCK_SECONDS
+) -> SyncRun:
+    """Sync `source` from its checkpoint to now and return the run record.
+
+    Errors end the run, recorded on it, never half-way through a page: what was committed stays
+    committed and the next run resumes from there. A rate limit ends it as `deferred` with the
+    time to resume at (`run.resume_at`), which the Celery task reschedules itself for.
+    """
+    state, _created = SyncState.objects.get_or_create(source=source)
+    owner = uuid.uuid4().hex
+    if not _lock_acquire(state, owner=owner, seconds=lock_seconds):
+        return SyncRun.objects.create(
+            source=source, trigger=trigger, status=SyncRun.Status.SKIPPED, finished_at=timezone.now(),
+            error="Another sync of this source is running; this one did nothing.",
+        )
+    run = SyncRun.objects.create(source=source, trigger=trigger)
+    connector = connector_for(source, client=client)
+    errors: list[str] = []
+    pending = _Pending()
+    try:
+        checkpoint = SyncState.objects.values_list("checkpoint", flat=True).get(pk=state.pk) or {}
+        for page in connector.pages(checkpoint):
+            pending.add(page)
+            errors.extend(page.errors)
+            if pending.full():
+                _pending_commit(run, state, pending, owner=owner, lock_seconds=lock_seconds, client=connector.client)
+        _pending_commit(run, state, pending, owner=owner, lock_seconds=lock_seconds, client=connector.client)
+        run.status = SyncRun.Status.FAILED if errors else SyncRun.Status.SUCCEEDED
+    except RateLimited as limited:
+        # Pages fetched before the limit are good: keep them.
+        _pending_commit(run, state, pending, owner=owner, lock_seconds=lock_seconds, client=connector.client)
+        run.status, run.resume_at = SyncRun.Status.DEFERRED, limited.resume_at + RESET_MARGIN
+        errors.append(str(limited))
+    except SourceError as error:
+        _pending_commit(run, state, pending, owner=owner, lock_seconds=lock_seconds, client=connector.client)
+        run.status = SyncRun.Status.FAILED
+        errors.append(str(error))
+    except LockLost as error:
+        run.status = SyncRun.Status.FAILED
+        errors.append(str(error))
+    except Exception as error:  # noqa: BLE001 - any failure must end up on the run, not only in a log
+        logger.exception("sync of %s failed", source.slug)
+        run.status = SyncRun.Status.FAILED
+        errors.append(f"unexpected {type(error).__name__}: {error}")
+    finally:
+        run.requests, run.not_modified = connector.client.requests_made, connector.client.not_modified
+        run.finished_at = timezone.now()
+        run.error = "\n".join(errors)
+        if run.status == SyncRun.Status.RUNNING:
+            run.status = SyncRun.Status.FAILED
+        run.save()
+        _lock_release(state, owner=owner, next_sync_at=_next_sync_at(source, run))
+    if run.created:
+        metrics_recompute_soon()
+    return run
+
+
+def source_sync_restart(*, source: Source) -> None:
+    """Forget the checkpoint: the next sync reads the source from the beginning (nothing is doubled)."""
+    SyncState.objects.update_or_create(source=source, defaults={"checkpoint": {}})
+
+
+class _Pending:
+    """Pages fetched but not yet committed: committed together, for speed, with the last page's checkpoint.
+
+    A page is small (100 items); one transaction per page would spend more time committing than
+    storing. A batch is committed when it holds enough records or has waited long enough, so the
+    run record shows progress and a killed worker re-fetches only a few pages.
+    """
+
+    def __init__(self) -> None:
+        self.records: list[dict] = []
+        self.checkpoint: dict | None = None
+        self.pages = 0
+        self.since = time.monotonic()
+
+    def add(self, page: Page) -> None:
+        self.records.extend(page.records)
+        self.checkpoint = page.checkpoint
+        self.pages += 1
+
+    def full(self) -> bool:
+        return len(self.records) >= COMMIT_RECORDS or time.monotonic() - self.since >= COMMIT_SECONDS
+
+    def clear(self) -> None:
+        self.__init__()
+
+
+def _pending_commit(run: SyncRun, state: SyncState, pending: _Pending, *, owner: str, lock_seconds: int, client: HttpClient) -> None:
+    if pending.checkpoint is None:
+        return
+    _page_commit(run, state, owner=owner, records=pending.records, checkpoint=pending.checkpoint, lock_seconds=lock_seconds)
+    run.pages += pending.pages - 1
+    pending.clear()
+    run.requests, run.not_modified = client.requests_made, client.not_modified
+    run.save(update_fields=["requests", "not_modified", "pages", "created", "duplicate", "rejected", "rejections"])
+
+
+def _page_commit(run: SyncRun, state: SyncState, *, owner: str, records: list[dict], checkpoint: dict, lock_seconds: int) -> None:
+    """Store pages' records and the checkpoint after them, together, or neither."""
+    with transaction.atomic():
+        result = activities_ingest(records=enumerate(records))
+        advanced = SyncState.objects.filter(pk=state.pk, lock_owner=owner).update(
+            checkpoint=checkpoint, locked_until=timezone.now() + timedelta(seconds=lock_seconds)
+        )
+        if not advanced:
+            raise LockLost("The lock on this source expired and another sync took over; this run stopped.")
+    run.pages += 1
+    run.created += result.created
+    run.duplicate += result.duplicate
+    run.rejected += len(result.rejected)
+    for rejection in result.rejected[: max(0, REJECTION_SAMPLES - len(run.rejections))]:
+        record = records[rejection.position]
+        external_id = record.get("external_id", "") if isinstance(record, dict) else ""
+        run.rejections.append({"external_id": external_id, "reason": rejection.reason})
+
+
+def _lock_acquire(state: SyncState, *, owner: str, seconds: int) -> bool:
+    now = timezone.now()
+    free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
+    return bool(
+        SyncState.objects.filter(free, pk=state.pk).update(lock_owner=owner, locked_until=now + timedelta(seconds=seconds))
+    )
+
+
+def _lock_release(state: SyncState, *, owner: str, next_sync_at: datetime | None) -> None:
+    SyncState.objects.filter(pk=state.pk, lock_owner=owner).update(lock_owner="", locked_until=None, next_sync_at=next_sync_at)
+
+
+def _next_sync_at(source: Source, run: SyncRun) -> datetime | None:
+    period = timedelta(minutes=source.schedule_minutes) if source.schedule_minutes > 0 else None
+    if run.status == SyncRun.Status.DEFERRED and run.resume_at:
+        # The task reschedules itself for the reset; the schedule is only the safety net.
+        return run.resume_at + (period or timedelta(0))
+    return run.finished_at + period if period else None
+
+
+def run_summary(run: SyncRun) -> dict:
+    return {
+        "source": run.source.slug,
+        "status": run.status,
+        "requests": run.requests,
+        "not_modified": run.not_modified,
+        "created": run.created,
+        "duplicate": run.duplicate,
+        "rejected": run.rejected,
+        "error": run.error,
+        "resume_at": run.resume_at.isoformat() if run.resume_at else None,
+    }

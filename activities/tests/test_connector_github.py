@@ -1,0 +1,263 @@
+"""GitHub sync against a local stand-in of the REST API: every activity once, whatever goes wrong on the way."""
+
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from activities.models import Activity, Source, SyncRun, SyncState
+from activities.sync import source_sync
+from contributors.models import Identity
+
+from .builders import at, gh_comment, gh_user, github_repo
+from .standin import FakeGitHub, Server
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():
+    return FakeGitHub()
+
+
+@pytest.fixture
+def server(api):
+    with Server(api) as url:
+        yield url
+
+
+def make_source(url: str, **options) -> Source:
+    return Source.objects.create(
+        slug="github-example", kind="github", name="GitHub", base_url=url, token_env="BALOO_TEST_GH_TOKEN",
+        options={"repos": ["example/app"], "backoff_seconds": 0, **options},
+    )
+
+
+def stored(source: Source) -> Counter:
+    return Counter(Activity.objects.filter(source=source).values_list("type", flat=True))
+
+
+def test_first_sync_stores_every_activity_once(api, server, monkeypatch):
+    monkeypatch.setenv("BALOO_TEST_GH_TOKEN", "ghp_first")
+    expected = github_repo(api, "example/app", issues=130, pulls=90, comments=250, commits=150)
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert stored(source) == expected
+    assert run.created == sum(expected.values())
+    # 100 items a page: issues 3 pages + 90 review listings, comments 3, review comments 1, commits 2.
+    assert run.requests == 3 + 90 + 3 + 1 + 2
+    assert all(token == "Bearer ghp_first" for token in api.tokens_seen)
+
+
+def test_resync_adds_nothing_and_an_unchanged_source_costs_one_conditional_request_per_listing(api, server):
+    github_repo(api, "example/app", issues=30, pulls=10, comments=40, commits=20)
+    source = make_source(server)
+    first = source_sync(source=source)
+    total = Activity.objects.count()
+
+    second = source_sync(source=source)
+    third = source_sync(source=source)
+
+    assert Activity.objects.count() == total
+    assert second.created == 0 and third.created == 0
+    assert second.requests < first.requests
+    # Four listings (issues, comments, review comments, commits), each answered 304.
+    assert (third.requests, third.not_modified) == (4, 4)
+
+
+def test_new_comments_add_exactly_themselves(api, server):
+    github_repo(api, "example/app", issues=20, pulls=0, comments=20, commits=5)
+    source = make_source(server)
+    source_sync(source=source)
+    before = stored(source)
+
+    later = at(60 * 24 * 30)
+    api.repo("example/app")["comments"] += [gh_comment("example/app", 90_001, user=gh_user("newbie", 99), created=later),
+                                            gh_comment("example/app", 90_002, user=gh_user("newbie", 99), created=later)]
+    run = source_sync(source=source)
+
+    assert run.created == 2
+    assert stored(source) - before == Counter({"github.comment.created": 2})
+
+
+def test_commit_author_email_and_login_are_one_person(api, server):
+    github_repo(api, "example/app", issues=5, pulls=0, comments=0, commits=3)
+    source = make_source(server)
+    source_sync(source=source)
+
+    email = Identity.objects.get(kind=Identity.Kind.EMAIL, value="user1@example.org")
+    login = Identity.objects.get(kind=Identity.Kind.USERNAME, value="user1")
+    assert email.person_id == login.person_id
+
+
+def test_bots_are_flagged(api, server):
+    repo = api.repo("example/app")
+    from .builders import gh_issue
+
+    repo["issues"] += [gh_issue("example/app", 1, user=gh_user("dependabot[bot]", 49699333, "Bot"), created=at(1)),
+                       gh_issue("example/app", 2, user=gh_user("release-robot", 777, "Bot"), created=at(2)),
+                       gh_issue("example/app", 3, user=gh_user("ann", 501), created=at(3))]
+    source = make_source(server)
+    source_sync(source=source)
+
+    bots = {identity.value: identity.person.is_bot for identity in Identity.objects.filter(kind=Identity.Kind.USERNAME).select_related("person")}
+    assert bots == {"dependabot[bot]": True, "release-robot": True, "ann": False}
+
+
+def test_a_502_on_one_page_is_retried(api, server):
+    expected = github_repo(api, "example/app", issues=250, pulls=0, comments=10, commits=10)
+    api.fail("/issues", status=502, times=1)
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert stored(source) == expected
+
+
+def test_a_lasting_5xx_fails_the_run_clearly_and_the_next_run_resumes(api, server):
+    expected = github_repo(api, "example/app", issues=250, pulls=0, comments=10, commits=10)
+    source = make_source(server, max_retries=2)
+    # The second page of issues keeps failing.
+    api.fail("page=2", status=502, times=3)
+
+    failed = source_sync(source=source)
+
+    assert failed.status == SyncRun.Status.FAILED
+    assert "HTTP 502 after 3 attempts" in failed.error and "/repos/example/app/issues" in failed.error
+    assert failed.created == 100  # the first page was committed and stays
+    resumed = source_sync(source=source)
+    assert resumed.status == SyncRun.Status.SUCCEEDED
+    assert stored(source) == expected
+    assert failed.created + resumed.created == sum(expected.values())
+
+
+def test_malformed_json_fails_the_run_and_nothing_is_lost(api, server):
+    expected = github_repo(api, "example/app", issues=10, pulls=0, comments=150, commits=10)
+    api.fail("/issues/comments", status=200, times=1, body=b'[{"id": 1, "user": ')
+    source = make_source(server)
+
+    failed = source_sync(source=source)
+    assert failed.status == SyncRun.Status.FAILED
+    assert "not valid JSON" in failed.error
+    resumed = source_sync(source=source)
+
+    assert resumed.status == SyncRun.Status.SUCCEEDED
+    assert stored(source) == expected
+
+
+def test_a_deleted_repository_is_reported_and_the_others_still_sync(api, server):
+    expected = github_repo(api, "example/app", issues=10, pulls=2, comments=5, commits=5)
+    source = make_source(server, repos=["example/gone", "example/app"])
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "example/gone: repository not found (HTTP 404)" in run.error
+    assert stored(source) == expected
+
+
+def test_rate_limit_exhaustion_defers_the_run_until_the_reset_then_resumes(server, api):
+    expected = github_repo(api, "example/app", issues=350, pulls=0, comments=120, commits=10)
+    api.rate_limit = api.remaining = 3
+    api.reset_at = int((timezone.now() + timedelta(minutes=30)).timestamp())
+    source = make_source(server)
+
+    deferred = source_sync(source=source)
+
+    assert deferred.status == SyncRun.Status.DEFERRED
+    assert "rate limited until" in deferred.error
+    assert abs((deferred.resume_at - timezone.now()) - timedelta(minutes=30)) < timedelta(seconds=30)
+    assert deferred.created == 300
+    # The last answer said "0 remaining": the client did not spend a request on a certain 403.
+    assert deferred.requests == 3
+    assert SyncState.objects.get(source=source).next_sync_at >= deferred.resume_at
+
+    api.remaining = 5000  # the reset
+    resumed = source_sync(source=source)
+    assert resumed.status == SyncRun.Status.SUCCEEDED
+    assert stored(source) == expected
+
+
+def test_a_pool_of_tokens_moves_on_when_one_is_used_up(api, server, monkeypatch):
+    monkeypatch.setenv("BALOO_TEST_GH_TOKEN", "ghp_one")
+    monkeypatch.setenv("BALOO_TEST_GH_TOKEN_2", "ghp_two,ghp_three")
+    expected = github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    api.exhausted_tokens = {"Bearer ghp_one"}
+    api.reset_at = int((timezone.now() + timedelta(minutes=30)).timestamp())
+    source = make_source(server)
+    source.token_env = "BALOO_TEST_GH_TOKEN, BALOO_TEST_GH_TOKEN_2"
+    source.save()
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert stored(source) == expected
+    assert api.tokens_seen[0] == "Bearer ghp_one" and set(api.tokens_seen[1:]) == {"Bearer ghp_two"}
+
+
+def test_a_secondary_rate_limit_with_retry_after_defers_the_run(api, server):
+    github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    api.fail("/issues/comments", status=403, times=1, headers={"Retry-After": "120"},
+             body=b'{"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}')
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.DEFERRED
+    assert timedelta(seconds=100) < run.resume_at - timezone.now() < timedelta(seconds=140)
+    assert stored(source)["github.issue.opened"] == 5  # the listing before it was committed
+
+
+def test_every_repository_of_an_organisation(api, server):
+    expected = github_repo(api, "example/app", issues=3, pulls=1, comments=2, commits=2)
+    expected += github_repo(api, "example/site", issues=4, pulls=0, comments=1, commits=1, offset=5000)
+    api.orgs["example"] = ["example/app", "example/site"]
+    source = make_source(server, repos=[], org="example")
+
+    run = source_sync(source=source)
+    again = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.SUCCEEDED
+    assert stored(source) == expected
+    assert again.created == 0
+
+
+def test_a_worker_killed_mid_sync_resumes_from_the_checkpoint(api, server, monkeypatch):
+    expected = github_repo(api, "example/app", issues=450, pulls=0, comments=10, commits=10)
+    source = make_source(server)
+    monkeypatch.setattr("activities.sync.COMMIT_RECORDS", 100)  # commit every page
+
+    class Killed(BaseException):
+        pass
+
+    from activities.connectors import http
+
+    real_get = http.HttpClient.get
+    calls = {"n": 0}
+
+    def dying_get(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Killed
+        return real_get(self, *args, **kwargs)
+
+    monkeypatch.setattr(http.HttpClient, "get", dying_get)
+    with pytest.raises(Killed):
+        source_sync(source=source)
+    monkeypatch.setattr(http.HttpClient, "get", real_get)
+    assert Activity.objects.filter(source=source).count() == 200
+    # A killed process never releases its lock: a sync meanwhile is skipped…
+    SyncState.objects.filter(source=source).update(lock_owner="dead-worker", locked_until=timezone.now() + timedelta(minutes=5))
+    assert source_sync(source=source).status == SyncRun.Status.SKIPPED
+    # …until the lock expires, then the next one resumes from the checkpoint.
+    SyncState.objects.filter(source=source).update(locked_until=timezone.now() - timedelta(seconds=1))
+    resumed = source_sync(source=source)
+
+    assert resumed.status == SyncRun.Status.SUCCEEDED
+    assert resumed.duplicate == 0
+    assert stored(source) == expected

@@ -1,0 +1,109 @@
+"""GitHub webhooks: signed, idempotent, and sharing external ids with the sync."""
+
+import hashlib
+import hmac
+
+import orjson
+import pytest
+
+from activities.models import Activity, Source
+from activities.sync import source_sync
+
+from .builders import at, gh_comment, gh_issue, gh_review, gh_user, sample
+from .standin import FakeGitHub, Server
+
+pytestmark = pytest.mark.django_db
+URL = "/hooks/github/github-example/"
+SECRET = "It's a Secret to Everybody"
+
+
+@pytest.fixture
+def source(monkeypatch):
+    monkeypatch.setenv("BALOO_TEST_HOOK_SECRET", SECRET)
+    return Source.objects.create(slug="github-example", kind="github", name="GitHub", base_url="http://127.0.0.1:9",
+                                 options={"repos": ["example/app"], "webhook_secret_env": "BALOO_TEST_HOOK_SECRET", "backoff_seconds": 0})
+
+
+def deliver(client, event: str, payload: dict, *, secret: str = SECRET, signature: str | None = None):
+    body = orjson.dumps(payload)
+    signature = signature or "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return client.post(URL, data=body, content_type="application/json", HTTP_X_GITHUB_EVENT=event,
+                       HTTP_X_GITHUB_DELIVERY="72d3162e-cc78-11e3-81ab-4c9367dc0958", HTTP_X_HUB_SIGNATURE_256=signature)
+
+
+REPO = {"id": 1296269, "full_name": "example/app", "name": "app"}
+
+
+def test_an_opened_issue_is_stored_once_however_often_it_is_delivered(client, source):
+    payload = {"action": "opened", "issue": gh_issue("example/app", 7, user=gh_user("ann", 501), created=at(1)), "repository": REPO}
+
+    first = deliver(client, "issues", payload)
+    again = deliver(client, "issues", payload)
+
+    assert first.status_code == 200 and first.json()["created"] == 1
+    assert again.json() == {"created": 0, "duplicate": 1, "rejected": []}
+    assert Activity.objects.get().external_id == "issue:example/app:7"
+
+
+def test_a_bad_signature_is_401_and_stores_nothing(client, source):
+    payload = {"action": "opened", "issue": gh_issue("example/app", 7, user=gh_user("ann", 501), created=at(1)), "repository": REPO}
+    assert deliver(client, "issues", payload, secret="wrong").status_code == 401
+    assert deliver(client, "issues", payload, signature="sha256=").status_code == 401
+    assert not Activity.objects.exists()
+
+
+def test_a_source_without_a_secret_refuses_deliveries(client, source, monkeypatch):
+    monkeypatch.delenv("BALOO_TEST_HOOK_SECRET")
+    assert deliver(client, "ping", {"zen": "Keep it logically awesome."}).status_code == 403
+
+
+def test_ping_and_unknown_events(client, source):
+    assert deliver(client, "ping", {"zen": "Design for failure.", "hook_id": 1}).status_code == 200
+    response = deliver(client, "star", {"action": "created", "repository": REPO})
+    assert response.status_code == 202 and response.json() == {"ignored": "star"}
+
+
+def test_an_unknown_source_is_404(client, source):
+    assert client.post("/hooks/github/nope/", data=b"{}", content_type="application/json").status_code == 404
+
+
+def test_merged_pull_request_review_comment_and_push(client, source):
+    pull = {"number": 9, "user": gh_user("bob", 502), "created_at": at(1), "merged_at": at(5), "merged": True,
+            "html_url": "https://github.com/example/app/pull/9", "title": "Fix it"}
+    assert deliver(client, "pull_request", {"action": "closed", "pull_request": pull, "repository": REPO}).json()["created"] == 2
+    review = gh_review(44, user=gh_user("dee", 504), submitted=at(3))
+    assert deliver(client, "pull_request_review", {"action": "submitted", "review": review, "pull_request": pull, "repository": REPO}).json()["created"] == 1
+    comment = gh_comment("example/app", 55, user=gh_user("cat", 503), created=at(4))
+    assert deliver(client, "issue_comment", {"action": "created", "comment": comment, "issue": {}, "repository": REPO}).json()["created"] == 1
+    commit = sample("github_commit")
+    push = {"ref": "refs/heads/main", "repository": REPO, "commits": [
+        {"id": commit["sha"], "message": "Keep the query", "timestamp": "2024-03-04T09:00:00+01:00",
+         "url": commit["html_url"], "author": {"name": "Ann Example", "email": "ann@example.org", "username": "ann"}}]}
+    assert deliver(client, "push", push).json()["created"] == 1
+
+    assert set(Activity.objects.values_list("external_id", flat=True)) == {
+        "pr:example/app:9", "merged:example/app:9", "review:example/app:44", "comment:example/app:55",
+        f"commit:example/app:{commit['sha']}"}
+
+
+def test_webhook_and_sync_share_external_ids(client, source):
+    api = FakeGitHub()
+    repo = api.repo("example/app")
+    issue = gh_issue("example/app", 3, user=gh_user("ann", 501), created=at(1))
+    comment = gh_comment("example/app", 66, user=gh_user("cat", 503), created=at(2))
+    commit = sample("github_commit")
+    repo["issues"].append(issue)
+    repo["comments"].append(comment)
+    repo["commits"].append(commit)
+    deliver(client, "issues", {"action": "opened", "issue": issue, "repository": REPO})
+    deliver(client, "issue_comment", {"action": "created", "comment": comment, "repository": REPO})
+    deliver(client, "push", {"repository": REPO, "commits": [{"id": commit["sha"], "timestamp": commit["commit"]["author"]["date"],
+                                                               "author": {"email": "ann@example.org", "username": "ann", "name": "Ann"}}]})
+
+    with Server(api) as url:
+        Source.objects.filter(pk=source.pk).update(base_url=url)
+        source.refresh_from_db()
+        run = source_sync(source=source)
+
+    assert (run.created, run.duplicate) == (0, 3)
+    assert Activity.objects.count() == 3

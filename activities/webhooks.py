@@ -1,0 +1,82 @@
+"""GitHub webhooks (`POST /hooks/github/<source-slug>/`): live activity, signed with the source's secret.
+
+The secret lives in the environment variable named by the source's `options["webhook_secret_env"]`
+(never in the configuration file). Deliveries are turned into the same records, with the same
+external ids, as the sync makes, so a redelivery or a later sync never counts anything twice.
+Events Baloo does not count are acknowledged (202) and ignored.
+"""
+
+import hashlib
+import hmac
+import os
+from http import HTTPStatus
+
+import orjson
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from conversion_points.metrics import metrics_recompute_soon
+
+from .connectors.github import comment_record, issue_records, pull_request_records, push_commit_record, review_record
+from .models import Source
+from .services import activities_ingest
+
+# GitHub caps webhook payloads at 25 MB.
+MAX_BODY_BYTES = 25 * 1024 * 1024
+
+
+def github_records(source: str, event: str, payload: dict) -> list[dict] | None:
+    """Activity records for one delivery; None for an event Baloo does not count."""
+    repo = (payload.get("repository") or {}).get("full_name", "")
+    action = payload.get("action")
+    if event == "issues" and payload.get("issue") and action != "deleted":
+        return issue_records(source, repo, payload["issue"])
+    if event == "pull_request" and payload.get("pull_request"):
+        return pull_request_records(source, repo, payload["pull_request"])
+    if event == "pull_request_review" and action == "submitted" and payload.get("review"):
+        number = (payload.get("pull_request") or {}).get("number", 0)
+        return [record for record in [review_record(source, repo, number, payload["review"])] if record]
+    if event in ("issue_comment", "pull_request_review_comment") and action in ("created", "edited") and payload.get("comment"):
+        return [comment_record(source, repo, payload["comment"], review_comment=event == "pull_request_review_comment")]
+    if event == "push":
+        return [record for record in (push_commit_record(source, repo, commit) for commit in payload.get("commits") or []) if record]
+    return None
+
+
+def _signed(secret: str, body: bytes, signature: str) -> bool:
+    expected = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), signature.encode())
+
+
+@csrf_exempt
+def github_webhook(request: HttpRequest, slug: str) -> JsonResponse:
+    if request.method != "POST":
+        return JsonResponse({"error": "GitHub delivers webhooks with POST."}, status=HTTPStatus.METHOD_NOT_ALLOWED)
+    source = Source.objects.filter(slug=slug, kind="github").first()
+    if source is None:
+        return JsonResponse({"error": f"No GitHub source {slug!r}."}, status=HTTPStatus.NOT_FOUND)
+    secret = os.environ.get((source.options or {}).get("webhook_secret_env", "") or "", "")
+    if not secret:
+        return JsonResponse(
+            {"error": "This source has no webhook secret: set options.webhook_secret_env to a variable holding it."},
+            status=HTTPStatus.FORBIDDEN,
+        )
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return JsonResponse({"error": "Payload too large."}, status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+    if not _signed(secret, body, request.headers.get("X-Hub-Signature-256", "")):
+        return JsonResponse({"error": "The X-Hub-Signature-256 signature does not match this source's secret."}, status=HTTPStatus.UNAUTHORIZED)
+    event = request.headers.get("X-GitHub-Event", "")
+    if event == "ping":
+        return JsonResponse({"ok": True, "event": "ping"})
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return JsonResponse({"error": "The payload is not JSON (set the webhook's content type to application/json)."}, status=HTTPStatus.BAD_REQUEST)
+    records = github_records(source.slug, event, payload) if isinstance(payload, dict) else None
+    if records is None:
+        return JsonResponse({"ignored": event}, status=HTTPStatus.ACCEPTED)
+    result = activities_ingest(records=enumerate(records))
+    if result.created:
+        metrics_recompute_soon()
+    return JsonResponse(result.as_dict())

@@ -1,0 +1,16 @@
+"""Periodic jobs, declared in code (read by settings as CELERY_BEAT_SCHEDULE). Each has a command that runs it now."""
+
+from celery.schedules import crontab
+
+from activities.schedule import SYNC_BEAT_SCHEDULE
+
+CELERY_BEAT_SCHEDULE = {
+    # Source syncs (`manage.py sync_sources` runs them now): see activities/schedule.py.
+    **SYNC_BEAT_SCHEDULE,
+    # Nightly full recompute of every metric series, so merges, staff flags and rule changes
+    # made during the day always show by morning (`manage.py recompute_metrics` runs it now).
+    "recompute-metrics-nightly": {
+        "task": "conversion_points.tasks.recompute_metrics",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}

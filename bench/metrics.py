@@ -1,0 +1,204 @@
+"""Benchmark of the metrics engine on PostgreSQL (issue 5's speed figures).
+
+    .venv/bin/python bench/metrics.py                        # 10,000,000 activities, 1,000,000 people
+    .venv/bin/python bench/metrics.py --activities 1000000   # a quicker check (people = activities / 10)
+    .venv/bin/python bench/metrics.py --reuse                # keep the generated database from last time
+
+Drops and recreates the database named by ``BENCH_METRICS_DATABASE_URL`` (default
+``postgres://postgres@127.0.0.1:5432/baloo_bench_metrics``), migrates it, and fills it inside
+PostgreSQL (``INSERT … SELECT generate_series``, seeded, no Python per row): 5 sources, 20 areas
+with 40 conversion points (some with container globs, all three levels), people with one or two
+identities (2 % staff, 0.1 % bots), activities heavy-tailed over three years. Then it times, in
+this process: a full recompute of every scope; the same after 10,000 new activities arrive; and
+reports the peak memory of the process (``ru_maxrss``). Prints one JSON object at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/baloo_bench_metrics"
+SOURCES = 5
+AREAS = 20
+POINTS = 40
+TYPES_PER_SOURCE = 10
+DAYS = 3 * 365
+GOALS = {"full_recompute_s": 30, "after_new_activities_s": 5, "peak_memory_mb": 4096}
+
+
+def psql_admin(url: str, sql: str) -> None:
+    parsed = urlparse(url)
+    admin = parsed._replace(path="/postgres").geturl()
+    subprocess.run(["psql", admin, "-v", "ON_ERROR_STOP=1", "-q", "-c", sql], check=True)
+
+
+ZERO_VALUES = {
+    "boolean": "false",
+    "text": "''",
+    "character varying": "''",
+    "integer": "0",
+    "bigint": "0",
+    "smallint": "0",
+    "jsonb": "'{}'",
+    "timestamp with time zone": "now()",
+    "date": "current_date",
+}
+
+
+def default_missing_columns(cursor, tables: list[str]) -> None:
+    """Give every NOT NULL column without a default a plain one, so the inserts below survive new model fields."""
+    cursor.execute(
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = ANY(%s) AND is_nullable = 'NO' AND column_default IS NULL AND column_name <> 'id'",
+        [tables],
+    )
+    for table, column, data_type in cursor.fetchall():
+        if data_type in ZERO_VALUES:
+            cursor.execute(f'ALTER TABLE "{table}" ALTER COLUMN "{column}" SET DEFAULT {ZERO_VALUES[data_type]}')
+
+
+def fill(cursor, activities: int, people: int) -> None:
+    identities = people + people // 5
+    default_missing_columns(
+        cursor,
+        [
+            "activities_source",
+            "conversion_points_area",
+            "conversion_points_conversionpoint",
+            "contributors_person",
+            "contributors_identity",
+            "activities_activity",
+        ],
+    )
+    cursor.execute("SELECT setseed(0.2014)")
+    cursor.execute(
+        "INSERT INTO activities_source (slug, kind, name, base_url, options, token_env, schedule_minutes, account_namespace, enabled, created_at, updated_at) "
+        "SELECT 'bench-' || s, 'manual', 'Bench ' || s, '', '{}', '', 0, '', true, now(), now() FROM generate_series(1, %s) s",
+        [SOURCES],
+    )
+    area_name_columns = "name, name_en, description, description_en"
+    cursor.execute(
+        f"INSERT INTO conversion_points_area (slug, {area_name_columns}, target, position, created_at, updated_at) "
+        "SELECT 'area-' || a, 'Area ' || a, 'Area ' || a, '', '', 1000, a, now(), now() FROM generate_series(1, %s) a",
+        [AREAS],
+    )
+    # Conversion point p: in area 1 + p % 20, on source 1 + p % 5, for one or two of that source's
+    # types; every fourth filters containers with a glob; levels cycle core, active, active, casual.
+    cursor.execute(
+        "INSERT INTO conversion_points_conversionpoint (area_id, slug, source_id, types, container, level, name, name_en, "
+        "description, description_en, recognition, recognition_en, next_step_url, enabled, created_at, updated_at) "
+        "SELECT (SELECT id FROM conversion_points_area WHERE slug = 'area-' || (1 + p %% %s)), 'cp-' || p, "
+        "(SELECT id FROM activities_source WHERE slug = 'bench-' || (1 + p %% %s)), "
+        "CASE WHEN p %% 3 = 0 THEN jsonb_build_array('bench.t' || (p %% %s) || '.done', 'bench.t' || ((p + 1) %% %s) || '.done') "
+        "ELSE jsonb_build_array('bench.t' || (p %% %s) || '.done') END, "
+        "CASE WHEN p %% 4 = 0 THEN 'repo-1*' ELSE '*' END, "
+        "(ARRAY['core', 'active', 'active', 'casual'])[1 + p %% 4], 'CP ' || p, 'CP ' || p, '', '', '', '', '', true, now(), now() "
+        "FROM generate_series(0, %s) p",
+        [AREAS, SOURCES, TYPES_PER_SOURCE, TYPES_PER_SOURCE, TYPES_PER_SOURCE, POINTS - 1],
+    )
+    cursor.execute(
+        "INSERT INTO contributors_person (id, display_name, is_staff, is_bot, created_at) "
+        "SELECT p, '', random() < 0.02, random() < 0.001, now() FROM generate_series(1, %s) p",
+        [people],
+    )
+    cursor.execute("SELECT setval(pg_get_serial_sequence('contributors_person', 'id'), %s)", [people])
+    # Identities 1…people belong to persons 1…people; the extra fifth to random persons.
+    cursor.execute(
+        "INSERT INTO contributors_identity (id, person_id, kind, namespace, value, name, created_at) "
+        "SELECT i, CASE WHEN i <= %s THEN i ELSE 1 + floor(random() * %s)::int END, 'username', 'bench', 'u' || i, '', now() "
+        "FROM generate_series(1, %s) i",
+        [people, people, identities],
+    )
+    cursor.execute("SELECT setval(pg_get_serial_sequence('contributors_identity', 'id'), %s)", [identities])
+    insert_activities(cursor, first=1, count=activities, identities=identities)
+
+
+def insert_activities(cursor, *, first: int, count: int, identities: int, recent_days: int | None = None) -> None:
+    """Activities numbered first…first+count-1: a heavy-tailed identity, a type, a container, a time."""
+    days = recent_days or DAYS
+    cursor.execute(
+        "INSERT INTO activities_activity (source_id, external_id, type, occurred_at, identity_id, container, url, title, data, ingested_at) "
+        "SELECT s.id, 'e' || n, 'bench.t' || t || '.done', "
+        "timestamptz '2026-10-31 23:59:59+00' - make_interval(secs => floor(random() * %s * 86400)), "
+        "1 + floor(%s * power(random(), 3))::int, 'repo-' || floor(random() * 30)::int, '', '', '{}', now() "
+        "FROM (SELECT n, 1 + floor(random() * %s)::int AS src, floor(random() * %s)::int AS t FROM generate_series(%s, %s) n) g "
+        "JOIN activities_source s ON s.slug = 'bench-' || g.src",
+        [days, identities, SOURCES, TYPES_PER_SOURCE, first, first + count - 1],
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--activities", type=int, default=10_000_000)
+    parser.add_argument("--people", type=int, default=None, help="default: activities / 10")
+    parser.add_argument("--reuse", action="store_true", help="keep the database generated last time")
+    args = parser.parse_args()
+    people = args.people or max(args.activities // 10, 10)
+    url = os.environ.get("BENCH_METRICS_DATABASE_URL", DEFAULT_URL)
+    name = urlparse(url).path.lstrip("/")
+    os.environ["DATABASE_URL"] = url
+    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baloo_site.settings")
+    os.environ["CELERY_BROKER_URL"] = ""
+    sys.path.insert(0, str(ROOT))
+    results: dict = {
+        "activities": args.activities,
+        "people": people,
+        "areas": AREAS,
+        "conversion_points": POINTS,
+        "sources": SOURCES,
+    }
+
+    clock = time.perf_counter()
+    if not args.reuse:
+        psql_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
+        psql_admin(url, f'CREATE DATABASE "{name}"')
+        subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from conversion_points.metrics import metrics_recompute
+    from conversion_points.models import MetricRun
+
+    if not args.reuse:
+        with connection.cursor() as cursor:
+            fill(cursor, args.activities, people)
+            cursor.execute("VACUUM ANALYZE")
+        results["generate_s"] = round(time.perf_counter() - clock, 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), max(identity_id) FROM activities_activity")
+        stored, identities = cursor.fetchone()
+    results["activities_stored"] = stored
+
+    clock = time.perf_counter()
+    run = metrics_recompute()
+    results["full_recompute_s"] = round(time.perf_counter() - clock, 2)
+    results["full_recompute_stats"] = run.stats
+
+    with connection.cursor() as cursor:
+        insert_activities(cursor, first=stored + 1, count=10_000, identities=identities, recent_days=7)
+    clock = time.perf_counter()
+    run = metrics_recompute()
+    results["after_new_activities_s"] = round(time.perf_counter() - clock, 2)
+    results["after_new_activities_stats"] = run.stats
+    results["runs_kept"] = MetricRun.objects.count()
+    results["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    results["goals"] = GOALS
+    results["meets_goals"] = all(results[key] <= goal for key, goal in GOALS.items())
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,242 @@
+"""The public metrics API (CONTRACTS.md §5): no login, no personal data, JSON or CSV, cached per run."""
+
+import csv
+import hashlib
+import io
+from typing import Any
+from urllib.parse import urlencode
+
+from django.core.cache import cache
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.exceptions import APIException, NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .models import MetricRun, Population
+from .selectors import metric_run_latest, metrics_series, metrics_summary, scope_exists
+from .serializers import SeriesQuerySerializer, SeriesSerializer, SummaryQuerySerializer, SummarySerializer
+
+CACHE_SECONDS = 24 * 3600  # keys name the run, so a recompute makes them unused anyway
+
+
+class NotComputedYet(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("The metrics have not been computed yet; they will be after the next recompute.")
+    default_code = "not_computed"
+
+
+class CSVRenderer(BaseRenderer):
+    """The same data as the JSON, as CSV: the view says how to flatten it."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> bytes:
+        view = (renderer_context or {}).get("view")
+        header, rows = view.csv_rows(data)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        return buffer.getvalue().encode(self.charset)
+
+
+class MetricsView(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer, CSVRenderer]
+    query_serializer: type
+
+    def finalize_response(self, request: Request, response: Response, *args, **kwargs) -> Response:
+        # Errors are always JSON, even when CSV was asked for: a clear message beats a broken file.
+        if response.status_code >= 400:
+            request.accepted_renderer = JSONRenderer()
+            request.accepted_media_type = JSONRenderer.media_type
+        return super().finalize_response(request, response, *args, **kwargs)
+
+    def query(self, request: Request) -> dict:
+        params = {key: value for key, value in request.query_params.items() if key != "format"}
+        serializer = self.query_serializer(data=params)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def cached(self, run: MetricRun, request: Request, build) -> Any:
+        params = urlencode(sorted((k, v) for k, v in request.query_params.items() if k != "format"))
+        # The run's id and finish time name the snapshots: a recompute makes every older key unused.
+        digest = hashlib.sha256(f"{translation.get_language()}|{type(self).__name__}|{params}".encode()).hexdigest()
+        key = f"metrics:v1:{run.pk}:{run.finished_at.timestamp() if run.finished_at else 0}:{digest}"
+        data = cache.get(key)
+        if data is None:
+            data = build()
+            cache.set(key, data, CACHE_SECONDS)
+        return data
+
+
+def population(query: dict) -> str:
+    return Population.EVERYONE if query.get("staff") == "include" else Population.VOLUNTEERS
+
+
+STAFF = OpenApiParameter(
+    "staff", OpenApiTypes.STR, enum=["include"], description="“include” counts staff too; bots never count."
+)
+FORMAT = OpenApiParameter(
+    "format", OpenApiTypes.STR, enum=["json", "csv"], description="csv gives the same data as CSV."
+)
+ERRORS = {
+    400: OpenApiResponse(description="A bad parameter; the message says which."),
+    503: OpenApiResponse(description="Not computed yet."),
+}
+
+
+class MetricsSummaryView(MetricsView):
+    """Active contributors now (or at a date): everything, each area, each source."""
+
+    query_serializer = SummaryQuerySerializer
+
+    @extend_schema(
+        operation_id="metrics_summary",
+        parameters=[
+            OpenApiParameter("date", OpenApiTypes.DATE, description="Default: the latest computed week."),
+            STAFF,
+            FORMAT,
+        ],
+        responses={200: SummarySerializer, **ERRORS},
+    )
+    def get(self, request: Request, format: str | None = None) -> Response:
+        query = self.query(request)
+        run = metric_run_latest()
+        if run is None:
+            raise NotComputedYet()
+        day = query.get("date")
+        if day and run.latest_week and day > run.latest_week:
+            return Response(
+                {
+                    "date": [
+                        _("No metrics after the latest computed week, %(week)s.")
+                        % {"week": run.latest_week.isoformat()}
+                    ]
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        return Response(
+            self.cached(run, request, lambda: metrics_summary(run=run, day=day, population=population(query)))
+        )
+
+    def csv_rows(self, data: dict) -> tuple[list[str], list[list]]:
+        header = [
+            "date",
+            "window_days",
+            "scope",
+            "name",
+            "active",
+            "new",
+            "target",
+            "sum_of_areas",
+            "contributors_ever",
+        ]
+        rows = [
+            [
+                data["date"],
+                data["window_days"],
+                "all",
+                "",
+                data["active"],
+                data["new"],
+                "",
+                data["sum_of_areas"],
+                data["contributors_ever"],
+            ]
+        ]
+        for area in data["areas"]:
+            rows.append(
+                [
+                    data["date"],
+                    data["window_days"],
+                    f"area:{area['slug']}",
+                    area["name"],
+                    area["active"],
+                    area["new"],
+                    area["target"] if area["target"] is not None else "",
+                    "",
+                    "",
+                ]
+            )
+        for source in data["sources"]:
+            rows.append(
+                [
+                    data["date"],
+                    data["window_days"],
+                    f"source:{source['slug']}",
+                    source["name"],
+                    source["active"],
+                    source["new"],
+                    "",
+                    "",
+                    "",
+                ]
+            )
+        return header, rows
+
+
+class MetricsSeriesView(MetricsView):
+    """One scope's weekly series: active (12 months rolling), new and lapsed, oldest first."""
+
+    query_serializer = SeriesQuerySerializer
+
+    @extend_schema(
+        operation_id="metrics_series",
+        parameters=[
+            OpenApiParameter(
+                "scope", OpenApiTypes.STR, description="all, area:SLUG, source:SLUG or cp:SLUG (default all)."
+            ),
+            OpenApiParameter("start", OpenApiTypes.DATE),
+            OpenApiParameter("end", OpenApiTypes.DATE),
+            STAFF,
+            FORMAT,
+        ],
+        responses={200: SeriesSerializer, 404: OpenApiResponse(description="Unknown scope."), **ERRORS},
+    )
+    def get(self, request: Request, format: str | None = None) -> Response:
+        query = self.query(request)
+        run = metric_run_latest()
+        if run is None:
+            raise NotComputedYet()
+        scope = query["scope"]
+        if not scope_exists(scope=scope, run=run):
+            raise NotFound(_("Unknown scope %(scope)s.") % {"scope": scope})
+        return Response(
+            self.cached(
+                run,
+                request,
+                lambda: metrics_series(
+                    run=run, scope=scope, population=population(query), start=query.get("start"), end=query.get("end")
+                ),
+            )
+        )
+
+    def csv_rows(self, data: dict) -> tuple[list[str], list[list]]:
+        header = ["scope", "date", "active", "new", "lapsed", "casual", "active_level", "core"]
+        rows = []
+        for point in data["points"]:
+            levels = point.get("levels") or {}
+            rows.append(
+                [
+                    data["scope"],
+                    point["date"],
+                    point["active"],
+                    point["new"],
+                    point["lapsed"],
+                    levels.get("casual", ""),
+                    levels.get("active", ""),
+                    levels.get("core", ""),
+                ]
+            )
+        return header, rows

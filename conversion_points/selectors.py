@@ -1,0 +1,136 @@
+"""Reads about metrics (the latest complete snapshots) and about what conversion points match."""
+
+import re
+from datetime import date, timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+
+from activities.models import Activity, Source
+
+from .metrics import WINDOW_DAYS, glob_to_regex
+from .models import Area, ConversionPoint, MetricPoint, MetricRun, Population
+
+SCOPE_PATTERN = re.compile(r"^(all|(area|source|cp):[-a-zA-Z0-9_]+)$")
+
+
+def metric_run_latest() -> MetricRun | None:
+    """The run the public numbers come from: the latest one that completed."""
+    return MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).order_by("-finished_at", "-id").first()
+
+
+def week_ending(day: date) -> date:
+    """The Sunday (UTC) of the week, Monday to Sunday, that holds `day`."""
+    return day + timedelta(days=6 - day.weekday())
+
+
+def scope_exists(*, scope: str, run: MetricRun) -> bool:
+    """Whether a well-formed scope names something Baloo knows (or the run counted)."""
+    if scope == "all":
+        return True
+    kind, slug = scope.split(":", 1)
+    model = {"area": Area, "source": Source, "cp": ConversionPoint}[kind]
+    return model.objects.filter(slug=slug).exists() or MetricPoint.objects.filter(run=run, scope=scope).exists()
+
+
+def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dict[str, Any]:
+    """The headline numbers at one week: everything, the sum of areas, each area and each source."""
+    when = week_ending(day) if day else run.latest_week
+    values = (
+        {
+            row["scope"]: row
+            for row in MetricPoint.objects.filter(run=run, population=population, date=when).values(
+                "scope", "active", "new"
+            )
+        }
+        if when
+        else {}
+    )
+
+    def numbers(scope: str) -> tuple[int, int]:
+        row = values.get(scope)
+        return (row["active"], row["new"]) if row else (0, 0)
+
+    areas = []
+    for area in Area.objects.order_by("position", "slug"):
+        active, new = numbers(f"area:{area.slug}")
+        areas.append({"slug": area.slug, "name": area.name, "active": active, "new": new, "target": area.target})
+    sources = []
+    for source in Source.objects.order_by("slug"):
+        active, new = numbers(f"source:{source.slug}")
+        sources.append({"slug": source.slug, "name": source.name, "active": active, "new": new})
+    everyone = population == Population.EVERYONE
+    return {
+        "date": when.isoformat() if when else None,
+        "window_days": WINDOW_DAYS,
+        "active": numbers("all")[0],
+        "new": numbers("all")[1],
+        "sum_of_areas": sum(area["active"] for area in areas),
+        "contributors_ever": run.contributors_ever_everyone if everyone else run.contributors_ever,
+        "areas": areas,
+        "sources": sources,
+    }
+
+
+def metric_points(
+    *, run: MetricRun, scope: str, population: str, start: date | None, end: date | None
+) -> QuerySet[MetricPoint]:
+    points = MetricPoint.objects.filter(run=run, scope=scope, population=population)
+    if start:
+        points = points.filter(date__gte=start)
+    if end:
+        points = points.filter(date__lte=end)
+    return points.order_by("date")
+
+
+def metrics_series(
+    *, run: MetricRun, scope: str, population: str, start: date | None, end: date | None
+) -> dict[str, Any]:
+    """One scope's weekly series, oldest first; level counts where the engine keeps them."""
+    points = []
+    for point in metric_points(run=run, scope=scope, population=population, start=start, end=end):
+        entry: dict[str, Any] = {
+            "date": point.date.isoformat(),
+            "active": point.active,
+            "new": point.new,
+            "lapsed": point.lapsed,
+        }
+        if point.level_casual is not None:
+            entry["levels"] = {"casual": point.level_casual, "active": point.level_active, "core": point.level_core}
+        points.append(entry)
+    return {"scope": scope, "window_days": WINDOW_DAYS, "points": points}
+
+
+def _matching_activities(*, source: Source, types: list[str], container: str) -> QuerySet[Activity]:
+    activities = Activity.objects.filter(source=source, type__in=types)
+    if container and container != "*":
+        regex = glob_to_regex(container)
+        activities = activities.filter(container__regex=regex) if regex else activities.none()
+    return activities
+
+
+def conversion_point_preview(*, source: Source, types: list[str], container: str) -> dict[str, Any]:
+    """What a rule would match over the last 12 months: "matches N activities by M people".
+
+    People are counted as the engine counts them: through identities, bots left out, staff included.
+    """
+    since = timezone.now() - timedelta(days=WINDOW_DAYS)
+    totals = (
+        _matching_activities(source=source, types=types, container=container)
+        .filter(occurred_at__gte=since)
+        .aggregate(
+            activities=Count("id"),
+            people=Count(
+                "identity__person",
+                distinct=True,
+                filter=Q(identity__isnull=False, identity__person__is_bot=False),
+            ),
+        )
+    )
+    return {"activities": totals["activities"], "people": totals["people"], "since": since.date()}
+
+
+def activity_types_seen(*, source: Source) -> list[str]:
+    """The activity types this source has sent, for choosing a rule's types."""
+    return list(Activity.objects.filter(source=source).order_by("type").values_list("type", flat=True).distinct())

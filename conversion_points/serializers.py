@@ -1,0 +1,81 @@
+"""Shapes of the public metrics API (CONTRACTS.md §5), for validation and the OpenAPI schema."""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from .selectors import SCOPE_PATTERN
+
+
+class SummaryQuerySerializer(serializers.Serializer):
+    date = serializers.DateField(
+        required=False, help_text=_("A day; the week holding it is used. Default: the latest computed week.")
+    )
+    staff = serializers.ChoiceField(choices=["include"], required=False, help_text=_("“include” counts staff too."))
+
+
+class SeriesQuerySerializer(serializers.Serializer):
+    scope = serializers.RegexField(
+        SCOPE_PATTERN,
+        required=False,
+        default="all",
+        help_text=_("all, area:SLUG, source:SLUG or cp:SLUG"),
+        error_messages={"invalid": _("Give a scope as all, area:SLUG, source:SLUG or cp:SLUG.")},
+    )
+    start = serializers.DateField(required=False, help_text=_("First week to include (YYYY-MM-DD)."))
+    end = serializers.DateField(required=False, help_text=_("Last week to include (YYYY-MM-DD)."))
+    staff = serializers.ChoiceField(choices=["include"], required=False, help_text=_("“include” counts staff too."))
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("start") and attrs.get("end") and attrs["start"] > attrs["end"]:
+            raise serializers.ValidationError({"end": _("The end comes before the start.")})
+        return attrs
+
+
+class AreaNumbersSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    active = serializers.IntegerField()
+    new = serializers.IntegerField()
+    target = serializers.IntegerField(allow_null=True)
+
+
+class SourceNumbersSerializer(serializers.Serializer):
+    slug = serializers.CharField()
+    name = serializers.CharField()
+    active = serializers.IntegerField()
+    new = serializers.IntegerField()
+
+
+class SummarySerializer(serializers.Serializer):
+    date = serializers.DateField(allow_null=True, help_text=_("The Sunday (UTC) of the week counted."))
+    window_days = serializers.IntegerField(help_text=_("Active means a contribution on the 365 days ending the date."))
+    active = serializers.IntegerField(help_text=_("Active contributors, each person once."))
+    new = serializers.IntegerField(help_text=_("People whose first contribution fell in this week."))
+    sum_of_areas = serializers.IntegerField(
+        help_text=_("Active contributors counted once per area; the gap to `active` is the overlap.")
+    )
+    contributors_ever = serializers.IntegerField(help_text=_("People with any contribution ever."))
+    areas = AreaNumbersSerializer(many=True)
+    sources = SourceNumbersSerializer(many=True)
+
+
+class LevelsSerializer(serializers.Serializer):
+    casual = serializers.IntegerField()
+    active = serializers.IntegerField()
+    core = serializers.IntegerField()
+
+
+class PointSerializer(serializers.Serializer):
+    date = serializers.DateField(help_text=_("The week's Sunday (UTC)."))
+    active = serializers.IntegerField()
+    new = serializers.IntegerField()
+    lapsed = serializers.IntegerField()
+    levels = LevelsSerializer(
+        required=False, help_text=_("People by the highest level reached in the window (everything and areas).")
+    )
+
+
+class SeriesSerializer(serializers.Serializer):
+    scope = serializers.CharField()
+    window_days = serializers.IntegerField()
+    points = PointSerializer(many=True)

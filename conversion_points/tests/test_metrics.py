@@ -1,0 +1,346 @@
+"""The metrics engine against a brute-force oracle written straight from the BRIEF's definitions.
+
+The oracle reads the database with the ORM and plain Python: for every Sunday D of every scope it
+counts the persons with a contribution on D−364 … D, those whose first contribution falls on
+D−6 … D, and those active at D−7 but not at D. Nothing of the engine is reused (not even its glob
+translation: the oracle matches containers with `ConversionPoint.matches_container`).
+"""
+
+import fnmatch
+import re
+from collections import defaultdict
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from activities.models import Activity, Source
+from contributors.models import Identity, Person
+from conversion_points.metrics import glob_to_regex, metrics_recompute, metrics_recompute_soon
+from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap
+
+from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
+
+LEVELS = {"casual": 0, "active": 1, "core": 2}
+BASE_SUNDAY = date(2024, 6, 2)
+
+
+def week_end(day: date) -> date:
+    """The Sunday ending the week (Monday…Sunday) that holds `day`."""
+    return day + timedelta(days=6 - day.weekday())
+
+
+def oracle() -> dict:
+    """Expected series: {(scope, population): [(date, active, new, lapsed, levels or None), …]}."""
+    points = [p for p in ConversionPoint.objects.filter(enabled=True).select_related("area", "source")]
+    contributions = []  # (person, day, point)
+    for activity in Activity.objects.select_related("identity__person"):
+        if activity.identity is None or activity.identity.person.is_bot:
+            continue
+        day = activity.occurred_at.astimezone(UTC).date()
+        for point in points:
+            if (
+                point.source_id == activity.source_id
+                and activity.type in point.types
+                and point.matches_container(activity.container)
+            ):
+                contributions.append((activity.identity.person, day, point))
+    latest = Activity.objects.order_by("-occurred_at").first()
+    if latest is None:
+        return {}
+    last = week_end(latest.occurred_at.astimezone(UTC).date())
+
+    scopes = {"all": lambda p: True}
+    for area in Area.objects.all():
+        scopes[f"area:{area.slug}"] = lambda p, slug=area.slug: p.area.slug == slug
+    for source in Source.objects.all():
+        scopes[f"source:{source.slug}"] = lambda p, slug=source.slug: p.source.slug == slug
+    for point in points:
+        scopes[f"cp:{point.slug}"] = lambda p, slug=point.slug: p.slug == slug
+
+    expected = {}
+    for scope, in_scope in scopes.items():
+        for population in ("volunteers", "everyone"):
+            rows = [
+                (person.pk, day, LEVELS[point.level])
+                for person, day, point in contributions
+                if in_scope(point) and (population == "everyone" or not person.is_staff)
+            ]
+            if not rows:
+                continue
+            cp_scope = scope.startswith("cp:")
+            counted = [(person, day) for person, day, level in rows if cp_scope or level >= 1]
+
+            def active_at(d: date, counted=counted) -> set:
+                return {person for person, day in counted if d - timedelta(days=364) <= day <= d}
+
+            first_day = {}
+            for person, day in counted:
+                first_day[person] = min(day, first_day.get(person, day))
+            series = []
+            d = week_end(min(day for _p, day, _l in rows))
+            while d <= last:
+                now = active_at(d)
+                new = sum(1 for day in first_day.values() if d - timedelta(days=6) <= day <= d)
+                lapsed = len(active_at(d - timedelta(days=7)) - now)
+                levels = None
+                if scope == "all" or scope.startswith("area:"):
+                    highest = {}
+                    for person, day, level in rows:
+                        if d - timedelta(days=364) <= day <= d:
+                            highest[person] = max(level, highest.get(person, 0))
+                    levels = tuple(sum(1 for level in highest.values() if level == wanted) for wanted in (0, 1, 2))
+                series.append((d, len(now), new, lapsed, levels))
+                d += timedelta(days=7)
+            expected[(scope, population)] = series
+    return expected
+
+
+def served(run: MetricRun) -> dict:
+    result = defaultdict(list)
+    for point in MetricPoint.objects.filter(run=run).order_by("scope", "population", "date"):
+        levels = None if point.level_casual is None else (point.level_casual, point.level_active, point.level_core)
+        result[(point.scope, point.population)].append((point.date, point.active, point.new, point.lapsed, levels))
+    return dict(result)
+
+
+def check_against_oracle() -> MetricRun:
+    run = metrics_recompute()
+    assert run.status == MetricRun.Status.COMPLETE
+    assert served(run) == oracle()
+    return run
+
+
+# --------------------------------------------------------------------------- random worlds
+
+offsets = st.sampled_from([0, 2, -7, 5.5, 9, -3, 14, -12])
+days_before = st.one_of(
+    st.sampled_from([0, 1, 6, 7, 8, 363, 364, 365, 366, 371, 372, 728, 729]),
+    st.integers(min_value=0, max_value=900),
+)
+
+
+@st.composite
+def worlds(draw):
+    n_people = draw(st.integers(1, 5))
+    people = [(draw(st.booleans()), draw(st.integers(0, 6)) == 0) for _ in range(n_people)]  # staff, bot
+    identities = [draw(st.integers(0, n_people - 1)) for _ in range(draw(st.integers(1, 7)))]
+    points = [
+        (
+            draw(st.sampled_from(["area-a", "area-b", "area-c"])),
+            draw(st.sampled_from(["src-x", "src-y"])),
+            draw(st.lists(st.sampled_from(["manual.a.done", "manual.b.done"]), min_size=1, max_size=2, unique=True)),
+            draw(st.sampled_from(["*", "", "moz/*", "moz/[a-c]*", "other", "?oz/b", "[!m]*"])),
+            draw(st.sampled_from(["casual", "active", "core"])),
+            draw(st.integers(0, 9)) > 0,
+        )
+        for _ in range(draw(st.integers(0, 5)))
+    ]
+    activities = [
+        (
+            draw(st.integers(0, len(identities) - 1)),
+            draw(st.sampled_from(["src-x", "src-y"])),
+            draw(st.sampled_from(["manual.a.done", "manual.b.done", "manual.c.done"])),
+            draw(st.sampled_from(["", "moz/a", "moz/b", "moz/d", "other", "x/y"])),
+            draw(days_before),
+            draw(st.sampled_from([(0, 0), (0, 30), (23, 59), (12, 0), (1, 30), (22, 30)])),
+            draw(offsets),
+            draw(st.integers(0, 12)) == 0,  # forgotten: the identity link is gone
+        )
+        for _ in range(draw(st.integers(0, 14)))
+    ]
+    return people, identities, points, activities
+
+
+def build(world) -> list[Person]:
+    people, identities, points, activities = world
+    for model in (MetricRun, Activity, Identity, Person, ConversionPoint, Area, Source):
+        model.objects.all().delete()
+    sources = {slug: Source.objects.create(slug=slug, kind="manual", name=slug) for slug in ("src-x", "src-y")}
+    persons = [PersonFactory(is_staff=staff, is_bot=bot) for staff, bot in people]
+    idents = [IdentityFactory(person=persons[owner]) for owner in identities]
+    for number, (area, source, types, container, level, enabled) in enumerate(points):
+        ConversionPointFactory(
+            slug=f"cp-{number}",
+            area=AreaFactory(slug=area),
+            source=sources[source],
+            types=types,
+            container=container,
+            level=level,
+            enabled=enabled,
+        )
+    for number, (ident, source, kind, container, before, (hour, minute), offset, forgotten) in enumerate(activities):
+        local = datetime.combine(BASE_SUNDAY - timedelta(days=before), datetime.min.time()).replace(
+            hour=hour, minute=minute
+        )
+        occurred = local.replace(tzinfo=timezone(timedelta(hours=offset)))
+        ActivityFactory(
+            external_id=f"e{number}",
+            source=sources[source],
+            type=kind,
+            container=container,
+            occurred_at=occurred,
+            identity=None if forgotten else idents[ident],
+        )
+    return persons
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(world=worlds())
+def test_engine_equals_the_oracle_on_random_worlds(world):
+    persons = build(world)
+    check_against_oracle()
+    # A merge joins two people (possibly active in different weeks): counted once from the next recompute.
+    if len(persons) >= 2:
+        Identity.objects.filter(person=persons[1]).update(person=persons[0])
+        persons[1].delete()
+        check_against_oracle()
+
+
+# --------------------------------------------------------------------------- the edges, by hand
+
+
+@pytest.fixture
+def world(db):
+    source = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
+    support = AreaFactory(slug="support", name="Support", target=10)
+    ConversionPointFactory(slug="answer", area=support, source=source, types=["sumo.answer.posted"], level="active")
+    return source
+
+
+def at(day: date, hour: int = 12, minute: int = 0, offset: float = 0) -> datetime:
+    return datetime.combine(day, datetime.min.time()).replace(
+        hour=hour, minute=minute, tzinfo=timezone(timedelta(hours=offset))
+    )
+
+
+def series(run, scope="all", population="volunteers") -> dict:
+    return {
+        p.date: (p.active, p.new, p.lapsed)
+        for p in MetricPoint.objects.filter(run=run, scope=scope, population=population)
+    }
+
+
+def test_a_contribution_on_a_sunday_counts_for_53_sundays_and_on_a_monday_for_52(world):
+    ident = IdentityFactory()
+    ActivityFactory(source=world, type="sumo.answer.posted", identity=ident, occurred_at=at(BASE_SUNDAY))
+    ActivityFactory(
+        source=world,
+        type="sumo.answer.posted",
+        identity=IdentityFactory(),
+        occurred_at=at(BASE_SUNDAY + timedelta(days=1)),
+    )
+    # The latest activity, two years on, keeps every week in the series.
+    ActivityFactory(
+        source=world, type="other.thing.done", identity=ident, occurred_at=at(BASE_SUNDAY + timedelta(days=730))
+    )
+    run = metrics_recompute()
+    points = series(run)
+    assert points[BASE_SUNDAY] == (1, 1, 0)
+    assert points[BASE_SUNDAY + timedelta(days=7)][0] == 2
+    assert points[BASE_SUNDAY + timedelta(days=364)][0] == 2  # D−364 is the Sunday itself: still active
+    assert points[BASE_SUNDAY + timedelta(days=371)] == (0, 0, 2)  # the Monday's 52nd Sunday was D+364−1
+    assert sum(active for active, _n, _l in points.values()) == 53 + 52
+    assert check_against_oracle()
+
+
+def test_times_just_before_and_after_midnight_utc_in_other_offsets(world):
+    # 23:30 at −02:00 is 01:30 UTC on Monday: next week. 00:30 at +02:00 is Saturday 22:30 UTC: this week.
+    ActivityFactory(source=world, type="sumo.answer.posted", occurred_at=at(BASE_SUNDAY, 23, 30, -2))
+    ActivityFactory(source=world, type="sumo.answer.posted", occurred_at=at(BASE_SUNDAY, 0, 30, 2))
+    run = metrics_recompute()
+    points = series(run)
+    assert points[BASE_SUNDAY] == (1, 1, 0)
+    assert points[BASE_SUNDAY + timedelta(days=7)] == (2, 1, 0)
+    check_against_oracle()
+
+
+def test_staff_count_only_when_asked_and_bots_never(world):
+    staff, bot, volunteer = PersonFactory(is_staff=True), PersonFactory(is_bot=True), PersonFactory()
+    for person in (staff, bot, volunteer):
+        ActivityFactory(
+            source=world,
+            type="sumo.answer.posted",
+            identity=IdentityFactory(person=person),
+            occurred_at=at(BASE_SUNDAY),
+        )
+    run = metrics_recompute()
+    assert series(run)[BASE_SUNDAY][0] == 1
+    assert series(run, population="everyone")[BASE_SUNDAY][0] == 2
+    assert (run.contributors_ever, run.contributors_ever_everyone) == (1, 2)
+
+
+def test_overlap_and_movement_at_the_latest_week(world):
+    coding = AreaFactory(slug="coding")
+    github = Source.objects.create(slug="github", kind="github", name="GitHub")
+    ConversionPointFactory(slug="pr", area=coding, source=github, types=["github.pr.opened"])
+    both, mover, leaver = IdentityFactory(), IdentityFactory(), IdentityFactory()
+    recent, old = BASE_SUNDAY, BASE_SUNDAY - timedelta(days=500)
+    ActivityFactory(source=world, type="sumo.answer.posted", identity=both, occurred_at=at(recent))
+    ActivityFactory(source=github, type="github.pr.opened", identity=both, occurred_at=at(recent))
+    ActivityFactory(source=world, type="sumo.answer.posted", identity=mover, occurred_at=at(old))
+    ActivityFactory(source=github, type="github.pr.opened", identity=mover, occurred_at=at(recent))
+    ActivityFactory(source=world, type="sumo.answer.posted", identity=leaver, occurred_at=at(old))
+    run = metrics_recompute()
+    assert Overlap.objects.get(run=run, population="volunteers").shared == 1
+    support = AreaMovement.objects.get(run=run, population="volunteers", area="support")
+    assert (support.lapsed, support.moved, support.left) == (2, 1, 1)
+    assert series(run, "area:support")[BASE_SUNDAY][0] == 1
+    summed = sum(series(run, f"area:{slug}")[BASE_SUNDAY][0] for slug in ("support", "coding"))
+    assert (series(run)[BASE_SUNDAY][0], summed) == (2, 3)
+
+
+def test_an_empty_database_gives_a_complete_run_without_points(db):
+    run = metrics_recompute()
+    assert run.status == MetricRun.Status.COMPLETE and run.latest_week is None
+    assert not MetricPoint.objects.exists()
+
+
+def test_recompute_swaps_runs_and_a_crash_keeps_the_previous_snapshots(world, monkeypatch):
+    ActivityFactory(source=world, type="sumo.answer.posted", occurred_at=at(BASE_SUNDAY))
+    first = metrics_recompute()
+    second = metrics_recompute()
+    assert list(MetricRun.objects.values_list("pk", flat=True)) == [second.pk]
+    assert served(second) == {key: value for key, value in served(second).items()}
+
+    def boom(**kwargs):
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr("conversion_points.metrics.metrics_compute", boom)
+    with pytest.raises(RuntimeError):
+        metrics_recompute()
+    complete = MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).get()
+    assert complete.pk == second.pk and complete.points.exists()
+    assert MetricRun.objects.get(status=MetricRun.Status.FAILED).error == "RuntimeError: worker lost"
+    assert first.pk != second.pk
+
+
+def test_recompute_soon_is_debounced_into_one_run(world, django_capture_on_commit_callbacks):
+    ActivityFactory(source=world, type="sumo.answer.posted", occurred_at=at(BASE_SUNDAY))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        first = metrics_recompute_soon()
+        again = metrics_recompute_soon()
+    assert first.pk == again.pk and len(callbacks) == 1
+    callbacks[0]()  # tasks run in-process in tests
+    assert MetricRun.objects.get().status == MetricRun.Status.COMPLETE
+
+
+def test_recompute_metrics_command(world, capsys):
+    from django.core.management import call_command
+
+    ActivityFactory(source=world, type="sumo.answer.posted", occurred_at=at(BASE_SUNDAY))
+    call_command("recompute_metrics")
+    assert "complete" in capsys.readouterr().out
+    assert MetricRun.objects.get().contributors_ever == 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(pattern=st.text(alphabet="ab/*?[]!-\\.^:", max_size=8), text=st.text(alphabet="ab/[]!-\\.^:", max_size=6))
+def test_container_globs_mean_what_fnmatch_means(pattern, text):
+    regex = glob_to_regex(pattern)
+    matched = False if regex is None else re.match(regex, text) is not None
+    assert matched == fnmatch.fnmatchcase(text, pattern)
