@@ -30,7 +30,7 @@ from datetime import UTC, date, timedelta
 
 import numpy as np
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -724,7 +724,7 @@ def metrics_recompute_soon() -> MetricRun:
         try:
             with transaction.atomic():
                 run = MetricRun.objects.create(status=MetricRun.Status.QUEUED)
-        except Exception:
+        except IntegrityError:
             # Another process queued one between our read and our write: that one will do.
             queued = MetricRun.objects.filter(status=MetricRun.Status.QUEUED).first()
             if queued is None:
