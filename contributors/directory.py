@@ -214,6 +214,9 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> Non
     leavers.filter(staff_reason=Person.StaffReason.DIRECTORY).update(is_staff=False, staff_reason="")
     leavers.update(directory_id=None)
     if result.created or result.updated or result.merged or result.left:
+        from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
+
+        metrics_recompute_soon()
         IdentityAudit.objects.create(
             action=IdentityAudit.Action.DIRECTORY,
             by=by,

@@ -349,6 +349,7 @@ def persons_merge(*, into: Person, others: Sequence[Person], reason: str, by: Us
     with transaction.atomic():
         resolution_lock()
         persons_merge_many(merges=[(into.pk, [o.pk for o in others if o.pk != into.pk])], reason=reason, by=by)
+        _recount()
     return Person.objects.get(pk=into.pk)
 
 
@@ -399,7 +400,15 @@ def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:
             reason=f"Undo of merge #{merge.pk}",
             details={"from_person_id": merge.into_id, "identity_ids": identity_ids},
         )
+        _recount()
     return restored
+
+
+def _recount() -> None:
+    """Who is who changed, so the numbers may have: ask for a (debounced) recompute."""
+    from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
+
+    metrics_recompute_soon()
 
 
 def _separate(identity_a: int, identity_b: int, *, by: User) -> None:
@@ -432,6 +441,7 @@ def identity_move(*, identity: Identity, to: Person | None = None, reason: str =
         )
         if not staying:
             source_person.delete()
+        _recount()
     return to
 
 
@@ -458,6 +468,7 @@ def person_set_flags(
     if changes:
         person.save(update_fields=["is_staff", "staff_reason", "is_bot", "locked"])
         IdentityAudit.objects.create(action=IdentityAudit.Action.FLAG, person_id=person.pk, by=by, details=changes)
+        _recount()
     return person
 
 
@@ -490,4 +501,5 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
         person.delete()
         counts = {"identities": len(identity_ids), "activities_anonymised": anonymised, "activities_deleted": removed}
         IdentityAudit.objects.create(action=IdentityAudit.Action.FORGET, person_id=person_id, by=by, details=counts)
+        _recount()
     return counts

@@ -11,19 +11,28 @@ from django import forms
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from modeltranslation.admin import TranslationAdmin, TranslationStackedInline
 
 from accounts.permissions import areas_for, sees_all_areas
 from activities.validators import is_activity_type
 
+from .metrics import metrics_recompute_soon
 from .models import Area, ConversionPoint
+from .selectors import activity_types_seen, conversion_point_preview
 
 EXAMPLE_TYPE = "sumo.answer.posted"
 
 
 class ConversionPointForm(forms.ModelForm):
-    """Checks the activity types before they become a rule that silently never matches."""
+    """Checks the activity types before they become a rule that silently never matches.
+
+    With "Preview" pressed, a valid form is not saved: it comes back showing what the rule would
+    match ("matches N activities by M people in the last 12 months").
+    """
+
+    preview_requested = False
 
     none_message = _(
         "List at least one activity type, each written as <system>.<object>.<action> in lowercase, "
@@ -50,6 +59,22 @@ class ConversionPointForm(forms.ModelForm):
                 )
         return types
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.preview_requested and not self.errors and cleaned.get("source") and cleaned.get("types"):
+            preview = conversion_point_preview(
+                source=cleaned["source"], types=cleaned["types"], container=cleaned.get("container") or "*"
+            )
+            raise forms.ValidationError(
+                _(
+                    "Preview, nothing saved yet: this rule matches %(activities)s activities by %(people)s people "
+                    "since %(since)s. Press Save to keep it."
+                ),
+                code="preview",
+                params={**preview, "since": preview["since"].isoformat()},
+            )
+        return cleaned
+
 
 class ConversionPointInline(TranslationStackedInline):
     model = ConversionPoint
@@ -61,6 +86,22 @@ class ConversionPointInline(TranslationStackedInline):
     extra = 0
     show_change_link = True
     autocomplete_fields = ("source",)
+
+
+class RecomputesMetrics:
+    """Changing what counts changes the numbers: ask for a (debounced) recompute after each change."""
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        metrics_recompute_soon()
+
+    def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        super().delete_model(request, obj)
+        metrics_recompute_soon()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        super().delete_queryset(request, queryset)
+        metrics_recompute_soon()
 
 
 class OwnedAreasOnly:
@@ -87,7 +128,7 @@ class OwnedAreasOnly:
 
 
 @admin.register(Area)
-class AreaAdmin(OwnedAreasOnly, TranslationAdmin):
+class AreaAdmin(RecomputesMetrics, OwnedAreasOnly, TranslationAdmin):
     list_display = ("slug", "name", "target", "conversion_point_count", "position")
     list_display_links = ("slug", "name")
     search_fields = ("slug", "name")
@@ -119,17 +160,17 @@ class AreaAdmin(OwnedAreasOnly, TranslationAdmin):
 
 
 @admin.register(ConversionPoint)
-class ConversionPointAdmin(OwnedAreasOnly, TranslationAdmin):
+class ConversionPointAdmin(RecomputesMetrics, OwnedAreasOnly, TranslationAdmin):
     form = ConversionPointForm
     list_display = ("name", "area", "source", "level", "types_list", "container", "enabled")
     list_filter = ("area", "source", "level", "enabled")
     list_select_related = ("area", "source")
     search_fields = ("slug", "name")
     autocomplete_fields = ("area", "source")
-    readonly_fields = ("created_at", "updated_at")
+    readonly_fields = ("matches", "types_seen", "created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("area", "slug", "name", "level", "enabled")}),
-        (_("What counts"), {"fields": ("source", "types", "container")}),
+        (_("What counts"), {"fields": ("source", "types", "container", "types_seen", "matches")}),
         (_("Explaining and recognising"), {"fields": ("description", "recognition", "next_step_url")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
@@ -145,6 +186,33 @@ class ConversionPointAdmin(OwnedAreasOnly, TranslationAdmin):
             # A point can only be put in (or moved to) an area the builder owns.
             kwargs["queryset"] = areas_for(request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_form(self, request: HttpRequest, obj: ConversionPoint | None = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        if request.method == "POST" and "_preview" in request.POST:
+            return type(form.__name__, (form,), {"preview_requested": True})
+        return form
+
+    @admin.display(description=_("activity types seen in this source"))
+    def types_seen(self, obj: ConversionPoint) -> str:
+        if obj is None or obj.source_id is None:
+            return _("Choose a source and save (or preview) to see the types it sends.")
+        types = activity_types_seen(source=obj.source)
+        if not types:
+            return _("This source has sent nothing yet.")
+        return format_html_join(", ", "<code>{}</code>", ((t,) for t in types))
+
+    @admin.display(description=_("what it matches"))
+    def matches(self, obj: ConversionPoint) -> str:
+        if obj is None or obj.pk is None:
+            return _("Press “Preview” to see what this rule would match before saving it.")
+        preview = conversion_point_preview(source=obj.source, types=obj.types, container=obj.container or "*")
+        return format_html(
+            _("{activities} activities by {people} people in the last 12 months (since {since})"),
+            activities=preview["activities"],
+            people=preview["people"],
+            since=preview["since"].isoformat(),
+        )
 
     @admin.display(description=_("activity types"))
     def types_list(self, obj: ConversionPoint) -> str:

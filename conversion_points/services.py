@@ -153,6 +153,10 @@ def config_load(*, config: dict) -> dict[str, int]:
                 _set_translations(conversion_point, field, _translations(point.get(field), where=f"{point_where}.{field}"))
             conversion_point.save()
             counts["conversion_points"] += 1
+    if counts["areas"] or counts["conversion_points"]:
+        from .metrics import metrics_recompute_soon  # metrics imports the models this module loads
+
+        metrics_recompute_soon()
     return counts
 
 

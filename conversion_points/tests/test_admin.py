@@ -156,3 +156,43 @@ def test_conversion_point_rejects_a_bad_type_with_a_clear_message(
     assert any(message in error for error in errors)
     assert "&lt;system&gt;.&lt;object&gt;.&lt;action&gt;" in response.content.decode()
     assert not ConversionPoint.objects.filter(slug="sumo-question").exists()
+
+
+def test_previewing_a_rule_shows_what_it_matches_and_saves_nothing(admin_client: Client, support: Area, sumo: Source) -> None:
+    from activities.services import activities_ingest
+
+    activities_ingest(
+        records=enumerate(
+            [
+                {
+                    "source": "sumo",
+                    "external_id": f"q{n}",
+                    "type": "sumo.question.asked",
+                    "occurred_at": "2026-11-01T10:00:00Z",
+                    "actor": {"username": f"asker{n % 2}"},
+                }
+                for n in range(3)
+            ]
+        )
+    )
+    response = admin_client.post(
+        reverse("admin:conversion_points_conversionpoint_add"), {**conversion_point_form(support, sumo), "_preview": "1"}
+    )
+
+    assert response.status_code == 200
+    assert "this rule matches 3 activities by 2 people" in response.content.decode()
+    assert not ConversionPoint.objects.filter(slug="sumo-question").exists()
+
+
+def test_a_rule_shows_the_types_its_source_sends_and_saving_asks_for_a_recompute(
+    admin_client: Client, support: Area, sumo: Source
+) -> None:
+    from conversion_points.models import MetricRun
+
+    point = support.conversion_points.get(slug="sumo-answer")
+    page = admin_client.get(reverse("admin:conversion_points_conversionpoint_change", args=[point.pk])).content.decode()
+    assert "This source has sent nothing yet." in page
+    assert "Preview what it matches" in page
+
+    admin_client.post(reverse("admin:conversion_points_conversionpoint_add"), conversion_point_form(support, sumo))
+    assert MetricRun.objects.filter(status=MetricRun.Status.QUEUED).exists()

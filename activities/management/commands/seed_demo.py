@@ -12,6 +12,7 @@ from activities.demo import DEMO_PEOPLE, STAFF_DOMAIN, demo_config, demo_end_dat
 from activities.models import Activity, Source
 from activities.services import activities_ingest
 from contributors.models import Person
+from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area
 from conversion_points.services import config_load
 
@@ -48,8 +49,10 @@ class Command(BaseCommand):
             staff = (
                 Person.objects.filter(identities__kind="email", identities__value__endswith=f"@{STAFF_DOMAIN}")
                 .distinct()
-                .update(is_staff=True)
+                .update(is_staff=True, staff_reason=Person.StaffReason.EMAIL_DOMAIN)
             )
+        # Count the demo community right away, so the dashboard shows it on the first visit.
+        metrics_recompute()
         for rejection in rejected[:5]:
             self.stderr.write(f"record {rejection.position}: {rejection.reason}")
         self.stdout.write(
