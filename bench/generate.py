@@ -434,3 +434,31 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def directory_path(people: int) -> Path:
+    return DATA_DIR / f"directory-{people}.jsonl"
+
+
+def ensure_directory(people: int, *, force: bool = False) -> Path:
+    """A people directory (CONTRACTS §2) for the same people as the activity data set.
+
+    Each record lists every e-mail and the GitHub and SUMO user names of one person, so importing
+    it joins the identities the activities left apart; one person in ten is staff.
+    """
+    path = directory_path(people)
+    if path.exists() and not force:
+        return path
+    rng = random.Random(SEED)
+    humans, _weights = make_people(rng, people)
+    with path.open("wb") as out:
+        for i, p in enumerate(humans[:people]):
+            usernames = {}
+            if p.gh:
+                usernames["bench-github"] = p.gh[0]
+            if p.sumo:
+                usernames["bench-sumo"] = p.sumo
+            emails = list(dict.fromkeys(e.lower() for e in p.emails))
+            record = {"id": f"E{i:07d}", "name": p.name, "emails": emails, "usernames": usernames, "staff": i % 10 == 0}
+            out.write(orjson.dumps(record) + b"\n")
+    return path

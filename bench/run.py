@@ -428,6 +428,33 @@ def bench_reimport(ctx: Context) -> dict:
     return result
 
 
+@benchmark("directory", "import a people directory for every person of the data set (≤ 30 s)", requires=("import",))
+def bench_directory(ctx: Context) -> dict:
+    people = ctx.args.people or generate.default_people(ctx.args.records)
+    path = generate.ensure_directory(people)
+    before = ctx.counts()
+    print(f"  importing the people directory {path.name} ({people:,} records)…")
+    run = ctx.manage("import_people", str(path), statements=ctx.args.pg_statements)
+    after = ctx.counts()
+    printed = parse_counts(run.stdout + "\n" + run.stderr)
+    result = {
+        "records": people,
+        "seconds": run.wall,
+        "records_per_s": people / run.wall,
+        "client_cpu_s": run.cpu,
+        "postgres_active_s": run.pg_active,
+        "printed": printed,
+        "persons_before": before["persons"],
+        "persons_after": after["persons"],
+        "staff": ctx.scalar("SELECT count(*) FROM contributors_person WHERE is_staff"),
+        "goal_seconds": 30,
+        "goal_met": run.wall <= 30,
+    }
+    if run.statements is not None:
+        result["pg_statements"] = run.statements
+    return result
+
+
 # --------------------------------------------------------------------------- report
 
 
