@@ -63,3 +63,36 @@ def insert_rows_returning_ids(model: type[Model], columns: Sequence[str], rows: 
         return ids
     objects = model._default_manager.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000)
     return [obj.pk for obj in objects]
+
+
+def update_rows(table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence], *, types: Sequence[str]) -> None:
+    """Set `columns` of the rows whose `key` matches, from (key, *values) tuples, in one statement.
+
+    Django's bulk_update writes one CASE per column listing every row, which grows quadratically;
+    here PostgreSQL joins a COPY-filled temporary table instead (`types` are its column types:
+    key first). Elsewhere, one executemany.
+    """
+    if not rows:
+        return
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(column)} = %s" for column in columns)
+    if not is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {quote(table)} SET {assignments} WHERE {quote(key)} = %s",
+                [(*row[1:], row[0]) for row in rows],
+            )
+        return
+    names = [key, *columns]
+    stage = f"baloo_update_{table}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {quote(stage)}")
+        definition = ", ".join(f"{quote(name)} {kind}" for name, kind in zip(names, types, strict=True))
+        cursor.execute(f"CREATE TEMPORARY TABLE {quote(stage)} ({definition}) ON COMMIT DROP")
+    copy_rows(stage, names, rows)
+    with connection.cursor() as cursor:
+        sets = ", ".join(f"{quote(column)} = s.{quote(column)}" for column in columns)
+        cursor.execute(
+            f"UPDATE {quote(table)} t SET {sets} FROM {quote(stage)} s WHERE t.{quote(key)} = s.{quote(key)}"
+        )
+        cursor.execute(f"DROP TABLE {quote(stage)}")

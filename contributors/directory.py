@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from activities.models import Source
 from activities.records import OversizedRecord, is_email
-from baloo_site.bulk import insert_rows_returning_ids
+from baloo_site.bulk import insert_rows_returning_ids, update_rows
 
 from .keys import EMAIL, USERNAME, Key
 from .models import Identity, IdentityAudit, Person
@@ -194,7 +194,13 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> Non
             person.is_staff, person.staff_reason = False, ""
         if (person.display_name, person.directory_id, person.is_staff, person.staff_reason) != before:
             changed.append(person)
-    Person.objects.bulk_update(changed, ["display_name", "directory_id", "is_staff", "staff_reason"], batch_size=2000)
+    update_rows(
+        Person._meta.db_table,
+        "id",
+        ["display_name", "directory_id", "is_staff", "staff_reason"],
+        [(p.pk, p.display_name, p.directory_id, p.is_staff, p.staff_reason) for p in changed],
+        types=["bigint", "text", "text", "boolean", "text"],
+    )
     result.updated = len(changed)
 
     # New keys join their record's person.

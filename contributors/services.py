@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from baloo_site.bulk import insert_rows_returning_ids, is_postgresql
+from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, update_rows
 
 from .keys import EMAIL, Key
 from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge, Separation
@@ -335,13 +335,37 @@ def persons_merge_many(*, merges: Sequence[tuple[int, Sequence[int]]], reason: s
         changed.append(into)
     PersonMerge.objects.bulk_create(records)
     IdentityAudit.objects.bulk_create(audits)
-    for into_id, other_ids in merges:
-        Identity.objects.filter(person_id__in=other_ids).update(person_id=into_id)
+    # Identities follow their person: one set-based update keyed by the person they leave.
+    _identities_move_persons({other: into_id for into_id, other_ids in merges for other in other_ids})
     merged_ids = [pid for _into, others in merges for pid in others]
     # Free the directory ids before handing them over (they are unique).
     Person.objects.filter(pk__in=merged_ids).update(directory_id=None)
-    Person.objects.bulk_update(changed, ["is_staff", "staff_reason", "is_bot", "display_name", "directory_id"])
+    update_rows(
+        Person._meta.db_table,
+        "id",
+        ["is_staff", "staff_reason", "is_bot", "display_name", "directory_id"],
+        [(p.pk, p.is_staff, p.staff_reason, p.is_bot, p.display_name, p.directory_id) for p in changed],
+        types=["bigint", "boolean", "text", "boolean", "text", "text"],
+    )
     Person.objects.filter(pk__in=merged_ids).delete()
+
+
+def _identities_move_persons(into_of: dict[int, int]) -> None:
+    """Move every identity of each person in `into_of` to the person it maps to, in one statement."""
+    if not into_of:
+        return
+    table = connection.ops.quote_name(Identity._meta.db_table)
+    if not is_postgresql():
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET person_id = %s WHERE person_id = %s", [(i, o) for o, i in into_of.items()])
+        return
+    others, intos = zip(*into_of.items(), strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} i SET person_id = m.into_id FROM unnest(%s::bigint[], %s::bigint[]) AS m(other_id, into_id) "
+            "WHERE i.person_id = m.other_id",
+            [list(others), list(intos)],
+        )
 
 
 def persons_merge(*, into: Person, others: Sequence[Person], reason: str, by: User = None) -> Person:
