@@ -121,9 +121,12 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
 
 def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> None:
     existing = identities_existing(keys=[key for record in parsed for key in record.keys])
-    person_of_directory_id = dict(
-        Person.objects.filter(directory_id__in=[r.id for r in parsed]).values_list("directory_id", "pk")
-    )
+    listed_ids = {r.id for r in parsed}
+    person_of_directory_id = {
+        directory_id: pk
+        for directory_id, pk in Person.objects.filter(directory_id__isnull=False).values_list("directory_id", "pk")
+        if directory_id in listed_ids
+    }
     persons_of_record = []
     for record in parsed:
         person_ids = {existing[key][1] for key in record.keys if key in existing}
@@ -176,7 +179,14 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> Non
     result.created = len(new_records)
 
     # Update the persons that were already there: name, directory id, staff flag.
-    persons = Person.objects.in_bulk([target_of_record[r.id] for r, ids in applicable if ids])
+    wanted = {target_of_record[r.id] for r, ids in applicable if ids}
+    persons = {
+        person.pk: person
+        for person in Person.objects.only("pk", "display_name", "directory_id", "is_staff", "staff_reason").iterator(
+            chunk_size=10_000
+        )
+        if person.pk in wanted
+    }
     changed = []
     for record, person_ids in applicable:
         if not person_ids:

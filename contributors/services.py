@@ -114,14 +114,14 @@ def staff_email_domains() -> set[str]:
 
 def blocked_person_pairs(person_ids: Iterable[int]) -> tuple[set[int], set[frozenset[int]]]:
     """Among these persons: the locked ones, and the pairs an admin separated."""
+    # Locks and separations are rare: read them all and filter here, rather than sending
+    # every person id of a large batch to the database.
     person_ids = set(person_ids)
-    locked = set(Person.objects.filter(pk__in=person_ids, locked=True).values_list("pk", flat=True))
+    locked = set(Person.objects.filter(locked=True).values_list("pk", flat=True)) & person_ids
     pairs = {
         frozenset(pair)
-        for pair in Separation.objects.filter(
-            identity_a__person_id__in=person_ids, identity_b__person_id__in=person_ids
-        ).values_list("identity_a__person_id", "identity_b__person_id")
-        if pair[0] != pair[1]
+        for pair in Separation.objects.values_list("identity_a__person_id", "identity_b__person_id")
+        if pair[0] != pair[1] and pair[0] in person_ids and pair[1] in person_ids
     }
     return locked, pairs
 
