@@ -73,7 +73,14 @@ def github_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return JsonResponse({"error": "The payload is not JSON (set the webhook's content type to application/json)."}, status=HTTPStatus.BAD_REQUEST)
-    records = github_records(source.slug, event, payload) if isinstance(payload, dict) else None
+    try:
+        records = github_records(source.slug, event, payload) if isinstance(payload, dict) else None
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        # Signed, but not shaped like GitHub's delivery of this event: say so, never a 500.
+        return JsonResponse(
+            {"error": f"The {event!r} payload is not shaped as GitHub sends it ({type(error).__name__}: {error})."},
+            status=HTTPStatus.BAD_REQUEST,
+        )
     if records is None:
         return JsonResponse({"ignored": event}, status=HTTPStatus.ACCEPTED)
     result = activities_ingest(records=enumerate(records))

@@ -5,9 +5,12 @@ Production sets DATABASE_URL, CELERY_BROKER_URL, DJANGO_SECRET_KEY and friends (
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.utils.translation import gettext_lazy as _
+
+from .logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,12 +47,17 @@ INSTALLED_APPS = [
     "contributors",
     "activities",
     "conversion_points",
+    "dashboard",  # the public dashboard pages
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content Security Policy on every answer (BALOO_CSP below).
+    "baloo_site.security.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    # Rate limits on the public API, push and login (BALOO_RATE_LIMITS below); after CORS so a 429 carries its headers.
+    "baloo_site.security.RateLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -82,6 +90,10 @@ WSGI_APPLICATION = "baloo_site.wsgi.application"
 # SQLite in the project folder is the embedded default; production uses PostgreSQL.
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
+# Web processes keep their database connection between requests (opening one costs more than most
+# requests); a connection that went away is noticed and replaced before it is used.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("DJANGO_CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the dashboard read while an import writes; a timeout instead of "database is locked".
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -89,6 +101,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Cache (the public API's answers, rate-limit counters): per-process memory by default; production
+# with several web processes sets CACHE_URL=redis://127.0.0.1:6379/1 so they share one.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -134,6 +150,29 @@ CELERY_TASK_ACKS_LATE = True  # a task killed mid-way is redelivered, not lost
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# A worker killed mid-task (SIGKILL, lost machine) gives its task back to the queue instead of failing
+# it; every task is idempotent, so running it again is safe.
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# Redis redelivers a task whose worker vanished after this many seconds: longer than any task runs.
+# Other Redis transport options may be added as JSON (the fault tests shorten the restore sweep).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
+    **env.json("CELERY_BROKER_TRANSPORT_OPTIONS", default={}),
+}
+# A broker that is down answers within seconds instead of blocking a web request for long.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5, "interval_max": 1}
+# One queue per kind of work, so a long sync never delays ingestion or the metrics, and each can
+# get workers (or machines) of its own: `celery -A baloo_site worker -Q sync`. See docs/deploying.md.
+CELERY_TASK_ROUTES = {
+    "activities.sync_source": {"queue": "sync"},
+    "activities.enqueue_due_syncs": {"queue": "sync"},
+    "activities.ingest_records": {"queue": "ingest"},
+    "conversion_points.tasks.*": {"queue": "metrics"},
+    "contributors.suggest_merges": {"queue": "metrics"},
+}
+# Workers log through LOGGING below (JSON in production), not Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic jobs are declared in code (baloo_site/celery_beat.py); beat loads them into its database.
 from .celery_beat import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
 
@@ -157,13 +196,26 @@ STAFF_EMAIL_DOMAINS = env.list("STAFF_EMAIL_DOMAINS", default=[])
 # Imports: the longest single activity record accepted, in bytes (a larger line is rejected, not read).
 BALOO_MAX_RECORD_BYTES = env.int("BALOO_MAX_RECORD_BYTES", default=1_000_000)
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
-}
+# Logs: one JSON object per line in production (DJANGO_LOG_FORMAT=json|plain), credentials masked
+# in every format (baloo_site/logging.py).
+LOGGING = logging_config(
+    log_format=env("DJANGO_LOG_FORMAT", default="plain" if DEBUG else "json"),
+    level=env("DJANGO_LOG_LEVEL", default="INFO"),
+)
+
+# Error reporting: exceptions go to Sentry (or a compatible service) when SENTRY_DSN is set.
+# No personal data is sent: no cookies, headers, bodies or user details.
+SENTRY_DSN = env("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env("SENTRY_ENVIRONMENT", default="production"),
+        send_default_pii=False,
+        max_request_body_size="never",
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 # Metrics: seconds a "recompute soon" request waits, so many ingestion batches give one recompute.
 BALOO_METRICS_DEBOUNCE_SECONDS = env.int("BALOO_METRICS_DEBOUNCE_SECONDS", default=60)
@@ -211,5 +263,68 @@ LOGOUT_REDIRECT_URL = "/"
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+# --- Production security (see docs/deploying.md). Everything is on when debug is off. ---
+# HTTPS only: plain HTTP is redirected. DJANGO_SECURE_SSL_REDIRECT=false serves plain HTTP, for a
+# loopback run or a load test; /healthz answers on plain HTTP for load balancers either way.
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Browsers remember to use HTTPS only (a year), subdomains included; the preload flag only allows
+# submitting the domain to the browsers' preload list, which is a separate, manual step.
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+# Behind a proxy that ends TLS and says so in X-Forwarded-Proto: opt in, and only when the proxy
+# always sets (or strips) that header, or a client could claim HTTPS.
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Origins allowed to POST forms when they differ from the host (e.g. https://baloo.example.org behind a proxy).
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Content Security Policy: scripts, styles, fonts and images from this site only; no inline script
+# or style, no plugins, no framing. DJANGO_CSP_REPORT_ONLY=true only reports what it would block.
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+BALOO_CSP = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    # Signing in posts a form that redirects to the single sign-on provider: its origin is allowed.
+    "form-action": ["'self'", *sorted({_origin(url) for url in (OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT) if url})],
+    "frame-ancestors": ["'none'"],
+}
+BALOO_CSP_REPORT_ONLY = env.bool("DJANGO_CSP_REPORT_ONLY", default=False)
+# Rate limits per client ("requests/period", period s, m, h or d; "off" for none): the public API
+# per address, the push API per token, sign-in attempts per address. A load test lifts them.
+BALOO_RATE_LIMITS = {
+    "public_api": env("BALOO_RATE_LIMIT_PUBLIC_API", default="600/m"),
+    "push": env("BALOO_RATE_LIMIT_PUSH", default="600/m"),
+    "login": env("BALOO_RATE_LIMIT_LOGIN", default="10/m"),
+}
+BALOO_RATE_LIMIT_CACHE = "default"
+# Behind a proxy every request comes from the proxy's address: name the header holding the
+# client's (e.g. HTTP_X_FORWARDED_FOR); its rightmost entry, the one the proxy added, is used.
+BALOO_CLIENT_IP_HEADER = env("BALOO_CLIENT_IP_HEADER", default="")
+
 # Push API: the largest request body accepted, in bytes (1,000 records of a few kilobytes each).
 BALOO_PUSH_MAX_BYTES = env.int("BALOO_PUSH_MAX_BYTES", default=10 * 1024 * 1024)
+
+# Contributors, help and participation (community app): help pages, glossary, integration requests.
+INSTALLED_APPS += ["community"]
+# Where people report a problem or suggest an idea; every page links to it.
+BALOO_ISSUE_TRACKER_URL = env("BALOO_ISSUE_TRACKER_URL", default="https://github.com/mozilla/baloo/issues")
+# Outgoing e-mail (links confirming a contributor's other addresses): printed on the console in
+# development; EMAIL_URL names a server in production, e.g. smtp+tls://user:password@host:587.
+vars().update({key: value for key, value in env.email_url("EMAIL_URL", default="consolemail://").items() if value is not None})
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Baloo <baloo@localhost>")
+# How long a link confirming a contributor's other e-mail address works, in hours.
+BALOO_CLAIM_LINK_MAX_AGE_HOURS = env.int("BALOO_CLAIM_LINK_MAX_AGE_HOURS", default=72)
+
+# Dashboard: the community's goal for the de-duplicated total; unset, the goal is the sum of the areas' goals.
+BALOO_SITE_TARGET = env.int("BALOO_SITE_TARGET", default=None)

@@ -4,12 +4,15 @@ from django.urls import include, path
 
 from accounts import urls as accounts_urls
 from accounts import views as accounts_views
+from dashboard import views as dashboard_views
 
-from . import health, views
+from . import health
 
 # Machine-facing URLs carry no language prefix.
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
+    # The language links of every page: remember the choice, then show the page in that language (dashboard app).
+    path("language/<str:code>/", dashboard_views.language_switch, name="language_switch"),
     path("healthz", health.healthz, name="healthz"),
     path("", include("activities.urls")),
     path("", include("conversion_points.urls")),
@@ -20,10 +23,15 @@ urlpatterns = [
 
 # Pages people read are localized; the language can be shared in the URL (/de/, /fr/…).
 urlpatterns += i18n_patterns(
-    path("", views.home, name="home"),
+    # The public dashboard (dashboard app): home, areas, sources, overlap, how we count.
+    path("", dashboard_views.home, name="home"),
+    path("", include("dashboard.urls")),
     # The admin's login and logout go through single sign-on when it is configured (accounts app).
     path("admin/login/", accounts_views.admin_login, name="admin_login"),
     path("admin/logout/", accounts_views.admin_logout, name="admin_logout"),
     path("admin/", admin.site.urls),
+    # Help, glossary, participation (community app) and the contributor pages: my contributions, my accounts, privacy.
+    path("", include("community.urls")),
+    path("", include("contributors.urls")),
     prefix_default_language=False,
 )

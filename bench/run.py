@@ -455,6 +455,24 @@ def bench_directory(ctx: Context) -> dict:
     return result
 
 
+@benchmark("load", "gunicorn on loopback with the demo data: wrk on the home page and the summary API (bench/load.py)")
+def bench_load(ctx: Context) -> dict:
+    import load  # bench/load.py, next to this file
+
+    result = load.run(parts=["pages"], duration=ctx.args.load_seconds, connections=16, clients=8, batches=10, size=100)
+    pages = result["pages"]
+    return {"cores": result["cores"], "gunicorn": result["gunicorn"], **{name: pages[name] for name in pages},
+            "goal_met": all(page["goal_met"] for page in pages.values())}
+
+
+@benchmark("push", "the push API under 8 concurrent clients sending 100-record batches: throughput, nothing lost or doubled")
+def bench_push(ctx: Context) -> dict:
+    import load  # bench/load.py, next to this file
+
+    result = load.run(parts=["push"], duration=0, connections=0, clients=8, batches=10, size=100)
+    return {"cores": result["cores"], "gunicorn": result["gunicorn"], **result["push"]}
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -546,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the PostgreSQL server log (default /var/log/postgresql/postgresql-*-main.log)",
     )
+    parser.add_argument("--load-seconds", type=int, default=10, help="seconds of wrk per URL in the load benchmark (default 10)")
     parser.add_argument("--check", action="store_true", help="exit non-zero when a goal is missed (not only on errors)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON to this file")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")

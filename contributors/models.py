@@ -1,5 +1,6 @@
 """The "who": persons (humans) and their identities (accounts and addresses in sources)."""
 
+from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -45,6 +46,28 @@ class Person(models.Model):
     first_contribution_at = models.DateTimeField(_("first contribution"), null=True, blank=True)
     last_contribution_at = models.DateTimeField(_("last contribution"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # The contributor's own choices about being seen (set on their privacy page, off by default).
+    # Database defaults too: identity resolution inserts persons in bulk, naming only its own columns.
+    profile_public = models.BooleanField(
+        _("public profile"),
+        default=False,
+        db_default=False,
+        help_text=_("The person chose to show a public profile: the name below, their areas and counts. Never an e-mail."),
+    )
+    profile_name = models.CharField(
+        _("public name"),
+        max_length=100,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The name the person chose for their public profile."),
+    )
+    profile_shows_usernames = models.BooleanField(
+        _("shows user names"),
+        default=False,
+        db_default=False,
+        help_text=_("The person chose to list their user names on their public profile."),
+    )
 
     class Meta:
         ordering = ["display_name", "id"]
@@ -222,3 +245,101 @@ class IdentityAudit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} #{self.person_id}"
+
+
+# --------------------------------------------------------------------------- a contributor's own claims
+
+
+class EmailClaim(models.Model):
+    """A signed-in contributor saying "this other address is mine too", proven by a link sent to it.
+
+    When the link is followed (by the same signed-in contributor, before it expires) the address
+    joins their person: its history merges into theirs through the identity services.
+    """
+
+    class Status(models.TextChoices):
+        SENT = "sent", _("link sent, waiting for the click")
+        CONFIRMED = "confirmed", _("confirmed and joined")
+        REVIEW = "review", _("confirmed, waiting for a staff member")
+        CANCELLED = "cancelled", _("cancelled")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("asked by"), on_delete=models.CASCADE, related_name="email_claims"
+    )
+    email = models.CharField(_("address claimed"), max_length=320, help_text=_("Trimmed and case-folded, as identities are."))
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.SENT)
+    nonce = models.CharField(
+        _("link secret"), max_length=32, editable=False, help_text=_("Changes with every link sent, so only the latest link works.")
+    )
+    sent_at = models.DateTimeField(_("link sent"), null=True, blank=True)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
+    merge = models.ForeignKey(
+        PersonMerge,
+        verbose_name=_("merge"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The merge this claim made; undo it from the person merges page if it was a mistake."),
+    )
+    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("e-mail claim")
+        verbose_name_plural = _("e-mail claims")
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class AccountClaim(models.Model):
+    """A signed-in contributor saying "this user name in that system is mine"; a staff member decides.
+
+    Systems such as SUMO or Discourse show user names, never e-mails, so nothing links them to a
+    person automatically: this claim, once approved, does (merged through the identity services).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("waiting for a staff member")
+        APPROVED = "approved", _("approved and joined")
+        REJECTED = "rejected", _("not approved")
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("asked by"), on_delete=models.CASCADE, related_name="account_claims"
+    )
+    source = models.ForeignKey(
+        "activities.Source", verbose_name=_("system"), on_delete=models.CASCADE, related_name="account_claims"
+    )
+    username = models.CharField(_("user name claimed"), max_length=320)
+    evidence = models.TextField(
+        _("how we can tell"),
+        blank=True,
+        help_text=_("What the contributor offered as proof, e.g. a profile page linking back to them."),
+    )
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.PENDING)
+    note = models.CharField(
+        _("note to the contributor"), max_length=500, blank=True, help_text=_("Shown to the contributor on their accounts page.")
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, verbose_name=_("decided by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    merge = models.ForeignKey(
+        PersonMerge,
+        verbose_name=_("merge"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The merge this claim made; undo it from the person merges page if it was a mistake."),
+    )
+    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["status", "-created_at", "-id"]
+        verbose_name = _("account claim")
+        verbose_name_plural = _("account claims")
+
+    def __str__(self) -> str:
+        return f"{self.username} @ {self.source_id}"

@@ -20,18 +20,23 @@ Choices the BRIEF leaves open, made here once:
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import logging
+import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
+from pathlib import Path
 
 import numpy as np
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import Max
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from activities.models import Activity
@@ -192,8 +197,11 @@ class Contributions:
         return len(self.cp)
 
 
-def _rules_sql(rules: Rules) -> tuple[str, list]:
-    """The query listing (conversion point number, identity id, UTC day) for every matching activity."""
+def _rules_sql(rules: Rules, *, after: int | None = None, upto: int | None = None) -> tuple[str, list]:
+    """The query listing (conversion point number, identity id, UTC day) for every matching activity.
+
+    `after` and `upto` keep the activities whose id is in (after, upto] only.
+    """
     pairs, params = [], []
     for number, point in enumerate(rules.points):
         for activity_type in sorted(set(point.types or [])):
@@ -209,6 +217,10 @@ def _rules_sql(rules: Rules) -> tuple[str, list]:
             filters.append(f"(r.cp = {number} AND {condition[0]})")
             filter_params += condition[1]
     where = "a.identity_id IS NOT NULL"
+    if after is not None:
+        where += f" AND a.id > {int(after)}"
+    if upto is not None:
+        where += f" AND a.id <= {int(upto)}"
     if filters:
         where += f" AND (r.cp NOT IN ({', '.join(map(str, filtered))}) OR {' OR '.join(filters)})"
     if is_postgresql():
@@ -237,8 +249,10 @@ _COPY_ROW = np.dtype(
 )
 
 
-def _fetch_raw(rules: Rules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sql, params = _rules_sql(rules)
+def _fetch_raw(
+    rules: Rules, *, after: int | None = None, upto: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sql, params = _rules_sql(rules, after=after, upto=upto)
     if not sql:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
@@ -251,7 +265,9 @@ def _fetch_raw(rules: Rules) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             with transaction.atomic():
                 # The planner takes the rules for one row and probes the (source, type) index once per
                 # rule: random reads, 6x slower at 10M activities than one parallel scan and a hash join.
-                raw.execute("SET LOCAL enable_nestloop = off")
+                # A range of new ids is the opposite case: a few rows found through the primary key.
+                if after is None:
+                    raw.execute("SET LOCAL enable_nestloop = off")
                 raw.copy_expert(f"COPY ({query.decode()}) TO STDOUT WITH (FORMAT binary)", buffer)
             view = buffer.getbuffer()
             count = (len(view) - 19 - 2) // _COPY_ROW.itemsize
@@ -301,24 +317,56 @@ def _fetch_pairs(sql: str) -> tuple[np.ndarray, np.ndarray]:
         return data[:, 0], data[:, 1]
 
 
+@dataclass
+class People:
+    """Who is who now: every identity's person, and the staff and bot persons."""
+
+    identity: np.ndarray  # identity ids, ascending
+    person: np.ndarray  # the person of each
+    staff: np.ndarray  # staff persons (not bots), ascending
+    bots: np.ndarray  # bot persons, ascending
+
+    @classmethod
+    def load(cls) -> People:
+        identity_ids, person_ids = _fetch_pairs(
+            f"SELECT id::int8, person_id::int8 FROM {Identity._meta.db_table} ORDER BY id"
+            if is_postgresql()
+            else f"SELECT id, person_id FROM {Identity._meta.db_table} ORDER BY id"
+        )
+        return cls(
+            identity=identity_ids,
+            person=person_ids,
+            staff=np.sort(_fetch_ids(f"SELECT id FROM {Person._meta.db_table} WHERE is_staff AND NOT is_bot")),
+            bots=np.sort(_fetch_ids(f"SELECT id FROM {Person._meta.db_table} WHERE is_bot")),
+        )
+
+    def persons_of(self, identity: np.ndarray) -> np.ndarray:
+        """The person of each identity, -1 for an identity that is gone."""
+        if len(self.identity) == 0 or len(identity) == 0:
+            return np.full(len(identity), -1, dtype=np.int64)
+        top = int(self.identity[-1])
+        if top > 4 * len(self.identity) + 10_000_000:
+            return _id_lookup(self.identity, self.person, identity)
+        if getattr(self, "_table", None) is None:
+            self._table = np.full(top + 2, -1, dtype=np.int64)  # the last cell answers ids past the top
+            self._table[self.identity] = self.person
+        return self._table[np.minimum(identity, top + 1)]
+
+    def contributions(self, cp: np.ndarray, person: np.ndarray, day: np.ndarray) -> Contributions:
+        """Rows resolved to persons (see `persons_of`): rows of bots and of no one are left out."""
+        keep = person >= 0
+        if len(self.bots):
+            keep &= ~np.isin(person, self.bots)
+        cp, person, day = cp[keep], person[keep], day[keep]
+        staff = np.isin(person, self.staff) if len(self.staff) else np.zeros(len(cp), bool)
+        return Contributions(cp=cp, person=person, day=day, staff=staff)
+
+
 def contributions_fetch(*, rules: Rules) -> Contributions:
     """Every contribution, resolved to persons now: forgotten activities and bots are left out."""
     cp, identity, day = _fetch_raw(rules)
-    identity_ids, person_ids = _fetch_pairs(
-        f"SELECT id::int8, person_id::int8 FROM {Identity._meta.db_table}"
-        if is_postgresql()
-        else f"SELECT id, person_id FROM {Identity._meta.db_table}"
-    )
-    person = _id_lookup(identity_ids, person_ids, identity)
-    bots = _fetch_ids(f"SELECT id FROM {Person._meta.db_table} WHERE is_bot")
-    staff = _fetch_ids(f"SELECT id FROM {Person._meta.db_table} WHERE is_staff AND NOT is_bot")
-    keep = person >= 0
-    if len(bots):
-        keep &= ~np.isin(person, bots)
-    cp, person, day = cp[keep], person[keep], day[keep]
-    return Contributions(
-        cp=cp, person=person, day=day, staff=np.isin(person, staff) if len(staff) else np.zeros(len(cp), bool)
-    )
+    people = People.load()
+    return people.contributions(cp, people.persons_of(identity), day)
 
 
 def latest_week() -> int | None:
@@ -438,25 +486,80 @@ def _slices(groups: np.ndarray, count: int) -> list[slice]:
 
 
 def _shared_counts(members: list[np.ndarray]) -> np.ndarray:
-    """How many persons each pair of groups shares: M^T M over a persons × groups matrix, in chunks."""
+    """How many persons each pair of groups shares: M^T M over a persons × groups matrix, in chunks.
+
+    The matrix is built from one bit per group in a table indexed by person id (no sort).
+    """
     count = len(members)
     shared = np.zeros((count, count), dtype=np.int64)
-    everyone = _distinct(np.concatenate(members)) if members else np.empty(0, np.int64)
-    chunk = 200_000
-    for begin in range(0, len(everyone), chunk):
-        block = everyone[begin : begin + chunk]
-        matrix = np.zeros((len(block), count), dtype=np.float64)
+    sizes = [len(group) for group in members]
+    if not any(sizes):
+        return shared
+    top = max(int(group.max()) for group in members if len(group))
+    if count > 62 or top > 200_000_000:
+        everyone = _distinct(np.concatenate(members))
+        matrix = np.zeros((len(everyone), count), dtype=np.int8)
         for column, group in enumerate(members):
-            matrix[:, column] = np.isin(block, group, assume_unique=True)
-        shared += np.rint(matrix.T @ matrix).astype(np.int64)
+            matrix[np.searchsorted(everyone, group), column] = 1
+    else:
+        bits = np.zeros(top + 1, dtype=np.int64)
+        for column, group in enumerate(members):
+            bits[group] |= np.int64(1) << column
+        bits = bits[bits != 0]
+        matrix = ((bits[:, None] >> np.arange(count, dtype=np.int64)) & 1).astype(np.int8)
+    chunk = 500_000
+    for begin in range(0, len(matrix), chunk):
+        block = matrix[begin : begin + chunk].astype(np.float64)
+        shared += np.rint(block.T @ block).astype(np.int64)
     return shared
 
 
-def metrics_compute(*, contributions: Contributions, rules: Rules, last: int | None) -> MetricsResult:
-    """Every series of every scope, overlap and movement at the latest week, and contributors ever."""
-    result = MetricsResult(last=last)
+# Series are counted past the latest week, as if nothing new arrived: a contribution up to the
+# latest week stops counting by 53 weeks later, so a later week's points of people with nothing new
+# are already in them when the latest week moves on (what the incremental update relies on).
+HORIZON_WEEKS = 60
+LEVEL_KEYS = ("casual", "active_level", "core")
+
+
+@dataclass
+class State:
+    """What a recompute keeps: a sum over persons, so removing some and adding them back is exact.
+
+    `series[(scope, population)]` holds arrays over the absolute weeks origin … origin+length-1:
+    `any` (persons whose first contribution of any level, counted or not, is that week: where the
+    series starts), `active`, `new`, `lapsed` and, for `all` and areas, the level counts.
+    `members[(population, area slug or "")]` lists the persons of an area (or of everything, "")
+    still active or lapsed recently at the latest week, with the last week each one is active there.
+    `ever[population]` counts the persons with any contribution. Every part is a sum over persons.
+    """
+
+    origin: int = 0
+    length: int = 0
+    series: dict[tuple[str, str], dict[str, np.ndarray]] = field(default_factory=dict)
+    members: dict[tuple[str, str], tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+    ever: dict[str, int] = field(default_factory=dict)
+    stats: dict = field(default_factory=dict)
+
+
+def _first_weeks(person: np.ndarray, week: np.ndarray, origin: int, length: int) -> np.ndarray:
+    """How many persons have their first row in each week; rows sorted by person then week."""
+    first_row = np.empty(len(person), dtype=bool)
+    first_row[0] = True
+    np.not_equal(person[1:], person[:-1], out=first_row[1:])
+    return np.bincount(week[first_row] - origin, minlength=length)[:length]
+
+
+def _prune(persons: np.ndarray, last_active: np.ndarray, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """Members still of use at the latest week `last` or later: active, or lapsed within the movement window."""
+    keep = last_active >= last - MOVEMENT_WEEKS - 1
+    return persons[keep], last_active[keep]
+
+
+def metrics_compute_state(*, contributions: Contributions, rules: Rules, last: int | None) -> State:
+    """Count every scope from contributions up to the latest week `last` (see `weekly_sweep`)."""
+    state = State()
     if last is None:
-        return result
+        return state
     timings: dict[str, float] = {}
     clock = time.perf_counter()
     week = week_of_day(contributions.day.astype(np.int64))
@@ -465,6 +568,10 @@ def metrics_compute(*, contributions: Contributions, rules: Rules, last: int | N
         raise ValueError("person ids beyond the engine's key width")
     sunday = ((contributions.day.astype(np.int64) + 3) % 7 == 6)[keep]
     week = week[keep]
+    origin = int(week.min()) if len(week) else last
+    horizon = last + HORIZON_WEEKS
+    length = horizon - origin + 1
+    state.origin, state.length = origin, length
     # One sorted, distinct (conversion point, person, week, Sunday) key: week-level rows are all the
     # sweep needs, and a sorted array stays sorted under any mask.
     key = (
@@ -484,12 +591,12 @@ def metrics_compute(*, contributions: Contributions, rules: Rules, last: int | N
     sunday = (low & 1).astype(np.int64)
     volunteer = ~np.isin(person, staff_persons) if len(staff_persons) else np.ones(len(person), bool)
     level = rules.level[cp] if len(cp) else np.empty(0, np.int8)
-    result.stats["rows"] = int(len(person))
+    state.stats = {"rows": int(len(person))}
 
     populations = ((Population.VOLUNTEERS.value, volunteer), (Population.EVERYONE.value, None))
     for name, mask in populations:
         persons = person if mask is None else person[mask]
-        result.contributors_ever[name] = int(len(_distinct(persons)))
+        state.ever[name] = int(len(_distinct(persons)))
 
     # Conversion point scopes: contiguous in the key order already.
     for number, part in enumerate(_slices(cp, len(rules.points))):
@@ -497,10 +604,14 @@ def metrics_compute(*, contributions: Contributions, rules: Rules, last: int | N
             rows = np.arange(part.start, part.stop) if mask is None else np.arange(part.start, part.stop)[mask[part]]
             if len(rows) == 0:
                 continue
-            sweep = weekly_sweep(person[rows], week[rows], sunday[rows], first=int(week[rows].min()), last=last)
-            result.series.append(
-                Series(f"cp:{rules.points[number].slug}", name, sweep.first, sweep.active, sweep.new, sweep.lapsed)
-            )
+            p, w = person[rows], week[rows]
+            sweep = weekly_sweep(p, w, sunday[rows], first=origin, last=horizon)
+            state.series[(f"cp:{rules.points[number].slug}", name)] = {
+                "any": sweep.new.copy(),
+                "active": sweep.active,
+                "new": sweep.new,
+                "lapsed": sweep.lapsed,
+            }
     timings["cp_scopes_s"] = time.perf_counter() - clock
 
     # Everything, areas and sources: rows ordered by (person, week, Sunday), then grouped with a stable sort.
@@ -520,8 +631,6 @@ def metrics_compute(*, contributions: Contributions, rules: Rules, last: int | N
         )
     timings["order_s"] = time.perf_counter() - clock
 
-    active_now: dict[tuple[str, str], np.ndarray] = {}
-    lapsed_recently: dict[tuple[str, str], np.ndarray] = {}
     for family, (family_order, parts, scopes) in family_orders.items():
         # Gathered once per family, so each scope below is a slice (a view), not another gather.
         f_person, f_week, f_sunday = person[family_order], week[family_order], sunday[family_order]
@@ -541,41 +650,497 @@ def metrics_compute(*, contributions: Contributions, rules: Rules, last: int | N
                     )
                 if len(p) == 0:
                     continue
-                first = int(w.min())
                 lowest = int(lv.min())
                 chosen = lv >= ACTIVE if lowest < ACTIVE else slice(None)
-                counted = weekly_sweep(p[chosen], w[chosen], s[chosen], first=first, last=last)
-                levels = None
+                counted = weekly_sweep(p[chosen], w[chosen], s[chosen], first=origin, last=horizon)
+                arrays = {
+                    "any": _first_weeks(p, w, origin, length) if lowest < ACTIVE else counted.new.copy(),
+                    "active": counted.active,
+                    "new": counted.new,
+                    "lapsed": counted.lapsed,
+                }
                 if with_levels:
-                    anyone = weekly_sweep(p, w, s, first=first, last=last) if lowest < ACTIVE else counted
+                    anyone = weekly_sweep(p, w, s, first=origin, last=horizon) if lowest < ACTIVE else counted
                     core = lv == CORE
-                    core_active = weekly_sweep(p[core], w[core], s[core], first=first, last=last).active
-                    levels = (anyone.active - counted.active, counted.active - core_active, core_active)
-                result.series.append(Series(scope, name, first, counted.active, counted.new, counted.lapsed, levels))
-                if family == "area":
-                    slug = scope.split(":", 1)[1]
-                    active_now[(name, slug)] = counted.persons[counted.last_active >= last]
-                    recent = (counted.last_active < last) & (counted.last_active >= last - MOVEMENT_WEEKS - 1)
-                    lapsed_recently[(name, slug)] = counted.persons[recent]
-                elif family == "all":
-                    active_now[(name, "")] = counted.persons[counted.last_active >= last]
+                    core_active = weekly_sweep(p[core], w[core], s[core], first=origin, last=horizon).active
+                    arrays.update(
+                        casual=anyone.active - counted.active,
+                        active_level=counted.active - core_active,
+                        core=core_active,
+                    )
+                state.series[(scope, name)] = arrays
+                if family in ("area", "all"):
+                    slug = scope.split(":", 1)[1] if family == "area" else ""
+                    state.members[(name, slug)] = _prune(counted.persons, counted.last_active, last)
     timings["scopes_s"] = time.perf_counter() - clock
+    state.stats["compute"] = {k: round(v, 3) for k, v in timings.items()}
+    return state
 
-    for name, _mask in populations:
+
+def state_result(state: State, *, rules: Rules, last: int | None) -> MetricsResult:
+    """The series (each from its first contribution to the latest week), overlap, movement and counts."""
+    result = MetricsResult(last=last)
+    if last is None:
+        return result
+    clock = time.perf_counter()
+    end = last - state.origin + 1
+    for (scope, population), arrays in state.series.items():
+        started = np.flatnonzero(arrays["any"][:end])
+        if len(started) == 0:
+            continue
+        part = slice(int(started[0]), end)
+        levels = tuple(arrays[k][part] for k in LEVEL_KEYS) if LEVEL_KEYS[0] in arrays else None
+        result.series.append(
+            Series(
+                scope,
+                population,
+                state.origin + int(started[0]),
+                arrays["active"][part],
+                arrays["new"][part],
+                arrays["lapsed"][part],
+                levels,
+            )
+        )
+    result.contributors_ever = dict(state.ever)
+    empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+    for name in (Population.VOLUNTEERS.value, Population.EVERYONE.value):
         slugs = rules.area_slugs
-        members = [active_now.get((name, slug), np.empty(0, np.int64)) for slug in slugs]
-        shared = _shared_counts(members)
+        active_now, lapsed_recently = {}, {}
+        for slug in ("", *slugs):
+            persons, last_active = state.members.get((name, slug), empty)
+            active_now[slug] = persons[last_active >= last]
+            lapsed_recently[slug] = persons[(last_active < last) & (last_active >= last - MOVEMENT_WEEKS - 1)]
+        shared = _shared_counts([active_now[slug] for slug in slugs])
         for i in range(len(slugs)):
             for j in range(i + 1, len(slugs)):
                 result.overlaps.append((name, slugs[i], slugs[j], int(shared[i, j])))
-        anywhere = active_now.get((name, ""), np.empty(0, np.int64))
+        anywhere = active_now[""]
         for slug in slugs:
-            gone = lapsed_recently.get((name, slug), np.empty(0, np.int64))
+            gone = lapsed_recently[slug]
             moved = int(np.isin(gone, anywhere, assume_unique=True).sum())
             result.movements.append((name, slug, int(len(gone)), moved, int(len(gone)) - moved))
-    timings["overlap_s"] = time.perf_counter() - clock
-    result.stats["compute"] = {k: round(v, 3) for k, v in timings.items()}
+    result.stats = {**state.stats, "result_s": round(time.perf_counter() - clock, 3)}
     return result
+
+
+def metrics_compute(*, contributions: Contributions, rules: Rules, last: int | None) -> MetricsResult:
+    """Every series of every scope, overlap and movement at the latest week, and contributors ever."""
+    return state_result(
+        metrics_compute_state(contributions=contributions, rules=rules, last=last), rules=rules, last=last
+    )
+
+
+# --------------------------------------------------------------------------- the incremental update
+#
+# A full recompute leaves its raw rows (conversion point, identity, UTC day: identities, not persons),
+# the identity → person map and the staff and bot persons it used, and its State (a sum over
+# persons) in a cache directory, named by a key the run stores. After ingestion, merges or flag
+# changes, the next queued recompute reads only the activities with a larger id than the last one
+# read, re-reads who is who, and finds the persons whose rows or flags changed: the new rows'
+# persons, both sides of every identity that moved, staff and bot flags that flipped, and the
+# persons with contributions between the old and the new latest week. Their old part is counted
+# again from the cached rows and taken out, their new part counted and put in; everyone else's is
+# unchanged by construction. Whatever it cannot vouch for (other rules, an activity or identity
+# deleted, a cache from another run or database, a lock not obtained) gives a full recompute.
+
+CACHE_VERSION = 2
+CACHE_MAX_CHUNKS = 16
+# How long to wait for ingestion transactions in flight before reading the largest settled id.
+SETTLE_LOCK_TIMEOUT = "30s"
+
+
+class CacheUnusable(Exception):
+    """The cache cannot vouch for an incremental update: recompute in full."""
+
+
+def cache_dir() -> Path:
+    """Where the cache of this database lives (settings or env `BALOO_METRICS_CACHE_DIR`)."""
+    configured = getattr(settings, "BALOO_METRICS_CACHE_DIR", None) or os.environ.get("BALOO_METRICS_CACHE_DIR")
+    base = Path(configured) if configured else Path(settings.BASE_DIR) / "var" / "metrics-cache"
+    db = connection.settings_dict
+    where = f"{connection.vendor}|{db.get('HOST')}|{db.get('PORT')}|{db.get('NAME')}"
+    return base / f"{connection.vendor}-{hashlib.sha256(where.encode()).hexdigest()[:16]}"
+
+
+def rules_fingerprint(rules: Rules) -> str:
+    """Everything of the rules the counting or the scope names depend on."""
+    described = [
+        [p.pk, p.slug, p.area.slug, p.source_id, p.source.slug, sorted(set(p.types or [])), p.container or "", p.level]
+        for p in rules.points
+    ]
+    return hashlib.sha256(json.dumps([CACHE_VERSION, connection.vendor, described]).encode()).hexdigest()
+
+
+SERIES_FIELDS = ("any", "active", "new", "lapsed", *LEVEL_KEYS)
+
+
+@dataclass
+class Cache:
+    key: str
+    fingerprint: str
+    watermark: int  # every activity with an id up to this one has been read, none above
+    activities: int  # how many activities have an id up to the watermark (all, not only contributions)
+    latest_day: int | None  # the UTC day of the latest of them
+    last: int | None  # the latest week counted
+    cp: np.ndarray
+    identity: np.ndarray
+    day: np.ndarray
+    people: People
+    state: State
+    chunks: list[str] = field(default_factory=list)  # row files holding cp/identity/day[:stored]
+    stored: int = 0
+
+    def save(self, directory: Path) -> None:
+        """Write the rows not on disk yet as a new chunk (or all in one), then the rest; atomic renames."""
+        directory.mkdir(parents=True, exist_ok=True)
+        if not all((directory / name).exists() for name in self.chunks):
+            self.chunks, self.stored = [], 0
+        if self.stored < len(self.cp) or not self.chunks:
+            begin = self.stored if len(self.chunks) < CACHE_MAX_CHUNKS else 0
+            name = f"rows-{uuid.uuid4().hex}.npz"
+            _atomic_write(
+                directory / name,
+                lambda handle: np.savez(
+                    handle, cp=self.cp[begin:], identity=self.identity[begin:], day=self.day[begin:]
+                ),
+            )
+            self.chunks = ([] if begin == 0 else self.chunks) + [name]
+            self.stored = len(self.cp)
+        series_keys = list(self.state.series)
+        member_keys = list(self.state.members)
+        meta = {
+            "version": CACHE_VERSION,
+            "key": self.key,
+            "fingerprint": self.fingerprint,
+            "watermark": self.watermark,
+            "activities": self.activities,
+            "latest_day": self.latest_day,
+            "last": self.last,
+            "chunks": self.chunks,
+            "stored": self.stored,
+            "origin": self.state.origin,
+            "length": self.state.length,
+            "ever": self.state.ever,
+            "series": [list(key) for key in series_keys],
+            "levels": [LEVEL_KEYS[0] in self.state.series[key] for key in series_keys],
+            "members": [list(key) for key in member_keys],
+        }
+        # Every series has the same weeks: one array of (series, field, week), levels zero where absent.
+        stacked = np.zeros((len(series_keys), len(SERIES_FIELDS), self.state.length), dtype=np.int64)
+        for number, key in enumerate(series_keys):
+            for column, name in enumerate(SERIES_FIELDS):
+                if name in self.state.series[key]:
+                    stacked[number, column] = self.state.series[key][name]
+        member_persons = [self.state.members[key][0] for key in member_keys]
+        arrays = {
+            "meta": np.array(json.dumps(meta)),
+            "people_identity": self.people.identity,
+            "people_person": self.people.person,
+            "people_staff": self.people.staff,
+            "people_bots": self.people.bots,
+            "series": stacked,
+            "member_sizes": np.array([len(persons) for persons in member_persons], dtype=np.int64),
+            "member_persons": np.concatenate(member_persons) if member_persons else np.empty(0, np.int64),
+            "member_last": (
+                np.concatenate([self.state.members[key][1] for key in member_keys])
+                if member_keys
+                else np.empty(0, np.int64)
+            ),
+        }
+        _atomic_write(directory / "state.npz", lambda handle: np.savez(handle, **arrays))
+        for path in directory.glob("rows-*.np[yz]"):
+            if path.name not in self.chunks:
+                path.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> Cache | None:
+        path = directory / "state.npz"
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("version") != CACHE_VERSION:
+                return None
+            people = People(
+                identity=data["people_identity"],
+                person=data["people_person"],
+                staff=data["people_staff"],
+                bots=data["people_bots"],
+            )
+            state = State(origin=meta["origin"], length=meta["length"], ever=meta["ever"])
+            stacked = data["series"]
+            for number, (key, levels) in enumerate(zip(meta["series"], meta["levels"], strict=True)):
+                names = SERIES_FIELDS if levels else SERIES_FIELDS[: -len(LEVEL_KEYS)]
+                state.series[tuple(key)] = {name: stacked[number, column] for column, name in enumerate(names)}
+            bounds = np.concatenate([[0], np.cumsum(data["member_sizes"])])
+            member_persons, member_last = data["member_persons"], data["member_last"]
+            for number, key in enumerate(meta["members"]):
+                part = slice(int(bounds[number]), int(bounds[number + 1]))
+                state.members[tuple(key)] = (member_persons[part], member_last[part])
+        chunks = []
+        for name in meta["chunks"]:
+            with np.load(directory / name, allow_pickle=False) as chunk:
+                chunks.append((chunk["cp"], chunk["identity"], chunk["day"]))
+        rows = (
+            tuple(
+                np.concatenate([chunk[column] for chunk in chunks]) if len(chunks) != 1 else chunks[0][column]
+                for column in range(3)
+            )
+            if chunks
+            else (np.empty(0, np.int16), np.empty(0, np.int64), np.empty(0, np.int32))
+        )
+        if len(rows[0]) != meta["stored"]:
+            return None
+        return cls(
+            key=meta["key"],
+            fingerprint=meta["fingerprint"],
+            watermark=meta["watermark"],
+            activities=meta["activities"],
+            latest_day=meta["latest_day"],
+            last=meta["last"],
+            cp=rows[0],
+            identity=rows[1],
+            day=rows[2],
+            people=people,
+            state=state,
+            chunks=meta["chunks"],
+            stored=meta["stored"],
+        )
+
+
+def _atomic_write(path: Path, write) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            write(handle)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def cache_clear() -> None:
+    """Forget the cache: the next recompute is a full one."""
+    (cache_dir() / "state.npz").unlink(missing_ok=True)
+
+
+def _settled_watermark() -> int | None:
+    """The largest activity id at or below which every activity is committed (or never will be).
+
+    On PostgreSQL ids are taken from a sequence before the inserting transaction commits, so a
+    smaller id may still appear after a larger one is visible. A SHARE lock on the table waits for
+    the transactions inserting activities now (and holds new ones back for the moment it takes):
+    once it is granted no id up to the largest visible one is pending. None when the lock was not
+    obtained in time. SQLite has one writer at a time, and ids above every committed one.
+    """
+    table = Activity._meta.db_table
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            if is_postgresql():
+                cursor.execute(f"SET LOCAL lock_timeout = '{SETTLE_LOCK_TIMEOUT}'")
+                cursor.execute(f"LOCK TABLE {table} IN SHARE MODE")
+            cursor.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}")
+            return int(cursor.fetchone()[0])
+    except OperationalError:
+        logger.warning("metrics: ingestion kept the activities table busy; this recompute leaves no cache")
+        return None
+
+
+@contextmanager
+def _snapshot() -> Iterator[None]:
+    """Several reads from one view of the database (PostgreSQL REPEATABLE READ), unless inside a transaction already."""
+    nested = connection.in_atomic_block
+    with transaction.atomic():
+        if is_postgresql() and not nested:
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        yield
+
+
+def _activities_between(after: int, upto: int) -> tuple[int, int | None]:
+    """How many activities have an id in (after, upto], and the UTC day of the latest of them."""
+    latest = Activity.objects.filter(pk__gt=after, pk__lte=upto).aggregate(count=Count("pk"), latest=Max("occurred_at"))
+    day = None if latest["latest"] is None else day_number(latest["latest"].astimezone(UTC).date())
+    return latest["count"], day
+
+
+def _capped_week(latest_day: int | None) -> int | None:
+    """The latest computed week: the one holding the latest activity, never after this week."""
+    if latest_day is None:
+        return None
+    this_week = week_of_day(day_number(timezone.now().astimezone(UTC).date()))
+    return min(week_of_day(latest_day), this_week)
+
+
+def _in(persons: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Whether each person (-1 for no one) is one of `chosen` (sorted, distinct, non-negative)."""
+    if len(chosen) == 0 or len(persons) == 0:
+        return np.zeros(len(persons), dtype=bool)
+    top = int(max(persons.max(), chosen.max()))
+    if top > 4 * len(persons) + 50_000_000:
+        return np.isin(persons, chosen)
+    mark = np.zeros(top + 2, dtype=bool)
+    mark[chosen] = True
+    return mark[persons]  # -1 reads the last cell, which is never marked
+
+
+def _state_update(old: State, sub: State, add: State, persons: np.ndarray, last: int) -> State:
+    """old − sub + add, where sub and add are the old and the new part of `persons` (and nobody else's)."""
+    parts = [s for s in (old, sub, add) if s.length]
+    origin = min([s.origin for s in parts] + [last])
+    end = max([s.origin + s.length for s in parts] + [last + HORIZON_WEEKS + 1])
+    state = State(origin=origin, length=end - origin)
+
+    def aligned(part: State, key: tuple[str, str], name: str) -> np.ndarray:
+        values = np.zeros(state.length, dtype=np.int64)
+        found = part.series.get(key, {}).get(name)
+        if found is not None:
+            values[part.origin - origin : part.origin - origin + len(found)] = found
+        return values
+
+    for key in {*old.series, *sub.series, *add.series}:
+        names = {*old.series.get(key, {}), *sub.series.get(key, {}), *add.series.get(key, {})}
+        arrays = {name: aligned(old, key, name) - aligned(sub, key, name) + aligned(add, key, name) for name in names}
+        if any(values.min() < 0 for values in arrays.values()):
+            raise CacheUnusable(f"a negative count in {key}")
+        if not arrays["any"].any():
+            if any(values.any() for values in arrays.values()):
+                raise CacheUnusable(f"counts without contributions in {key}")
+            continue
+        state.series[key] = arrays
+    for key in {*old.members, *add.members}:
+        empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+        kept_persons, kept_last = old.members.get(key, empty)
+        keep = ~_in(kept_persons, persons)
+        added_persons, added_last = add.members.get(key, empty)
+        merged_persons = np.concatenate([kept_persons[keep], added_persons])
+        merged_last = np.concatenate([kept_last[keep], added_last])
+        order = np.argsort(merged_persons, kind="stable")
+        state.members[key] = _prune(merged_persons[order], merged_last[order], last)
+    for name in {*old.ever, *add.ever}:
+        state.ever[name] = old.ever.get(name, 0) - sub.ever.get(name, 0) + add.ever.get(name, 0)
+        if state.ever[name] < 0:
+            raise CacheUnusable("a negative count of contributors ever")
+    return state
+
+
+def _full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
+    """Count everything from the database; also gives the cache for the next incremental update."""
+    clock = time.perf_counter()
+    watermark = _settled_watermark()
+    with _snapshot():
+        cp, identity, day = _fetch_raw(rules, upto=watermark)
+        people = People.load()
+        upto = watermark if watermark is not None else 2**62
+        count, latest_day = _activities_between(0, upto)
+    fetched = time.perf_counter() - clock
+    contributions = people.contributions(cp, people.persons_of(identity), day)
+    last = _capped_week(latest_day)
+    state = metrics_compute_state(contributions=contributions, rules=rules, last=last)
+    del contributions
+    result = state_result(state, rules=rules, last=last)
+    cache = None
+    if watermark is not None:
+        cache = Cache(
+            key=uuid.uuid4().hex,
+            fingerprint=rules_fingerprint(rules),
+            watermark=watermark,
+            activities=count,
+            latest_day=latest_day,
+            last=last,
+            cp=cp,
+            identity=identity,
+            day=day,
+            people=people,
+            state=state,
+        )
+    return result, cache, {"mode": "full", "fetch_s": round(fetched, 3)}
+
+
+def _incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache, dict]:
+    """Update the cached State with what changed since (see the comment above); CacheUnusable if it can't."""
+    clock = time.perf_counter()
+    if cache.fingerprint != rules_fingerprint(rules):
+        raise CacheUnusable("the rules changed")
+    if cache.last is None:
+        raise CacheUnusable("nothing was counted last time")
+    latest_run = MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).order_by("-pk").first()
+    if latest_run is None or latest_run.cache_key != cache.key:
+        raise CacheUnusable("the cache is not the latest run's")
+    watermark = _settled_watermark()
+    if watermark is None or watermark < cache.watermark:
+        raise CacheUnusable("no settled watermark")
+    with _snapshot():
+        new_cp, new_identity, new_day = _fetch_raw(rules, after=cache.watermark, upto=watermark)
+        kept, _latest = _activities_between(0, cache.watermark)
+        if kept != cache.activities:
+            raise CacheUnusable("activities were deleted")
+        added, latest_day = _activities_between(cache.watermark, watermark)
+        people = People.load()
+    fetched = time.perf_counter() - clock
+    old = cache.people
+    at = np.clip(np.searchsorted(people.identity, old.identity), 0, max(len(people.identity) - 1, 0))
+    if len(old.identity) and (len(people.identity) == 0 or not np.array_equal(people.identity[at], old.identity)):
+        raise CacheUnusable("an identity was deleted (its activities may have moved)")
+    if latest_day is None or (cache.latest_day is not None and latest_day < cache.latest_day):
+        latest_day = cache.latest_day
+    last = _capped_week(latest_day)
+    if last is None or last < cache.last:
+        raise CacheUnusable("the latest week went back")
+
+    old_person = old.persons_of(cache.identity)
+    now_person = people.persons_of(cache.identity)
+    new_person = people.persons_of(new_identity)
+    moved = old_person != now_person
+    touched = [old_person[moved], now_person[moved], new_person]
+    touched += [np.setxor1d(old.staff, people.staff), np.setxor1d(old.bots, people.bots)]
+    if last != cache.last:
+        week = week_of_day(cache.day.astype(np.int64))
+        between = (week > cache.last) & (week <= last)
+        touched += [old_person[between], now_person[between]]
+    persons = _distinct(np.concatenate(touched).astype(np.int64))
+    persons = persons[persons >= 0]
+    taken = _in(old_person, persons)
+    before = old.contributions(cache.cp[taken], old_person[taken], cache.day[taken])
+    taken_now, taken_new = _in(now_person, persons), _in(new_person, persons)
+    after = people.contributions(
+        np.concatenate([cache.cp[taken_now], new_cp[taken_new]]),
+        np.concatenate([now_person[taken_now], new_person[taken_new]]),
+        np.concatenate([cache.day[taken_now], new_day[taken_new]]),
+    )
+    resolved = time.perf_counter() - clock
+    sub = metrics_compute_state(contributions=before, rules=rules, last=cache.last)
+    add = metrics_compute_state(contributions=after, rules=rules, last=last)
+    swept = time.perf_counter() - clock
+    state = _state_update(cache.state, sub, add, persons, last)
+    updated_at = time.perf_counter() - clock
+    state.stats = {"rows": len(before) + len(after)}
+    result = state_result(state, rules=rules, last=last)
+    updated = Cache(
+        key=uuid.uuid4().hex,
+        fingerprint=cache.fingerprint,
+        watermark=watermark,
+        activities=kept + added,
+        latest_day=latest_day,
+        last=last,
+        cp=np.concatenate([cache.cp, new_cp.astype(np.int16)]),
+        identity=np.concatenate([cache.identity, new_identity.astype(np.int64)]),
+        day=np.concatenate([cache.day, new_day.astype(np.int32)]),
+        people=people,
+        state=state,
+        chunks=cache.chunks,
+        stored=cache.stored,
+    )
+    stats = {
+        "mode": "incremental",
+        "fetch_s": round(fetched, 3),
+        "resolve_s": round(resolved - fetched, 3),
+        "sweeps_s": round(swept - resolved, 3),
+        "update_s": round(updated_at - swept, 3),
+        "new_rows": int(len(new_cp)),
+        "persons_recounted": int(len(persons)),
+        "rows_recounted": int(len(before) + len(after)),
+    }
+    return result, updated, stats
 
 
 # --------------------------------------------------------------------------- snapshots
@@ -644,19 +1209,46 @@ def _snapshots_write(run: MetricRun, result: MetricsResult) -> int:
     return len(rows)
 
 
-def metrics_recompute(*, run: MetricRun | None = None) -> MetricRun | None:
+def _cache_save(cache: Cache | None, directory: Path, run: MetricRun) -> None:
+    """Keep the cache for the next incremental update, after the run it belongs to is committed.
+
+    A failure here costs only speed: the next update finds no cache (or one of another run) and
+    recomputes in full.
+    """
+    if cache is None:
+        cache_clear()
+        return
+    clock = time.perf_counter()
+    try:
+        cache.save(directory)
+    except Exception:
+        logger.exception("metrics: could not save the cache in %s", directory)
+        cache_clear()
+        return
+    run.stats["cache_save_s"] = round(time.perf_counter() - clock, 3)
+    MetricRun.objects.filter(pk=run.pk).update(stats=run.stats)
+
+
+def metrics_recompute(*, run: MetricRun | None = None, incremental: bool = False) -> MetricRun | None:
     """Recompute every series of every scope and swap the new snapshots in.
 
     Writes a new run in bulk while it is `running`, then marks it complete and removes older runs
     in one transaction: readers see the old snapshots or the new ones, never a mix, and a crash
     leaves the previous snapshots in place. Re-running gives the same numbers. Passing a `queued`
     run starts that one; None is returned when it has been started by someone else already.
+
+    `incremental` updates the latest run's numbers from what changed since (see "the incremental
+    update" above) when its cache can vouch for it, and recomputes in full otherwise: both give
+    the same numbers. Every run leaves a cache for the next one.
     """
     with _recompute_lock():
         if run is None:
             run = MetricRun.objects.create(status=MetricRun.Status.RUNNING, started_at=timezone.now())
         else:
-            started = MetricRun.objects.filter(pk=run.pk, status=MetricRun.Status.QUEUED).update(
+            # Under the lock a `running` run is one whose worker died mid-way (PostgreSQL frees the
+            # lock with the session): its redelivered task starts it again.
+            restartable = [MetricRun.Status.QUEUED] + ([MetricRun.Status.RUNNING] if is_postgresql() else [])
+            started = MetricRun.objects.filter(pk=run.pk, status__in=restartable).update(
                 status=MetricRun.Status.RUNNING, started_at=timezone.now()
             )
             if not started:
@@ -665,12 +1257,32 @@ def metrics_recompute(*, run: MetricRun | None = None) -> MetricRun | None:
         try:
             clock = time.perf_counter()
             rules = Rules.load()
-            contributions = contributions_fetch(rules=rules)
-            fetched = time.perf_counter() - clock
-            last = latest_week()
-            result = metrics_compute(contributions=contributions, rules=rules, last=last)
+            directory = cache_dir()
+            outcome, reason = None, "asked for in full"
+            if incremental:
+                try:
+                    cache = Cache.load(directory)
+                    if cache is None:
+                        raise CacheUnusable("no cache")
+                    loaded = time.perf_counter() - clock
+                    outcome = _incremental(rules, cache)
+                    outcome[2]["load_s"] = round(loaded, 3)
+                    del cache
+                except CacheUnusable as why:
+                    reason = str(why)
+                except Exception:
+                    # A damaged or unreadable cache must never stop the numbers: count in full.
+                    logger.exception("metrics: incremental update failed, recomputing in full")
+                    reason = "the incremental update failed"
+            if outcome is None:
+                outcome = _full(rules)
+                if incremental:
+                    outcome[2]["fallback"] = reason
+            result, cache, mode_stats = outcome
+            del outcome
+            last = result.last
             computed = time.perf_counter() - clock
-            del contributions
+            fetched = mode_stats.pop("fetch_s")
             with transaction.atomic():
                 points = _snapshots_write(run, result)
                 run.status = MetricRun.Status.COMPLETE
@@ -678,9 +1290,11 @@ def metrics_recompute(*, run: MetricRun | None = None) -> MetricRun | None:
                 run.latest_week = week_sunday(last) if last is not None else None
                 run.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
                 run.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
+                run.cache_key = cache.key if cache is not None else ""
                 run.stats = {
                     **result.stats,
-                    "fetch_s": round(fetched, 3),
+                    **mode_stats,
+                    "fetch_s": fetched,
                     "compute_s": round(computed - fetched, 3),
                     "write_s": round(time.perf_counter() - clock - computed, 3),
                     "points": points,
@@ -693,10 +1307,12 @@ def metrics_recompute(*, run: MetricRun | None = None) -> MetricRun | None:
                         "contributors_ever",
                         "contributors_ever_everyone",
                         "stats",
+                        "cache_key",
                     ]
                 )
                 # Under the lock no other run is in progress: every other finished or crashed run goes.
                 MetricRun.objects.exclude(pk=run.pk).exclude(status=MetricRun.Status.QUEUED).delete()
+            _cache_save(cache, directory, run)
         except Exception as error:
             MetricRun.objects.filter(pk=run.pk).update(
                 status=MetricRun.Status.FAILED,
@@ -715,11 +1331,14 @@ def metrics_recompute_soon() -> MetricRun:
     A `queued` run stands for the request; at most one exists (a database constraint), so asking
     again while one waits changes nothing. The task is sent after the current transaction commits.
     """
-    from .tasks import recompute_metrics_queued  # the task module imports this one
-
     with transaction.atomic():
         existing = MetricRun.objects.filter(status=MetricRun.Status.QUEUED).first()
         if existing is not None:
+            stale = timezone.now() - timedelta(seconds=2 * settings.BALOO_METRICS_DEBOUNCE_SECONDS + 60)
+            # Waiting far longer than the debounce: its task never reached the broker (down at the
+            # time) or was lost. Send it again; if both arrive, the second finds it started and stops.
+            if MetricRun.objects.filter(pk=existing.pk, requested_at__lt=stale).update(requested_at=timezone.now()):
+                transaction.on_commit(lambda: _recompute_send(existing.pk, countdown=0), robust=True)
             return existing
         try:
             with transaction.atomic():
@@ -730,9 +1349,15 @@ def metrics_recompute_soon() -> MetricRun:
             if queued is None:
                 raise
             return queued
+        # Robust: with the broker down the caller's data is already committed and must not turn
+        # into an error; the queued run stays, and the next request after it goes stale resends it.
         transaction.on_commit(
-            lambda: recompute_metrics_queued.apply_async(
-                args=[run.pk], countdown=settings.BALOO_METRICS_DEBOUNCE_SECONDS
-            )
+            lambda: _recompute_send(run.pk, countdown=settings.BALOO_METRICS_DEBOUNCE_SECONDS), robust=True
         )
     return run
+
+
+def _recompute_send(run_id: int, *, countdown: int) -> None:
+    from .tasks import recompute_metrics_queued  # the task module imports this one
+
+    recompute_metrics_queued.apply_async(args=[run_id], countdown=countdown)

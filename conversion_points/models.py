@@ -129,6 +129,13 @@ class MetricRun(models.Model):
     )
     stats = models.JSONField(_("statistics"), default=dict, blank=True, help_text=_("Timings and sizes of the recompute."))
     error = models.TextField(_("error"), blank=True)
+    cache_key = models.CharField(
+        _("cache key"),
+        max_length=32,
+        blank=True,
+        editable=False,
+        help_text=_("Names the saved counting state this run left for the next incremental update."),
+    )
 
     class Meta:
         ordering = ["-id"]

@@ -310,7 +310,7 @@ def test_recompute_swaps_runs_and_a_crash_keeps_the_previous_snapshots(world, mo
     def boom(**kwargs):
         raise RuntimeError("worker lost")
 
-    monkeypatch.setattr("conversion_points.metrics.metrics_compute", boom)
+    monkeypatch.setattr("conversion_points.metrics.metrics_compute_state", boom)
     with pytest.raises(RuntimeError):
         metrics_recompute()
     complete = MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).get()

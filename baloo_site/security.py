@@ -1,0 +1,162 @@
+"""Two small middlewares: a Content Security Policy, and rate limits on the endpoints worth abusing.
+
+Both are plain Django middleware rather than DRF throttles or a package: the push API and the
+login pages are not DRF views, and one mechanism for the three kinds of endpoint is easier to
+reason about (and to lift for a load test) than three.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+logger = logging.getLogger(__name__)
+
+# --------------------------------------------------------------------------- Content Security Policy
+
+
+class ContentSecurityPolicyMiddleware:
+    """Adds `Content-Security-Policy` (or `…-Report-Only`) to every HTML answer.
+
+    The policy is settings.BALOO_CSP: scripts and styles from this site only, never inline, so an
+    injected `<script>` or `onclick=` in a name or title would not run even if it escaped escaping.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.policy = "; ".join(f"{name} {' '.join(values)}".strip() for name, values in settings.BALOO_CSP.items())
+        self.header = (
+            "Content-Security-Policy-Report-Only" if settings.BALOO_CSP_REPORT_ONLY else "Content-Security-Policy"
+        )
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if self.policy and self.header not in response:
+            response[self.header] = self.policy
+        return response
+
+
+# --------------------------------------------------------------------------- rate limits
+
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\w*\s*$")
+PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    requests: int
+    seconds: int
+
+
+def parse_rate(value: str | None) -> Rate | None:
+    """`"120/m"`, `"10/5m"`, `"3600/h"` → a Rate; empty, `0` or `off` → None (no limit)."""
+    if value is None or value.strip().lower() in ("", "0", "off", "none"):
+        return None
+    match = RATE.match(value)
+    if not match:
+        raise ImproperlyConfigured(f"Rate {value!r} is not shaped like 120/m (requests per s, m, h or d).")
+    count, multiplier, unit = match.groups()
+    return Rate(int(count), int(multiplier or 1) * PERIODS[unit])
+
+
+LOGIN_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?admin/login/$|^/oidc/(?:authenticate|callback)/")
+
+
+def rate_scope(request: HttpRequest) -> str | None:
+    """Which limit a request counts against: `public_api`, `push`, `login`, or none."""
+    path = request.path_info
+    if path.startswith(("/api/v1/metrics/", "/api/v1/schema/")):
+        return "public_api"
+    if path == "/api/v1/activities/" and request.method == "POST":
+        return "push"
+    if LOGIN_PATH.match(path) and (request.method == "POST" or path.startswith("/oidc/")):
+        return "login"
+    return None
+
+
+def client_address(request: HttpRequest) -> str:
+    """The client's address; behind a proxy, the one it appended to settings.BALOO_CLIENT_IP_HEADER."""
+    header = settings.BALOO_CLIENT_IP_HEADER
+    if header:
+        forwarded = [part.strip() for part in request.META.get(header, "").split(",") if part.strip()]
+        if forwarded:
+            # The rightmost entry is the one our own proxy added; the others are the client's word.
+            return forwarded[-1]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _client_key(request: HttpRequest, scope: str) -> str:
+    if scope == "push":
+        # Each token (each source) has its own allowance, wherever it pushes from. Only a hash of
+        # the header is kept, so the token itself never reaches the cache or a log.
+        authorization = request.headers.get("Authorization", "")
+        if authorization:
+            return "token:" + hashlib.sha256(authorization.encode()).hexdigest()[:32]
+    return "ip:" + client_address(request)
+
+
+class RateLimitMiddleware:
+    """Fixed-window request counts per client in the cache; over the limit, 429 with Retry-After.
+
+    Limits are settings.BALOO_RATE_LIMITS (from the environment). With several web processes the
+    cache must be shared (CACHE_URL=redis://…) for a limit to be one limit; with the local-memory
+    cache each process counts on its own. A cache that is down lets requests through: a rate
+    limit is worth less than the service it protects.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+        self.rates = {scope: parse_rate(value) for scope, value in settings.BALOO_RATE_LIMITS.items()}
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        scope = rate_scope(request)
+        rate = self.rates.get(scope) if scope else None
+        if rate is not None:
+            retry_after = self._over_limit(scope, rate, request)
+            if retry_after:
+                return self._refused(scope, rate, retry_after)
+        return self.get_response(request)
+
+    def _over_limit(self, scope: str, rate: Rate, request: HttpRequest) -> int:
+        """Seconds until the window ends when this request is over the limit, else 0."""
+        now = time.time()
+        window = int(now // rate.seconds)
+        key = f"ratelimit:{scope}:{_client_key(request, scope)}:{rate.seconds}:{window}"
+        cache = caches[settings.BALOO_RATE_LIMIT_CACHE]
+        try:
+            cache.add(key, 0, timeout=rate.seconds + 1)
+            try:
+                count = cache.incr(key)
+            except ValueError:  # the key expired between add and incr: a new window began
+                cache.set(key, 1, timeout=rate.seconds + 1)
+                count = 1
+        except Exception:
+            logger.warning("rate limit cache unavailable; letting %s requests through", scope, exc_info=True)
+            return 0
+        if count <= rate.requests:
+            return 0
+        return max(1, int((window + 1) * rate.seconds - now + 0.999))
+
+    @staticmethod
+    def _refused(scope: str, rate: Rate, retry_after: int) -> JsonResponse:
+        response = JsonResponse(
+            {
+                "error": f"Too many requests: at most {rate.requests} every {rate.seconds} s here. "
+                f"Try again in {retry_after} s.",
+                "retry_after": retry_after,
+            },
+            status=HTTPStatus.TOO_MANY_REQUESTS,
+        )
+        response["Retry-After"] = str(retry_after)
+        logger.info("rate limit reached", extra={"scope": scope})
+        return response

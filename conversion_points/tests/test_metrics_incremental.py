@@ -1,0 +1,203 @@
+"""The incremental update equals a full recompute, whatever arrived or changed in between.
+
+A full run leaves its cache; then new activities arrive (older, in the same weeks, or moving the
+latest week on, some by new identities), people merge, an identity moves to a new person, a staff
+or bot flag flips. The incremental update must give exactly what a full recompute gives at that
+moment: every point of every series, overlap, movement and contributors ever. Whatever it cannot
+vouch for (rules changed, activities or identities deleted, a cache of another run) is recomputed
+in full.
+"""
+
+import tempfile
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from django.test import override_settings
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from activities.models import Activity, Source
+from contributors.models import Identity, Person
+from conversion_points.metrics import Cache, cache_dir, metrics_recompute
+from conversion_points.models import AreaMovement, ConversionPoint, MetricRun, Overlap
+
+from .factories import ActivityFactory, ConversionPointFactory, IdentityFactory, PersonFactory
+from .test_metrics import BASE_SUNDAY, build, served, worlds
+
+
+def everything(run: MetricRun) -> dict:
+    return {
+        "series": served(run),
+        "overlaps": sorted(Overlap.objects.filter(run=run).values_list("population", "area_a", "area_b", "shared")),
+        "movements": sorted(
+            AreaMovement.objects.filter(run=run).values_list("population", "area", "lapsed", "moved", "left")
+        ),
+        "ever": (run.contributors_ever, run.contributors_ever_everyone),
+        "latest_week": run.latest_week,
+    }
+
+
+def incremental_equals_full(expect_incremental: bool = True) -> MetricRun:
+    run = metrics_recompute(incremental=True)
+    assert run.status == MetricRun.Status.COMPLETE
+    if expect_incremental:
+        assert run.stats["mode"] == "incremental", run.stats
+    updated = everything(run)
+    full = metrics_recompute()
+    assert full.stats["mode"] == "full"
+    assert updated == everything(full)
+    return full
+
+
+changes = st.fixed_dictionaries(
+    {
+        "activities": st.lists(
+            st.tuples(
+                st.integers(0, 7),  # identity number; past the end: a new identity of a new person
+                st.sampled_from(["src-x", "src-y"]),
+                st.sampled_from(["manual.a.done", "manual.b.done", "manual.c.done"]),
+                st.sampled_from(["", "moz/a", "moz/b", "other"]),
+                # Days after BASE_SUNDAY: old ones, the same weeks, and far enough to move the latest week a year on.
+                st.one_of(
+                    st.sampled_from([-900, -365, -364, -7, 0, 1, 6, 7, 8, 364, 365, 371, 400]), st.integers(-900, 450)
+                ),
+                st.sampled_from([(0, 0), (23, 59), (12, 0)]),
+                st.sampled_from([0, -7, 9]),
+            ),
+            max_size=8,
+        ),
+        "merge": st.booleans(),
+        "split": st.booleans(),  # one identity moves to a new person (as an unmerge does)
+        "flag": st.sampled_from([None, "staff", "bot"]),
+        "flag_person": st.integers(0, 4),
+    }
+)
+
+
+def apply(change, round_number: int) -> None:
+    identities = list(Identity.objects.order_by("pk"))
+    sources = {source.slug: source for source in Source.objects.all()}
+    for number, (ident, source, kind, container, after, (hour, minute), offset) in enumerate(change["activities"]):
+        identity = identities[ident] if ident < len(identities) else IdentityFactory(person=PersonFactory())
+        local = datetime.combine(BASE_SUNDAY + timedelta(days=after), datetime.min.time()).replace(
+            hour=hour, minute=minute
+        )
+        ActivityFactory(
+            external_id=f"new-{round_number}-{number}",
+            source=sources[source],
+            type=kind,
+            container=container,
+            occurred_at=local.replace(tzinfo=timezone(timedelta(hours=offset))),
+            identity=identity,
+        )
+    persons = list(Person.objects.order_by("pk"))
+    if change["merge"] and len(persons) >= 2:
+        into, merged = persons[0], persons[-1]
+        Identity.objects.filter(person=merged).update(person=into)
+        merged.delete()
+    if change["split"]:
+        identity = Identity.objects.order_by("-pk").first()
+        if identity is not None:
+            identity.person = PersonFactory()
+            identity.save()
+    persons = list(Person.objects.order_by("pk"))
+    if change["flag"] and persons:
+        person = persons[change["flag_person"] % len(persons)]
+        if change["flag"] == "staff":
+            person.is_staff = not person.is_staff
+        else:
+            person.is_bot = not person.is_bot
+        person.save()
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(world=worlds(), rounds=st.lists(changes, min_size=1, max_size=2))
+def test_incremental_update_equals_a_full_recompute(world, rounds):
+    with tempfile.TemporaryDirectory() as directory, override_settings(BALOO_METRICS_CACHE_DIR=directory):
+        build(world)
+        first = metrics_recompute()
+        for number, change in enumerate(rounds):
+            counted_before = first.latest_week is not None
+            apply(change, number)
+            first = incremental_equals_full(expect_incremental=counted_before)
+
+
+# --------------------------------------------------------------------------- when it must not be incremental
+
+
+@pytest.fixture
+def counted(db, tmp_path, settings):
+    settings.BALOO_METRICS_CACHE_DIR = str(tmp_path)
+    source = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
+    point = ConversionPointFactory(slug="answer", source=source, types=["sumo.answer.posted"])
+    identity = IdentityFactory()
+    for day in (0, 10, 200):
+        ActivityFactory(
+            source=source,
+            type="sumo.answer.posted",
+            identity=identity,
+            occurred_at=datetime(2025, 3, 1, 12, tzinfo=UTC) + timedelta(days=day),
+        )
+    run = metrics_recompute()
+    assert run.cache_key and Cache.load(cache_dir()).key == run.cache_key
+    return source, point, identity
+
+
+def test_new_activities_are_counted_incrementally(counted):
+    source, _point, identity = counted
+    ActivityFactory(
+        source=source,
+        type="sumo.answer.posted",
+        identity=IdentityFactory(),
+        occurred_at=datetime(2025, 12, 1, tzinfo=UTC),
+    )
+    run = incremental_equals_full()
+    assert run.contributors_ever == 2
+
+
+def test_a_rule_change_is_recomputed_in_full(counted):
+    _source, point, _identity = counted
+    ConversionPoint.objects.filter(pk=point.pk).update(types=["sumo.question.asked"])
+    run = metrics_recompute(incremental=True)
+    assert (run.stats["mode"], run.stats["fallback"]) == ("full", "the rules changed")
+
+
+def test_deleted_activities_or_identities_are_recomputed_in_full(counted):
+    source, _point, identity = counted
+    Activity.objects.filter(identity=identity).order_by("occurred_at").first().delete()
+    run = metrics_recompute(incremental=True)
+    assert run.stats["fallback"] == "activities were deleted"
+    # A forgotten person's identities go and their activities may move to an anonymous identity.
+    Identity.objects.filter(pk=identity.pk).delete()
+    run = metrics_recompute(incremental=True)
+    assert run.stats["fallback"].startswith("an identity was deleted")
+
+
+def test_a_cache_of_another_run_is_not_used(counted):
+    source, _point, _identity = counted
+    stale = Cache.load(cache_dir())
+    metrics_recompute()  # the latest run now has another cache key
+    stale.save(cache_dir())
+    ActivityFactory(source=source, type="sumo.answer.posted", occurred_at=datetime(2025, 12, 1, tzinfo=UTC))
+    run = metrics_recompute(incremental=True)
+    assert run.stats["fallback"] == "the cache is not the latest run's"
+
+
+def test_a_damaged_cache_gives_a_full_recompute(counted):
+    (cache_dir() / "state.npz").write_bytes(b"not a cache")
+    run = metrics_recompute(incremental=True)
+    assert run.stats["mode"] == "full" and run.status == MetricRun.Status.COMPLETE
+
+
+def test_ingestion_triggers_an_incremental_update(counted, django_capture_on_commit_callbacks):
+    from conversion_points.metrics import metrics_recompute_soon
+
+    source, _point, _identity = counted
+    ActivityFactory(source=source, type="sumo.answer.posted", occurred_at=datetime(2025, 12, 1, tzinfo=UTC))
+    with django_capture_on_commit_callbacks(execute=True):
+        metrics_recompute_soon()
+    run = MetricRun.objects.get(status=MetricRun.Status.COMPLETE)
+    assert run.stats["mode"] == "incremental" and run.contributors_ever == 2

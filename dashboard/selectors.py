@@ -1,0 +1,275 @@
+"""Reads for the public dashboard: the latest metric snapshots, and the few figures they do not hold.
+
+Everything here is aggregate — counts per scope and week, never a person. The weekly series, the
+overlap and the movements come from the snapshots of the latest complete metric run. Two figures are
+not in the snapshots and are computed here from the contributions, each with a few set-based
+queries, once per run (the callers cache them by run): the drop-off projection and the levels of a
+source (the engine keeps levels for everything and for areas only).
+"""
+
+from bisect import bisect_left
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models.functions import TruncDate
+
+from activities.models import Activity, Source
+from conversion_points.metrics import WINDOW_DAYS, glob_to_regex
+from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
+from conversion_points.selectors import metric_run_latest
+
+T = TypeVar("T")
+
+# Keys name the run, so a recompute leaves every older entry unused; this only bounds memory.
+CACHE_SECONDS = 24 * 3600
+# The projection looks one window ahead: after 52 weeks nobody counted today is left.
+PROJECTION_WEEKS = 52
+# The pages look the latest run up at most this often: one query saved on nearly every request.
+LATEST_RUN_SECONDS = 5
+LATEST_RUN_KEY = "dashboard:v1:latest-run"
+COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
+
+
+@dataclass(frozen=True)
+class WeekPoint:
+    """One week of a scope's series, dated on its Sunday."""
+
+    date: date
+    active: int
+    new: int
+    lapsed: int
+
+
+@dataclass(frozen=True)
+class Levels:
+    """People by the highest level they reached in the 12 months ending the week."""
+
+    casual: int
+    active: int
+    core: int
+
+
+def latest_run() -> MetricRun | None:
+    """The latest complete metric run, looked up at most every few seconds (a recompute shows within them)."""
+    run = cache.get(LATEST_RUN_KEY)
+    if run is None:
+        run = metric_run_latest()
+        if run is not None:
+            cache.set(LATEST_RUN_KEY, run, LATEST_RUN_SECONDS)
+    return run
+
+
+def run_key(*, run: MetricRun, name: str) -> str:
+    """A cache key naming the metric run, so a recompute leaves every older entry unused."""
+    finished = run.finished_at.timestamp() if run.finished_at else 0
+    return f"dashboard:v1:{run.pk}:{finished}:{name}"
+
+
+def run_cached(*, run: MetricRun, name: str, build: Callable[[], T]) -> T:
+    """`build()` once per metric run (and name)."""
+    key = run_key(run=run, name=name)
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, CACHE_SECONDS)
+    return value
+
+
+def series_points(*, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS) -> list[WeekPoint]:
+    """A scope's weekly series from the snapshots, oldest first (empty when the scope has none)."""
+    rows = (
+        MetricPoint.objects.filter(run=run, scope=scope, population=population)
+        .order_by("date")
+        .values_list("date", "active", "new", "lapsed")
+    )
+    return [WeekPoint(*row) for row in rows]
+
+
+def latest_levels(*, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS) -> Levels | None:
+    """The level counts the engine keeps (everything and areas) at the latest week, None elsewhere."""
+    point = (
+        MetricPoint.objects.filter(run=run, scope=scope, population=population, date=run.latest_week)
+        .exclude(level_casual=None)
+        .values_list("level_casual", "level_active", "level_core")
+        .first()
+    )
+    return Levels(*point) if point else None
+
+
+def latest_active_by_scope(
+    *, run: MetricRun, scopes: Iterable[str], population: str = Population.VOLUNTEERS
+) -> dict[str, int]:
+    """Active contributors at the latest week for each of many scopes, in one query (0 when absent)."""
+    scopes = list(scopes)
+    rows = MetricPoint.objects.filter(
+        run=run, population=population, date=run.latest_week, scope__in=scopes
+    ).values_list("scope", "active")
+    found = dict(rows)
+    return {scope: found.get(scope, 0) for scope in scopes}
+
+
+def site_target() -> tuple[int | None, str]:
+    """The community's goal line, and where it comes from.
+
+    A site-wide goal (the BALOO_SITE_TARGET setting) when one is set: it is a goal for the
+    de-duplicated total, which is what the home page shows. Otherwise the sum of the areas' own
+    goals — a goal the de-duplicated total reaches only if the areas do not share their people,
+    so the page says so. Returns (None, "") when neither exists.
+    """
+    configured = getattr(settings, "BALOO_SITE_TARGET", None)
+    if configured:
+        return int(configured), "site"
+    total = Area.objects.aggregate(total=Sum("target"))["total"]
+    return (int(total), "areas") if total else (None, "")
+
+
+def scope_conversion_points(*, scope: str) -> QuerySet[ConversionPoint]:
+    """The enabled conversion points that make up a scope (`all`, `area:SLUG` or `source:SLUG`)."""
+    points = ConversionPoint.objects.filter(enabled=True).select_related("area", "source")
+    if scope == "all":
+        return points
+    kind, slug = scope.split(":", 1)
+    if kind == "area":
+        return points.filter(area__slug=slug)
+    if kind == "source":
+        return points.filter(source__slug=slug)
+    return points.filter(slug=slug)
+
+
+def _window(run: MetricRun) -> tuple[datetime, datetime]:
+    """The 365 UTC days ending the run's latest week, as [start, end) datetimes."""
+    end = datetime.combine(run.latest_week + timedelta(days=1), time.min, tzinfo=UTC)
+    return end - timedelta(days=WINDOW_DAYS), end
+
+
+def _contributions(*, points: Iterable[ConversionPoint], run: MetricRun, population: str) -> QuerySet[Activity]:
+    """The activities in the run's window that the points turn into contributions, bots left out.
+
+    The same rule as the engine's: source, activity type and container glob of an enabled point,
+    the identity resolved to its person now, bots never, staff only when everyone is counted.
+    """
+    condition = Q()
+    for point in points:
+        rule = Q(source_id=point.source_id, type__in=list(point.types or []))
+        if point.container and point.container != "*":
+            regex = glob_to_regex(point.container)
+            if regex is None:
+                continue
+            rule &= Q(container__regex=regex)
+        condition |= rule
+    if not condition:
+        return Activity.objects.none()
+    start, end = _window(run)
+    activities = Activity.objects.filter(
+        condition, occurred_at__gte=start, occurred_at__lt=end, identity__isnull=False, identity__person__is_bot=False
+    )
+    if population == Population.VOLUNTEERS:
+        activities = activities.filter(identity__person__is_staff=False)
+    return activities
+
+
+def last_contribution_days(*, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS) -> list[date]:
+    """The UTC day of each active contributor's last counted contribution at the latest week, sorted.
+
+    One set-based query: the contributions of the scope's active and core points in the 365 days
+    ending the latest week, grouped by person. There is one day per person active at that week, so
+    its length is the snapshot's active count.
+    """
+    if run.latest_week is None:
+        return []
+    points = scope_conversion_points(scope=scope).filter(level__in=COUNTED_LEVELS)
+    return sorted(
+        _contributions(points=points, run=run, population=population)
+        .values("identity__person")
+        .annotate(last=Max(TruncDate("occurred_at", tzinfo=UTC)))
+        .values_list("last", flat=True)
+    )
+
+
+def dropoff_projection(
+    *, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS, weeks: int = PROJECTION_WEEKS
+) -> list[WeekPoint]:
+    """How many of today's active contributors would still be active in each coming week if nobody contributed again.
+
+    A person is active at D while their last contribution falls on D−364 … D, so with no new
+    contributions they stay active until 364 days after their last one: in the week k weeks after
+    the latest week L, the people whose last contribution (active or core level, as for every
+    active count) is on or after L + 7k − 364.
+    """
+    if run.latest_week is None:
+        return []
+    last_days = last_contribution_days(run=run, scope=scope, population=population)
+    projection = []
+    for week in range(1, weeks + 1):
+        day = run.latest_week + timedelta(days=7 * week)
+        still = len(last_days) - bisect_left(last_days, day - timedelta(days=WINDOW_DAYS - 1))
+        projection.append(WeekPoint(day, still, 0, 0))
+    return projection
+
+
+def scope_levels(*, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS) -> Levels | None:
+    """People by the highest level they reached in the window — stored for areas, counted here for sources.
+
+    Three distinct counts over the window: anyone with a contribution, anyone with an active or
+    core one, anyone with a core one; the differences are the casual and active levels.
+    """
+    stored = latest_levels(run=run, scope=scope, population=population)
+    if stored is not None or run.latest_week is None:
+        return stored
+    points = list(scope_conversion_points(scope=scope))
+
+    def people(levels: Iterable[str]) -> int:
+        chosen = [point for point in points if point.level in levels]
+        if not chosen:
+            return 0
+        return _contributions(points=chosen, run=run, population=population).aggregate(
+            people=Count("identity__person", distinct=True)
+        )["people"]
+
+    anyone = people(ConversionPoint.Level.values)
+    counted = people(COUNTED_LEVELS)
+    core = people([ConversionPoint.Level.CORE])
+    return Levels(casual=anyone - counted, active=counted - core, core=core)
+
+
+def overlap_matrix(*, run: MetricRun, population: str = Population.VOLUNTEERS) -> dict[str, Any]:
+    """The areas × areas table of shared active contributors at the latest week, and each area's movements.
+
+    The diagonal holds each area's own active count. Movement: of the people who lapsed from the
+    area in the last 12 months and are not back, how many are active in another area now (moved)
+    and how many nowhere (left).
+    """
+    areas = list(Area.objects.order_by("position", "slug"))
+    active = latest_active_by_scope(run=run, scopes=[f"area:{area.slug}" for area in areas], population=population)
+    shared: dict[tuple[str, str], int] = {}
+    for a, b, count in Overlap.objects.filter(run=run, population=population).values_list("area_a", "area_b", "shared"):
+        shared[(a, b)] = shared[(b, a)] = count
+    movements = {
+        row["area"]: row
+        for row in AreaMovement.objects.filter(run=run, population=population).values("area", "lapsed", "moved", "left")
+    }
+    largest = max(shared.values(), default=0)
+    rows = []
+    for area in areas:
+        cells = []
+        for other in areas:
+            if other.pk == area.pk:
+                cells.append({"area": other, "count": active[f"area:{area.slug}"], "diagonal": True, "heat": 0})
+                continue
+            count = shared.get((area.slug, other.slug), 0)
+            # Six shades, the darkest for the largest overlap; zero stays blank.
+            heat = 0 if count == 0 or largest == 0 else 1 + min(4, (5 * count - 1) // largest)
+            cells.append({"area": other, "count": count, "diagonal": False, "heat": heat})
+        movement = movements.get(area.slug, {"lapsed": 0, "moved": 0, "left": 0})
+        rows.append({"area": area, "active": active[f"area:{area.slug}"], "cells": cells, "movement": movement})
+    return {"areas": areas, "rows": rows, "largest": largest}
+
+
+def sources_for_dashboard() -> QuerySet[Source]:
+    """The sources a visitor can drill into: those some conversion point counts."""
+    return Source.objects.filter(conversion_points__enabled=True).distinct().order_by("name", "slug")

@@ -1,0 +1,52 @@
+"""Template tags of the public pages: the weekly SVG chart, localized counts and the language links."""
+
+from urllib.parse import urlencode
+
+from django import template
+from django.conf import settings
+from django.urls import reverse, translate_url
+from django.utils.translation import get_language_info
+
+from ..charts import number, weekly_chart
+from ..selectors import WeekPoint
+
+register = template.Library()
+
+
+@register.inclusion_tag("dashboard/_weekly_chart.html")
+def weekly_chart_svg(
+    chart_id: str, title: str, points: list[WeekPoint], projection: list[WeekPoint], target: int | None
+) -> dict:
+    """The weekly chart as inline SVG with its readout; its data table is drawn by the caller."""
+    return {"chart": weekly_chart(chart_id=chart_id, title=title, points=points, projection=projection, target=target)}
+
+
+@register.filter
+def count(value: int | None) -> str:
+    """A count in the reader's locale, grouped; a dash for no value."""
+    return "–" if value is None else number(value)
+
+
+@register.filter
+def percent_of(value: int, whole: int | None) -> int | None:
+    """Whole percent of value in whole, None without a whole."""
+    return round(100 * value / whole) if whole else None
+
+
+@register.simple_tag(takes_context=True)
+def language_links(context: template.Context) -> list[dict]:
+    """Each language with a link that shows the current page in it (and remembers the choice)."""
+    request = context.get("request")
+    path = request.get_full_path() if request is not None else "/"
+    links = []
+    for code, _name in settings.LANGUAGES:
+        info = get_language_info(code)
+        target = translate_url(path, code)
+        links.append(
+            {
+                "code": code,
+                "name": info["name_local"],
+                "url": f"{reverse('language_switch', args=[code])}?{urlencode({'next': target})}",
+            }
+        )
+    return links

@@ -1,0 +1,122 @@
+"""The dashboard in a real browser (headless Chromium from Debian) over the demo community.
+
+Skipped when /usr/bin/chromium is absent: `apt-get install -y chromium` (CI does it in .ci/run).
+Playwright drives the system browser; it never downloads one.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.core.management import call_command
+from pytest_django.live_server_helper import LiveServer
+
+from conversion_points.metrics import metrics_recompute
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium"
+)
+
+
+@pytest.fixture
+def demo_site(transactional_db, settings, monkeypatch):
+    """The seeded demo on a live server of its own: plain HTTP (the shared live_server keeps the
+    HTTPS redirect its middleware was built with, and a browser cannot follow it to a plain server)."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.ALLOWED_HOSTS = ["localhost"]
+    # Playwright's sync API runs an event loop in this thread; the database is used before and after it only.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    cache.clear()
+    with open(os.devnull, "w") as quiet:
+        call_command("seed_demo", people=60, stdout=quiet)
+    metrics_recompute()
+    server = LiveServer("localhost")
+    yield server.url
+    server.stop()
+    cache.clear()
+
+
+@pytest.fixture
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-dev.txt")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _page(browser, locale: str = "en-US"):
+    context = browser.new_context(locale=locale, viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.problems = []
+    page.on("console", lambda message: message.type in ("error", "warning") and page.problems.append(message.text))
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    return page
+
+
+def test_the_chart_is_drawn_from_the_demo_and_its_table_matches(demo_site, browser):
+    page = _page(browser)
+    page.goto(f"{demo_site}/")
+    svg = page.locator("svg#chart-all")
+    assert svg.is_visible()
+    box = svg.bounding_box()
+    assert box["width"] > 500 and box["height"] > 150
+    # The line has a point per week and is drawn (a real length, not an empty path).
+    assert page.eval_on_selector("#chart-all .line-active", "line => line.getTotalLength()") > 100
+    marks = page.eval_on_selector_all(
+        "#chart-all .mark:not(.mark-projected)", "marks => marks.map(m => [m.dataset.date, m.dataset.active])"
+    )
+    assert len(marks) > 100
+    rows = page.eval_on_selector_all(
+        "#chart-all-table tbody tr", "rows => rows.map(r => [r.dataset.date, r.querySelector('td').dataset.active])"
+    )
+    assert dict(rows) == dict(marks)
+    # The big number is the chart's latest week.
+    big = page.locator(".big-number").inner_text().replace(",", "")
+    assert big == marks[-1][1]
+    # Keyboard: one tab stop on the latest week, arrows move week by week, the readout follows.
+    page.focus("#chart-all .mark[tabindex='0']")
+    page.keyboard.press("Home")
+    first = page.locator("#chart-all-readout").inner_text()
+    page.keyboard.press("ArrowRight")
+    assert page.locator("#chart-all-readout").inner_text() != first
+    assert page.evaluate("document.activeElement.dataset.date") == marks[1][0]
+    # Nothing was blocked by the Content Security Policy, no script failed.
+    assert page.problems == []
+
+
+def test_language_switch_changes_text_and_url_and_drilldown_works(demo_site, browser):
+    page = _page(browser, locale="de-DE")
+    page.goto(f"{demo_site}/")
+    assert page.url == f"{demo_site}/de/"  # chosen from Accept-Language
+    assert page.locator("html").get_attribute("lang") == "de"
+    page.click("a[hreflang='fr']")
+    assert page.url == f"{demo_site}/fr/"
+    assert page.locator("html").get_attribute("lang") == "fr"
+    page.click("a[hreflang='en']")
+    assert page.url == f"{demo_site}/"
+    english_heading = page.locator("#trend-title").inner_text()
+    assert english_heading == "Week by week"
+    # Drill down: an area from the home table, then a rule's anchor, then a system.
+    page.click("table.scopes >> nth=0 >> tbody tr >> nth=0 >> th a")
+    assert "/area/" in page.url
+    assert page.locator("h1").inner_text()
+    assert page.locator("svg#chart-scope .mark").count() > 10
+    assert page.locator(".rule").count() >= 1
+    page.goto(f"{demo_site}/")
+    page.click("table.scopes >> nth=1 >> tbody tr >> nth=0 >> th a")
+    assert "/source/" in page.url and page.locator("svg#chart-scope").is_visible()
+    page.click("a[href$='/overlap/'] >> nth=0")
+    assert page.locator("table.heatmap td.diagonal").count() >= 6
+    assert page.problems == []

@@ -1,0 +1,14 @@
+"""The public dashboard's pages, mounted inside i18n_patterns (the language is in the URL)."""
+
+from django.urls import path
+
+from . import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("overlap/", views.overlap, name="overlap"),
+    path("area/<slug:slug>/", views.area_detail, name="area"),
+    path("source/<slug:slug>/", views.source_detail, name="source"),
+    path("how-we-count/", views.how_we_count, name="how_we_count"),
+]
