@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from django.db import IntegrityError, connection, connections, transaction
@@ -82,22 +82,29 @@ def activities_ingest(
     result = IngestResult()
     iterator = iter(records)
     sources = {source.slug: source for source in Source.objects.all()}
+    batches = iter(lambda: list(islice(iterator, batch_size)), [])
+    first, second = next(batches, None), next(batches, None)
+    batches = chain(filter(None, (first, second)), batches)
     if pipeline is None:
         pipeline = is_postgresql() and not connection.in_atomic_block
-    if not pipeline:
-        while batch := list(islice(iterator, batch_size)):
+    if not pipeline or second is None:
+        # One batch (a push, a sync page) or no second connection to use: everything in line.
+        for batch in batches:
             prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
             result.add(_store_batch(prepared, sources=sources))
         return result
 
+    # A large import: this thread reads, checks and resolves identities (committing them), while a
+    # second thread on its own connection writes the previous batch's activities.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="baloo-ingest") as executor:
         pending: Future | None = None
         try:
-            while batch := list(islice(iterator, batch_size)):
+            for batch in batches:
                 prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
+                rows = _resolve_batch(prepared, sources=sources)
                 if pending is not None:
                     result.add(pending.result())
-                pending = executor.submit(_store_batch_in_thread, prepared, sources=dict(sources))
+                pending = executor.submit(_insert_batch_in_thread, prepared, rows)
             if pending is not None:
                 result.add(pending.result())
                 pending = None
@@ -146,22 +153,37 @@ def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], 
 
 def _store_batch(prepared: _PreparedBatch, *, sources: dict[str, Source]) -> IngestResult:
     """Resolve identities and insert the activities of one batch, in one transaction."""
-    result, valid = prepared.result, prepared.valid
-    if valid:
+    if prepared.valid:
         with transaction.atomic():
-            github_namespaces = _github_namespaces(sources)
-            identity_ids = identities_resolve(
-                actors=[_actor(record, sources[record.source], github_namespaces) for record in valid]
-            )
-            created = _insert_activities(valid, identity_ids, sources=sources, now=prepared.now)
-        result.created += created
-        result.duplicate += len(valid) - created
-    return result
+            rows = _resolve_batch(prepared, sources=sources)
+            _count_inserted(prepared, _insert_activities(rows))
+    return prepared.result
 
 
-def _store_batch_in_thread(prepared: _PreparedBatch, *, sources: dict[str, Source]) -> IngestResult:
+def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source]) -> list[tuple]:
+    """Resolve the batch's actors to identities (committed with the caller's transaction, or on
+    their own) and return the activity rows to insert."""
+    if not prepared.valid:
+        return []
+    github_namespaces = _github_namespaces(sources)
+    with transaction.atomic():
+        identity_ids = identities_resolve(
+            actors=[_actor(record, sources[record.source], github_namespaces) for record in prepared.valid]
+        )
+    return list(_rows(prepared.valid, identity_ids, sources, prepared.now))
+
+
+def _count_inserted(prepared: _PreparedBatch, created: int) -> None:
+    prepared.result.created += created
+    prepared.result.duplicate += len(prepared.valid) - created
+
+
+def _insert_batch_in_thread(prepared: _PreparedBatch, rows: list[tuple]) -> IngestResult:
     try:
-        return _store_batch(prepared, sources=sources)
+        if rows:
+            with transaction.atomic():
+                _count_inserted(prepared, _insert_activities(rows))
+        return prepared.result
     except Exception:
         connections.close_all()  # never leave a broken connection behind in the worker thread
         raise
@@ -214,11 +236,10 @@ def _rows(records: list[ActivityRecord], identity_ids: list[int], sources: dict[
         )
 
 
-def _insert_activities(records: list[ActivityRecord], identity_ids: list[int], *, sources: dict[str, Source], now) -> int:
-    """Insert the activities, skipping those already stored; return how many were new."""
+def _insert_activities(rows: list[tuple]) -> int:
+    """Insert activity rows (ACTIVITY_COLUMNS), skipping those already stored; return how many were new."""
     table = Activity._meta.db_table
     columns = ", ".join(ACTIVITY_COLUMNS)
-    rows = list(_rows(records, identity_ids, sources, now))
     if is_postgresql():
         # Sorted by the unique key, the index is written in order (much faster for big batches).
         rows.sort(key=lambda row: (row[0], row[1]))
@@ -260,7 +281,7 @@ def _insert_activities(records: list[ActivityRecord], identity_ids: list[int], *
     with connection.cursor() as cursor:
         cursor.executemany(
             f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (source_id, external_id) DO NOTHING",
-            [row[:-1] + (adapt(now),) for row in rows],
+            [row[:-1] + (adapt(row[-1]),) for row in rows],
         )
         return cursor.rowcount
 
