@@ -9,8 +9,9 @@ CELERY_BEAT_SCHEDULE = {
     **SYNC_BEAT_SCHEDULE,
     # Nightly full recompute of every metric series, so merges, staff flags and rule changes
     # made during the day always show by morning (`manage.py recompute_metrics` runs it now).
+    # With a broker it is shared by the metrics workers, one task per part of the scopes.
     "recompute-metrics-nightly": {
-        "task": "conversion_points.tasks.recompute_metrics",
+        "task": "conversion_points.tasks.recompute_metrics_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
 }

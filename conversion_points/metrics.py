@@ -27,7 +27,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, timedelta
@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count, Max
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from activities.models import Activity
@@ -181,6 +181,19 @@ class Rules:
             area=np.array([area_slugs.index(p.area.slug) for p in points], dtype=np.int16),
             source=np.array([source_slugs.index(p.source.slug) for p in points], dtype=np.int16),
             level=np.array([LEVEL_RANK[p.level] for p in points], dtype=np.int8),
+        )
+
+    def subset(self, pks: Collection[int]) -> Rules:
+        """These conversion points only (numbered 0…k-1 among themselves), with the same area and source numbers."""
+        wanted = set(pks)
+        chosen = [number for number, point in enumerate(self.points) if point.pk in wanted]
+        return Rules(
+            points=[self.points[number] for number in chosen],
+            area_slugs=self.area_slugs,
+            source_slugs=self.source_slugs,
+            area=self.area[chosen],
+            source=self.source[chosen],
+            level=self.level[chosen],
         )
 
 
@@ -555,8 +568,17 @@ def _prune(persons: np.ndarray, last_active: np.ndarray, last: int) -> tuple[np.
     return persons[keep], last_active[keep]
 
 
-def metrics_compute_state(*, contributions: Contributions, rules: Rules, last: int | None) -> State:
-    """Count every scope from contributions up to the latest week `last` (see `weekly_sweep`)."""
+FAMILIES = ("all", "area", "source", "cp")
+
+
+def metrics_compute_state(
+    *, contributions: Contributions, rules: Rules, last: int | None, families: Collection[str] = FAMILIES
+) -> State:
+    """Count every scope of `families` from contributions up to the latest week `last` (see `weekly_sweep`).
+
+    `families` picks the scope families counted (`all`, `area`, `source`, `cp`): a part of a
+    partitioned recompute counts its own only. Contributors ever are counted from every row given.
+    """
     state = State()
     if last is None:
         return state
@@ -599,7 +621,7 @@ def metrics_compute_state(*, contributions: Contributions, rules: Rules, last: i
         state.ever[name] = int(len(_distinct(persons)))
 
     # Conversion point scopes: contiguous in the key order already.
-    for number, part in enumerate(_slices(cp, len(rules.points))):
+    for number, part in enumerate(_slices(cp, len(rules.points)) if "cp" in families else []):
         for name, mask in populations:
             rows = np.arange(part.start, part.stop) if mask is None else np.arange(part.start, part.stop)[mask[part]]
             if len(rows) == 0:
@@ -615,13 +637,15 @@ def metrics_compute_state(*, contributions: Contributions, rules: Rules, last: i
     timings["cp_scopes_s"] = time.perf_counter() - clock
 
     # Everything, areas and sources: rows ordered by (person, week, Sunday), then grouped with a stable sort.
-    order = np.argsort(low, kind="stable")
+    order = np.argsort(low, kind="stable") if {"all", "area", "source"} & set(families) else np.empty(0, np.int64)
     del low
-    family_orders = {"all": (order, [slice(0, len(order))], ["all"])}
+    family_orders = {"all": (order, [slice(0, len(order))], ["all"])} if "all" in families else {}
     for family, group_of_cp, slugs in (
         ("area", rules.area, rules.area_slugs),
         ("source", rules.source, rules.source_slugs),
     ):
+        if family not in families:
+            continue
         groups = group_of_cp[cp[order]] if len(order) else np.empty(0, np.int16)
         regroup = np.argsort(groups, kind="stable")
         family_orders[family] = (
@@ -1190,14 +1214,24 @@ def _point_rows(run_id: int, series: Series) -> Iterator[tuple]:
         )
 
 
-def _snapshots_write(run: MetricRun, result: MetricsResult) -> int:
-    rows = [row for series in result.series for row in _point_rows(run.pk, series)]
+def _points_write(run_id: int, series: list[Series]) -> int:
+    rows = [row for one in series for row in _point_rows(run_id, one)]
     if is_postgresql():
         copy_rows(MetricPoint._meta.db_table, POINT_COLUMNS, [(*row[:3], row[3].isoformat(), *row[4:]) for row in rows])
     else:
         MetricPoint.objects.bulk_create(
             (MetricPoint(**dict(zip(POINT_COLUMNS, row, strict=True))) for row in rows), batch_size=2000
         )
+    return len(rows)
+
+
+def _snapshots_write(run: MetricRun, result: MetricsResult) -> int:
+    points = _points_write(run.pk, result.series)
+    _area_results_write(run, result)
+    return points
+
+
+def _area_results_write(run: MetricRun, result: MetricsResult) -> None:
     Overlap.objects.bulk_create(
         Overlap(run=run, population=population, area_a=a, area_b=b, shared=shared)
         for population, a, b, shared in result.overlaps
@@ -1206,7 +1240,23 @@ def _snapshots_write(run: MetricRun, result: MetricsResult) -> int:
         AreaMovement(run=run, population=population, area=area, lapsed=lapsed, moved=moved, left=left)
         for population, area, lapsed, moved, left in result.movements
     )
-    return len(rows)
+
+
+def _runs_remove_others(run: MetricRun) -> None:
+    """Remove every run but `run` (just swapped in), queued ones and partitioned ones started after it.
+
+    Their rows are locked first, so a part writing into one of them finishes before it goes (and a
+    part that comes later finds it gone). A partitioned run started after `run` is left to finish: it
+    counts newer data. Called under the recompute lock, so any other run in progress is a dead one.
+    """
+    others = (
+        MetricRun.objects.exclude(pk=run.pk)
+        .exclude(status=MetricRun.Status.QUEUED)
+        .exclude(status=MetricRun.Status.RUNNING, parts__gt=0, started_at__gt=run.started_at)
+    )
+    doomed = list(others.select_for_update().values_list("pk", flat=True))
+    if doomed:
+        MetricRun.objects.filter(pk__in=doomed).delete()
 
 
 def _cache_save(cache: Cache | None, directory: Path, run: MetricRun) -> None:
@@ -1310,8 +1360,8 @@ def metrics_recompute(*, run: MetricRun | None = None, incremental: bool = False
                         "cache_key",
                     ]
                 )
-                # Under the lock no other run is in progress: every other finished or crashed run goes.
-                MetricRun.objects.exclude(pk=run.pk).exclude(status=MetricRun.Status.QUEUED).delete()
+                # Under the lock no other one-task run is in progress: every other finished or crashed run goes.
+                _runs_remove_others(run)
             _cache_save(cache, directory, run)
         except Exception as error:
             MetricRun.objects.filter(pk=run.pk).update(
@@ -1361,3 +1411,208 @@ def _recompute_send(run_id: int, *, countdown: int) -> None:
     from .tasks import recompute_metrics_queued  # the task module imports this one
 
     recompute_metrics_queued.apply_async(args=[run_id], countdown=countdown)
+
+
+# --------------------------------------------------------------------------- the partitioned recompute
+
+PART_POINTS_DEFAULT = 10
+
+
+def _points_per_part() -> int:
+    """Conversion points per part (settings or env `BALOO_METRICS_PART_POINTS`, default 10)."""
+    configured = getattr(settings, "BALOO_METRICS_PART_POINTS", None) or os.environ.get("BALOO_METRICS_PART_POINTS")
+    return max(1, int(configured or PART_POINTS_DEFAULT))
+
+
+def metrics_partition_plan(*, points_per_part: int | None = None) -> MetricRun:
+    """Start a partitioned run: fix what every part counts, and write nothing else (see `metrics_recompute_partitioned`)."""
+    rules = Rules.load()
+    watermark = _settled_watermark()
+    if watermark is None:
+        # Ingestion kept the table busy: an activity in flight below this id shows in the next recompute
+        # (its ingestion asks for one).
+        watermark = Activity.objects.aggregate(top=Max("pk"))["top"] or 0
+    _count, latest_day = _activities_between(0, watermark)
+    last = _capped_week(latest_day)
+    size = points_per_part or _points_per_part()
+    pks = [point.pk for point in rules.points]
+    parts: dict[str, dict] = {"all-areas": {"families": ["all", "area"]}, "sources": {"families": ["source"]}}
+    for begin in range(0, len(pks), size):
+        parts[f"points-{begin // size + 1}"] = {"families": ["cp"], "points": pks[begin : begin + size]}
+    return MetricRun.objects.create(
+        status=MetricRun.Status.RUNNING,
+        started_at=timezone.now(),
+        latest_week=week_sunday(last) if last is not None else None,
+        parts=len(parts),
+        plan={"watermark": watermark, "last": last, "fingerprint": rules_fingerprint(rules), "parts": parts},
+    )
+
+
+def metrics_recompute_partitioned(*, points_per_part: int | None = None) -> MetricRun:
+    """A full recompute shared by several Celery workers: one task per part of the scopes, swapped in whole.
+
+    The design, kept boring:
+    - **Plan** (this function, the nightly task): one `running` MetricRun fixes what the run counts
+      and stores it in `plan`: the rules (their fingerprint), the activities (ids up to a settled
+      watermark, as the one-task recompute reads them), the latest week, and the parts: `all-areas`
+      (`all` and every area, with overlap, movement and contributors ever), `sources` (every source)
+      and `points-1`, `points-2`… (the conversion point scopes, `points_per_part` points each). Then
+      it sends one `recompute_metrics_part` task per part. With eager tasks (no broker) they run
+      here, one after another.
+    - **Part** (`metrics_recompute_part`, on any worker): reads the contributions it needs straight
+      from the database (the families parts every rule's rows, a points part its own rules' rows),
+      resolves persons now, counts its scopes with the same code as the one-task recompute
+      (`metrics_compute_state` with its families only) and writes their points into the run, which
+      no reader sees yet. In the same transaction, under a row lock of the run, it first deletes
+      what it may have written before (a redelivered part rewrites, never duplicates) and adds its
+      name to `parts_done`, the counter: no chord and no result backend needed.
+    - **Swap** (`_partitioned_finish`, by the part that completes `parts_done`, or a redelivery of
+      it): under the recompute lock it marks the run complete and removes the older runs, in one
+      transaction, as the one-task recompute does. A run that a newer complete run overtook is
+      dropped instead: the current numbers never go back in time.
+    - **Crash**: a part raising an error marks the run failed and deletes its rows; the other parts
+      then find it failed and do nothing, and the previous run stays the current one. A worker
+      killed mid-part gives its task back (late acknowledgement) and the part is written again. A
+      run removed by a newer one's swap (superseded) makes its remaining parts do nothing.
+    - **Consistency**: every part counts the same activities and latest week; persons are
+      resolved when each part runs, so a merge committed in between may show in some scopes first:
+      the merge asks for a recompute of its own, which settles it. Rules changed during the run
+      fail it, and their change asks for a recompute too.
+    - **Cost**: the two families parts each read every contribution (a second read, in parallel),
+      and a partitioned run leaves no incremental cache: the next incremental update after it
+      recomputes in full, in one task, and leaves the cache again.
+
+    Call it outside a transaction when a broker is configured: workers must see the run.
+    """
+    from .tasks import recompute_metrics_part  # the task module imports this one
+
+    run = metrics_partition_plan(points_per_part=points_per_part)
+    try:
+        for part in run.plan["parts"]:
+            recompute_metrics_part.apply_async(args=[run.pk, part])
+    except Exception as error:
+        _partitioned_fail(run.pk, "(sending)", error)
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def _part_scopes(families: Collection[str], rules: Rules) -> Q:
+    """The scopes a part writes, as a filter on MetricPoint."""
+    query = Q(pk__in=[])
+    if "all" in families:
+        query |= Q(scope="all")
+    if "area" in families:
+        query |= Q(scope__startswith="area:")
+    if "source" in families:
+        query |= Q(scope__startswith="source:")
+    if "cp" in families:
+        query |= Q(scope__in=[f"cp:{point.slug}" for point in rules.points])
+    return query
+
+
+def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
+    """Count one part of a partitioned run and write it (see `metrics_recompute_partitioned`).
+
+    False when there is nothing to do: the run is complete, failed, superseded or gone.
+    """
+    run = MetricRun.objects.filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
+    if run is None or part not in run.plan.get("parts", {}):
+        logger.info("metrics run %s part %s: the run is no longer running, nothing to do", run_id, part)
+        return False
+    plan, spec = run.plan, run.plan["parts"][part]
+    families = spec["families"]
+    try:
+        clock = time.perf_counter()
+        rules = Rules.load()
+        if rules_fingerprint(rules) != plan["fingerprint"]:
+            raise RuntimeError("the rules changed during the recompute (their change asks for another one)")
+        counted = rules.subset(spec["points"]) if "points" in spec else rules
+        with _snapshot():
+            cp, identity, day = _fetch_raw(counted, upto=plan["watermark"])
+            people = People.load()
+        fetched = time.perf_counter() - clock
+        contributions = people.contributions(cp, people.persons_of(identity), day)
+        del cp, identity, day, people
+        last = plan["last"]
+        state = metrics_compute_state(contributions=contributions, rules=counted, last=last, families=families)
+        del contributions
+        result = state_result(state, rules=counted, last=last)
+        computed = time.perf_counter() - clock
+        with transaction.atomic():
+            locked = MetricRun.objects.select_for_update().filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
+            if locked is None:
+                logger.info("metrics run %s part %s: the run ended while counting, nothing written", run_id, part)
+                return False
+            MetricPoint.objects.filter(_part_scopes(families, counted), run=locked).delete()
+            points = _points_write(locked.pk, result.series)
+            fields = ["parts_done", "stats"]
+            if "area" in families:
+                Overlap.objects.filter(run=locked).delete()
+                AreaMovement.objects.filter(run=locked).delete()
+                _area_results_write(locked, result)
+                locked.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
+                locked.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
+                fields += ["contributors_ever", "contributors_ever_everyone"]
+            locked.parts_done = sorted({*locked.parts_done, part})
+            stats = {
+                "worker": worker or f"pid {os.getpid()}",
+                "rows": result.stats.get("rows", 0),
+                "points": points,
+                "fetch_s": round(fetched, 3),
+                "compute_s": round(computed - fetched, 3),
+                "write_s": round(time.perf_counter() - clock - computed, 3),
+            }
+            locked.stats = {**locked.stats, "parts": {**locked.stats.get("parts", {}), part: stats}}
+            locked.save(update_fields=fields)
+            complete = set(locked.parts_done) == set(plan["parts"])
+        logger.info("metrics run %s part %s written: %s", run_id, part, stats)
+        if complete:
+            _partitioned_finish(run_id)
+    except Exception as error:
+        _partitioned_fail(run_id, part, error)
+        raise
+    return True
+
+
+def _partitioned_fail(run_id: int, part: str, error: Exception) -> None:
+    """Mark the run failed and drop what its parts wrote: the previous run stays the current one."""
+    with transaction.atomic():
+        failed = MetricRun.objects.filter(pk=run_id, status=MetricRun.Status.RUNNING).update(
+            status=MetricRun.Status.FAILED,
+            finished_at=timezone.now(),
+            error=f"part {part}: {type(error).__name__}: {error}"[:2000],
+        )
+        if failed:
+            for model in (MetricPoint, Overlap, AreaMovement):
+                model.objects.filter(run_id=run_id).delete()
+    if failed:  # else the run had failed already (or is gone): logged then
+        logger.exception("metrics run %s part %s failed", run_id, part)
+
+
+def _partitioned_finish(run_id: int) -> MetricRun | None:
+    """Swap the run in once every part is written; None if it is not (yet), or was overtaken (then dropped)."""
+    with _recompute_lock(), transaction.atomic():
+        run = MetricRun.objects.select_for_update().filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
+        if run is None or set(run.parts_done) != set(run.plan["parts"]):
+            return None
+        if MetricRun.objects.filter(status=MetricRun.Status.COMPLETE, started_at__gt=run.started_at).exists():
+            logger.info("metrics run %s: a newer run is complete already, this one is dropped", run_id)
+            run.delete()
+            return None
+        parts = run.stats.get("parts", {})
+        run.status = MetricRun.Status.COMPLETE
+        run.finished_at = timezone.now()
+        run.stats = {
+            "mode": "partitioned",
+            "points": sum(one["points"] for one in parts.values()),
+            # Summed over the parts (they may have run side by side); `wall_s` is plan to swap.
+            **{key: round(sum(one[key] for one in parts.values()), 3) for key in ("fetch_s", "compute_s", "write_s")},
+            "wall_s": round((run.finished_at - run.started_at).total_seconds(), 3),
+            "workers": sorted({one["worker"] for one in parts.values()}),
+            "parts": parts,
+        }
+        run.save(update_fields=["status", "finished_at", "stats"])
+        _runs_remove_others(run)
+    logger.info("metrics run %s (partitioned) swapped in: %s", run_id, run.stats)
+    return run

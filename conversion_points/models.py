@@ -106,7 +106,8 @@ class MetricRun(models.Model):
     """One recompute of every metric series. The API reads the latest complete run only.
 
     A run is written in full while `running`, then swapped in (marked `complete`) in one
-    transaction, so a crashed recompute leaves the previous snapshots in place. A `queued` run is a
+    transaction, so a crashed recompute leaves the previous snapshots in place. A partitioned run
+    is written by several tasks, one part each, and swapped in when the last part is written. A `queued` run is a
     recompute asked for and not started yet: at most one exists, so many requests give one recompute.
     """
 
@@ -135,6 +136,16 @@ class MetricRun(models.Model):
         blank=True,
         editable=False,
         help_text=_("Names the saved counting state this run left for the next incremental update."),
+    )
+    # A partitioned recompute (see `metrics_recompute_partitioned`): its plan and the parts written so far.
+    parts = models.PositiveSmallIntegerField(
+        _("parts"), default=0, editable=False, help_text=_("How many tasks share this run's work (0: one task).")
+    )
+    plan = models.JSONField(
+        _("plan"), default=dict, blank=True, editable=False, help_text=_("What every part of the run counts, and up to which activity.")
+    )
+    parts_done = models.JSONField(
+        _("parts written"), default=list, blank=True, editable=False, help_text=_("The parts whose points are written.")
     )
 
     class Meta:

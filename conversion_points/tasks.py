@@ -2,15 +2,36 @@
 
 from celery import shared_task
 
-from .metrics import metrics_recompute
+from .metrics import metrics_recompute, metrics_recompute_part, metrics_recompute_partitioned
 from .models import MetricRun
 
 
 @shared_task(acks_late=True)
 def recompute_metrics() -> int | None:
-    """Recompute every series now (the nightly full recompute)."""
+    """Recompute every series now, in this one task (`manage.py recompute_metrics` does the same)."""
     run = metrics_recompute()
     return run.pk if run else None
+
+
+@shared_task(bind=True, acks_late=True)
+def recompute_metrics_nightly(self) -> int | None:
+    """The nightly full recompute: shared by the workers (one task per part) when a broker is configured.
+
+    With tasks run in-process (no broker) there is no one to share with: one task does it all,
+    and leaves the cache the incremental updates start from.
+    """
+    run = metrics_recompute() if self.app.conf.task_always_eager else metrics_recompute_partitioned()
+    return run.pk if run else None
+
+
+@shared_task(bind=True, acks_late=True)
+def recompute_metrics_part(self, run_id: int, part: str) -> bool:
+    """Count one part of a partitioned recompute; the last part written swaps the run in.
+
+    Redelivered (its worker was killed), it writes its part again; a part of a run that failed,
+    was overtaken or removed does nothing.
+    """
+    return metrics_recompute_part(run_id, part, worker=self.request.hostname or "")
 
 
 @shared_task(acks_late=True)
