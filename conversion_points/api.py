@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .models import MetricRun, Population
-from .selectors import metric_run_latest, metrics_series, metrics_summary, scope_exists
+from .selectors import metric_run_current, metrics_series, metrics_summary, scope_exists
 from .serializers import SeriesQuerySerializer, SeriesSerializer, SummaryQuerySerializer, SummarySerializer
 
 CACHE_SECONDS = 24 * 3600  # keys name the run, so a recompute makes them unused anyway
@@ -112,7 +112,7 @@ class MetricsSummaryView(MetricsView):
     )
     def get(self, request: Request, format: str | None = None) -> Response:
         query = self.query(request)
-        run = metric_run_latest()
+        run = metric_run_current()
         if run is None:
             raise NotComputedYet()
         day = query.get("date")
@@ -206,7 +206,7 @@ class MetricsSeriesView(MetricsView):
     )
     def get(self, request: Request, format: str | None = None) -> Response:
         query = self.query(request)
-        run = metric_run_latest()
+        run = metric_run_current()
         if run is None:
             raise NotComputedYet()
         scope = query["scope"]

@@ -1337,6 +1337,8 @@ def metrics_recompute(*, run: MetricRun | None = None, incremental: bool = False
                 points = _snapshots_write(run, result)
                 run.status = MetricRun.Status.COMPLETE
                 run.finished_at = timezone.now()
+                _forget_current_run()  # now, and again once the swap is visible to every reader
+                transaction.on_commit(_forget_current_run)
                 run.latest_week = week_sunday(last) if last is not None else None
                 run.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
                 run.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
@@ -1373,6 +1375,13 @@ def metrics_recompute(*, run: MetricRun | None = None, incremental: bool = False
             raise
     logger.info("metrics recompute %s done: %s", run.pk, run.stats)
     return run
+
+
+def _forget_current_run() -> None:
+    """A new run is current: the cached lookup of the current run must not outlive it."""
+    from .selectors import metric_run_current_forget  # selectors imports this module
+
+    metric_run_current_forget()
 
 
 def metrics_recompute_soon() -> MetricRun:
@@ -1603,6 +1612,8 @@ def _partitioned_finish(run_id: int) -> MetricRun | None:
         parts = run.stats.get("parts", {})
         run.status = MetricRun.Status.COMPLETE
         run.finished_at = timezone.now()
+        _forget_current_run()  # now, and again once the swap is visible to every reader
+        transaction.on_commit(_forget_current_run)
         run.stats = {
             "mode": "partitioned",
             "points": sum(one["points"] for one in parts.values()),

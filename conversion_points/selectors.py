@@ -4,6 +4,7 @@ import re
 from datetime import date, timedelta
 from typing import Any
 
+from django.core.cache import cache as django_cache
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
@@ -18,6 +19,25 @@ SCOPE_PATTERN = re.compile(r"^(all|(area|source|cp):[-a-zA-Z0-9_]+)$")
 def metric_run_latest() -> MetricRun | None:
     """The run the public numbers come from: the latest one that completed."""
     return MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).order_by("-finished_at", "-id").first()
+
+
+LATEST_RUN_KEY = "metrics:latest-run"
+LATEST_RUN_SECONDS = 5
+
+
+def metric_run_current() -> MetricRun | None:
+    """`metric_run_latest`, looked up at most every few seconds: public pages and the API ask on
+    every request. A swap in this process forgets it at once; other processes see it within seconds."""
+    run = django_cache.get(LATEST_RUN_KEY)
+    if run is None:
+        run = metric_run_latest()
+        if run is not None:
+            django_cache.set(LATEST_RUN_KEY, run, LATEST_RUN_SECONDS)
+    return run
+
+
+def metric_run_current_forget() -> None:
+    django_cache.delete(LATEST_RUN_KEY)
 
 
 def week_ending(day: date) -> date:

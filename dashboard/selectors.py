@@ -21,7 +21,7 @@ from django.db.models.functions import TruncDate
 from activities.models import Activity, Source
 from conversion_points.metrics import WINDOW_DAYS, glob_to_regex
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
-from conversion_points.selectors import metric_run_latest
+from conversion_points.selectors import metric_run_current
 
 T = TypeVar("T")
 
@@ -30,8 +30,6 @@ CACHE_SECONDS = 24 * 3600
 # The projection looks one window ahead: after 52 weeks nobody counted today is left.
 PROJECTION_WEEKS = 52
 # The pages look the latest run up at most this often: one query saved on nearly every request.
-LATEST_RUN_SECONDS = 5
-LATEST_RUN_KEY = "dashboard:v1:latest-run"
 COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
 
 
@@ -56,12 +54,7 @@ class Levels:
 
 def latest_run() -> MetricRun | None:
     """The latest complete metric run, looked up at most every few seconds (a recompute shows within them)."""
-    run = cache.get(LATEST_RUN_KEY)
-    if run is None:
-        run = metric_run_latest()
-        if run is not None:
-            cache.set(LATEST_RUN_KEY, run, LATEST_RUN_SECONDS)
-    return run
+    return metric_run_current()
 
 
 def run_key(*, run: MetricRun, name: str) -> str:
