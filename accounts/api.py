@@ -6,8 +6,9 @@ from the provider (`Authorization: Bearer …`) or a signed-in admin session. Li
 """
 
 import csv
+import re
 from collections.abc import Iterable, Iterator
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
@@ -95,11 +96,26 @@ def query_moment(request: Request, name: str) -> datetime | None:
     except ValueError:
         moment = None
     if moment is None:
-        day = parse_date(raw) if len(raw) == 10 else None
+        try:
+            day = parse_date(raw) if len(raw) == 10 else None
+        except ValueError:
+            day = None
         if day is None:
             raise ValidationError({name: _("Write a date (YYYY-MM-DD) or a date and time in ISO 8601.")})
         moment = datetime.combine(day, time.min)
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+    if not timezone.is_aware(moment):
+        return moment.replace(tzinfo=UTC)
+    offset = moment.utcoffset()
+    try:
+        if offset is None or abs(offset) >= timedelta(hours=16):
+            raise OverflowError
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValidationError({name: _("That date and time is out of range.")}) from None
+
+
+# An id: plain ASCII digits, small enough for a 64-bit column.
+ID_PATTERN = re.compile(r"^[0-9]{1,18}$")
 
 
 class StaffPagination(PageNumberPagination):
@@ -120,6 +136,12 @@ class ActivityPagination(CursorPagination):
 class StaffAPIView(APIView):
     authentication_classes = AUTHENTICATION
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        # No database can store or compare a NUL character: refuse it before any query sees it.
+        if any("\x00" in key or "\x00" in value for key, values in request.query_params.lists() for value in [key, *values]):
+            raise ValidationError({"detail": _("Query parameters cannot contain NUL characters.")})
 
     def wants_csv(self) -> bool:
         return getattr(self.request.accepted_renderer, "format", "") == "csv"
@@ -264,7 +286,7 @@ class ActivityListView(StaffAPIView, generics.ListAPIView):
             activities = activities.filter(occurred_at__lt=until)
         for name, field in (("person", "identity__person_id"), ("identity", "identity_id")):
             if params.get(name):
-                if not params[name].isdigit():
+                if not ID_PATTERN.match(params[name]):
                     raise ValidationError({name: _("Give a number.")})
                 activities = activities.filter(**{field: int(params[name])})
         return activities
