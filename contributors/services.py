@@ -149,6 +149,8 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     excluded = excluded_values()
     if excluded:
         actors = [_without_excluded_links(actor, excluded) for actor in actors]
+    every_actor = actors
+    actors = _distinct_actors(actors)
 
     all_keys = list(dict.fromkeys(key for actor in actors for key in actor.keys))
     existing = identities_existing(keys=all_keys)
@@ -248,7 +250,25 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
         Identity, ["person_id", "kind", "namespace", "value", "source_id", "name", "created_at"], new_rows
     )
     identity_of_key.update(zip(new_keys, new_identity_ids, strict=True))
-    return [identity_of_key[actor.keys[0]] for actor in actors]
+    return [identity_of_key[actor.keys[0]] for actor in every_actor]
+
+
+def _distinct_actors(actors: Sequence[Actor]) -> list[Actor]:
+    """One actor per distinct set of keys (a busy contributor appears in thousands of records),
+    keeping the first name reported and whether any record said it was a bot."""
+    distinct: dict[tuple[Key, ...], Actor] = {}
+    for actor in actors:
+        seen = distinct.get(actor.keys)
+        if seen is None:
+            distinct[actor.keys] = actor
+        elif (actor.is_bot and not seen.is_bot) or (actor.name and not seen.name):
+            distinct[actor.keys] = Actor(
+                keys=seen.keys,
+                name=seen.name or actor.name,
+                source_id=seen.source_id,
+                is_bot=seen.is_bot or actor.is_bot,
+            )
+    return list(distinct.values())
 
 
 def _without_excluded_links(actor: Actor, excluded: set[tuple[str, str]]) -> Actor:
