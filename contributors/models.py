@@ -73,6 +73,8 @@ class Person(models.Model):
         ordering = ["display_name", "id"]
         verbose_name = _("person")
         verbose_name_plural = _("people")
+        # Identity resolution asks for the (few) locked persons on every batch that merges.
+        indexes = [models.Index(fields=["locked"], condition=models.Q(locked=True), name="person_locked_idx")]
 
     def __str__(self) -> str:
         return self.display_name or f"Person #{self.pk}"
