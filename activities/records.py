@@ -5,9 +5,10 @@ number or array index. The shape is the public contract documented in docs/contr
 """
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 from django.conf import settings
@@ -210,3 +211,25 @@ def record_parse(raw: dict | str | bytes | OversizedRecord, *, now: datetime) ->
         # A connector that knows an account is a bot (GitHub's `type: "Bot"`) says so with `actor.bot`.
         is_bot=actor.get("bot") is True or looks_like_bot(username, email, name),
     )
+
+
+def read_lines(stream: BinaryIO, *, limit: int) -> Iterator[tuple[int, bytes | OversizedRecord]]:
+    """Yield (line number, line) for every non-blank line; a line longer than `limit` is yielded
+    as a short note instead, without ever holding the whole line in memory."""
+    number = 0
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        number += 1
+        if len(line) > limit and not line.endswith(b"\n"):
+            size = len(line)
+            while True:  # skip the rest of the oversized line
+                more = stream.readline(1 << 20)
+                size += len(more)
+                if not more or more.endswith(b"\n"):
+                    break
+            yield number, OversizedRecord(size)
+            continue
+        if line.strip():
+            yield number, line

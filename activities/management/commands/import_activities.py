@@ -1,37 +1,13 @@
 """`import_activities FILE [--create-sources]`: load a JSON Lines file of activity records."""
 
 import sys
-from collections.abc import Iterator
-from typing import BinaryIO
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from activities.records import OversizedRecord
+from activities.records import read_lines
 from activities.services import activities_ingest
 from conversion_points.metrics import metrics_recompute_soon
-
-
-def read_lines(stream: BinaryIO, *, limit: int) -> Iterator[tuple[int, bytes | OversizedRecord]]:
-    """Yield (line number, line) for every non-blank line; a line longer than `limit` is yielded
-    as a short note instead, without ever holding the whole line in memory."""
-    number = 0
-    while True:
-        line = stream.readline(limit + 1)
-        if not line:
-            return
-        number += 1
-        if len(line) > limit and not line.endswith(b"\n"):
-            size = len(line)
-            while True:  # skip the rest of the oversized line
-                more = stream.readline(1 << 20)
-                size += len(more)
-                if not more or more.endswith(b"\n"):
-                    break
-            yield number, OversizedRecord(size)
-            continue
-        if line.strip():
-            yield number, line
 
 
 class Command(BaseCommand):
