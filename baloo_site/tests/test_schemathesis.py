@@ -22,7 +22,7 @@ baloo_site/tests/test_schemathesis.py`.
 
 import contextlib
 import os
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import schemathesis
@@ -35,19 +35,10 @@ from schemathesis import GenerationMode, checks
 
 from accounts.roles import STAFF
 from accounts.services import api_token_create, user_roles_apply
-from activities.models import Source
-from conversion_points.metrics import metrics_recompute
-from conversion_points.tests.factories import (
-    ActivityFactory,
-    AreaFactory,
-    ConversionPointFactory,
-    IdentityFactory,
-    PersonFactory,
-)
+from conversion_points.tests.factories import small_computed_community
 
 SCHEMA_PATH = "/api/v1/schema/"
 EXAMPLES = int(os.environ.get("BALOO_SCHEMATHESIS_EXAMPLES", "8"))
-SUNDAY = date(2024, 6, 2)
 
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -78,26 +69,10 @@ CHECKS = [
 LENIENT_CHECKS = [checks.not_a_server_error, checks.content_type_conformance]
 
 
-def _at(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time()).replace(hour=12, tzinfo=UTC)
-
-
 @pytest.fixture
 def community(db) -> None:
     """Two sources, two areas, a few people (one staff) and their activities, computed."""
-    sumo = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
-    github = Source.objects.create(slug="github", kind="github", name="GitHub")
-    support = AreaFactory(slug="support", name="Support", target=1500, position=1)
-    coding = AreaFactory(slug="coding", name="Coding", position=2)
-    ConversionPointFactory(slug="sumo-answer", area=support, source=sumo, types=["sumo.answer.posted"])
-    ConversionPointFactory(slug="pr", area=coding, source=github, types=["github.pr.opened"], level="core")
-    ann, ben = IdentityFactory(), IdentityFactory()
-    staff = IdentityFactory(person=PersonFactory(is_staff=True, display_name="Sam Staff"))
-    ActivityFactory(source=sumo, type="sumo.answer.posted", identity=ann, occurred_at=_at(SUNDAY - timedelta(days=14)))
-    ActivityFactory(source=github, type="github.pr.opened", identity=ann, occurred_at=_at(SUNDAY))
-    ActivityFactory(source=github, type="github.pr.opened", identity=ben, occurred_at=_at(SUNDAY - timedelta(days=3)))
-    ActivityFactory(source=sumo, type="sumo.answer.posted", identity=staff, occurred_at=_at(SUNDAY))
-    metrics_recompute()
+    small_computed_community()
 
 
 @pytest.fixture

@@ -1,3 +1,5 @@
+from datetime import UTC, date, datetime, timedelta
+
 import factory
 
 from activities.models import Activity
@@ -56,3 +58,31 @@ class ActivityFactory(factory.django.DjangoModelFactory):
     type = "manual.thing.done"
     identity = factory.SubFactory(IdentityFactory)
     container = ""
+
+
+# The Sunday the small computed community below is counted up to.
+SUNDAY = date(2024, 6, 2)
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time()).replace(hour=12, tzinfo=UTC)
+
+
+def small_computed_community():
+    """Two sources, two areas, a few people (one staff) and their activities, counted: the run."""
+    from activities.models import Source
+    from conversion_points.metrics import metrics_recompute
+
+    sumo = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
+    github = Source.objects.create(slug="github", kind="github", name="GitHub")
+    support = AreaFactory(slug="support", name="Support", target=1500, position=1)
+    coding = AreaFactory(slug="coding", name="Coding", position=2)
+    ConversionPointFactory(slug="sumo-answer", area=support, source=sumo, types=["sumo.answer.posted"])
+    ConversionPointFactory(slug="pr", area=coding, source=github, types=["github.pr.opened"], level="core")
+    ann, ben = IdentityFactory(), IdentityFactory()
+    staff = IdentityFactory(person=PersonFactory(is_staff=True, display_name="Sam Staff"))
+    ActivityFactory(source=sumo, type="sumo.answer.posted", identity=ann, occurred_at=noon(SUNDAY - timedelta(days=14)))
+    ActivityFactory(source=github, type="github.pr.opened", identity=ann, occurred_at=noon(SUNDAY))
+    ActivityFactory(source=github, type="github.pr.opened", identity=ben, occurred_at=noon(SUNDAY - timedelta(days=3)))
+    ActivityFactory(source=sumo, type="sumo.answer.posted", identity=staff, occurred_at=noon(SUNDAY))
+    return metrics_recompute()

@@ -2,37 +2,19 @@
 
 import csv
 import io
-from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from activities.models import Source
 from conversion_points.metrics import metrics_recompute
 
-from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
-
-SUNDAY = date(2024, 6, 2)
-
-
-def at(day: date) -> datetime:
-    return datetime.combine(day, datetime.min.time()).replace(hour=12, tzinfo=UTC)
+from .factories import SUNDAY, ActivityFactory, small_computed_community
+from .factories import noon as at
 
 
 @pytest.fixture
 def computed(db):
-    sumo = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
-    github = Source.objects.create(slug="github", kind="github", name="GitHub")
-    support = AreaFactory(slug="support", name="Support", target=1500, position=1)
-    coding = AreaFactory(slug="coding", name="Coding", position=2)
-    ConversionPointFactory(slug="sumo-answer", area=support, source=sumo, types=["sumo.answer.posted"])
-    ConversionPointFactory(slug="pr", area=coding, source=github, types=["github.pr.opened"], level="core")
-    ann, ben = IdentityFactory(), IdentityFactory()
-    staff = IdentityFactory(person=PersonFactory(is_staff=True, display_name="Sam Staff"))
-    ActivityFactory(source=sumo, type="sumo.answer.posted", identity=ann, occurred_at=at(SUNDAY - timedelta(days=14)))
-    ActivityFactory(source=github, type="github.pr.opened", identity=ann, occurred_at=at(SUNDAY))
-    ActivityFactory(source=github, type="github.pr.opened", identity=ben, occurred_at=at(SUNDAY - timedelta(days=3)))
-    ActivityFactory(source=sumo, type="sumo.answer.posted", identity=staff, occurred_at=at(SUNDAY))
-    return metrics_recompute()
+    return small_computed_community()
 
 
 def test_summary_has_the_contract_shape(client, computed):
