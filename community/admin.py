@@ -15,6 +15,7 @@ from django.utils.translation import ngettext
 
 from contributors.claims import ClaimError, account_claim_approve, account_claim_reject, email_claim_approve
 from contributors.models import AccountClaim, EmailClaim, Identity, Person
+from contributors.selectors import person_for_user
 
 from .models import IntegrationRequest
 from .services import integration_requests_set_status
@@ -132,13 +133,8 @@ class AccountClaimAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("person who asked"))
     def claimant_person(self, obj: AccountClaim) -> str:
-        email = (obj.user.email or "").strip().casefold()
-        identity = (
-            Identity.objects.filter(kind=Identity.Kind.EMAIL, namespace="", value=email)
-            .select_related("person")
-            .first()
-        )
-        return _person_link(identity.person) if identity else _("Not known to Baloo yet")
+        person = person_for_user(user=obj.user)
+        return _person_link(person) if person else _("Not known to Baloo yet")
 
     @admin.action(description=_("Approve: join the accounts to the people who asked"))
     def approve(self, request: HttpRequest, queryset: QuerySet[AccountClaim]) -> None:
