@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework.permissions import BasePermission
 
-from conversion_points.models import Area, ConversionPoint
+from conversion_points.models import Area
 
 ALL_AREAS_PERMISSION = "accounts.view_all_areas"
 
@@ -27,12 +27,6 @@ def areas_for(user: Any) -> QuerySet[Area]:
     return Area.objects.filter(owners=user)
 
 
-def conversion_points_for(user: Any) -> QuerySet[ConversionPoint]:
-    return ConversionPoint.objects.filter(area__in=areas_for(user))
-
-
-def may_see_area(user: Any, area: Area) -> bool:
-    return sees_all_areas(user) or areas_for(user).filter(pk=area.pk).exists()
 
 
 class SeesPeople(BasePermission):

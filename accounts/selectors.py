@@ -9,10 +9,9 @@ from django.db.models import Max, Min, Q, QuerySet
 from activities.models import Activity, Source
 from contributors.keys import USERNAME, Key, email_key
 from contributors.models import Identity, Person
-from conversion_points.metrics import glob_to_regex
+from conversion_points.metrics import WINDOW_DAYS, glob_to_regex
 from conversion_points.models import Area, ConversionPoint
 
-WINDOW_DAYS = 365
 COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
 
 

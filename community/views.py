@@ -8,6 +8,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from conversion_points.metrics import WINDOW_DAYS
+
 from .forms import IntegrationRequestForm
 from .models import IntegrationRequest
 from .selectors import integration_requests_public
@@ -34,7 +36,7 @@ EXAMPLE = {
 
 def how_baloo_counts(request: HttpRequest) -> HttpResponse:
     return render(
-        request, "community/how_baloo_counts.html", {"section": "counts", "example": EXAMPLE, "window_days": 365}
+        request, "community/how_baloo_counts.html", {"section": "counts", "example": EXAMPLE, "window_days": WINDOW_DAYS}
     )
 
 

@@ -29,9 +29,17 @@ from django.utils.translation import gettext_lazy as _
 from activities.models import Source
 
 from .keys import EMAIL, USERNAME, Key, email_key
-from .models import AccountClaim, EmailClaim, Identity, IdentityExclusion, Person, PersonMerge
+from .models import AccountClaim, EmailClaim, Identity, Person, PersonMerge
 from .selectors import person_for_user
-from .services import Actor, blocked_person_pairs, identities_resolve, merge_allowed, person_forget, persons_merge
+from .services import (
+    Actor,
+    blocked_person_pairs,
+    excluded_values,
+    identities_resolve,
+    merge_allowed,
+    person_forget,
+    persons_merge,
+)
 
 TOKEN_SALT = "contributors.email-claim"
 # A contributor may send this many confirmation links a day: enough to fix a typo, too few to spam anyone.
@@ -53,13 +61,6 @@ def _is_email(value: str) -> bool:
         and not any(char.isspace() for char in value)
         and not value.startswith("@")
         and not value.endswith("@")
-    )
-
-
-def _excluded(kind: str, value: str) -> bool:
-    return any(
-        excluded.strip().casefold() == value
-        for excluded in IdentityExclusion.objects.filter(kind=kind).values_list("value", flat=True)
     )
 
 
@@ -130,7 +131,7 @@ def email_claim_start(*, user: AbstractBaseUser, email: str, link_for: Callable[
     kind, namespace, value = email_key(address)
     if mine is not None and mine.identities.filter(kind=kind, namespace=namespace, value=value).exists():
         raise ClaimError(_("That address is already part of your record."), code="already")
-    if _excluded(EMAIL, address):
+    if (EMAIL, address) in excluded_values():
         raise ClaimError(
             _("That address is shared by many people (or by machines), so nobody can claim it."), code="excluded"
         )
@@ -254,7 +255,7 @@ def account_claim_submit(*, user: AbstractBaseUser, source: Source, username: st
         and mine.identities.filter(kind=USERNAME, namespace=source.accounts_namespace, value=value).exists()
     ):
         raise ClaimError(_("That account is already part of your record."), code="already")
-    if _excluded(USERNAME, value):
+    if (USERNAME, value) in excluded_values():
         raise ClaimError(
             _("That account is shared by many people (or by machines), so nobody can claim it."), code="excluded"
         )

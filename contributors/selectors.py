@@ -20,14 +20,13 @@ from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 
 from activities.models import Activity, Source
+from conversion_points.metrics import LEVEL_RANK, WINDOW_DAYS
 from conversion_points.models import Area, ConversionPoint
 
 from .keys import email_key
 from .models import AccountClaim, EmailClaim, Identity, IdentityAudit, Person
 
-WINDOW_DAYS = 365
 ACTIVE_LEVELS = {ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE}
-LEVEL_RANK = {ConversionPoint.Level.CASUAL: 0, ConversionPoint.Level.ACTIVE: 1, ConversionPoint.Level.CORE: 2}
 # The contribution counts celebrated, smallest first.
 COUNT_MILESTONES = (1, 10, 100, 1000)
 

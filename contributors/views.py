@@ -161,9 +161,11 @@ def my_accounts(request: HttpRequest) -> HttpResponse:
 def email_confirm(request: HttpRequest, token: str) -> HttpResponse:
     """The page a confirmation link opens: check it, then confirm with a button (never on a mere visit)."""
     try:
-        claim = claims.email_claim_check(token=token, user=request.user)
+        # Confirming checks the link first; a visit only checks it.
         if request.method == "POST":
             claim = claims.email_claim_confirm(token=token, user=request.user)
+        else:
+            claim = claims.email_claim_check(token=token, user=request.user)
     except claims.ClaimError as error:
         return render(
             request, "contributors/email_confirm.html", {"error": error.message, "code": error.code}, status=400
