@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from activities.models import Activity, Source
 
-from .metrics import WINDOW_DAYS, glob_to_regex
+from .metrics import WINDOW_DAYS, day_number, glob_to_regex, week_of_day, week_sunday
 from .models import Area, ConversionPoint, MetricPoint, MetricRun, Population
 
 SCOPE_PATTERN = re.compile(r"^(all|(area|source|cp):[-a-zA-Z0-9_]+)$")
@@ -40,11 +40,6 @@ def metric_run_current_forget() -> None:
     django_cache.delete(LATEST_RUN_KEY)
 
 
-def week_ending(day: date) -> date:
-    """The Sunday (UTC) of the week, Monday to Sunday, that holds `day`."""
-    return day + timedelta(days=6 - day.weekday())
-
-
 def scope_exists(*, scope: str, run: MetricRun) -> bool:
     """Whether a well-formed scope names something Baloo knows (or the run counted)."""
     if scope == "all":
@@ -56,7 +51,7 @@ def scope_exists(*, scope: str, run: MetricRun) -> bool:
 
 def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dict[str, Any]:
     """The headline numbers at one week: everything, the sum of areas, each area and each source."""
-    when = week_ending(day) if day else run.latest_week
+    when = week_sunday(week_of_day(day_number(day))) if day else run.latest_week
     values = (
         {
             row["scope"]: row

@@ -21,7 +21,6 @@ from django.db.models.functions import TruncDate
 from activities.models import Activity, Source
 from conversion_points.metrics import WINDOW_DAYS, glob_to_regex
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
-from conversion_points.selectors import metric_run_current
 
 T = TypeVar("T")
 
@@ -29,7 +28,6 @@ T = TypeVar("T")
 CACHE_SECONDS = 24 * 3600
 # The projection looks one window ahead: after 52 weeks nobody counted today is left.
 PROJECTION_WEEKS = 52
-# The pages look the latest run up at most this often: one query saved on nearly every request.
 COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
 
 
@@ -50,11 +48,6 @@ class Levels:
     casual: int
     active: int
     core: int
-
-
-def latest_run() -> MetricRun | None:
-    """The latest complete metric run, looked up at most every few seconds (a recompute shows within them)."""
-    return metric_run_current()
 
 
 def run_key(*, run: MetricRun, name: str) -> str:

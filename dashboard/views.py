@@ -25,7 +25,7 @@ from django.views.decorators.http import require_GET
 
 from activities.models import Source
 from conversion_points.models import Area, MetricRun
-from conversion_points.selectors import metrics_summary
+from conversion_points.selectors import metric_run_current, metrics_summary
 
 from . import selectors
 
@@ -65,7 +65,7 @@ def _page(request: HttpRequest, *, name: str, template: str, build: Callable[[Me
     A reader without a session (nearly every visitor) gets the whole page from the cache: nothing
     in it depends on who asks, and a page that sets a cookie is never stored.
     """
-    run = selectors.latest_run()
+    run = metric_run_current()
     if run is None or run.latest_week is None:
         return render(request, "dashboard/not_computed.html")
     language = translation.get_language()
@@ -108,7 +108,7 @@ def home(request: HttpRequest) -> HttpResponse:
     def build(run: MetricRun) -> dict:
         summary = metrics_summary(run=run, day=None, population=selectors.Population.VOLUNTEERS)
         target, target_kind = selectors.site_target()
-        projection = selectors.dropoff_projection(run=run, scope="all")
+        projection = _projection(run, "all")
         half_year = projection[25].active if len(projection) > 25 else 0
         sources = {source.slug: source for source in selectors.sources_for_dashboard()}
         return {
@@ -143,8 +143,10 @@ def _scope_context(run: MetricRun, *, scope: str, target: int | None) -> dict:
         "scope": scope,
         "points": points,
         "latest": latest,
-        "projection": selectors.dropoff_projection(run=run, scope=scope),
-        "levels": selectors.scope_levels(run=run, scope=scope),
+        "projection": _projection(run, scope),
+        "levels": selectors.run_cached(
+            run=run, name=f"levels:{scope}", build=lambda: selectors.scope_levels(run=run, scope=scope)
+        ),
         "target": target,
         "series_links": api_links(scope),
     }
@@ -234,3 +236,10 @@ def language_switch(request: HttpRequest, code: str) -> HttpResponse:
         samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
     return response
+
+
+def _projection(run: MetricRun, scope: str):
+    """The drop-off projection is the same in every language: computed once per run and scope."""
+    return selectors.run_cached(
+        run=run, name=f"projection:{scope}", build=lambda: selectors.dropoff_projection(run=run, scope=scope)
+    )
