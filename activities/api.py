@@ -20,7 +20,7 @@ from .tokens import source_token_authenticate
 
 MAX_RECORDS = 1000
 # 1,000 records of a few kilobytes each; a larger body is refused before it is read.
-MAX_BODY_BYTES = getattr(settings, "BALOO_PUSH_MAX_BYTES", 10 * 1024 * 1024)
+MAX_BODY_BYTES = settings.BALOO_PUSH_MAX_BYTES
 
 
 def _error(status: HTTPStatus, message: str, **headers: str) -> JsonResponse:

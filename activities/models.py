@@ -77,9 +77,6 @@ class ActivityQuerySet(models.QuerySet):
     def between(self, start, end) -> "ActivityQuerySet":
         return self.filter(occurred_at__gte=start, occurred_at__lt=end)
 
-    def of_types(self, types: list[str]) -> "ActivityQuerySet":
-        return self.filter(type__in=types)
-
 
 class Activity(models.Model):
     """One thing a person did in a source at a time, e.g. `bugzilla.bug.filed`.

@@ -62,12 +62,8 @@ def is_email(value: str) -> bool:
     return value.count("@") == 1 and WHITESPACE.search(value) is None
 
 
-def normalise_email(value: str) -> str:
-    return value.strip().casefold()
-
-
-def normalise_username(value: str) -> str:
-    # User names are compared case-insensitively, as GitHub, Bugzilla and Kitsune do.
+def normalise_key(value: str) -> str:
+    # E-mails and user names are compared case-insensitively, as GitHub, Bugzilla and Kitsune do.
     return value.strip().casefold()
 
 
@@ -200,8 +196,8 @@ def record_parse(raw: dict | str | bytes | OversizedRecord, *, now: datetime) ->
         external_id=external_id,
         type=activity_type,
         occurred_at=occurred_at,
-        email=normalise_email(email) if email else None,
-        username=normalise_username(username) if username else None,
+        email=normalise_key(email) if email else None,
+        username=normalise_key(username) if username else None,
         uid=uid,
         name=name,
         container=_text(record, "container"),

@@ -158,7 +158,7 @@ def _pending_commit(run: SyncRun, state: SyncState, pending: _Pending, *, owner:
     if pending.checkpoint is None:
         return
     _page_commit(run, state, owner=owner, records=pending.records, checkpoint=pending.checkpoint, lock_seconds=lock_seconds)
-    run.pages += pending.pages - 1
+    run.pages += pending.pages
     pending.clear()
     run.requests, run.not_modified = client.requests_made, client.not_modified
     run.save(update_fields=["requests", "not_modified", "pages", "created", "duplicate", "rejected", "rejections"])
@@ -173,7 +173,6 @@ def _page_commit(run: SyncRun, state: SyncState, *, owner: str, records: list[di
         )
         if not advanced:
             raise LockLost("The lock on this source expired and another sync took over; this run stopped.")
-    run.pages += 1
     run.created += result.created
     run.duplicate += result.duplicate
     run.rejected += len(result.rejected)

@@ -14,11 +14,9 @@ from activities.models import Source
 from activities.records import OversizedRecord, is_email
 from baloo_site.bulk import insert_rows_returning_ids, update_rows
 
-from .keys import EMAIL, USERNAME, Key
+from .keys import USERNAME, Key, email_key
 from .models import Identity, IdentityAudit, Person
 from .services import blocked_person_pairs, identities_existing, merge_allowed, persons_merge_many, resolution_lock
-
-DIRECTORY_FIELDS = {"id", "name", "emails", "usernames", "staff"}
 
 
 @dataclass
@@ -67,7 +65,7 @@ def _parse(raw: Any, *, namespaces: dict[str, str]) -> tuple[str, str, list[Key]
     for email in emails:
         if not isinstance(email, str) or not is_email(email.strip()):
             raise DirectoryError(f"{str(email)[:60]!r} is not an e-mail address")
-        keys.append((EMAIL, "", email.strip().casefold()))
+        keys.append(email_key(email))
     usernames = record.get("usernames") or {}
     if not isinstance(usernames, dict):
         raise DirectoryError("usernames must be an object of source slug to user name")
