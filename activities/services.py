@@ -3,15 +3,17 @@
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any
 
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from baloo_site.bulk import copy_rows, is_postgresql
+from baloo_site.bulk import copy_rows, cycle_collector_paused, is_postgresql
 from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
-from contributors.services import Actor, identities_resolve
+from contributors.services import Actor, ResolvedActors, identities_resolve
 
 from .models import Activity, Source
 from .records import ActivityRecord, RecordError, record_parse
@@ -79,9 +81,15 @@ def activities_ingest(
     second thread, on its own connection, while the next one is read and checked: the database and
     Python then work at the same time.
     """
+    with cycle_collector_paused():
+        return _ingest(records, create_sources=create_sources, batch_size=batch_size, pipeline=pipeline)
+
+
+def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_size: int, pipeline: bool | None) -> IngestResult:
     result = IngestResult()
     iterator = iter(records)
     sources = {source.slug: source for source in Source.objects.all()}
+    resolved = ResolvedActors()
     batches = iter(lambda: list(islice(iterator, batch_size)), [])
     first, second = next(batches, None), next(batches, None)
     batches = chain(filter(None, (first, second)), batches)
@@ -91,7 +99,7 @@ def activities_ingest(
         # One batch (a push, a sync page) or no second connection to use: everything in line.
         for batch in batches:
             prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
-            result.add(_store_batch(prepared, sources=sources))
+            result.add(_store_batch(prepared, sources=sources, resolved=resolved))
         return result
 
     # A large import: this thread reads, checks and resolves identities (committing them), while a
@@ -101,7 +109,7 @@ def activities_ingest(
         try:
             for batch in batches:
                 prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
-                rows = _resolve_batch(prepared, sources=sources)
+                rows = _resolve_batch(prepared, sources=sources, resolved=resolved)
                 if pending is not None:
                     result.add(pending.result())
                 pending = executor.submit(_insert_batch_in_thread, prepared, rows)
@@ -151,16 +159,16 @@ def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], 
     return _PreparedBatch(valid, result, now)
 
 
-def _store_batch(prepared: _PreparedBatch, *, sources: dict[str, Source]) -> IngestResult:
+def _store_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors) -> IngestResult:
     """Resolve identities and insert the activities of one batch, in one transaction."""
     if prepared.valid:
         with transaction.atomic():
-            rows = _resolve_batch(prepared, sources=sources)
+            rows = _resolve_batch(prepared, sources=sources, resolved=resolved)
             _count_inserted(prepared, _insert_activities(rows))
     return prepared.result
 
 
-def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source]) -> list[tuple]:
+def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors) -> list[tuple]:
     """Resolve the batch's actors to identities (committed with the caller's transaction, or on
     their own) and return the activity rows to insert."""
     if not prepared.valid:
@@ -168,7 +176,8 @@ def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source]) -> l
     github_namespaces = _github_namespaces(sources)
     with transaction.atomic():
         identity_ids = identities_resolve(
-            actors=[_actor(record, sources[record.source], github_namespaces) for record in prepared.valid]
+            actors=[_actor(record, sources[record.source], github_namespaces) for record in prepared.valid],
+            resolved=resolved,
         )
     return list(_rows(prepared.valid, identity_ids, sources, prepared.now))
 
@@ -220,19 +229,22 @@ def _actor(record: ActivityRecord, source: Source, github_namespaces: set[str]) 
 
 
 def _rows(records: list[ActivityRecord], identity_ids: list[int], sources: dict[str, Source], now) -> Iterator[tuple]:
-    adapt = connection.ops.adapt_datetimefield_value
+    # Times go in as text, as the database reads them; `now` is written once for the whole batch.
+    stamp = datetime.isoformat if is_postgresql() else connection.ops.adapt_datetimefield_value
+    ingested_at = stamp(now)
+    source_ids = {slug: source.pk for slug, source in sources.items()}
     for record, identity_id in zip(records, identity_ids, strict=True):
         yield (
-            sources[record.source].pk,
+            source_ids[record.source],
             record.external_id,
             record.type,
-            adapt(record.occurred_at),
+            stamp(record.occurred_at),
             identity_id,
             record.container,
             record.url,
             record.title,
             record.data_json,
-            now,
+            ingested_at,
         )
 
 
@@ -242,7 +254,7 @@ def _insert_activities(rows: list[tuple]) -> int:
     columns = ", ".join(ACTIVITY_COLUMNS)
     if is_postgresql():
         # Sorted by the unique key, the index is written in order (much faster for big batches).
-        rows.sort(key=lambda row: (row[0], row[1]))
+        rows.sort(key=itemgetter(0, 1))
         try:
             # The fast path: COPY straight into the table, in a savepoint. It fails at once on the
             # first activity already stored, so a re-import costs little here.
@@ -277,11 +289,9 @@ def _insert_activities(rows: list[tuple]) -> int:
             cursor.execute("TRUNCATE baloo_activity_stage")
             return created
     placeholders = ", ".join(["%s"] * len(ACTIVITY_COLUMNS))
-    adapt = connection.ops.adapt_datetimefield_value
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (source_id, external_id) DO NOTHING",
-            [row[:-1] + (adapt(row[-1]),) for row in rows],
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (source_id, external_id) DO NOTHING", rows
         )
         return cursor.rowcount
 

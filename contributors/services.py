@@ -135,19 +135,66 @@ def merge_allowed(person_ids: set[int], *, locked: set[int], separated: set[froz
     return not any(pair <= person_ids for pair in separated)
 
 
-def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
+class ResolvedActors:
+    """The actors one ingestion already resolved, and their identities.
+
+    A busy contributor appears in batch after batch of a large import; once an actor was resolved,
+    every key it names is stored and belongs to one person, so seeing it again changes nothing and
+    its identity can be reused without asking the database. That holds while nobody else changes
+    identities: every such change (a merge, unmerge, move, forget, directory import) is audited
+    under the resolution lock, so a new audit entry — or a changed exclusion list — empties this.
+    Only for one ingestion run: identities resolved in a transaction that rolls back must not stay.
+    """
+
+    def __init__(self) -> None:
+        self.identity_of: dict[tuple[tuple[Key, ...], bool], int] = {}
+        self._mark: tuple[int, frozenset] | None = None
+
+    @staticmethod
+    def _current_mark(excluded: set[tuple[str, str]]) -> tuple[int, frozenset]:
+        last_audit = IdentityAudit.objects.order_by("-id").values_list("id", flat=True).first() or 0
+        return last_audit, frozenset(excluded)
+
+    def check(self, excluded: set[tuple[str, str]]) -> None:
+        """Forget everything when identities changed since the last resolution (under the lock)."""
+        if self.identity_of and self._mark != self._current_mark(excluded):
+            self.identity_of.clear()
+
+    def remember(self, actors: Sequence[Actor], identity_ids: Sequence[int], excluded: set[tuple[str, str]]) -> None:
+        for actor, identity_id in zip(actors, identity_ids, strict=True):
+            self.identity_of[(actor.keys, actor.is_bot)] = identity_id
+        self._mark = self._current_mark(excluded)
+
+
+def identities_resolve(*, actors: Sequence[Actor], resolved: ResolvedActors | None = None) -> list[int]:
     """Resolve each actor to the identity of its first usable key, creating what is missing.
 
     All keys of one actor belong to one person; keys already known bring their persons along, and
     when an actor joins keys of different persons, those persons are merged (audited) — unless one
     is locked or an admin separated them, in which case each keeps its identities and a merge
     suggestion is left for a human. Bot accounts flag their person as a bot; staff e-mail domains
-    flag it as staff. Must run inside a transaction.
+    flag it as staff. Must run inside a transaction. With `resolved` (one ingestion's memory),
+    actors it already resolved are answered from it.
     """
     if not actors:
         return []
     resolution_lock()
     excluded = excluded_values()
+    if resolved is None:
+        return _resolve(actors, excluded)
+    resolved.check(excluded)
+    identity_ids = [resolved.identity_of.get((actor.keys, actor.is_bot), 0) for actor in actors]
+    unknown = [position for position, identity_id in enumerate(identity_ids) if not identity_id]
+    if unknown:
+        missing = [actors[position] for position in unknown]
+        found = _resolve(missing, excluded)
+        for position, identity_id in zip(unknown, found, strict=True):
+            identity_ids[position] = identity_id
+        resolved.remember(missing, found, excluded)
+    return identity_ids
+
+
+def _resolve(actors: Sequence[Actor], excluded: set[tuple[str, str]]) -> list[int]:
     if excluded:
         actors = [_without_excluded_links(actor, excluded) for actor in actors]
     every_actor = actors
