@@ -62,11 +62,6 @@ def is_email(value: str) -> bool:
     return value.count("@") == 1 and WHITESPACE.search(value) is None
 
 
-def normalise_key(value: str) -> str:
-    # E-mails and user names are compared case-insensitively, as GitHub, Bugzilla and Kitsune do.
-    return value.strip().casefold()
-
-
 def looks_like_bot(username: str | None, email: str | None, name: str) -> bool:
     """GitHub names its apps `something[bot]`, in logins, names and noreply addresses alike."""
     return bool(
@@ -76,18 +71,20 @@ def looks_like_bot(username: str | None, email: str | None, name: str) -> bool:
     )
 
 
-def _text(record: dict, field: str, *, required: bool = False) -> str:
+def _text(record: dict, field: str, *, required: bool = False, nul_possible: bool = True) -> str:
     value = record.get(field)
     if value is None:
         if required:
             raise RecordError(f"{field} is missing")
         return ""
-    if not isinstance(value, str):
-        raise RecordError(f"{field} must be a string, not {_json_type(value)}")
+    if value.__class__ is not str:
+        if not isinstance(value, str):
+            raise RecordError(f"{field} must be a string, not {_json_type(value)}")
+        value = str(value)
     value = value.strip()
     if required and not value:
         raise RecordError(f"{field} is empty")
-    if "\x00" in value:
+    if nul_possible and "\x00" in value:
         raise RecordError(f"{field} contains a NUL character")
     limit = MAX_LENGTHS.get(field)
     if limit and len(value) > limit:
@@ -107,16 +104,17 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _actor_key(actor: dict, field: str) -> str | None:
+def _actor_key(actor: dict, field: str, nul_possible: bool = True) -> str | None:
     value = actor.get(field)
     if value is None:
         return None
-    if field == "uid" and isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if not isinstance(value, str):
-        raise RecordError(f"actor.{field} must be a string, not {_json_type(value)}")
+    if value.__class__ is not str:
+        if field == "uid" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        elif not isinstance(value, str):
+            raise RecordError(f"actor.{field} must be a string, not {_json_type(value)}")
     value = value.strip()
-    if "\x00" in value:
+    if nul_possible and "\x00" in value:
         raise RecordError(f"actor.{field} contains a NUL character")
     if len(value) > KEY_MAX:
         raise RecordError(f"actor.{field} is {len(value)} characters long; the limit is {KEY_MAX}")
@@ -138,9 +136,28 @@ def parse_occurred_at(value: Any, *, now: datetime) -> datetime:
     return moment
 
 
-def record_parse(raw: dict | str | bytes | OversizedRecord, *, now: datetime) -> ActivityRecord:
-    """Check one record against the contract and return it normalised, or raise RecordError."""
-    limit = settings.BALOO_MAX_RECORD_BYTES
+def _activity_type(value: str) -> bool:
+    """Whether a type is shaped <system>.<object>.<action>; a data set has few types, so remembered."""
+    known = _ACTIVITY_TYPES.get(value)
+    if known is None:
+        known = is_activity_type(value)
+        if len(_ACTIVITY_TYPES) < 10_000:
+            _ACTIVITY_TYPES[value] = known
+    return known
+
+
+_ACTIVITY_TYPES: dict[str, bool] = {}
+
+
+def record_parse(
+    raw: dict | str | bytes | OversizedRecord, *, now: datetime, max_bytes: int | None = None
+) -> ActivityRecord:
+    """Check one record against the contract and return it normalised, or raise RecordError.
+
+    `max_bytes` defaults to the BALOO_MAX_RECORD_BYTES setting (a caller checking many records
+    reads it once).
+    """
+    limit = max_bytes or settings.BALOO_MAX_RECORD_BYTES
     if isinstance(raw, OversizedRecord):
         raise RecordError(f"the record is {raw.size:,} bytes; the limit is {limit:,} bytes")
     if isinstance(raw, (bytes, str)):
@@ -150,27 +167,32 @@ def record_parse(raw: dict | str | bytes | OversizedRecord, *, now: datetime) ->
             record = orjson.loads(raw)
         except orjson.JSONDecodeError as error:
             raise RecordError(f"not valid JSON ({error})") from None
+        # JSON text holds a NUL only as the escape \u0000: without one, no field can contain it.
+        nul_possible = (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw
     else:
         record = raw
+        nul_possible = True
     if not isinstance(record, dict):
         raise RecordError(f"a record must be a JSON object, not {_json_type(record)}")
-    missing = [field for field in REQUIRED_FIELDS if record.get(field) in (None, "")]
-    if missing:
+    get = record.get
+    required = (get("source"), get("external_id"), get("type"), get("occurred_at"), get("actor"))
+    if None in required or "" in required:
+        missing = [field for field in REQUIRED_FIELDS if get(field) in (None, "")]
         raise RecordError("missing required field" + ("s" if len(missing) > 1 else "") + ": " + ", ".join(missing))
 
-    source = _text(record, "source", required=True)
-    external_id = _text(record, "external_id", required=True)
-    activity_type = _text(record, "type", required=True)
-    if not is_activity_type(activity_type):
+    source = _text(record, "source", required=True, nul_possible=nul_possible)
+    external_id = _text(record, "external_id", required=True, nul_possible=nul_possible)
+    activity_type = _text(record, "type", required=True, nul_possible=nul_possible)
+    if not _activity_type(activity_type):
         raise RecordError(f"type {activity_type[:60]!r} is not shaped <system>.<object>.<action> in lowercase")
-    occurred_at = parse_occurred_at(record["occurred_at"], now=now)
+    occurred_at = parse_occurred_at(required[3], now=now)
 
-    actor = record["actor"]
-    if not isinstance(actor, dict):
+    actor = required[4]
+    if actor.__class__ is not dict and not isinstance(actor, dict):
         raise RecordError(f"actor must be an object with email, username or uid, not {_json_type(actor)}")
-    email = _actor_key(actor, "email")
-    username = _actor_key(actor, "username")
-    uid = _actor_key(actor, "uid")
+    email = _actor_key(actor, "email", nul_possible)
+    username = _actor_key(actor, "username", nul_possible)
+    uid = _actor_key(actor, "uid", nul_possible)
     if email is not None and not is_email(email):
         if username is None and uid is None:
             raise RecordError(f"actor.email {email[:60]!r} is not an e-mail address and the actor has no username or uid")
@@ -178,34 +200,45 @@ def record_parse(raw: dict | str | bytes | OversizedRecord, *, now: datetime) ->
     if email is None and username is None and uid is None:
         raise RecordError("actor has nothing to identify it: give an email, username or uid")
     name = actor.get("name") or ""
-    if not isinstance(name, str):
-        raise RecordError(f"actor.name must be a string, not {_json_type(name)}")
-    name = name.strip().replace("\x00", "")[:NAME_MAX]
+    if name.__class__ is not str:
+        if not isinstance(name, str):
+            raise RecordError(f"actor.name must be a string, not {_json_type(name)}")
+        name = str(name)
+    name = name.strip()
+    if nul_possible:
+        name = name.replace("\x00", "")
+    name = name[:NAME_MAX]
 
-    title = _text(record, "title")[:TITLE_MAX]
-    data = record.get("data")
+    title = _text(record, "title", nul_possible=nul_possible)[:TITLE_MAX]
+    data = get("data")
     try:
         data_json = orjson.dumps({} if data is None else data).decode()
     except TypeError as error:
         raise RecordError(f"data cannot be stored as JSON ({error})") from None
-    if "\\u0000" in data_json:
+    if nul_possible and "\\u0000" in data_json:
         raise RecordError("data contains a NUL character, which cannot be stored")
+    # A connector that knows an account is a bot (GitHub's `type: "Bot"`) says so with `actor.bot`.
+    is_bot = actor.get("bot") is True or looks_like_bot(username, email, name)
+    # E-mails and user names are compared case-insensitively, as GitHub, Bugzilla and Kitsune do.
+    if email:
+        email = email.casefold()
+    if username:
+        username = username.casefold()
 
     return ActivityRecord(
         source=source,
         external_id=external_id,
         type=activity_type,
         occurred_at=occurred_at,
-        email=normalise_key(email) if email else None,
-        username=normalise_key(username) if username else None,
+        email=email,
+        username=username,
         uid=uid,
         name=name,
-        container=_text(record, "container"),
-        url=_text(record, "url"),
+        container=_text(record, "container", nul_possible=nul_possible),
+        url=_text(record, "url", nul_possible=nul_possible),
         title=title,
         data_json=data_json,
-        # A connector that knows an account is a bot (GitHub's `type: "Bot"`) says so with `actor.bot`.
-        is_bot=actor.get("bot") is True or looks_like_bot(username, email, name),
+        is_bot=is_bot,
     )
 
 

@@ -8,6 +8,7 @@ from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
@@ -136,9 +137,10 @@ def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], 
     now = timezone.now()
     valid: list[ActivityRecord] = []
     seen: set[tuple[str, str]] = set()
+    max_bytes = settings.BALOO_MAX_RECORD_BYTES
     for position, raw in batch:
         try:
-            record = record_parse(raw, now=now)
+            record = record_parse(raw, now=now, max_bytes=max_bytes)
         except RecordError as error:
             result.rejected.append(Rejection(position, str(error)))
             continue
@@ -171,15 +173,16 @@ def _store_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolv
 def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors) -> list[tuple]:
     """Resolve the batch's actors to identities (committed with the caller's transaction, or on
     their own) and return the activity rows to insert."""
-    if not prepared.valid:
+    valid = prepared.valid
+    if not valid:
         return []
     github_namespaces = _github_namespaces(sources)
     with transaction.atomic():
-        identity_ids = identities_resolve(
-            actors=[_actor(record, sources[record.source], github_namespaces) for record in prepared.valid],
-            resolved=resolved,
+        identity_ids = resolved.resolve(
+            [(record.source, record.email, record.username, record.uid, record.is_bot) for record in valid],
+            lambda position: _actor(valid[position], sources[valid[position].source], github_namespaces),
         )
-    return list(_rows(prepared.valid, identity_ids, sources, prepared.now))
+    return list(_rows(valid, identity_ids, sources, prepared.now))
 
 
 def _count_inserted(prepared: _PreparedBatch, created: int) -> None:

@@ -39,10 +39,13 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def _copy_field(value) -> str:
-    if value.__class__ is str:
+    kind = value.__class__
+    if kind is str:
         if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
             return value.translate(_COPY_ESCAPES)
         return value
+    if kind is int:
+        return str(value)
     if value is None:
         return "\\N"
     return str(value).translate(_COPY_ESCAPES)

@@ -8,7 +8,7 @@ persons an admin separated are never merged automatically. Every change is audit
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -119,10 +119,16 @@ def blocked_person_pairs(person_ids: Iterable[int]) -> tuple[set[int], set[froze
     # every person id of a large batch to the database.
     person_ids = set(person_ids)
     locked = set(Person.objects.filter(locked=True).values_list("pk", flat=True)) & person_ids
+    separations = list(Separation.objects.values_list("identity_a_id", "identity_b_id"))
+    if not separations:  # the usual case; a join would still read the identity table
+        return locked, set()
+    person_of = dict(
+        Identity.objects.filter(pk__in={pk for pair in separations for pk in pair}).values_list("pk", "person_id")
+    )
     pairs = {
-        frozenset(pair)
-        for pair in Separation.objects.values_list("identity_a__person_id", "identity_b__person_id")
-        if pair[0] != pair[1] and pair[0] in person_ids and pair[1] in person_ids
+        frozenset((person_of[a], person_of[b]))
+        for a, b in separations
+        if person_of[a] != person_of[b] and person_of[a] in person_ids and person_of[b] in person_ids
     }
     return locked, pairs
 
@@ -143,58 +149,55 @@ class ResolvedActors:
     its identity can be reused without asking the database. That holds while nobody else changes
     identities: every such change (a merge, unmerge, move, forget, directory import) is audited
     under the resolution lock, so a new audit entry — or a changed exclusion list — empties this.
-    Only for one ingestion run: identities resolved in a transaction that rolls back must not stay.
+    Keep one for one ingestion only: identities of a transaction that rolled back must not stay.
+
+    Actors are known by a signature the caller chooses: anything hashable that determines the
+    actor's keys and bot flag (for activity records: source, e-mail, user name, uid, bot).
     """
 
     def __init__(self) -> None:
-        self.identity_of: dict[tuple[tuple[Key, ...], bool], int] = {}
+        self.identity_of: dict[Hashable, int] = {}
         self._mark: tuple[int, frozenset] | None = None
 
-    @staticmethod
-    def _current_mark(excluded: set[tuple[str, str]]) -> tuple[int, frozenset]:
-        last_audit = IdentityAudit.objects.order_by("-id").values_list("id", flat=True).first() or 0
-        return last_audit, frozenset(excluded)
-
-    def check(self, excluded: set[tuple[str, str]]) -> None:
-        """Forget everything when identities changed since the last resolution (under the lock)."""
-        if self.identity_of and self._mark != self._current_mark(excluded):
+    def resolve(self, signatures: Sequence[Hashable], actor_at: Callable[[int], Actor]) -> list[int]:
+        """The identity of each signature; `actor_at(i)` gives the actor of signatures[i] when it
+        must be resolved. Must run inside a transaction."""
+        if not signatures:
+            return []
+        resolution_lock()
+        if self.identity_of and self._mark != _identities_mark():
             self.identity_of.clear()
+        identity_of = self.identity_of
+        identity_ids = [identity_of.get(signature, 0) for signature in signatures]
+        unknown = [position for position, identity_id in enumerate(identity_ids) if not identity_id]
+        if unknown:
+            found = identities_resolve(actors=[actor_at(position) for position in unknown])
+            for position, identity_id in zip(unknown, found, strict=True):
+                identity_ids[position] = identity_id
+                identity_of[signatures[position]] = identity_id
+            self._mark = _identities_mark()
+        return identity_ids
 
-    def remember(self, actors: Sequence[Actor], identity_ids: Sequence[int], excluded: set[tuple[str, str]]) -> None:
-        for actor, identity_id in zip(actors, identity_ids, strict=True):
-            self.identity_of[(actor.keys, actor.is_bot)] = identity_id
-        self._mark = self._current_mark(excluded)
+
+def _identities_mark() -> tuple[int, frozenset]:
+    """Changes as soon as anyone else changes identities (read under the resolution lock)."""
+    last_audit = IdentityAudit.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return last_audit, frozenset(excluded_values())
 
 
-def identities_resolve(*, actors: Sequence[Actor], resolved: ResolvedActors | None = None) -> list[int]:
+def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     """Resolve each actor to the identity of its first usable key, creating what is missing.
 
     All keys of one actor belong to one person; keys already known bring their persons along, and
     when an actor joins keys of different persons, those persons are merged (audited) — unless one
     is locked or an admin separated them, in which case each keeps its identities and a merge
     suggestion is left for a human. Bot accounts flag their person as a bot; staff e-mail domains
-    flag it as staff. Must run inside a transaction. With `resolved` (one ingestion's memory),
-    actors it already resolved are answered from it.
+    flag it as staff. Must run inside a transaction.
     """
     if not actors:
         return []
     resolution_lock()
     excluded = excluded_values()
-    if resolved is None:
-        return _resolve(actors, excluded)
-    resolved.check(excluded)
-    identity_ids = [resolved.identity_of.get((actor.keys, actor.is_bot), 0) for actor in actors]
-    unknown = [position for position, identity_id in enumerate(identity_ids) if not identity_id]
-    if unknown:
-        missing = [actors[position] for position in unknown]
-        found = _resolve(missing, excluded)
-        for position, identity_id in zip(unknown, found, strict=True):
-            identity_ids[position] = identity_id
-        resolved.remember(missing, found, excluded)
-    return identity_ids
-
-
-def _resolve(actors: Sequence[Actor], excluded: set[tuple[str, str]]) -> list[int]:
     if excluded:
         actors = [_without_excluded_links(actor, excluded) for actor in actors]
     every_actor = actors
