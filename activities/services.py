@@ -1,5 +1,7 @@
 """Writes about activities: the one ingestion path shared by file imports, syncs and the push API."""
 
+import threading
+from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -14,12 +16,12 @@ from django.utils import timezone
 
 from baloo_site.bulk import copy_rows, cycle_collector_paused, is_postgresql
 from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
-from contributors.services import Actor, ResolvedActors, identities_resolve
+from contributors.services import Actor, ResolvedActors
 
 from .models import Activity, Source
 from .records import ActivityRecord, RecordError, record_parse
 
-BATCH_SIZE = 20_000
+BATCH_SIZE = 25_000
 ACTIVITY_COLUMNS = (
     "source_id",
     "external_id",
@@ -103,24 +105,34 @@ def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_s
             result.add(_store_batch(prepared, sources=sources, resolved=resolved))
         return result
 
-    # A large import: this thread reads, checks and resolves identities (committing them), while a
-    # second thread on its own connection writes the previous batch's activities.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="baloo-ingest") as executor:
-        pending: Future | None = None
+    # A large import, in three stages that overlap: this thread reads and checks one batch while a
+    # second thread resolves the identities of the batch before (committing them) and a third
+    # writes the activities of the one before that, each on its own connection. The database then
+    # works on two batches while Python checks a third.
+    with (
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="baloo-resolve") as resolver,
+        ThreadPoolExecutor(max_workers=1, thread_name_prefix="baloo-write") as writer,
+    ):
+        in_flight: deque[tuple[Future, Future]] = deque()
+        failed = threading.Event()  # after a failure, batches already queued are not written
         try:
             for batch in batches:
                 prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
-                rows = _resolve_batch(prepared, sources=sources, resolved=resolved)
-                if pending is not None:
-                    result.add(pending.result())
-                pending = executor.submit(_insert_batch_in_thread, prepared, rows)
-            if pending is not None:
-                result.add(pending.result())
-                pending = None
+                resolving = resolver.submit(
+                    _in_thread, failed, _resolve_batch, prepared, sources=dict(sources), resolved=resolved
+                )
+                writing = writer.submit(_in_thread, failed, _write_resolved, prepared, resolving)
+                in_flight.append((resolving, writing))
+                while len(in_flight) > 2:
+                    result.add(in_flight.popleft()[1].result())
+            while in_flight:
+                result.add(in_flight.popleft()[1].result())
         finally:
-            if pending is not None:
-                pending.cancel()
-            executor.submit(connections.close_all).result()
+            for resolving, writing in in_flight:
+                resolving.cancel()
+                writing.cancel()
+            resolver.submit(connections.close_all).result()
+            writer.submit(connections.close_all).result()
     return result
 
 
@@ -190,15 +202,24 @@ def _count_inserted(prepared: _PreparedBatch, created: int) -> None:
     prepared.result.duplicate += len(prepared.valid) - created
 
 
-def _insert_batch_in_thread(prepared: _PreparedBatch, rows: list[tuple]) -> IngestResult:
+def _in_thread(failed: threading.Event, func, *args, **kwargs):
+    if failed.is_set():
+        raise RuntimeError("not stored: an earlier batch failed")
     try:
-        if rows:
-            with transaction.atomic():
-                _count_inserted(prepared, _insert_activities(rows))
-        return prepared.result
+        return func(*args, **kwargs)
     except Exception:
-        connections.close_all()  # never leave a broken connection behind in the worker thread
+        failed.set()
+        connections.close_all()  # never leave a broken connection behind in a worker thread
         raise
+
+
+def _write_resolved(prepared: _PreparedBatch, resolving: Future) -> IngestResult:
+    """Insert a batch's activities once its identities are resolved (a failure there is raised)."""
+    rows = resolving.result()
+    if rows:
+        with transaction.atomic():
+            _count_inserted(prepared, _insert_activities(rows))
+    return prepared.result
 
 
 def _source_for_import(slug: str) -> Source:
