@@ -2,7 +2,7 @@
 
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -121,7 +121,7 @@ def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_s
                 resolving = resolver.submit(
                     _in_thread, failed, _resolve_batch, prepared, sources=dict(sources), resolved=resolved
                 )
-                writing = writer.submit(_in_thread, failed, _write_resolved, prepared, resolving)
+                writing = writer.submit(_in_thread, failed, _write_resolved, prepared, resolving, sources=dict(sources))
                 in_flight.append((resolving, writing))
                 while len(in_flight) > 2:
                     result.add(in_flight.popleft()[1].result())
@@ -139,6 +139,7 @@ def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_s
 @dataclass
 class _PreparedBatch:
     valid: list[ActivityRecord]
+    actors: list[tuple]  # each valid record's actor signature: what makes it the same actor
     result: IngestResult
     now: Any
 
@@ -148,6 +149,7 @@ def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], 
     result = IngestResult()
     now = timezone.now()
     valid: list[ActivityRecord] = []
+    actors: list[tuple] = []
     seen: set[tuple[str, str]] = set()
     max_bytes = settings.BALOO_MAX_RECORD_BYTES
     for position, raw in batch:
@@ -170,31 +172,31 @@ def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], 
             continue
         seen.add(key)
         valid.append(record)
-    return _PreparedBatch(valid, result, now)
+        actors.append((record.source, record.email, record.username, record.uid, record.is_bot))
+    return _PreparedBatch(valid, actors, result, now)
 
 
 def _store_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors) -> IngestResult:
     """Resolve identities and insert the activities of one batch, in one transaction."""
     if prepared.valid:
         with transaction.atomic():
-            rows = _resolve_batch(prepared, sources=sources, resolved=resolved)
-            _count_inserted(prepared, _insert_activities(rows))
+            identity_ids = _resolve_batch(prepared, sources=sources, resolved=resolved)
+            _count_inserted(prepared, _insert_activities(_rows(prepared, identity_ids, sources)))
     return prepared.result
 
 
-def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors) -> list[tuple]:
+def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors) -> list[int]:
     """Resolve the batch's actors to identities (committed with the caller's transaction, or on
-    their own) and return the activity rows to insert."""
+    their own): the identity of each valid record."""
     valid = prepared.valid
     if not valid:
         return []
     github_namespaces = _github_namespaces(sources)
     with transaction.atomic():
-        identity_ids = resolved.resolve(
-            [(record.source, record.email, record.username, record.uid, record.is_bot) for record in valid],
+        return resolved.resolve(
+            prepared.actors,
             lambda position: _actor(valid[position], sources[valid[position].source], github_namespaces),
         )
-    return list(_rows(valid, identity_ids, sources, prepared.now))
 
 
 def _count_inserted(prepared: _PreparedBatch, created: int) -> None:
@@ -213,9 +215,9 @@ def _in_thread(failed: threading.Event, func, *args, **kwargs):
         raise
 
 
-def _write_resolved(prepared: _PreparedBatch, resolving: Future) -> IngestResult:
+def _write_resolved(prepared: _PreparedBatch, resolving: Future, sources: dict[str, Source]) -> IngestResult:
     """Insert a batch's activities once its identities are resolved (a failure there is raised)."""
-    rows = resolving.result()
+    rows = _rows(prepared, resolving.result(), sources)
     if rows:
         with transaction.atomic():
             _count_inserted(prepared, _insert_activities(rows))
@@ -252,13 +254,14 @@ def _actor(record: ActivityRecord, source: Source, github_namespaces: set[str]) 
     return Actor(keys=tuple(keys), name=record.name, source_id=source.pk, is_bot=record.is_bot)
 
 
-def _rows(records: list[ActivityRecord], identity_ids: list[int], sources: dict[str, Source], now) -> Iterator[tuple]:
+def _rows(prepared: _PreparedBatch, identity_ids: list[int], sources: dict[str, Source]) -> list[tuple]:
+    """The activity rows (ACTIVITY_COLUMNS) of a batch's valid records."""
     # Times go in as text, as the database reads them; `now` is written once for the whole batch.
     stamp = datetime.isoformat if is_postgresql() else connection.ops.adapt_datetimefield_value
-    ingested_at = stamp(now)
+    ingested_at = stamp(prepared.now)
     source_ids = {slug: source.pk for slug, source in sources.items()}
-    for record, identity_id in zip(records, identity_ids, strict=True):
-        yield (
+    return [
+        (
             source_ids[record.source],
             record.external_id,
             record.type,
@@ -270,6 +273,8 @@ def _rows(records: list[ActivityRecord], identity_ids: list[int], sources: dict[
             record.data_json,
             ingested_at,
         )
+        for record, identity_id in zip(prepared.valid, identity_ids, strict=True)
+    ]
 
 
 def _insert_activities(rows: list[tuple]) -> int:

@@ -73,9 +73,9 @@ def insert_rows_returning_ids(model: type[Model], columns: Sequence[str], rows: 
     table = model._meta.db_table
     if is_postgresql():
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)", [table, len(rows)]
-            )
+            # The sequence is looked up once: inside the series it would be looked up for every row.
+            cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
+            cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [cursor.fetchone()[0], len(rows)])
             ids = [row[0] for row in cursor.fetchall()]
         copy_rows(table, ["id", *columns], [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)])
         return ids

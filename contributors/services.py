@@ -76,21 +76,23 @@ def identities_existing(*, keys: Sequence[Key]) -> dict[Key, tuple[int, int]]:
     if not keys:
         return found
     with connection.cursor() as cursor:
+        if is_postgresql():
+            # One index lookup per key, whatever the size of the table: OFFSET 0 keeps the planner
+            # from turning the lateral lookup into a scan of every identity of a kind.
+            kinds, namespaces, values = zip(*keys, strict=True)
+            cursor.execute(
+                "SELECT k.kind, k.namespace, k.value, i.id, i.person_id "
+                "FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(kind, namespace, value) "
+                "CROSS JOIN LATERAL (SELECT id, person_id FROM contributors_identity "
+                "WHERE kind = k.kind AND namespace = k.namespace AND value = k.value OFFSET 0) i",
+                [list(kinds), list(namespaces), list(values)],
+            )
+            for kind, namespace, value, identity_id, person_id in cursor.fetchall():
+                found[(kind, namespace, value)] = (identity_id, person_id)
+            return found
         by_scope: dict[tuple[str, str], list[str]] = {}
         for kind, namespace, value in keys:
             by_scope.setdefault((kind, namespace), []).append(value)
-        if is_postgresql():
-            # One index lookup per value (the unique index on kind, namespace, value); a join on
-            # unnest() would let the planner scan the whole table once it is large.
-            for (kind, namespace), values in by_scope.items():
-                cursor.execute(
-                    "SELECT value, id, person_id FROM contributors_identity "
-                    "WHERE kind = %s AND namespace = %s AND value = ANY(%s::text[])",
-                    [kind, namespace, values],
-                )
-                for value, identity_id, person_id in cursor.fetchall():
-                    found[(kind, namespace, value)] = (identity_id, person_id)
-            return found
         for (kind, namespace), values in by_scope.items():
             for start in range(0, len(values), 5000):
                 chunk = values[start : start + 5000]
