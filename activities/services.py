@@ -307,7 +307,7 @@ def _insert_activities(rows: list[tuple]) -> int:
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS baloo_activity_stage (source_id bigint, external_id text, "
                 "type text, occurred_at timestamptz, identity_id bigint, container text, url text, title text, "
-                "data jsonb, ingested_at timestamptz) ON COMMIT DELETE ROWS"
+                "data json, ingested_at timestamptz) ON COMMIT DELETE ROWS"
             )
             copy_rows("baloo_activity_stage", ACTIVITY_COLUMNS, new_rows)
             cursor.execute(

@@ -1,0 +1,40 @@
+"""Set-based writes: COPY's text format must carry every value exactly, whatever it holds."""
+
+from datetime import UTC, datetime
+
+import pytest
+from django.db import connection
+
+from baloo_site.bulk import copy_rows, copy_text
+
+AWKWARD = [
+    (1, "plain", None, True),
+    (2, "tab\there", "new\nline", False),
+    (3, "back\\slash \\N", "carriage\rreturn", None),
+    (4, "stand-ins \x1f \x1e \x1d", "", True),
+]
+
+
+def test_values_are_escaped_and_none_becomes_null():
+    assert copy_text([(1, "a\tb", None), (2, "c\\d\ne", "")]) == "1\ta\\tb\t\\N\n2\tc\\\\d\\ne\t\n"
+
+
+def test_a_value_holding_a_stand_in_separator_is_written_exactly():
+    # The fast path joins with control characters; values holding them take the careful path.
+    assert copy_text([(1, "x\x1fy", None)]) == "1\tx\x1fy\t\\N\n"
+    assert copy_text([(1, "x\x1dy"), (2, None)]) == "1\tx\x1dy\n2\t\\N\n"
+
+
+def test_times_and_booleans_are_written_as_postgresql_reads_them():
+    moment = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert copy_text([(moment, True, False)]) == "2026-01-02 03:04:05+00:00\tTrue\tFalse\n"
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_awkward_values_come_back_from_postgresql_exactly():
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE bulk_probe (id int, a text, b text, c boolean)")
+        copy_rows("bulk_probe", ["id", "a", "b", "c"], AWKWARD)
+        cursor.execute("SELECT id, a, b, c FROM bulk_probe ORDER BY id")
+        assert cursor.fetchall() == AWKWARD
