@@ -2,9 +2,10 @@
 
     DATABASE_URL=postgres://…/baloo_bench .venv/bin/python bench/identities.py FILE
 
-Records are read and checked first (not timed); then `identities_resolve` runs over their actors
-in batches of 20,000, each in its own transaction, exactly as an import does — into an empty
-people table. Prints one JSON object: seconds, actors/s, persons and identities created.
+Records are read and checked first (not timed); then their actors are resolved in batches of
+BATCH_SIZE, each in its own transaction, exactly as an import does (one `ResolvedActors` for the
+run, so an actor already resolved is not resolved again) — into an empty people table. Prints one
+JSON object: seconds, actors/s, persons and identities created.
 """
 
 import json
@@ -27,14 +28,14 @@ from django.utils import timezone  # noqa: E402
 from activities.models import Source  # noqa: E402
 from activities.records import RecordError, record_parse  # noqa: E402
 from activities.services import BATCH_SIZE, _actor, _github_namespaces  # noqa: E402
-from contributors.services import identities_resolve  # noqa: E402
+from contributors.services import ResolvedActors  # noqa: E402
 
 
 def main(path: str) -> None:
     sources = {source.slug: source for source in Source.objects.all()}
     namespaces = _github_namespaces(sources)
     now = timezone.now()
-    actors = []
+    records = []
     with open(path, "rb") as stream:
         for line in stream:
             try:
@@ -42,16 +43,21 @@ def main(path: str) -> None:
             except RecordError:
                 continue
             if record.source in sources:
-                actors.append(_actor(record, sources[record.source], namespaces))
+                records.append(record)
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE contributors_identity, contributors_person, contributors_personmerge, "
             "contributors_identityaudit, contributors_mergesuggestion, contributors_separation CASCADE"
         )
     started = time.perf_counter()
-    for start in range(0, len(actors), BATCH_SIZE):
+    resolved = ResolvedActors()
+    for start in range(0, len(records), BATCH_SIZE):
+        batch = records[start : start + BATCH_SIZE]
         with transaction.atomic():
-            identities_resolve(actors=actors[start : start + BATCH_SIZE])
+            resolved.resolve(
+                [(r.source, r.email, r.username, r.uid, r.is_bot) for r in batch],
+                lambda i, batch=batch: _actor(batch[i], sources[batch[i].source], namespaces),
+            )
     seconds = time.perf_counter() - started
     with connection.cursor() as cursor:
         cursor.execute(
@@ -61,9 +67,9 @@ def main(path: str) -> None:
     print(
         json.dumps(
             {
-                "actors": len(actors),
+                "actors": len(records),
                 "seconds": seconds,
-                "actors_per_s": len(actors) / seconds,
+                "actors_per_s": len(records) / seconds,
                 "persons": persons,
                 "identities": identities,
             }
