@@ -79,6 +79,6 @@ def activities_push(request: HttpRequest) -> JsonResponse:
     rejected.extend({"index": rejection.position, "reason": rejection.reason} for rejection in result.rejected)
     rejected.sort(key=lambda rejection: rejection["index"])
     if result.created:
-        # New activity reaches the counts within seconds: many pushes share one queued recompute.
+        # New activity reaches the counts within about a minute: many pushes share one queued recompute.
         metrics_recompute_soon()
     return JsonResponse({"created": result.created, "duplicate": result.duplicate, "rejected": rejected})

@@ -93,6 +93,7 @@ def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_s
     iterator = iter(records)
     sources = {source.slug: source for source in Source.objects.all()}
     resolved = ResolvedActors()
+    repeats = _Repeats()
     batches = iter(lambda: list(islice(iterator, batch_size)), [])
     first, second = next(batches, None), next(batches, None)
     batches = chain(filter(None, (first, second)), batches)
@@ -102,7 +103,7 @@ def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_s
         # One batch (a push, a sync page) or no second connection to use: everything in line.
         for batch in batches:
             prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
-            result.add(_store_batch(prepared, sources=sources, resolved=resolved))
+            result.add(_store_batch(prepared, sources=sources, resolved=resolved, repeats=repeats))
         return result
 
     # A large import, in three stages that overlap: this thread reads and checks one batch while a
@@ -121,7 +122,9 @@ def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_s
                 resolving = resolver.submit(
                     _in_thread, failed, _resolve_batch, prepared, sources=dict(sources), resolved=resolved
                 )
-                writing = writer.submit(_in_thread, failed, _write_resolved, prepared, resolving, sources=dict(sources))
+                writing = writer.submit(
+                    _in_thread, failed, _write_resolved, prepared, resolving, sources=dict(sources), repeats=repeats
+                )
                 in_flight.append((resolving, writing))
                 while len(in_flight) > 2:
                     result.add(in_flight.popleft()[1].result())
@@ -176,12 +179,14 @@ def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], 
     return _PreparedBatch(valid, actors, result, now)
 
 
-def _store_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors) -> IngestResult:
+def _store_batch(
+    prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors, repeats: "_Repeats"
+) -> IngestResult:
     """Resolve identities and insert the activities of one batch, in one transaction."""
     if prepared.valid:
         with transaction.atomic():
             identity_ids = _resolve_batch(prepared, sources=sources, resolved=resolved)
-            _count_inserted(prepared, _insert_activities(_rows(prepared, identity_ids, sources)))
+            _count_inserted(prepared, _insert_activities(_rows(prepared, identity_ids, sources), repeats))
     return prepared.result
 
 
@@ -215,12 +220,14 @@ def _in_thread(failed: threading.Event, func, *args, **kwargs):
         raise
 
 
-def _write_resolved(prepared: _PreparedBatch, resolving: Future, sources: dict[str, Source]) -> IngestResult:
+def _write_resolved(
+    prepared: _PreparedBatch, resolving: Future, sources: dict[str, Source], repeats: "_Repeats"
+) -> IngestResult:
     """Insert a batch's activities once its identities are resolved (a failure there is raised)."""
     rows = _rows(prepared, resolving.result(), sources)
     if rows:
         with transaction.atomic():
-            _count_inserted(prepared, _insert_activities(rows))
+            _count_inserted(prepared, _insert_activities(rows, repeats))
     return prepared.result
 
 
@@ -277,25 +284,39 @@ def _rows(prepared: _PreparedBatch, identity_ids: list[int], sources: dict[str, 
     ]
 
 
-def _insert_activities(rows: list[tuple]) -> int:
+@dataclass
+class _Repeats:
+    """Whether this input repeats activities already stored (a re-import, an overlapping sync).
+
+    New input goes straight into the table with COPY, which fails at once on an activity already
+    there; once that happened, each batch is first checked against the table instead, until one
+    turns out to be all new again.
+    """
+
+    likely: bool = False
+
+
+def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None) -> int:
     """Insert activity rows (ACTIVITY_COLUMNS), skipping those already stored; return how many were new."""
     table = Activity._meta.db_table
     columns = ", ".join(ACTIVITY_COLUMNS)
+    repeats = repeats or _Repeats()
     if is_postgresql():
-        # Sorted by the unique key, the index is written in order (much faster for big batches).
-        rows.sort(key=itemgetter(0, 1))
-        try:
-            # The fast path: COPY straight into the table, in a savepoint. It fails at once on the
-            # first activity already stored, so a re-import costs little here.
-            with transaction.atomic():
-                copy_rows(table, ACTIVITY_COLUMNS, rows)
-            return len(rows)
-        except IntegrityError:
-            pass
+        if not repeats.likely:
+            # Sorted by the unique key, the index is written in order (much faster for big batches).
+            rows.sort(key=itemgetter(0, 1))
+            try:
+                with transaction.atomic():
+                    copy_rows(table, ACTIVITY_COLUMNS, rows)
+                return len(rows)
+            except IntegrityError:
+                repeats.likely = True
         stored = _stored_keys([(row[0], row[1]) for row in rows])
-        new_rows = [row for row in rows if (row[0], row[1]) not in stored]
+        repeats.likely = bool(stored)
+        new_rows = [row for row in rows if (row[0], row[1]) not in stored] if stored else rows
         if not new_rows:
             return 0
+        new_rows.sort(key=itemgetter(0, 1))
         try:
             with transaction.atomic():
                 copy_rows(table, ACTIVITY_COLUMNS, new_rows)
@@ -329,10 +350,12 @@ def _stored_keys(keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
     """Which (source id, external id) pairs are already stored (PostgreSQL)."""
     source_ids, external_ids = zip(*keys, strict=True)
     with connection.cursor() as cursor:
+        # One index probe per key, however large the table (OFFSET 0 keeps the planner from
+        # turning the lookup into a scan of every activity).
         cursor.execute(
-            f"SELECT a.source_id, a.external_id FROM {Activity._meta.db_table} a "
-            "JOIN unnest(%s::bigint[], %s::text[]) AS k(source_id, external_id) "
-            "ON a.source_id = k.source_id AND a.external_id = k.external_id",
+            "SELECT k.source_id, k.external_id FROM unnest(%s::bigint[], %s::text[]) AS k(source_id, external_id) "
+            f"WHERE EXISTS (SELECT 1 FROM {Activity._meta.db_table} a "
+            "WHERE a.source_id = k.source_id AND a.external_id = k.external_id OFFSET 0)",
             [list(source_ids), list(external_ids)],
         )
         return set(cursor.fetchall())

@@ -6,6 +6,8 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from conversion_points.metrics import metrics_recompute_soon
+
 from .connectors import has_connector
 from .models import Source, SyncRun
 from .services import activities_ingest
@@ -16,6 +18,8 @@ from .sync import run_summary, source_sync, syncs_claim_due
 def ingest_records(records: list[dict], create_sources: bool = False) -> dict:
     """Ingest a batch of activity records (the common schema) and report what happened."""
     result = activities_ingest(records=enumerate(records), create_sources=create_sources)
+    if result.created:
+        metrics_recompute_soon()  # as every other way in: new activity reaches the counts soon
     return result.as_dict()
 
 

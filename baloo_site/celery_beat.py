@@ -14,4 +14,9 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversion_points.tasks.recompute_metrics_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Nightly merge suggestions for staff to review (`manage.py suggest_merges` runs it now).
+    "suggest-merges-nightly": {
+        "task": "contributors.suggest_merges",
+        "schedule": crontab(hour=2, minute=0),
+    },
 }

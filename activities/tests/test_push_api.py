@@ -96,3 +96,14 @@ def test_invalid_json_and_non_arrays_are_400(client, secret):
 def test_get_is_405_as_json(client):
     response = client.get(URL)
     assert response.status_code == 405 and "POST" in response.json()["error"]
+
+
+def test_records_queued_for_a_worker_reach_the_counts_like_every_other_way_in(source, monkeypatch):
+    from activities import tasks
+
+    asked = []
+    monkeypatch.setattr(tasks, "metrics_recompute_soon", lambda: asked.append(True))
+    assert tasks.ingest_records([record("q-1")]) == {"created": 1, "duplicate": 0, "rejected": []}
+    assert asked == [True]
+    tasks.ingest_records([record("q-1")])  # nothing new: no recompute asked
+    assert asked == [True]

@@ -48,7 +48,7 @@ from activities.services import BATCH_SIZE
 
 from .processes import PROJECT_DIR, free_port, wait_for
 
-RECORDS = 3 * BATCH_SIZE  # 60,000: three batches, so the restart can come after the first and before the last
+RECORDS = 3 * BATCH_SIZE  # three batches, so the restart can come after the first and before the last
 PEOPLE = 500
 NEWCOMER_EVERY = 7
 SOURCE = "fault-import"

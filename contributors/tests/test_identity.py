@@ -252,6 +252,18 @@ def test_the_same_full_name_with_accents_and_case_folded_is_suggested_never_appl
     assert Person.objects.count() == 2  # nothing applied by itself
 
 
+def test_suggestions_are_made_every_night_by_the_scheduler():
+    from baloo_site.celery_beat import CELERY_BEAT_SCHEDULE
+    from contributors.tasks import suggest_merges
+
+    ingest(
+        activity("github", {"uid": "1", "name": "José García"}),
+        activity("sumo", {"username": "jgarcia", "name": "jose  GARCIA"}, "sumo.answer.posted"),
+    )
+    assert CELERY_BEAT_SCHEDULE["suggest-merges-nightly"]["task"] == suggest_merges.name
+    assert suggest_merges() == 1 and MergeSuggestion.objects.count() == 1
+
+
 @pytest.mark.parametrize("name", ["Dave", "John Doe", "root"])
 def test_single_word_and_generic_names_are_never_suggested(name):
     ingest(activity("github", {"uid": "1", "name": name}), activity("github", {"uid": "2", "name": name}))
