@@ -6,7 +6,7 @@ Python side dominates. These helpers write plain tuples straight to the table in
 
 import gc
 import io
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.db import connection

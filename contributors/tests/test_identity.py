@@ -8,8 +8,17 @@ from activities.models import Activity
 from activities.services import activities_ingest
 from activities.tests.factories import SourceFactory
 from contributors.directory import people_directory_import
+from contributors.keys import email_key
 from contributors.models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge
-from contributors.services import identity_move, person_forget, person_set_flags, person_unmerge, persons_merge
+from contributors.services import (
+    Actor,
+    ResolvedActors,
+    identity_move,
+    person_forget,
+    person_set_flags,
+    person_unmerge,
+    persons_merge,
+)
 from contributors.suggestions import suggestion_accept, suggestion_reject, suggestions_refresh
 
 pytestmark = pytest.mark.django_db
@@ -321,3 +330,46 @@ def test_forgetting_with_full_deletion_removes_the_activities():
     ingest(activity("github", {"username": "ann"}), activity("github", {"username": "bob"}))
     person_forget(person=person_of("ann"), delete_activities=True)
     assert Activity.objects.count() == 1
+
+
+# One ingestion remembers the actors it resolved
+
+
+def resolve_with(resolved: ResolvedActors, *emails: str) -> tuple[list[int], list[str]]:
+    """Resolve actors known by e-mail; also return which ones had to be resolved from scratch."""
+    from django.db import transaction
+
+    asked = []
+
+    def actor_at(position: int) -> Actor:
+        asked.append(emails[position])
+        return Actor(keys=(email_key(emails[position]),), name="", source_id=None, is_bot=False)
+
+    with transaction.atomic():
+        return resolved.resolve([("import", email, None, None, False) for email in emails], actor_at), asked
+
+
+def test_an_actor_seen_again_in_the_same_ingestion_is_not_resolved_again():
+    resolved = ResolvedActors()
+    first, asked_first = resolve_with(resolved, "ann@example.org", "ben@example.org")
+    again, asked_again = resolve_with(resolved, "ben@example.org", "ann@example.org", "cy@example.org")
+    assert asked_first == ["ann@example.org", "ben@example.org"] and asked_again == ["cy@example.org"]
+    assert again[:2] == [first[1], first[0]]
+    assert Identity.objects.count() == 3
+
+
+def test_what_an_ingestion_remembers_is_dropped_when_someone_else_changes_identities():
+    resolved = ResolvedActors()
+    (ann,), _asked = resolve_with(resolved, "ann@example.org")
+    person_forget(person=Identity.objects.get(pk=ann).person)  # an erasure request meanwhile
+    (again,), asked = resolve_with(resolved, "ann@example.org")
+    assert asked == ["ann@example.org"] and again != ann
+    assert Identity.objects.filter(pk=again, value="ann@example.org").exists()
+
+
+def test_what_an_ingestion_remembers_is_dropped_when_the_exclusion_list_changes():
+    resolved = ResolvedActors()
+    resolve_with(resolved, "ann@example.org")
+    IdentityExclusion.objects.create(kind="email", value="none@none")
+    _ids, asked = resolve_with(resolved, "ann@example.org")
+    assert asked == ["ann@example.org"]
