@@ -93,6 +93,13 @@ def test_worker_killed_mid_ingest_and_mid_recompute_loses_and_doubles_nothing(tm
         assert outcome["duplicate"] == stored_at_kill
         assert sorted(Activity.objects.values_list("external_id", flat=True)) == sorted(r["external_id"] for r in records)
         assert Identity.objects.count() == PEOPLE
+        # Like every way in, the finished ingest asked for a recompute: it runs to completion first.
+        settled = wait_for(
+            lambda: MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).exists()
+            and not MetricRun.objects.filter(status__in=[MetricRun.Status.QUEUED, MetricRun.Status.RUNNING]).exists(),
+            SECONDS,
+        )
+        assert settled, survivor.text()
 
         # A recompute asked for (queued), killed while running, is started again on redelivery. The
         # snapshot table is held locked meanwhile, so the kill lands after the counting and before
