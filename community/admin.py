@@ -5,15 +5,20 @@ that app's permissions); their admin is here, next to the contributor pages that
 Approving goes through `contributors.claims`, so every join is a merge the identity services audit.
 """
 
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, ngettext_lazy
 
 from contributors.claims import ClaimError, account_claim_approve, account_claim_reject, email_claim_approve
+from contributors.keys import username_key
 from contributors.models import AccountClaim, EmailClaim, Identity, Person
 from contributors.selectors import person_for_user
 
@@ -75,6 +80,31 @@ def _person_link(person: Person) -> str:
     return format_html('<a href="{}">{}</a>', url, person)
 
 
+Claim = TypeVar("Claim", AccountClaim, EmailClaim)
+
+
+def _decide_claims(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    claims: Iterable[Claim],
+    decide: Callable[[Claim], object],
+    done: Promise,
+) -> None:
+    """A claim admin action: `decide` each claim, warn about each it refuses, then say how many were decided.
+
+    `done` is an `ngettext_lazy(singular, plural, "count")` message, formatted with the number decided.
+    """
+    count = 0
+    for claim in claims:
+        try:
+            decide(claim)
+            count += 1
+        except ClaimError as error:
+            model_admin.message_user(request, f"{claim}: {error.message}", messages.WARNING)
+    if count:
+        model_admin.message_user(request, done % {"count": count})
+
+
 @admin.register(AccountClaim)
 class AccountClaimAdmin(admin.ModelAdmin):
     list_display = ("username", "source", "user", "status", "created_at", "decided_by")
@@ -116,15 +146,8 @@ class AccountClaimAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("who holds this account now"))
     def current_holder(self, obj: AccountClaim) -> str:
-        identity = (
-            Identity.objects.filter(
-                kind=Identity.Kind.USERNAME,
-                namespace=obj.source.accounts_namespace,
-                value=obj.username.strip().casefold(),
-            )
-            .select_related("person")
-            .first()
-        )
+        kind, namespace, value = username_key(obj.source.accounts_namespace, obj.username)
+        identity = Identity.objects.filter(kind=kind, namespace=namespace, value=value).select_related("person").first()
         if identity is None:
             return _(
                 "Nobody yet: no activity with this user name has arrived. Approving reserves it for the person who asked."
@@ -138,31 +161,23 @@ class AccountClaimAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Approve: join the accounts to the people who asked"))
     def approve(self, request: HttpRequest, queryset: QuerySet[AccountClaim]) -> None:
-        done = 0
-        for claim in queryset.select_related("source", "user"):
-            try:
-                account_claim_approve(claim=claim, by=request.user)
-                done += 1
-            except ClaimError as error:
-                self.message_user(request, f"{claim}: {error.message}", messages.WARNING)
-        if done:
-            self.message_user(
-                request, ngettext("Approved %(count)d claim.", "Approved %(count)d claims.", done) % {"count": done}
-            )
+        _decide_claims(
+            self,
+            request,
+            queryset.select_related("source", "user"),
+            lambda claim: account_claim_approve(claim=claim, by=request.user),
+            ngettext_lazy("Approved %(count)d claim.", "Approved %(count)d claims.", "count"),
+        )
 
     @admin.action(description=_("Reject (the note, if any, is shown to the contributor)"))
     def reject(self, request: HttpRequest, queryset: QuerySet[AccountClaim]) -> None:
-        done = 0
-        for claim in queryset:
-            try:
-                account_claim_reject(claim=claim, by=request.user)
-                done += 1
-            except ClaimError as error:
-                self.message_user(request, f"{claim}: {error.message}", messages.WARNING)
-        if done:
-            self.message_user(
-                request, ngettext("Rejected %(count)d claim.", "Rejected %(count)d claims.", done) % {"count": done}
-            )
+        _decide_claims(
+            self,
+            request,
+            queryset,
+            lambda claim: account_claim_reject(claim=claim, by=request.user),
+            ngettext_lazy("Rejected %(count)d claim.", "Rejected %(count)d claims.", "count"),
+        )
 
 
 @admin.register(EmailClaim)
@@ -180,14 +195,10 @@ class EmailClaimAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Approve confirmed claims waiting for staff (locked or separated people)"))
     def approve(self, request: HttpRequest, queryset: QuerySet[EmailClaim]) -> None:
-        done = 0
-        for claim in queryset.select_related("user"):
-            try:
-                email_claim_approve(claim=claim, by=request.user)
-                done += 1
-            except ClaimError as error:
-                self.message_user(request, f"{claim}: {error.message}", messages.WARNING)
-        if done:
-            self.message_user(
-                request, ngettext("Approved %(count)d claim.", "Approved %(count)d claims.", done) % {"count": done}
-            )
+        _decide_claims(
+            self,
+            request,
+            queryset.select_related("user"),
+            lambda claim: email_claim_approve(claim=claim, by=request.user),
+            ngettext_lazy("Approved %(count)d claim.", "Approved %(count)d claims.", "count"),
+        )

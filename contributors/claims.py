@@ -27,8 +27,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from activities.models import Source
+from activities.records import is_email
 
-from .keys import EMAIL, USERNAME, Key, email_key
+from .keys import EMAIL, USERNAME, Key, email_key, username_key
 from .models import AccountClaim, EmailClaim, Identity, Person, PersonMerge
 from .selectors import person_for_user
 from .services import (
@@ -55,13 +56,13 @@ class ClaimError(Exception):
         self.code = code
 
 
-def _is_email(value: str) -> bool:
-    return (
-        value.count("@") == 1
-        and not any(char.isspace() for char in value)
-        and not value.startswith("@")
-        and not value.endswith("@")
-    )
+def _is_mailable(value: str) -> bool:
+    """Stricter than `is_email`, on purpose: a claimed address is sent a confirmation link.
+
+    An identity key only needs one `@` and no whitespace (`activities.records.is_email`); an address
+    a mail is sent to also needs something on each side of the `@`.
+    """
+    return is_email(value) and not value.startswith("@") and not value.endswith("@")
 
 
 # --------------------------------------------------------------------------- the contributor's person
@@ -123,7 +124,7 @@ def email_claim_start(*, user: AbstractBaseUser, email: str, link_for: Callable[
     address sends a fresh link; only the latest link works.
     """
     address = email.strip().casefold()
-    if not _is_email(address):
+    if not _is_mailable(address):
         raise ClaimError(_("That doesn't look like an e-mail address."), code="invalid")
     if address == (user.email or "").strip().casefold():
         raise ClaimError(_("That's the address you signed in with, so it's already yours."), code="own")
@@ -248,12 +249,9 @@ def account_claim_submit(*, user: AbstractBaseUser, source: Source, username: st
     username = username.strip()
     if not username:
         raise ClaimError(_("Please tell us the user name."), code="invalid")
-    value = username.casefold()
+    kind, namespace, value = username_key(source.accounts_namespace, username)
     mine = person_for_user(user=user)
-    if (
-        mine is not None
-        and mine.identities.filter(kind=USERNAME, namespace=source.accounts_namespace, value=value).exists()
-    ):
+    if mine is not None and mine.identities.filter(kind=kind, namespace=namespace, value=value).exists():
         raise ClaimError(_("That account is already part of your record."), code="already")
     if (USERNAME, value) in excluded_values():
         raise ClaimError(
@@ -271,7 +269,7 @@ def account_claim_approve(*, claim: AccountClaim, by: AbstractBaseUser) -> Accou
     """A staff member approves: the account (and its history) joins the contributor's person."""
     if claim.status != AccountClaim.Status.PENDING:
         raise ClaimError(_("This claim was already decided."), code="state")
-    key = (USERNAME, claim.source.accounts_namespace, claim.username.strip().casefold())
+    key = username_key(claim.source.accounts_namespace, claim.username)
     with transaction.atomic():
         _joined, merge = _key_join(
             user=claim.user, key=key, reason=f"Account claim #{claim.pk} approved by staff", by=by, staff_decides=True

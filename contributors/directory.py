@@ -14,7 +14,7 @@ from activities.models import Source
 from activities.records import OversizedRecord, is_email
 from baloo_site.bulk import insert_rows_returning_ids, update_rows
 
-from .keys import USERNAME, Key, email_key
+from .keys import Key, email_key, username_key
 from .models import Identity, IdentityAudit, Person
 from .services import blocked_person_pairs, identities_existing, merge_allowed, persons_merge_many, resolution_lock
 
@@ -74,7 +74,7 @@ def _parse(raw: Any, *, namespaces: dict[str, str]) -> tuple[str, str, list[Key]
             raise DirectoryError(f"usernames names an unknown source {slug!r}")
         if not isinstance(username, str) or not username.strip():
             raise DirectoryError(f"the user name for {slug!r} must be a non-empty string")
-        keys.append((USERNAME, namespaces[slug], username.strip().casefold()))
+        keys.append(username_key(namespaces[slug], username))
     staff = record.get("staff", False)
     if not isinstance(staff, bool):
         raise DirectoryError("staff must be true or false")

@@ -20,6 +20,11 @@ def email_key(value: str) -> Key:
     return (EMAIL, "", value.strip().casefold())
 
 
+def username_key(namespace: str, value: str) -> Key:
+    """A user name in a source's account namespace (`Source.accounts_namespace`)."""
+    return (USERNAME, namespace, value.strip().casefold())
+
+
 def github_noreply_keys(email: str, *, namespaces: set[str]) -> list[Key]:
     """The GitHub account keys a noreply address stands for, in each GitHub account namespace."""
     match = GITHUB_NOREPLY.match(email)

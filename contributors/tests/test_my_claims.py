@@ -173,6 +173,15 @@ def test_a_contributor_without_history_can_still_claim(histories):
         email_claim_start(user=carol, email="not an address", link_for=str)
 
 
+@pytest.mark.parametrize("address", ["@home.test", "ann@", "ann@@home.test", "ann @home.test"])
+def test_an_address_a_link_cannot_be_sent_to_is_refused(histories, address):
+    """Stricter than an identity key (`is_email` takes `@home.test`): a claimed address must receive mail."""
+    with pytest.raises(ClaimError) as refused:
+        email_claim_start(user=histories, email=address, link_for=str)
+    assert refused.value.code == "invalid"
+    assert not mail.outbox and not EmailClaim.objects.exists()
+
+
 def test_a_locked_person_waits_for_staff_then_joins(client, admin_client, histories):
     person_set_flags(person=person_of("ann@home.test"), locked=True)
     client.force_login(histories)
