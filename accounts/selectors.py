@@ -7,10 +7,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from django.db.models import Max, Min, Q, QuerySet
 
 from activities.models import Activity, Source
-from contributors.keys import USERNAME, Key, email_key
+from contributors.keys import Key, email_key, username_key
 from contributors.models import Identity, Person
-from conversion_points.metrics import WINDOW_DAYS, glob_to_regex
+from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, ConversionPoint
+from conversion_points.rules import rules_condition
 
 COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
 
@@ -21,17 +22,9 @@ def day_start(day: date) -> datetime:
 
 def contributions_of_areas(*, areas: Sequence[Area]) -> QuerySet[Activity]:
     """Activities that are contributions to these areas: matched by an enabled active or core point."""
-    rules = Q(pk__in=[])
     points = ConversionPoint.objects.filter(area__in=areas, enabled=True, level__in=COUNTED_LEVELS)
-    for point in points:
-        rule = Q(source_id=point.source_id, type__in=list(point.types or []))
-        if point.container and point.container != "*":
-            regex = glob_to_regex(point.container)
-            if regex is None:
-                continue
-            rule &= Q(container__regex=regex)
-        rules |= rule
-    return Activity.objects.filter(rules, identity__isnull=False)
+    rules = rules_condition(points)
+    return Activity.objects.filter(Q(pk__in=[]) if rules is None else rules, identity__isnull=False)
 
 
 @dataclass
@@ -122,7 +115,7 @@ def parse_key(raw: str, *, namespaces: dict[str, str]) -> tuple[Key | None, str]
             return None, f"unknown source “{source.strip()}”"
         if not username.strip():
             return None, "no user name after the source"
-        return (USERNAME, namespace, username.strip().casefold()), ""
+        return username_key(namespace, username), ""
     return None, "neither an e-mail address nor source:username"
 
 

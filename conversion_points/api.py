@@ -3,10 +3,10 @@
 import csv
 import hashlib
 import io
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
-from django.core.cache import cache
 from django.utils import translation
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -20,10 +20,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .models import MetricRun, Population
-from .selectors import metric_run_current, metrics_series, metrics_summary, scope_exists
+from .selectors import metric_run_current, metrics_series, metrics_summary, run_cached, scope_exists
 from .serializers import SeriesQuerySerializer, SeriesSerializer, SummaryQuerySerializer, SummarySerializer
 
-CACHE_SECONDS = 24 * 3600  # keys name the run, so a recompute makes them unused anyway
+CACHE_NAMESPACE = "metrics"  # keys name the run too (`run_cached`), so a recompute makes them unused
 
 
 class NotComputedYet(APIException):
@@ -68,16 +68,11 @@ class MetricsView(APIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def cached(self, run: MetricRun, request: Request, build) -> Any:
+    def cached(self, run: MetricRun, request: Request, build: Callable[[], Any]) -> Any:
+        """`build()` once per run, language, view and query (the format aside: JSON and CSV share the data)."""
         params = urlencode(sorted((k, v) for k, v in request.query_params.items() if k != "format"))
-        # The run's id and finish time name the snapshots: a recompute makes every older key unused.
         digest = hashlib.sha256(f"{translation.get_language()}|{type(self).__name__}|{params}".encode()).hexdigest()
-        key = f"metrics:v1:{run.pk}:{run.finished_at.timestamp() if run.finished_at else 0}:{digest}"
-        data = cache.get(key)
-        if data is None:
-            data = build()
-            cache.set(key, data, CACHE_SECONDS)
-        return data
+        return run_cached(run=run, namespace=CACHE_NAMESPACE, name=digest, build=build)
 
 
 def population(query: dict) -> str:

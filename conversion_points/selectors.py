@@ -1,8 +1,9 @@
 """Reads about metrics (the latest complete snapshots) and about what conversion points match."""
 
 import re
+from collections.abc import Callable
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.core.cache import cache as django_cache
 from django.db.models import Count, Q, QuerySet
@@ -10,8 +11,11 @@ from django.utils import timezone
 
 from activities.models import Activity, Source
 
-from .metrics import WINDOW_DAYS, day_number, glob_to_regex, week_of_day, week_sunday
+from .metrics import WINDOW_DAYS, day_number, week_of_day, week_sunday
 from .models import Area, ConversionPoint, MetricPoint, MetricRun, Population
+from .rules import rule_condition
+
+T = TypeVar("T")
 
 SCOPE_PATTERN = re.compile(r"^(all|(area|source|cp):[-a-zA-Z0-9_]+)$")
 
@@ -38,6 +42,26 @@ def metric_run_current() -> MetricRun | None:
 
 def metric_run_current_forget() -> None:
     django_cache.delete(LATEST_RUN_KEY)
+
+
+# Keys name the run, so a recompute leaves every older entry unused; this only bounds memory.
+RUN_CACHE_SECONDS = 24 * 3600
+
+
+def run_cache_key(*, run: MetricRun, namespace: str, name: str) -> str:
+    """A cache key naming the metric run (its id and finish time), so a recompute leaves every older entry unused."""
+    finished = run.finished_at.timestamp() if run.finished_at else 0
+    return f"{namespace}:v1:{run.pk}:{finished}:{name}"
+
+
+def run_cached(*, run: MetricRun, namespace: str, name: str, build: Callable[[], T]) -> T:
+    """`build()` once per metric run (and namespace and name). A None result is not kept: built again next time."""
+    key = run_cache_key(run=run, namespace=namespace, name=name)
+    value = django_cache.get(key)
+    if value is None:
+        value = build()
+        django_cache.set(key, value, RUN_CACHE_SECONDS)
+    return value
 
 
 def scope_exists(*, scope: str, run: MetricRun) -> bool:
@@ -118,11 +142,8 @@ def metrics_series(
 
 
 def _matching_activities(*, source: Source, types: list[str], container: str) -> QuerySet[Activity]:
-    activities = Activity.objects.filter(source=source, type__in=types)
-    if container and container != "*":
-        regex = glob_to_regex(container)
-        activities = activities.filter(container__regex=regex) if regex else activities.none()
-    return activities
+    rule = rule_condition(source_id=source.pk, types=types, container=container)
+    return Activity.objects.none() if rule is None else Activity.objects.filter(rule)
 
 
 def conversion_point_preview(*, source: Source, types: list[str], container: str) -> dict[str, Any]:

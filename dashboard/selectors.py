@@ -14,18 +14,19 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from activities.models import Activity, Source
-from conversion_points.metrics import WINDOW_DAYS, glob_to_regex
+from conversion_points import selectors as conversion_points_selectors
+from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
+from conversion_points.rules import rules_condition
 
 T = TypeVar("T")
 
-# Keys name the run, so a recompute leaves every older entry unused; this only bounds memory.
-CACHE_SECONDS = 24 * 3600
+CACHE_SECONDS = conversion_points_selectors.RUN_CACHE_SECONDS
+CACHE_NAMESPACE = "dashboard"
 # The projection looks one window ahead: after 52 weeks nobody counted today is left.
 PROJECTION_WEEKS = 52
 COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
@@ -51,19 +52,13 @@ class Levels:
 
 
 def run_key(*, run: MetricRun, name: str) -> str:
-    """A cache key naming the metric run, so a recompute leaves every older entry unused."""
-    finished = run.finished_at.timestamp() if run.finished_at else 0
-    return f"dashboard:v1:{run.pk}:{finished}:{name}"
+    """A dashboard cache key naming the metric run, so a recompute leaves every older entry unused."""
+    return conversion_points_selectors.run_cache_key(run=run, namespace=CACHE_NAMESPACE, name=name)
 
 
 def run_cached(*, run: MetricRun, name: str, build: Callable[[], T]) -> T:
-    """`build()` once per metric run (and name)."""
-    key = run_key(run=run, name=name)
-    value = cache.get(key)
-    if value is None:
-        value = build()
-        cache.set(key, value, CACHE_SECONDS)
-    return value
+    """`build()` once per metric run (and name), under the dashboard's keys."""
+    return conversion_points_selectors.run_cached(run=run, namespace=CACHE_NAMESPACE, name=name, build=build)
 
 
 def series_points(*, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS) -> list[WeekPoint]:
@@ -139,16 +134,8 @@ def _contributions(*, points: Iterable[ConversionPoint], run: MetricRun, populat
     The same rule as the engine's: source, activity type and container glob of an enabled point,
     the identity resolved to its person now, bots never, staff only when everyone is counted.
     """
-    condition = Q()
-    for point in points:
-        rule = Q(source_id=point.source_id, type__in=list(point.types or []))
-        if point.container and point.container != "*":
-            regex = glob_to_regex(point.container)
-            if regex is None:
-                continue
-            rule &= Q(container__regex=regex)
-        condition |= rule
-    if not condition:
+    condition = rules_condition(points)
+    if condition is None:
         return Activity.objects.none()
     start, end = _window(run)
     activities = Activity.objects.filter(
@@ -208,18 +195,15 @@ def scope_levels(*, run: MetricRun, scope: str, population: str = Population.VOL
     if stored is not None or run.latest_week is None:
         return stored
     points = list(scope_conversion_points(scope=scope))
-
-    def people(levels: Iterable[str]) -> int:
-        chosen = [point for point in points if point.level in levels]
-        if not chosen:
-            return 0
-        return _contributions(points=chosen, run=run, population=population).aggregate(
-            people=Count("identity__person", distinct=True)
-        )["people"]
-
-    anyone = people(ConversionPoint.Level.values)
-    counted = people(COUNTED_LEVELS)
-    core = people([ConversionPoint.Level.CORE])
+    # One query over every point's contributions; the active and core counts keep the rows their points match.
+    counts = {"anyone": Count("identity__person", distinct=True)}
+    for name, levels in (("counted", COUNTED_LEVELS), ("core", [ConversionPoint.Level.CORE])):
+        condition = rules_condition(point for point in points if point.level in levels)
+        if condition is not None:
+            counts[name] = Count("identity__person", distinct=True, filter=condition)
+    # With no point able to match, `_contributions` is empty and Django answers 0 without a query.
+    people = _contributions(points=points, run=run, population=population).aggregate(**counts)
+    anyone, counted, core = people["anyone"], people.get("counted", 0), people.get("core", 0)
     return Levels(casual=anyone - counted, active=counted - core, core=core)
 
 

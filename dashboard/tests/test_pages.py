@@ -225,3 +225,49 @@ def test_before_the_first_recompute_the_pages_say_so(client, db):
     response = client.get("/")
     assert response.status_code == 200
     assert "have not been computed yet" in response.content.decode()
+
+
+def test_source_levels_take_one_counting_query_and_keep_each_level_apart(computed, django_assert_num_queries):
+    """Casual, active and core people of a source, counted in one aggregate; a glob matching nothing adds nobody."""
+    matrix = Source.objects.create(slug="matrix", kind="matrix", name="Matrix")
+    area = AreaFactory(slug="chat", name="Chat", position=3)
+    for slug, types, container, level in [
+        ("said-hello", ["matrix.message.sent"], "*", "casual"),
+        ("helped", ["matrix.answer.sent"], "#support:*", "active"),
+        ("moderated", ["matrix.ban.issued"], "", "core"),
+        ("never", ["matrix.message.sent"], "[z-a]", "core"),
+    ]:
+        ConversionPointFactory(slug=slug, area=area, source=matrix, types=types, container=container, level=level)
+    casual, both, core, staff, bot, old = (IdentityFactory() for _ in range(6))
+    staff.person.is_staff = True
+    staff.person.save()
+    bot.person.is_bot = True
+    bot.person.save()
+    for identity, activity_type, container, day in [
+        (casual, "matrix.message.sent", "#random:x", SUNDAY),
+        (both, "matrix.message.sent", "#random:x", SUNDAY),
+        (both, "matrix.answer.sent", "#support:x", SUNDAY - timedelta(days=200)),
+        (core, "matrix.ban.issued", "#random:x", SUNDAY - timedelta(days=3)),
+        (core, "matrix.answer.sent", "#elsewhere:x", SUNDAY),  # outside the glob: not an active contribution
+        (staff, "matrix.answer.sent", "#support:y", SUNDAY),
+        (bot, "matrix.ban.issued", "", SUNDAY),
+        (old, "matrix.ban.issued", "", SUNDAY - timedelta(days=400)),
+    ]:
+        ActivityFactory(source=matrix, type=activity_type, container=container, identity=identity, occurred_at=at(day))
+    # The stored levels (none for a source), the scope's points, then one count.
+    with django_assert_num_queries(3):
+        volunteers = selectors.scope_levels(run=computed, scope="source:matrix")
+    assert volunteers == selectors.Levels(casual=1, active=1, core=1)
+    everyone = selectors.scope_levels(run=computed, scope="source:matrix", population=Population.EVERYONE)
+    assert everyone == selectors.Levels(casual=1, active=2, core=1)
+
+
+def test_source_levels_without_counted_points(computed):
+    irc = Source.objects.create(slug="irc", kind="irc", name="IRC")
+    ConversionPointFactory(
+        slug="irc-chat", area=AreaFactory(slug="irc"), source=irc, types=["irc.said"], level="casual"
+    )
+    ActivityFactory(source=irc, type="irc.said", identity=IdentityFactory(), occurred_at=at(SUNDAY))
+    assert selectors.scope_levels(run=computed, scope="source:irc") == selectors.Levels(casual=1, active=0, core=0)
+    Source.objects.create(slug="empty", kind="manual", name="Empty")
+    assert selectors.scope_levels(run=computed, scope="source:empty") == selectors.Levels(casual=0, active=0, core=0)

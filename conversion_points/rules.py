@@ -1,0 +1,34 @@
+"""Conversion points as conditions on activities, for the reads that ask Django (the engine writes its own SQL).
+
+A rule matches an activity of its source whose type is one of its types and whose container
+matches its glob (`glob_to_regex`; empty or `*` means any container). Who did it — identity,
+bots, staff — is for each caller to decide.
+"""
+
+from collections.abc import Iterable
+
+from django.db.models import Q
+
+from .metrics import glob_to_regex
+from .models import ConversionPoint
+
+
+def rule_condition(*, source_id: int, types: Iterable[str] | None, container: str | None) -> Q | None:
+    """The activities one rule matches, as a `Q` on Activity; None when its glob matches no container."""
+    condition = Q(source_id=source_id, type__in=list(types or []))
+    if container and container != "*":
+        regex = glob_to_regex(container)
+        if regex is None:
+            return None
+        condition &= Q(container__regex=regex)
+    return condition
+
+
+def rules_condition(points: Iterable[ConversionPoint]) -> Q | None:
+    """The activities any of these conversion points match; None when none of them can match any."""
+    condition = None
+    for point in points:
+        rule = rule_condition(source_id=point.source_id, types=point.types, container=point.container)
+        if rule is not None:
+            condition = rule if condition is None else condition | rule
+    return condition
