@@ -11,9 +11,7 @@ from contributors.keys import Key, email_key, username_key
 from contributors.models import Identity, Person
 from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, ConversionPoint
-from conversion_points.rules import rules_condition
-
-COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
+from conversion_points.rules import COUNTED_LEVELS, rules_condition
 
 
 def day_start(day: date) -> datetime:

@@ -12,6 +12,9 @@ from django.db.models import Q
 from .metrics import glob_to_regex
 from .models import ConversionPoint
 
+# The levels whose contributions make someone an active contributor; casual ones are shown, not counted.
+COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
+
 
 def rule_condition(*, source_id: int, types: Iterable[str] | None, container: str | None) -> Q | None:
     """The activities one rule matches, as a `Q` on Activity; None when its glob matches no container."""

@@ -21,7 +21,7 @@ from activities.models import Activity, Source
 from conversion_points import selectors as conversion_points_selectors
 from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
-from conversion_points.rules import rules_condition
+from conversion_points.rules import COUNTED_LEVELS, rules_condition
 
 T = TypeVar("T")
 
@@ -29,7 +29,6 @@ CACHE_SECONDS = conversion_points_selectors.RUN_CACHE_SECONDS
 CACHE_NAMESPACE = "dashboard"
 # The projection looks one window ahead: after 52 weeks nobody counted today is left.
 PROJECTION_WEEKS = 52
-COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
 
 
 @dataclass(frozen=True)
