@@ -8,6 +8,7 @@ app_name = "community"
 
 urlpatterns = [
     path("help/", views.help_index, name="help"),
+    # Moved to the dashboard's "How we count" (one page on counting): a permanent redirect for old links.
     path("help/how-baloo-counts/", views.how_baloo_counts, name="how-baloo-counts"),
     path("help/glossary/", views.glossary, name="glossary"),
     path("help/faq/", views.faq, name="faq"),

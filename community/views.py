@@ -1,14 +1,11 @@
-"""Help and participation pages: how Baloo counts, the glossary, the FAQ, integrating a system, privacy,
-and requests for new integrations."""
-
-from datetime import date
+"""Help and participation pages: the glossary, the FAQ, integrating a system, privacy,
+and requests for new integrations. How Baloo counts is the dashboard's "How we count" page; its old
+help address redirects there."""
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
-
-from conversion_points.metrics import WINDOW_DAYS
 
 from .forms import IntegrationRequestForm
 from .models import IntegrationRequest
@@ -20,24 +17,10 @@ def help_index(request: HttpRequest) -> HttpResponse:
     return render(request, "community/help.html", {"section": "help"})
 
 
-# The worked example on "How Baloo counts": Ann's two contributions, and the Sundays they decide.
-EXAMPLE = {
-    "first": date(2024, 3, 5),  # a Tuesday: her first answer on the support forum
-    "first_week_start": date(2024, 3, 4),
-    "first_sunday": date(2024, 3, 10),  # the week she is new
-    "first_window_start": date(2023, 3, 12),
-    "second": date(2024, 6, 12),  # her bug report, from another address
-    "last_active_sunday": date(2025, 6, 8),  # window 2024-06-09 … 2025-06-08 still holds 12 June 2024
-    "last_active_window_start": date(2024, 6, 9),
-    "lapsed_sunday": date(2025, 6, 15),  # window 2024-06-16 … 2025-06-15 holds nothing of hers
-    "lapsed_window_start": date(2024, 6, 16),
-}
-
-
 def how_baloo_counts(request: HttpRequest) -> HttpResponse:
-    return render(
-        request, "community/how_baloo_counts.html", {"section": "counts", "example": EXAMPLE, "window_days": WINDOW_DAYS}
-    )
+    """Moved: "How we count" (dashboard app) is the one page on counting. Old links land there, in their
+    language (/de/help/how-baloo-counts/ → /de/how-we-count/); browsers keep the #anchor."""
+    return redirect("dashboard:how_we_count", permanent=True)
 
 
 def glossary(request: HttpRequest) -> HttpResponse:

@@ -6,6 +6,7 @@ recompute shows at once); the frame around it (header, language links, footer) i
 """
 
 from collections.abc import Callable
+from datetime import date
 from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
@@ -206,10 +207,29 @@ def overlap(request: HttpRequest) -> HttpResponse:
     return _page(request, name="overlap", template="dashboard/_overlap.html", build=build)
 
 
+# The worked example on "How we count": Ann's two contributions, and the Sundays they decide.
+EXAMPLE = {
+    "first": date(2024, 3, 5),  # a Tuesday: her first answer on the support forum
+    "first_week_start": date(2024, 3, 4),
+    "first_sunday": date(2024, 3, 10),  # the week she is new
+    "first_window_start": date(2023, 3, 12),
+    "second": date(2024, 6, 12),  # her bug report, from another address
+    "last_active_sunday": date(2025, 6, 8),  # window 2024-06-09 … 2025-06-08 still holds 12 June 2024
+    "last_active_window_start": date(2024, 6, 9),
+    "lapsed_sunday": date(2025, 6, 15),  # window 2024-06-16 … 2025-06-15 holds nothing of hers
+    "lapsed_window_start": date(2024, 6, 16),
+}
+
+
 @public_page
 def how_we_count(request: HttpRequest) -> HttpResponse:
-    """Every rule behind the numbers, in plain words: the page each number links to."""
-    return render(request, "dashboard/how_we_count.html", {"window_days": selectors.WINDOW_DAYS})
+    """Every rule behind the numbers, in plain words, with a worked example: the one page on counting.
+
+    Each number on the dashboard and each help page links to one of its anchors; it is also a help page
+    (the help navigation marks it), and the help's old address, /help/how-baloo-counts/, redirects here.
+    """
+    context = {"section": "counts", "example": EXAMPLE, "window_days": selectors.WINDOW_DAYS}
+    return render(request, "dashboard/how_we_count.html", context)
 
 
 @require_GET

@@ -25,7 +25,7 @@ SKIP = ("/admin/", "/oidc/", "/i18n/", "/language/", "/api/", "/hooks/", "/stati
 
 HELP_PAGES = [
     "community:help",
-    "community:how-baloo-counts",
+    "dashboard:how_we_count",  # How Baloo counts: one page with the dashboard's rules, in the help navigation
     "community:glossary",
     "community:faq",
     "community:integrating",
@@ -96,6 +96,7 @@ def test_every_public_page_offers_the_report_link(client, community):
         with translation.override(code):
             start.append(reverse("community:help"))
     queue, seen, checked = deque(start), set(start), []
+    counting, counting_anchors = reverse("dashboard:how_we_count"), set()  # the #anchors of links to "How we count"
     while queue and len(checked) < 150:
         url = queue.popleft()
         response = client.get(url)
@@ -108,6 +109,10 @@ def test_every_public_page_offers_the_report_link(client, community):
         assert f'href="{TRACKER}"' in page, f"{url} has no “report a problem” link"
         assert "Report a problem or suggest an idea" in page or LANGUAGE_PREFIX.match(url)
         checked.append(url)
+        for href in HREF.findall(page):
+            link, fragment = urldefrag(href)
+            if fragment and LANGUAGE_PREFIX.sub("/", link) == counting:
+                counting_anchors.add(fragment)
         for link in internal_links(page):
             if link not in seen:
                 seen.add(link)
@@ -115,6 +120,9 @@ def test_every_public_page_offers_the_report_link(client, community):
     # The crawl really went through the site: help, participation and contributor pages, in several languages.
     for must in [reverse(name) for name in HELP_PAGES[:-1]] + [reverse("contributors:my-contributions"), "/de/help/"]:
         assert must in checked, must
+    # Every link to "How we count" lands on an anchor the page has.
+    ids = set(re.findall(r'\sid="([^"]+)"', client.get(counting).content.decode()))
+    assert "twelve-months" in counting_anchors and counting_anchors <= ids, counting_anchors - ids
 
 
 def test_signed_in_pages_offer_the_report_link_too(client, community):
@@ -141,20 +149,3 @@ def test_every_page_renders_in_every_language(client, community, code):
         page = response.content.decode()
         assert f'<html lang="{code}">' in page, url
         assert f'href="{TRACKER}"' in page
-
-
-def test_the_worked_example_dates_follow_the_twelve_month_rule(client):
-    from datetime import timedelta
-
-    from community.views import EXAMPLE
-
-    assert EXAMPLE["first_sunday"].weekday() == 6 and EXAMPLE["lapsed_sunday"].weekday() == 6
-    assert EXAMPLE["first_week_start"] == EXAMPLE["first_sunday"] - timedelta(days=6) <= EXAMPLE["first"]
-    assert EXAMPLE["first_window_start"] == EXAMPLE["first_sunday"] - timedelta(days=364)
-    assert EXAMPLE["last_active_window_start"] == EXAMPLE["last_active_sunday"] - timedelta(days=364)
-    assert EXAMPLE["last_active_window_start"] <= EXAMPLE["second"]
-    assert EXAMPLE["lapsed_window_start"] == EXAMPLE["lapsed_sunday"] - timedelta(days=364) > EXAMPLE["second"]
-    assert EXAMPLE["lapsed_sunday"] - EXAMPLE["last_active_sunday"] == timedelta(days=7)
-    page = client.get(reverse("community:how-baloo-counts")).content.decode()
-    for anchor in ("twelve-months", "active", "new", "lapsed", "de-duplication", "staff-and-bots", "example"):
-        assert f'id="{anchor}"' in page
