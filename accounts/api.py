@@ -3,29 +3,36 @@
 Authenticated by a personal API token (`Authorization: Token …`), an OpenID Connect access token
 from the provider (`Authorization: Bearer …`) or a signed-in admin session. Lists are paginated;
 `?format=csv` on a list exports every matching row as CSV instead (audited).
+
+Every answer is in the schema (/api/v1/schema/): an invalid query parameter value (a page_size out
+of range, a flag that is not true or false, an unknown format…) is refused with a 400 naming the
+parameter, never silently ignored; an unknown object, page or cursor is a 404.
 """
 
 import csv
+import io
 import re
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import ParseError, ValidationError
 from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils import html
 from rest_framework.views import APIView
 
 from activities.models import Activity
@@ -49,8 +56,24 @@ class CSVRenderer(BaseRenderer):
     charset = "utf-8"
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> bytes:
-        detail = data.get("detail", data) if isinstance(data, dict) else data
-        return f"error\n{detail}\n".encode()
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(["error"])
+        writer.writerows([message] for message in error_messages(data))
+        return buffer.getvalue().encode(self.charset)
+
+
+def error_messages(data: Any, name: str = "") -> Iterator[str]:
+    """An error body's messages, one a line, each after the parameter or field it is about."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            about = name if key in ("detail", "non_field_errors") else f"{name}.{key}" if name else str(key)
+            yield from error_messages(value, about)
+    elif isinstance(data, list):
+        for item in data:
+            yield from error_messages(item, name)
+    else:
+        yield f"{name}: {data}" if name else str(data)
 
 
 class _Echo:
@@ -75,12 +98,20 @@ def _iso(value: datetime | None) -> str:
     return value.isoformat() if value else ""
 
 
+# A query parameter given several times counts by its last value (as `request.query_params.get`
+# reads it); given empty, it is empty: refused where a date, number, flag or choice is wanted.
+DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def query_date(request: Request, name: str = "date") -> date:
     """A YYYY-MM-DD query parameter, today (UTC) when absent."""
     raw = request.query_params.get(name)
-    if not raw:
+    if raw is None:
         return timezone.now().astimezone(UTC).date()
-    value = parse_date(raw)
+    try:
+        value = date.fromisoformat(raw) if DATE_PATTERN.fullmatch(raw) else None
+    except ValueError:
+        value = None
     if value is None:
         raise ValidationError({name: _("Write the date as YYYY-MM-DD.")})
     return value
@@ -89,7 +120,7 @@ def query_date(request: Request, name: str = "date") -> date:
 def query_moment(request: Request, name: str) -> datetime | None:
     """A date or ISO 8601 date-time query parameter as an aware UTC datetime (a date means its midnight)."""
     raw = request.query_params.get(name)
-    if not raw:
+    if raw is None:
         return None
     try:
         moment = parse_datetime(raw)
@@ -114,34 +145,121 @@ def query_moment(request: Request, name: str) -> datetime | None:
         raise ValidationError({name: _("That date and time is out of range.")}) from None
 
 
+def whole_number(raw: str, *, low: int, high: int) -> int | None:
+    """`raw` as a whole number from `low` to `high` (plain ASCII digits), None if it is not one."""
+    if not re.fullmatch(r"[0-9]+", raw):
+        return None
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > len(str(high)):  # nor int() of thousands of digits
+        return None
+    value = int(digits)
+    return value if low <= value <= high else None
+
+
 # An id: plain ASCII digits, small enough for a 64-bit column.
-ID_PATTERN = re.compile(r"^[0-9]{1,18}$")
+MAX_ID = 10**18 - 1
+ID_SCHEMA = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+# since/until: a date or a date and time.
+MOMENT_SCHEMA = {"anyOf": [{"type": "string", "format": "date-time"}, {"type": "string", "format": "date"}]}
 
 
-class StaffPagination(PageNumberPagination):
+def query_id(request: Request, name: str) -> int | None:
+    """An id query parameter; None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    value = whole_number(raw, low=0, high=MAX_ID)
+    if value is None:
+        raise ValidationError({name: _("Give a number.")})
+    return value
+
+
+def query_flag(request: Request, name: str) -> bool | None:
+    """A true/false query parameter; None when absent."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return None
+    if raw not in ("true", "false"):
+        raise ValidationError({name: _("Use true or false.")})
+    return raw == "true"
+
+
+class StrictPageSize:
+    """`page_size`: a whole number from 1 to `max_page_size`, refused otherwise (not silently ignored)."""
+
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def check_query(self, request: Request) -> None:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is not None and whole_number(raw, low=1, high=self.max_page_size) is None:
+            raise ValidationError(
+                {self.page_size_query_param: _("Give a whole number from 1 to %(most)s.") % {"most": self.max_page_size}}
+            )
 
-class ActivityPagination(CursorPagination):
+    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)  # type: ignore[misc]
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+                parameter["description"] = f"Results per page (default {self.page_size})."
+        return parameters
+
+
+class StaffPagination(StrictPageSize, PageNumberPagination):
+    def check_query(self, request: Request) -> None:
+        super().check_query(request)
+        raw = request.query_params.get(self.page_query_param)
+        # Past the last page is a 404 (an invalid page), as Django REST framework answers; "last" is the last.
+        if raw is not None and raw not in self.last_page_strings and not re.fullmatch(r"0*[1-9][0-9]*", raw):
+            raise ValidationError({self.page_query_param: _("Give a page number: a whole number from 1.")})
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1}
+        return parameters
+
+
+class ActivityPagination(StrictPageSize, CursorPagination):
     """Cursor pages: stable and fast however deep, for millions of activities."""
 
     ordering = ("-occurred_at", "-id")
-    page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class StaffAPIView(APIView):
     authentication_classes = AUTHENTICATION
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
 
+    def perform_content_negotiation(self, request: Request, force: bool = False) -> tuple:
+        # An unknown ?format= is a bad parameter (Django REST framework would answer 404), and so is an
+        # empty one (it would take the default). `force`: an error's answer, whatever the request.
+        if not force:
+            formats = [renderer.format for renderer in self.get_renderers()]
+            raw = request.query_params.get("format")
+            if raw is not None and raw not in formats:
+                documented = [f for f in formats if f != BrowsableAPIRenderer.format]
+                raise ValidationError({"format": _("Use one of: %(formats)s.") % {"formats": ", ".join(documented)}})
+        return super().perform_content_negotiation(request, force)
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Django refuses a request of too many parameters or fields, or too large a body, when it is
+        # read; left alone, that is its HTML 400 page, not this API's JSON (or CSV) error.
+        if isinstance(exc, TooManyFieldsSent | TooManyFilesSent | RequestDataTooBig):
+            exc = ParseError(_("Too many parameters or fields, or too large a request."))
+        return super().handle_exception(exc)
+
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         # No database can store or compare a NUL character: refuse it before any query sees it.
         if any("\x00" in key or "\x00" in value for key, values in request.query_params.lists() for value in [key, *values]):
             raise ValidationError({"detail": _("Query parameters cannot contain NUL characters.")})
+        # page and page_size are checked for exports too, which read neither: a bad value is refused alike.
+        paginator = getattr(self, "paginator", None)
+        if paginator is not None:
+            paginator.check_query(request)
 
     def wants_csv(self) -> bool:
         return getattr(self.request.accepted_renderer, "format", "") == "csv"
@@ -157,11 +275,52 @@ class StaffAPIView(APIView):
 
 CSV_PARAMETER = OpenApiParameter("format", str, enum=["json", "csv"], description="`csv` exports every matching row (audited).")
 
+JSON, CSV, HTML = "application/json", "text/csv", "text/html"
+BAD_REQUEST = {
+    "type": "object",
+    "description": "What is wrong, by parameter or field name (`detail` for the request as a whole): a message, a list "
+    "of messages or, for a list's items, messages by position.",
+    "minProperties": 1,
+    "additionalProperties": {
+        "anyOf": [
+            {"type": "string"},
+            {"type": "array", "items": {"type": "string"}},
+            {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}},
+        ]
+    },
+    "example": {"page_size": "Give a whole number from 1 to 1000."},
+}
+NOT_FOUND = inline_serializer("NotFound", {"detail": serializers.CharField(help_text="What was not found.")})
+
+
+def staff_responses(
+    ok: Any, *, exports: bool = False, not_found: str = "", not_found_in_csv: bool = False, unrouted: bool = False
+) -> dict:
+    """What a staff API operation answers: `ok` (200, and a CSV file too when it `exports`), 400 for a bad
+    parameter and, if `not_found` says when, 404 (`unrouted`: a path parameter that matches no route
+    gets the site's HTML 404 page)."""
+    responses: dict = {
+        (200, JSON): ok,
+        (400, JSON): OpenApiResponse(BAD_REQUEST, description="A bad query parameter or field value; the body says which and why."),
+    }
+    if exports:
+        responses[200, CSV] = OpenApiResponse(OpenApiTypes.STR, description="With `?format=csv`: every matching row, a header first.")
+        responses[400, CSV] = OpenApiResponse(OpenApiTypes.STR, description="With `?format=csv`: an `error` column, one message a row.")
+    if not_found:
+        responses[404, JSON] = OpenApiResponse(NOT_FOUND, description=not_found)
+        if not_found_in_csv:
+            responses[404, CSV] = OpenApiResponse(OpenApiTypes.STR, description="With `?format=csv`: an `error` column and the message.")
+        if unrouted:
+            responses[404, HTML] = OpenApiResponse(OpenApiTypes.STR, description="A path parameter of the wrong form: no such page.")
+    return responses
+
 
 # --------------------------------------------------------------------------- people
 
 class IdentitySerializer(serializers.ModelSerializer):
-    source = serializers.SlugRelatedField(slug_field="slug", read_only=True, help_text="The source it was first seen in.")
+    source = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True, allow_null=True, help_text="The source it was first seen in (null if none is known)."
+    )
 
     class Meta:
         model = Identity
@@ -188,8 +347,9 @@ def _people(request: Request) -> QuerySet[Person]:
             Q(display_name__icontains=text) | Q(pk__in=Identity.objects.filter(value__icontains=text.casefold()).values("person_id"))
         )
     for flag in ("staff", "bot"):
-        if params.get(flag) in ("true", "false"):
-            people = people.filter(**{f"is_{flag}": params[flag] == "true"})
+        value = query_flag(request, flag)
+        if value is not None:
+            people = people.filter(**{f"is_{flag}": value})
     if params.get("source"):
         people = people.filter(pk__in=Identity.objects.filter(source__slug=params["source"]).values("person_id"))
     return people.order_by("id")
@@ -199,10 +359,12 @@ def _people(request: Request) -> QuerySet[Person]:
     tags=["staff"],
     parameters=[
         OpenApiParameter("q", str, description="Part of a display name, e-mail or user name."),
-        OpenApiParameter("staff", bool), OpenApiParameter("bot", bool),
+        OpenApiParameter("staff", bool, description="`true`: staff only; `false`: no staff."),
+        OpenApiParameter("bot", bool, description="`true`: bots only; `false`: no bots."),
         OpenApiParameter("source", str, description="Only people with an identity first seen in this source (slug)."),
         CSV_PARAMETER,
     ],
+    responses=staff_responses(PersonSerializer, exports=True, not_found="A page past the last."),
 )
 class PersonListView(StaffAPIView, generics.ListAPIView):
     """People with their identities (staff and administrators)."""
@@ -227,7 +389,11 @@ class PersonListView(StaffAPIView, generics.ListAPIView):
         return self.export(what="people", count=people.count(), filename="people.csv", header=header, rows=rows)
 
 
-@extend_schema(tags=["staff"])
+@extend_schema(
+    tags=["staff"],
+    parameters=[OpenApiParameter("id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH, description="The person's id.")],
+    responses=staff_responses(PersonSerializer, not_found="No person has this id.", unrouted=True),
+)
 class PersonDetailView(StaffAPIView, generics.RetrieveAPIView):
     """One person with their identities."""
 
@@ -243,7 +409,7 @@ class PersonDetailView(StaffAPIView, generics.RetrieveAPIView):
 
 class ActivitySerializer(serializers.ModelSerializer):
     source = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    identity = IdentitySerializer(read_only=True)
+    identity = IdentitySerializer(read_only=True, allow_null=True)
     person = serializers.IntegerField(source="identity.person_id", read_only=True, allow_null=True)
 
     class Meta:
@@ -257,11 +423,13 @@ class ActivitySerializer(serializers.ModelSerializer):
         OpenApiParameter("source", str, description="Source slug."),
         OpenApiParameter("type", str, description="Activity type; several separated by commas."),
         OpenApiParameter("container", str, description="Exact container, e.g. mozilla/kitsune."),
-        OpenApiParameter("since", OpenApiTypes.DATETIME, description="From this date or time (inclusive)."),
-        OpenApiParameter("until", OpenApiTypes.DATETIME, description="Before this date or time (exclusive)."),
-        OpenApiParameter("person", int), OpenApiParameter("identity", int),
+        OpenApiParameter("since", MOMENT_SCHEMA, description="From this date (its midnight, UTC) or date and time (inclusive)."),
+        OpenApiParameter("until", MOMENT_SCHEMA, description="Before this date (its midnight, UTC) or date and time (exclusive)."),
+        OpenApiParameter("person", ID_SCHEMA, description="A person's id."),
+        OpenApiParameter("identity", ID_SCHEMA, description="An identity's id."),
         CSV_PARAMETER,
     ],
+    responses=staff_responses(ActivitySerializer, exports=True, not_found="An invalid cursor."),
 )
 class ActivityListView(StaffAPIView, generics.ListAPIView):
     """Activities, newest first, with filters (staff and administrators)."""
@@ -285,10 +453,9 @@ class ActivityListView(StaffAPIView, generics.ListAPIView):
         if until:
             activities = activities.filter(occurred_at__lt=until)
         for name, field in (("person", "identity__person_id"), ("identity", "identity_id")):
-            if params.get(name):
-                if not ID_PATTERN.match(params[name]):
-                    raise ValidationError({name: _("Give a number.")})
-                activities = activities.filter(**{field: int(params[name])})
+            value = query_id(self.request, name)
+            if value is not None:
+                activities = activities.filter(**{field: value})
         return activities
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
@@ -312,7 +479,7 @@ class AreaSerializer(serializers.ModelSerializer):
         fields = ["slug", "name", "target"]
 
 
-@extend_schema(tags=["staff"])
+@extend_schema(tags=["staff"], responses=staff_responses(AreaSerializer, not_found="A page past the last."))
 class AreaListView(StaffAPIView, generics.ListAPIView):
     """The areas whose contributors you may see: all for staff, the ones you own for a community builder."""
 
@@ -345,8 +512,13 @@ STATUSES = {"active": {"active", "new"}, "new": {"new"}, "lapsed": {"lapsed"}, "
         OpenApiParameter("date", OpenApiTypes.DATE, description="The date D (default: today, UTC)."),
         OpenApiParameter("status", str, enum=list(STATUSES), description="`active` (default, new included), `new`, `lapsed` or `all`."),
         OpenApiParameter("staff", str, enum=["include"], description="Count staff too (volunteers only by default)."),
+        OpenApiParameter("slug", {"type": "string", "pattern": r"^[-a-zA-Z0-9_]+$"}, OpenApiParameter.PATH, description="The area's slug."),
         CSV_PARAMETER,
     ],
+    responses=staff_responses(
+        AreaContributorSerializer, exports=True, not_found="No area of yours has this slug, or a page past the last.",
+        not_found_in_csv=True, unrouted=True,
+    ),
 )
 class AreaContributorsView(StaffAPIView, generics.ListAPIView):
     """An area's active, new and lapsed contributors for a date. Community builders: their own areas only."""
@@ -366,9 +538,11 @@ class AreaContributorsView(StaffAPIView, generics.ListAPIView):
         status = self.request.query_params.get("status", "active")
         if status not in STATUSES:
             raise ValidationError({"status": _("Use active, new, lapsed or all.")})
-        contributors = area_contributors(
-            area=self.get_area(), day=query_date(self.request), include_staff=self.request.query_params.get("staff") == "include"
-        )
+        staff = self.request.query_params.get("staff")
+        if staff not in (None, "include"):
+            raise ValidationError({"staff": _("Use include, or leave staff out.")})
+        day = query_date(self.request)
+        contributors = area_contributors(area=self.get_area(), day=day, include_staff=staff == "include")
         contributors = [c for c in contributors if c.status in STATUSES[status]]
         persons = [c.person for c in contributors]
         prefetch_related_objects(persons, Prefetch("identities", Identity.objects.select_related("source")))
@@ -392,18 +566,37 @@ class AreaContributorsView(StaffAPIView, generics.ListAPIView):
 
 # --------------------------------------------------------------------------- de-duplication check
 
+class FormDateField(serializers.DateField):
+    """A date that, in a form as in JSON, is either given and valid or left out: an empty one is refused
+    (Django REST framework would take an empty form field for a missing one)."""
+
+    def get_value(self, dictionary: Any) -> Any:
+        if html.is_html_input(dictionary) and dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
+class TextField(serializers.CharField):
+    """Text only: a number is refused, not read as its digits (Django REST framework would take 692 for "692")."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class DedupRequestSerializer(serializers.Serializer):
     keys = serializers.ListField(
-        child=serializers.CharField(max_length=400), min_length=1, max_length=1000,
+        child=TextField(max_length=400), min_length=1, max_length=1000,
         help_text="E-mail addresses (`ann@example.org`) or source user names (`github-mozilla:ann`).",
     )
-    date = serializers.DateField(required=False, help_text="The date for “active” (default: today, UTC).")
+    date = FormDateField(required=False, help_text="The date for “active” (default: today, UTC).")
 
 
 @extend_schema(
     tags=["staff"],
     request=DedupRequestSerializer,
-    responses=inline_serializer(
+    responses=staff_responses(inline_serializer(
         "DedupCheck",
         {
             "date": serializers.DateField(),
@@ -423,7 +616,7 @@ class DedupRequestSerializer(serializers.Serializer):
                 "DedupGroup", {"person": serializers.IntegerField(), "keys": serializers.ListField(child=serializers.CharField())}, many=True
             ),
         },
-    ),
+    )),
 )
 class DedupCheckView(StaffAPIView):
     """De-duplication check: which of these e-mails and user names are known, and which are one person."""

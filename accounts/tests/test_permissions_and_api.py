@@ -228,6 +228,96 @@ def test_dedup_check(world: dict) -> None:
     assert response["same_person"] == [{"person": ann_id, "keys": ["ANN@example.org", "github-mozilla:Ann"]}]
 
 
+# --------------------------------------------------------------------------- API: bad parameters, unknown objects
+
+def test_an_invalid_page_size_is_refused_not_ignored(world: dict) -> None:
+    api = APIClient()
+    api.force_authenticate(world["staff"])
+    lists = ["/api/v1/staff/people/", "/api/v1/staff/activities/", "/api/v1/staff/areas/", "/api/v1/staff/areas/support/contributors/"]
+
+    refused = [api.get(url, {"page_size": size}) for url in lists for size in ("0", "1001", "ten", "2.5", "-1", "")]
+    export = api.get("/api/v1/staff/people/", {"format": "csv", "page_size": "0"})
+    largest = api.get("/api/v1/staff/people/", {"page_size": "1000"})
+
+    assert {r.status_code for r in refused} == {400}
+    assert all(r.json() == {"page_size": "Give a whole number from 1 to 1000."} for r in refused)
+    assert export.status_code == 400 and export["Content-Type"].startswith("text/csv")
+    assert export.content.decode().splitlines() == ["error", "page_size: Give a whole number from 1 to 1000."]
+    assert not AuthAudit.objects.filter(action="export").exists()
+    assert largest.status_code == 200 and largest.json()["count"] == 5
+
+
+def test_staff_and_bot_filters_want_true_or_false(world: dict) -> None:
+    api = APIClient()
+    api.force_authenticate(world["staff"])
+
+    refused = [api.get("/api/v1/staff/people/", {flag: value}) for flag in ("staff", "bot") for value in ("yes", "1", "True", "")]
+    volunteers = api.get("/api/v1/staff/people/", {"staff": "false", "bot": "false"}).json()
+
+    assert {r.status_code for r in refused} == {400}
+    assert [r.json() for r in refused] == [{"staff": "Use true or false."}] * 4 + [{"bot": "Use true or false."}] * 4
+    assert [p["display_name"] for p in volunteers["results"]] == ["Ann", "Ben", "Cid"]
+
+
+def test_other_invalid_parameters_are_refused(world: dict) -> None:
+    api = APIClient()
+    api.force_authenticate(world["staff"])
+
+    answers = {
+        "format": api.get("/api/v1/staff/people/", {"format": "xml"}),
+        "page": api.get("/api/v1/staff/people/", {"page": "0"}),
+        "staff": api.get("/api/v1/staff/areas/support/contributors/", {"staff": "yes"}),
+        "status": api.get("/api/v1/staff/areas/support/contributors/", {"status": ""}),
+        "date": api.get("/api/v1/staff/areas/support/contributors/", {"date": "2026-3-15"}),
+        "person": api.get("/api/v1/staff/activities/", {"person": "12\n"}),
+        "since": api.get("/api/v1/staff/activities/", {"since": ""}),
+    }
+
+    assert {name: r.status_code for name, r in answers.items()} == dict.fromkeys(answers, 400)
+    assert all(list(r.json()) == [name] for name, r in answers.items())
+    assert answers["format"].json() == {"format": "Use one of: json, csv."}
+
+
+def test_dedup_check_refuses_keys_that_are_not_text_and_an_empty_date(world: dict) -> None:
+    api = APIClient()
+    api.force_authenticate(world["staff"])
+
+    numbers = api.post("/api/v1/staff/dedup/", {"keys": [692]}, format="json")
+    empty_date = api.post("/api/v1/staff/dedup/", "keys=ann%40example.org&date=", content_type="application/x-www-form-urlencoded")
+    form = api.post("/api/v1/staff/dedup/", "keys=ann%40example.org&keys=ben%40example.org", content_type="application/x-www-form-urlencoded")
+
+    assert numbers.status_code == 400 and numbers.json() == {"keys": {"0": ["Not a valid string."]}}
+    assert empty_date.status_code == 400 and list(empty_date.json()) == ["date"]
+    assert form.status_code == 200 and [r["known"] for r in form.json()["results"]] == [True, True]
+
+
+def test_unknown_objects_pages_and_cursors_are_404(world: dict) -> None:
+    api = APIClient()
+    api.force_authenticate(world["staff"])
+
+    person = api.get("/api/v1/staff/people/999999/")
+    page = api.get("/api/v1/staff/people/", {"page": "9"})
+    cursor = api.get("/api/v1/staff/activities/", {"cursor": "not-a-cursor"})
+    area = api.get("/api/v1/staff/areas/nowhere/contributors/")
+    area_export = api.get("/api/v1/staff/areas/nowhere/contributors/", {"format": "csv"})
+
+    assert {r.status_code for r in (person, page, cursor, area, area_export)} == {404}
+    assert [list(r.json()) for r in (person, page, cursor, area)] == [["detail"]] * 4
+    assert area_export["Content-Type"].startswith("text/csv") and area_export.content.decode().splitlines()[0] == "error"
+
+
+def test_an_identity_of_no_source_and_an_activity_of_no_identity_answer_null(world: dict) -> None:
+    api = APIClient()
+    api.force_authenticate(world["staff"])
+    Activity.objects.create(source=world["sumo"], external_id="anonymous", type="sumo.answer.posted", occurred_at=at(D))
+
+    ben = api.get(f"/api/v1/staff/people/{world['ben'].pk}/").json()
+    newest = api.get("/api/v1/staff/activities/", {"page_size": 1}).json()["results"][0]
+
+    assert ben["identities"][0]["source"] is None
+    assert newest["external_id"] == "anonymous" and newest["identity"] is None and newest["person"] is None
+
+
 def test_openapi_describes_the_staff_api_and_its_authentication() -> None:
     schema = SchemaGenerator().get_schema(request=None, public=True)
 
@@ -238,6 +328,10 @@ def test_openapi_describes_the_staff_api_and_its_authentication() -> None:
     assert schemes["oidcBearer"] == {**schemes["oidcBearer"], "type": "http", "scheme": "bearer"}
     assert schemes["apiToken"]["type"] == "apiKey"
     assert {"oidcBearer": []} in schema["paths"]["/api/v1/staff/people/"]["get"]["security"]
+    staff_operations = [operation for path, item in schema["paths"].items() if path.startswith("/api/v1/staff/") for operation in item.values()]
+    assert all("400" in operation["responses"] for operation in staff_operations)
+    assert schema["paths"]["/api/v1/staff/people/{id}/"]["get"]["responses"]["404"]["content"]["application/json"]
+    assert schema["components"]["schemas"]["Identity"]["properties"]["source"]["nullable"]
 
 
 def test_staff_create_their_own_api_token_in_the_admin(world: dict) -> None:
