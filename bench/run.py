@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -459,6 +460,9 @@ def bench_directory(ctx: Context) -> dict:
 def bench_load(ctx: Context) -> dict:
     import load  # bench/load.py, next to this file
 
+    if shutil.which("wrk") is None:
+        return {"skipped": "wrk is not installed (apt-get install -y wrk); the other benchmarks still run"}
+
     result = load.run(parts=["pages"], duration=ctx.args.load_seconds, connections=16, clients=8, batches=10, size=100)
     pages = result["pages"]
     return {"cores": result["cores"], "gunicorn": result["gunicorn"], **{name: pages[name] for name in pages},
@@ -507,6 +511,9 @@ def print_result(name: str, r: dict) -> None:
     print(bar)
     if "error" in r:
         print(f"  FAILED: {r['error']}")
+        return
+    if "skipped" in r:
+        print(f"  SKIPPED: {r['skipped']}")
         return
     if name == "import":
         print(f"  records            {fmt_int(r['records'])}")
