@@ -119,11 +119,12 @@ def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_s
         try:
             for batch in batches:
                 prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
+                known = dict(sources)  # as they are now: this thread may add sources for later batches
                 resolving = resolver.submit(
-                    _in_thread, failed, _resolve_batch, prepared, sources=dict(sources), resolved=resolved
+                    _in_thread, failed, _resolve_batch, prepared, sources=known, resolved=resolved
                 )
                 writing = writer.submit(
-                    _in_thread, failed, _write_resolved, prepared, resolving, sources=dict(sources), repeats=repeats
+                    _in_thread, failed, _write_resolved, prepared, resolving, sources=known, repeats=repeats
                 )
                 in_flight.append((resolving, writing))
                 while len(in_flight) > 2:
@@ -175,7 +176,7 @@ def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], 
             continue
         seen.add(key)
         valid.append(record)
-        actors.append((record.source, record.email, record.username, record.uid, record.is_bot))
+        actors.append(actor_signature(record))
     return _PreparedBatch(valid, actors, result, now)
 
 
@@ -247,6 +248,12 @@ def _github_namespaces(sources: dict[str, Source]) -> set[str]:
     }
 
 
+def actor_signature(record: ActivityRecord) -> tuple:
+    """What makes two records' actors the same actor (`ResolvedActors` knows actors by it): the source
+    (its account namespace) and the e-mail, user name, uid and bot flag the record gives."""
+    return (record.source, record.email, record.username, record.uid, record.is_bot)
+
+
 def _actor(record: ActivityRecord, source: Source, github_namespaces: set[str]) -> Actor:
     namespace = source.accounts_namespace
     keys: list[tuple[str, str, str]] = []
@@ -303,27 +310,17 @@ def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None) -> in
     repeats = repeats or _Repeats()
     if is_postgresql():
         if not repeats.likely:
-            # Sorted by the unique key, the index is written in order (much faster for big batches).
-            rows.sort(key=itemgetter(0, 1))
-            try:
-                with transaction.atomic():
-                    copy_rows(table, ACTIVITY_COLUMNS, rows)
+            if _copied(rows):
                 return len(rows)
-            except IntegrityError:
-                repeats.likely = True
+            repeats.likely = True
         stored = _stored_keys([(row[0], row[1]) for row in rows])
         repeats.likely = bool(stored)
         new_rows = [row for row in rows if (row[0], row[1]) not in stored] if stored else rows
         if not new_rows:
             return 0
-        new_rows.sort(key=itemgetter(0, 1))
-        try:
-            with transaction.atomic():
-                copy_rows(table, ACTIVITY_COLUMNS, new_rows)
+        if _copied(new_rows):
             return len(new_rows)
-        except IntegrityError:
-            # Another import stored some of them meanwhile: stage them and skip the conflicts.
-            pass
+        # Another import stored some of them meanwhile: stage them and skip the conflicts.
         with connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS baloo_activity_stage (source_id bigint, external_id text, "
@@ -344,6 +341,18 @@ def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None) -> in
             f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (source_id, external_id) DO NOTHING", rows
         )
         return cursor.rowcount
+
+
+def _copied(rows: list[tuple]) -> bool:
+    """COPY activity rows straight into the table, in a savepoint; False (nothing written) when one of
+    them is already stored. Sorted by the unique key first, so its index is written in order."""
+    rows.sort(key=itemgetter(0, 1))
+    try:
+        with transaction.atomic():
+            copy_rows(Activity._meta.db_table, ACTIVITY_COLUMNS, rows)
+        return True
+    except IntegrityError:
+        return False
 
 
 def _stored_keys(keys: list[tuple[int, str]]) -> set[tuple[int, str]]:

@@ -27,7 +27,7 @@ from django.utils import timezone  # noqa: E402
 
 from activities.models import Source  # noqa: E402
 from activities.records import RecordError, record_parse  # noqa: E402
-from activities.services import BATCH_SIZE, _actor, _github_namespaces  # noqa: E402
+from activities.services import BATCH_SIZE, _actor, _github_namespaces, actor_signature  # noqa: E402
 from contributors.services import ResolvedActors  # noqa: E402
 
 
@@ -55,7 +55,7 @@ def main(path: str) -> None:
         batch = records[start : start + BATCH_SIZE]
         with transaction.atomic():
             resolved.resolve(
-                [(r.source, r.email, r.username, r.uid, r.is_bot) for r in batch],
+                [actor_signature(r) for r in batch],
                 lambda i, batch=batch: _actor(batch[i], sources[batch[i].source], namespaces),
             )
     seconds = time.perf_counter() - started
