@@ -4,12 +4,13 @@ Every check raises `RecordError` with a reason a person understands; the caller 
 number or array index. The shape is the public contract documented in docs/contracts.md.
 """
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, BinaryIO
+from functools import lru_cache
+from typing import Annotated, Any, BinaryIO
 
+import msgspec
 import orjson
 from django.conf import settings
 
@@ -35,14 +36,17 @@ class OversizedRecord:
     size: int
 
 
-@dataclass(slots=True)
-class ActivityRecord:
-    """A valid activity record, normalised: times in UTC, identity keys trimmed and case-folded."""
+class ActivityRecord(msgspec.Struct, gc=False):
+    """A valid activity record, normalised: identity keys trimmed and case-folded.
+
+    `occurred_at` is ISO 8601 text with a UTC offset that PostgreSQL reads as the same moment: the
+    record's own text when it is plainly written, otherwise the moment in UTC (`moment` parses it).
+    """
 
     source: str
     external_id: str
     type: str
-    occurred_at: datetime
+    occurred_at: str
     email: str | None
     username: str | None
     uid: str | None
@@ -53,43 +57,52 @@ class ActivityRecord:
     data_json: str
     is_bot: bool
 
-
-WHITESPACE = re.compile(r"\s")
+    @property
+    def moment(self) -> datetime:
+        return datetime.fromisoformat(self.occurred_at)
 
 
 def is_email(value: str) -> bool:
     """An identity key is an e-mail when it has exactly one `@` and no whitespace (it need not receive mail)."""
-    return value.count("@") == 1 and WHITESPACE.search(value) is None
+    # split() cuts at whitespace as str.isspace() defines it (what the pattern \s matches).
+    return value.count("@") == 1 and value.split() == [value]
 
 
 def looks_like_bot(username: str | None, email: str | None, name: str) -> bool:
     """GitHub names its apps `something[bot]`, in logins, names and noreply addresses alike."""
-    return bool(
-        (username and username.endswith("[bot]"))
-        or (email and "[bot]@" in email)
-        or name.endswith("[bot]")
-    )
+    return bool((username and username.endswith("[bot]")) or (email and "[bot]@" in email) or name.endswith("[bot]"))
 
 
-def _text(record: dict, field: str, *, required: bool = False, nul_possible: bool = True) -> str:
-    value = record.get(field)
-    if value is None:
-        if required:
-            raise RecordError(f"{field} is missing")
-        return ""
-    if value.__class__ is not str:
-        if not isinstance(value, str):
-            raise RecordError(f"{field} must be a string, not {_json_type(value)}")
-        value = str(value)
-    value = value.strip()
-    if required and not value:
-        raise RecordError(f"{field} is empty")
-    if nul_possible and "\x00" in value:
-        raise RecordError(f"{field} contains a NUL character")
-    limit = MAX_LENGTHS.get(field)
-    if limit and len(value) > limit:
-        raise RecordError(f"{field} is {len(value)} characters long; the limit is {limit}")
-    return value
+# ---------------------------------------------------------------------------------------------
+# A record with the right JSON types, before its values are checked. Lines of a file are decoded
+# straight into it by msgspec, which checks the types in C on the way; when that fails (or the
+# values do not pass), the line is read again field by field, to say exactly what is wrong.
+
+# Integers orjson reads as integers (a wider one becomes a float there, and is refused as a uid).
+_Uid = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
+
+class _Actor(msgspec.Struct, gc=False):
+    email: str | None = None
+    username: str | None = None
+    uid: str | _Uid | None = None
+    name: str = ""
+    bot: Any = None  # only `true` means anything
+
+
+class _Record(msgspec.Struct):
+    source: str
+    external_id: str
+    type: str
+    occurred_at: str
+    actor: _Actor
+    container: str = ""
+    url: str = ""
+    title: str = ""
+    data: Any = None
+
+
+_RECORD_DECODER = msgspec.json.Decoder(_Record)
 
 
 def _json_type(value: Any) -> str:
@@ -104,16 +117,79 @@ def _json_type(value: Any) -> str:
     return type(value).__name__
 
 
-def _actor_key(actor: dict, field: str, nul_possible: bool = True) -> str | None:
-    value = actor.get(field)
+def _string(record: dict, field: str, prefix: str = "") -> str | None:
+    value = record.get(field)
+    if value is None or value.__class__ is str:
+        return value
+    if not isinstance(value, str):
+        raise RecordError(f"{prefix}{field} must be a string, not {_json_type(value)}")
+    return str(value)
+
+
+def _typed(record: Any) -> _Record:
+    """Check the JSON types of a decoded record field by field, naming the first one that is wrong."""
+    if not isinstance(record, dict):
+        raise RecordError(f"a record must be a JSON object, not {_json_type(record)}")
+    get = record.get
+    missing = [field for field in REQUIRED_FIELDS if get(field) in (None, "")]
+    if missing:
+        raise RecordError("missing required field" + ("s" if len(missing) > 1 else "") + ": " + ", ".join(missing))
+    source, external_id, activity_type = (
+        _string(record, "source"),
+        _string(record, "external_id"),
+        _string(record, "type"),
+    )
+    occurred_at = record["occurred_at"]
+    if not isinstance(occurred_at, str):
+        raise RecordError(f"occurred_at must be an ISO 8601 string, not {_json_type(occurred_at)}")
+    actor = record["actor"]
+    if not isinstance(actor, dict):
+        raise RecordError(f"actor must be an object with email, username or uid, not {_json_type(actor)}")
+    uid = actor.get("uid")
+    if not (uid.__class__ is int or (isinstance(uid, int) and not isinstance(uid, bool))):
+        uid = _string(actor, "uid", "actor.")
+    name = actor.get("name") or ""
+    if not isinstance(name, str):
+        raise RecordError(f"actor.name must be a string, not {_json_type(name)}")
+    return _Record(
+        source=source,
+        external_id=external_id,
+        type=activity_type,
+        occurred_at=str(occurred_at),
+        actor=_Actor(
+            email=_string(actor, "email", "actor."),
+            username=_string(actor, "username", "actor."),
+            uid=uid,
+            name=str(name),
+            bot=actor.get("bot"),
+        ),
+        container=_string(record, "container") or "",
+        url=_string(record, "url") or "",
+        title=_string(record, "title") or "",
+        data=get("data"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The values: what every record must hold, whichever way it was read.
+
+
+def _text(value: str, field: str, *, nul_possible: bool, required: bool = False) -> str:
+    value = value.strip()
+    if required and not value:
+        raise RecordError(f"{field} is empty")
+    if nul_possible and "\x00" in value:
+        raise RecordError(f"{field} contains a NUL character")
+    limit = MAX_LENGTHS.get(field)
+    if limit and len(value) > limit:
+        raise RecordError(f"{field} is {len(value)} characters long; the limit is {limit}")
+    return value
+
+
+def _actor_key(value: str | int | None, field: str, *, nul_possible: bool) -> str | None:
     if value is None:
         return None
-    if value.__class__ is not str:
-        if field == "uid" and isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
-        elif not isinstance(value, str):
-            raise RecordError(f"actor.{field} must be a string, not {_json_type(value)}")
-    value = value.strip()
+    value = str(value).strip() if isinstance(value, int) else value.strip()
     if nul_possible and "\x00" in value:
         raise RecordError(f"actor.{field} contains a NUL character")
     if len(value) > KEY_MAX:
@@ -121,19 +197,50 @@ def _actor_key(actor: dict, field: str, nul_possible: bool = True) -> str | None
     return value or None
 
 
-def parse_occurred_at(value: Any, *, now: datetime) -> datetime:
-    if not isinstance(value, str):
-        raise RecordError(f"occurred_at must be an ISO 8601 string, not {_json_type(value)}")
+@lru_cache(maxsize=16)
+def _time_limits(now: datetime) -> tuple[datetime, str]:
+    """The latest moment a record may name, and a date text before which no moment is that late,
+    whatever its UTC offset (offsets stay within a day): text comparison is much cheaper."""
+    return now + FUTURE_TOLERANCE, (now - timedelta(days=1)).date().isoformat()
+
+
+def _plainly_written(text: str) -> bool:
+    """YYYY-MM-DDTHH:MM:SS, at most six fractional digits, then Z or ±HH:MM. For a text that
+    `datetime.fromisoformat` accepted, PostgreSQL then reads the same moment from the text itself."""
+    size = len(text)
+    if size < 20:
+        return False
+    if text[-1] == "Z":
+        fraction = size - 20
+    elif text[-3] == ":" and text[-6] in "+-":
+        fraction = size - 25
+    else:
+        return False
+    return (
+        (fraction == 0 or (2 <= fraction <= 7 and text[19] == "."))
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == "T"
+        and text[13] == ":"
+        and text[16] == ":"
+    )
+
+
+def parse_occurred_at(value: str, *, now: datetime) -> str:
+    """Check an occurred_at text (ISO 8601 with a UTC offset, not in the future) and return it as
+    PostgreSQL should read it: the text itself when plainly written, otherwise the moment in UTC."""
+    text = value.strip()
     try:
-        moment = datetime.fromisoformat(value.strip())
+        moment = datetime.fromisoformat(text)
     except ValueError:
         raise RecordError(f"occurred_at {value[:40]!r} is not an ISO 8601 date and time") from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    if moment.tzinfo is None:  # fromisoformat gives a fixed offset or none
         raise RecordError(f"occurred_at {value[:40]!r} has no UTC offset; add one such as +02:00 or Z")
-    moment = moment.astimezone(UTC)
-    if moment > now + FUTURE_TOLERANCE:
+    latest, not_recent = _time_limits(now)
+    plain = _plainly_written(text)
+    if not (plain and text < not_recent) and moment > latest:
         raise RecordError(f"occurred_at {value[:40]!r} is in the future")
-    return moment
+    return text if plain else moment.astimezone(UTC).isoformat()
 
 
 def _activity_type(value: str) -> bool:
@@ -149,6 +256,59 @@ def _activity_type(value: str) -> bool:
 _ACTIVITY_TYPES: dict[str, bool] = {}
 
 
+def _activity_record(record: _Record, *, now: datetime, nul_possible: bool) -> ActivityRecord:
+    """Check the values of a record whose JSON types are right, and normalise them."""
+    source = _text(record.source, "source", required=True, nul_possible=nul_possible)
+    external_id = _text(record.external_id, "external_id", required=True, nul_possible=nul_possible)
+    activity_type = _text(record.type, "type", required=True, nul_possible=nul_possible)
+    if not _activity_type(activity_type):
+        raise RecordError(f"type {activity_type[:60]!r} is not shaped <system>.<object>.<action> in lowercase")
+    occurred_at = parse_occurred_at(record.occurred_at, now=now)
+
+    actor = record.actor
+    email = _actor_key(actor.email, "email", nul_possible=nul_possible)
+    username = _actor_key(actor.username, "username", nul_possible=nul_possible)
+    uid = _actor_key(actor.uid, "uid", nul_possible=nul_possible)
+    if email is not None and not is_email(email):
+        if username is None and uid is None:
+            raise RecordError(
+                f"actor.email {email[:60]!r} is not an e-mail address and the actor has no username or uid"
+            )
+        email = None
+    if email is None and username is None and uid is None:
+        raise RecordError("actor has nothing to identify it: give an email, username or uid")
+    name = actor.name.strip()
+    if nul_possible:
+        name = name.replace("\x00", "")
+    name = name[:NAME_MAX]
+
+    data = record.data
+    try:
+        data_json = orjson.dumps({} if data is None else data).decode()
+    except TypeError as error:
+        raise RecordError(f"data cannot be stored as JSON ({error})") from None
+    if nul_possible and "\\u0000" in data_json:
+        raise RecordError("data contains a NUL character, which cannot be stored")
+    # A connector that knows an account is a bot (GitHub's `type: "Bot"`) says so with `actor.bot`.
+    is_bot = actor.bot is True or looks_like_bot(username, email, name)
+    # E-mails and user names are compared case-insensitively, as GitHub, Bugzilla and Kitsune do.
+    return ActivityRecord(
+        source=source,
+        external_id=external_id,
+        type=activity_type,
+        occurred_at=occurred_at,
+        email=email.casefold() if email else email,
+        username=username.casefold() if username else username,
+        uid=uid,
+        name=name,
+        container=_text(record.container, "container", nul_possible=nul_possible),
+        url=_text(record.url, "url", nul_possible=nul_possible),
+        title=_text(record.title, "title", nul_possible=nul_possible)[:TITLE_MAX],
+        data_json=data_json,
+        is_bot=is_bot,
+    )
+
+
 def record_parse(
     raw: dict | str | bytes | OversizedRecord, *, now: datetime, max_bytes: int | None = None
 ) -> ActivityRecord:
@@ -160,86 +320,27 @@ def record_parse(
     limit = max_bytes or settings.BALOO_MAX_RECORD_BYTES
     if isinstance(raw, OversizedRecord):
         raise RecordError(f"the record is {raw.size:,} bytes; the limit is {limit:,} bytes")
-    if isinstance(raw, (bytes, str)):
-        if len(raw) > limit:
-            raise RecordError(f"the record is {len(raw):,} bytes; the limit is {limit:,} bytes")
+    if not isinstance(raw, (bytes, str)):
+        return _activity_record(_typed(raw), now=now, nul_possible=True)
+    if len(raw) > limit:
+        raise RecordError(f"the record is {len(raw):,} bytes; the limit is {limit:,} bytes")
+    # JSON text holds a NUL only as the escape \u0000: without one, no field can contain it.
+    nul_possible = (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw
+    if not nul_possible:
         try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError as error:
-            raise RecordError(f"not valid JSON ({error})") from None
-        # JSON text holds a NUL only as the escape \u0000: without one, no field can contain it.
-        nul_possible = (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw
-    else:
-        record = raw
-        nul_possible = True
-    if not isinstance(record, dict):
-        raise RecordError(f"a record must be a JSON object, not {_json_type(record)}")
-    get = record.get
-    required = (get("source"), get("external_id"), get("type"), get("occurred_at"), get("actor"))
-    if None in required or "" in required:
-        missing = [field for field in REQUIRED_FIELDS if get(field) in (None, "")]
-        raise RecordError("missing required field" + ("s" if len(missing) > 1 else "") + ": " + ", ".join(missing))
+            return _activity_record(_RECORD_DECODER.decode(raw), now=now, nul_possible=False)
+        except (msgspec.MsgspecError, ValueError):
+            pass  # RecordError included: read it again below, to say exactly what is wrong
+    return _read_carefully(raw, now=now, nul_possible=nul_possible)
 
-    source = _text(record, "source", required=True, nul_possible=nul_possible)
-    external_id = _text(record, "external_id", required=True, nul_possible=nul_possible)
-    activity_type = _text(record, "type", required=True, nul_possible=nul_possible)
-    if not _activity_type(activity_type):
-        raise RecordError(f"type {activity_type[:60]!r} is not shaped <system>.<object>.<action> in lowercase")
-    occurred_at = parse_occurred_at(required[3], now=now)
 
-    actor = required[4]
-    if actor.__class__ is not dict and not isinstance(actor, dict):
-        raise RecordError(f"actor must be an object with email, username or uid, not {_json_type(actor)}")
-    email = _actor_key(actor, "email", nul_possible)
-    username = _actor_key(actor, "username", nul_possible)
-    uid = _actor_key(actor, "uid", nul_possible)
-    if email is not None and not is_email(email):
-        if username is None and uid is None:
-            raise RecordError(f"actor.email {email[:60]!r} is not an e-mail address and the actor has no username or uid")
-        email = None
-    if email is None and username is None and uid is None:
-        raise RecordError("actor has nothing to identify it: give an email, username or uid")
-    name = actor.get("name") or ""
-    if name.__class__ is not str:
-        if not isinstance(name, str):
-            raise RecordError(f"actor.name must be a string, not {_json_type(name)}")
-        name = str(name)
-    name = name.strip()
-    if nul_possible:
-        name = name.replace("\x00", "")
-    name = name[:NAME_MAX]
-
-    title = _text(record, "title", nul_possible=nul_possible)[:TITLE_MAX]
-    data = get("data")
+def _read_carefully(raw: bytes | str, *, now: datetime, nul_possible: bool) -> ActivityRecord:
+    """Read a line into a dict and check it field by field: the reading that names what is wrong."""
     try:
-        data_json = orjson.dumps({} if data is None else data).decode()
-    except TypeError as error:
-        raise RecordError(f"data cannot be stored as JSON ({error})") from None
-    if nul_possible and "\\u0000" in data_json:
-        raise RecordError("data contains a NUL character, which cannot be stored")
-    # A connector that knows an account is a bot (GitHub's `type: "Bot"`) says so with `actor.bot`.
-    is_bot = actor.get("bot") is True or looks_like_bot(username, email, name)
-    # E-mails and user names are compared case-insensitively, as GitHub, Bugzilla and Kitsune do.
-    if email:
-        email = email.casefold()
-    if username:
-        username = username.casefold()
-
-    return ActivityRecord(
-        source=source,
-        external_id=external_id,
-        type=activity_type,
-        occurred_at=occurred_at,
-        email=email,
-        username=username,
-        uid=uid,
-        name=name,
-        container=_text(record, "container", nul_possible=nul_possible),
-        url=_text(record, "url", nul_possible=nul_possible),
-        title=title,
-        data_json=data_json,
-        is_bot=is_bot,
-    )
+        record = orjson.loads(raw)
+    except orjson.JSONDecodeError as error:
+        raise RecordError(f"not valid JSON ({error})") from None
+    return _activity_record(_typed(record), now=now, nul_possible=nul_possible)
 
 
 def read_lines(stream: BinaryIO, *, limit: int) -> Iterator[tuple[int, bytes | OversizedRecord]]:

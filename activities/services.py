@@ -5,7 +5,6 @@ from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
 from itertools import chain, islice
 from operator import itemgetter
 from typing import Any
@@ -88,7 +87,9 @@ def activities_ingest(
         return _ingest(records, create_sources=create_sources, batch_size=batch_size, pipeline=pipeline)
 
 
-def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_size: int, pipeline: bool | None) -> IngestResult:
+def _ingest(
+    records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_size: int, pipeline: bool | None
+) -> IngestResult:
     result = IngestResult()
     iterator = iter(records)
     sources = {source.slug: source for source in Source.objects.all()}
@@ -106,10 +107,24 @@ def _ingest(records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_s
             result.add(_store_batch(prepared, sources=sources, resolved=resolved, repeats=repeats))
         return result
 
-    # A large import, in three stages that overlap: this thread reads and checks one batch while a
-    # second thread resolves the identities of the batch before (committing them) and a third
-    # writes the activities of the one before that, each on its own connection. The database then
-    # works on two batches while Python checks a third.
+    return _ingest_in_stages(
+        batches, sources=sources, create_sources=create_sources, resolved=resolved, repeats=repeats
+    )
+
+
+def _ingest_in_stages(
+    batches: Iterable[list[tuple[int, Any]]],
+    *,
+    sources: dict[str, Source],
+    create_sources: bool,
+    resolved: ResolvedActors,
+    repeats: "_Repeats",
+) -> IngestResult:
+    """A large import, in three stages that overlap: this thread reads and checks one batch while a
+    second thread resolves the identities of the batch before (committing them) and a third writes
+    the activities of the one before that, each on its own connection. The database then works on
+    two batches while Python checks a third."""
+    result = IngestResult()
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="baloo-resolve") as resolver,
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="baloo-write") as writer,
@@ -165,7 +180,10 @@ def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], 
         if record.source not in sources:
             if not create_sources:
                 result.rejected.append(
-                    Rejection(position, f"unknown source {record.source!r}: configure it first, or import with --create-sources")
+                    Rejection(
+                        position,
+                        f"unknown source {record.source!r}: configure it first, or import with --create-sources",
+                    )
                 )
                 continue
             sources[record.source] = _source_for_import(record.source)
@@ -270,16 +288,34 @@ def _actor(record: ActivityRecord, source: Source, github_namespaces: set[str]) 
 
 def _rows(prepared: _PreparedBatch, identity_ids: list[int], sources: dict[str, Source]) -> list[tuple]:
     """The activity rows (ACTIVITY_COLUMNS) of a batch's valid records."""
-    # Times go in as text, as the database reads them; `now` is written once for the whole batch.
-    stamp = datetime.isoformat if is_postgresql() else connection.ops.adapt_datetimefield_value
-    ingested_at = stamp(prepared.now)
-    source_ids = {slug: source.pk for slug, source in sources.items()}
+    valid = prepared.valid
+    if is_postgresql():
+        # All text, as COPY sends it: ids are written once per source, the batch's time once.
+        ingested_at = prepared.now.isoformat()
+        source_ids = {slug: str(source.pk) for slug, source in sources.items()}
+        return [
+            (
+                source_ids[record.source],
+                record.external_id,
+                record.type,
+                record.occurred_at,
+                str(identity_id),
+                record.container,
+                record.url,
+                record.title,
+                record.data_json,
+                ingested_at,
+            )
+            for record, identity_id in zip(valid, identity_ids, strict=True)
+        ]
+    adapt = connection.ops.adapt_datetimefield_value
+    ingested_at = adapt(prepared.now)
     return [
         (
-            source_ids[record.source],
+            sources[record.source].pk,
             record.external_id,
             record.type,
-            stamp(record.occurred_at),
+            adapt(record.moment),
             identity_id,
             record.container,
             record.url,
@@ -287,7 +323,7 @@ def _rows(prepared: _PreparedBatch, identity_ids: list[int], sources: dict[str, 
             record.data_json,
             ingested_at,
         )
-        for record, identity_id in zip(prepared.valid, identity_ids, strict=True)
+        for record, identity_id in zip(valid, identity_ids, strict=True)
     ]
 
 
@@ -313,9 +349,9 @@ def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None) -> in
             if _copied(rows):
                 return len(rows)
             repeats.likely = True
-        stored = _stored_keys([(row[0], row[1]) for row in rows])
+        stored = _stored_positions(rows)
         repeats.likely = bool(stored)
-        new_rows = [row for row in rows if (row[0], row[1]) not in stored] if stored else rows
+        new_rows = [row for position, row in enumerate(rows) if position not in stored] if stored else rows
         if not new_rows:
             return 0
         if _copied(new_rows):
@@ -338,7 +374,8 @@ def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None) -> in
     placeholders = ", ".join(["%s"] * len(ACTIVITY_COLUMNS))
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (source_id, external_id) DO NOTHING", rows
+            f"INSERT INTO {table} ({columns}) VALUES ({placeholders}) ON CONFLICT (source_id, external_id) DO NOTHING",
+            rows,
         )
         return cursor.rowcount
 
@@ -355,16 +392,15 @@ def _copied(rows: list[tuple]) -> bool:
         return False
 
 
-def _stored_keys(keys: list[tuple[int, str]]) -> set[tuple[int, str]]:
-    """Which (source id, external id) pairs are already stored (PostgreSQL)."""
-    source_ids, external_ids = zip(*keys, strict=True)
+def _stored_positions(rows: list[tuple]) -> set[int]:
+    """The positions of the activity rows whose (source, external id) is already stored (PostgreSQL)."""
     with connection.cursor() as cursor:
         # One index probe per key, however large the table (OFFSET 0 keeps the planner from
         # turning the lookup into a scan of every activity).
         cursor.execute(
-            "SELECT k.source_id, k.external_id FROM unnest(%s::bigint[], %s::text[]) AS k(source_id, external_id) "
+            "SELECT k.position - 1 FROM unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS k(source_id, external_id, position) "
             f"WHERE EXISTS (SELECT 1 FROM {Activity._meta.db_table} a "
             "WHERE a.source_id = k.source_id AND a.external_id = k.external_id OFFSET 0)",
-            [list(source_ids), list(external_ids)],
+            [[row[0] for row in rows], [row[1] for row in rows]],
         )
-        return set(cursor.fetchall())
+        return {position for (position,) in cursor.fetchall()}

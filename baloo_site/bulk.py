@@ -59,9 +59,17 @@ def copy_text(rows: Sequence[Sequence]) -> str:
     """
     if not rows:
         return ""
-    text = _ROW.join(
-        [_FIELD.join([_NULL if v is None else str(v) for v in row]) if None in row else _FIELD.join(map(str, row)) for row in rows]
-    )
+    try:
+        text = _ROW.join(map(_FIELD.join, rows))  # rows of text only: joined without a Python loop
+    except TypeError:
+        text = _ROW.join(
+            [
+                _FIELD.join([_NULL if v is None else str(v) for v in row])
+                if None in row
+                else _FIELD.join(map(str, row))
+                for row in rows
+            ]
+        )
     if (
         text.count(_FIELD) != len(rows) * (len(rows[0]) - 1)
         or text.count(_ROW) != len(rows) - 1
@@ -98,15 +106,21 @@ def insert_rows_returning_ids(model: type[Model], columns: Sequence[str], rows: 
         with connection.cursor() as cursor:
             # The sequence is looked up once: inside the series it would be looked up for every row.
             cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
-            cursor.execute("SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [cursor.fetchone()[0], len(rows)])
+            cursor.execute(
+                "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [cursor.fetchone()[0], len(rows)]
+            )
             ids = [row[0] for row in cursor.fetchall()]
         copy_rows(table, ["id", *columns], [(new_id, *row) for new_id, row in zip(ids, rows, strict=True)])
         return ids
-    objects = model._default_manager.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000)
+    objects = model._default_manager.bulk_create(
+        [model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000
+    )
     return [obj.pk for obj in objects]
 
 
-def update_rows(table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence], *, types: Sequence[str]) -> None:
+def update_rows(
+    table: str, key: str, columns: Sequence[str], rows: Sequence[Sequence], *, types: Sequence[str]
+) -> None:
     """Set `columns` of the rows whose `key` matches, from (key, *values) tuples, in one statement.
 
     Django's bulk_update writes one CASE per column listing every row, which grows quadratically;
