@@ -146,6 +146,9 @@ def update_rows(
         cursor.execute(f"CREATE TEMPORARY TABLE {quote(stage)} ({definition}) ON COMMIT DROP")
     copy_rows(stage, names, rows)
     with connection.cursor() as cursor:
+        # Autovacuum never measures a temporary table: without this the planner guesses hundreds of
+        # rows, and hashes the whole target table to update a handful.
+        cursor.execute(f"ANALYZE {quote(stage)}")
         sets = ", ".join(f"{quote(column)} = s.{quote(column)}" for column in columns)
         cursor.execute(
             f"UPDATE {quote(table)} t SET {sets} FROM {quote(stage)} s WHERE t.{quote(key)} = s.{quote(key)}"

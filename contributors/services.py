@@ -155,11 +155,19 @@ class ResolvedActors:
 
     Actors are known by a signature the caller chooses: anything hashable that determines the
     actor's keys and bot flag (for activity records: source, e-mail, user name, uid, bot).
+
+    It also keeps PostgreSQL's statistics of persons and identities fresh while it fills them:
+    without, the planner would take a table grown to 100,000 identities for the small one it last
+    measured, and scan all of it where an index finds a few rows (autovacuum catches up later).
     """
+
+    ANALYZE_AFTER = 10_000  # actors resolved by this ingestion; then after twice as many, and so on
 
     def __init__(self) -> None:
         self.identity_of: dict[Hashable, int] = {}
         self._mark: tuple[int, frozenset] | None = None
+        self._resolved = 0
+        self._analyze_at = self.ANALYZE_AFTER
 
     def resolve(self, signatures: Sequence[Hashable], actor_at: Callable[[int], Actor]) -> list[int]:
         """The identity of each signature; `actor_at(i)` gives the actor of signatures[i] when it
@@ -178,7 +186,15 @@ class ResolvedActors:
                 identity_ids[position] = identity_id
                 identity_of[signatures[position]] = identity_id
             self._mark = _identities_mark()
+            self._statistics_kept_fresh(len(unknown))
         return identity_ids
+
+    def _statistics_kept_fresh(self, resolved: int) -> None:
+        self._resolved += resolved
+        if self._resolved >= self._analyze_at and is_postgresql():
+            self._analyze_at *= 2
+            with connection.cursor() as cursor:
+                cursor.execute(f"ANALYZE {Person._meta.db_table}, {Identity._meta.db_table}")
 
 
 def _identities_mark() -> tuple[int, frozenset]:
@@ -368,7 +384,7 @@ def persons_merge_many(*, merges: Sequence[tuple[int, Sequence[int]]], reason: s
     all_ids = {pid for into, others in merges for pid in (into, *others)}
     persons = Person.objects.in_bulk(all_ids)
     identity_ids: dict[int, list[int]] = {}
-    for person_id, identity_id in Identity.objects.filter(person_id__in=all_ids).values_list("person_id", "id"):
+    for person_id, identity_id in Identity.objects.filter(person_id__in=all_ids).order_by().values_list("person_id", "id"):
         identity_ids.setdefault(person_id, []).append(identity_id)
 
     records, audits, changed = [], [], []

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.db import connection
 
 from activities.models import Activity
 from activities.services import activities_ingest
@@ -373,3 +374,19 @@ def test_what_an_ingestion_remembers_is_dropped_when_the_exclusion_list_changes(
     IdentityExclusion.objects.create(kind="email", value="none@none")
     _ids, asked = resolve_with(resolved, "ann@example.org")
     assert asked == ["ann@example.org"]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's statistics")
+def test_a_large_ingestion_keeps_the_planner_statistics_of_identities_fresh(monkeypatch):
+    monkeypatch.setattr(ResolvedActors, "ANALYZE_AFTER", 3)
+    resolved = ResolvedActors()
+    resolve_with(resolved, "a@example.org", "b@example.org")  # 2 resolved: not yet
+    resolve_with(resolved, "c@example.org", "d@example.org")  # 4: measured
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Identity._meta.db_table])
+        assert cursor.fetchone()[0] == 4
+    resolve_with(resolved, "e@example.org")  # next after 6
+    resolve_with(resolved, "f@example.org", "g@example.org")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [Identity._meta.db_table])
+        assert cursor.fetchone()[0] == 7
