@@ -8,6 +8,7 @@ import gc
 import io
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 
 from django.db import connection
 from django.db.models import Model
@@ -62,14 +63,7 @@ def copy_text(rows: Sequence[Sequence]) -> str:
     try:
         text = _ROW.join(map(_FIELD.join, rows))  # rows of text only: joined without a Python loop
     except TypeError:
-        text = _ROW.join(
-            [
-                _FIELD.join([_NULL if v is None else str(v) for v in row])
-                if None in row
-                else _FIELD.join(map(str, row))
-                for row in rows
-            ]
-        )
+        text = _ROW.join([_FIELD.join(values) for values in _texts(rows)])
     if (
         text.count(_FIELD) != len(rows) * (len(rows[0]) - 1)
         or text.count(_ROW) != len(rows) - 1
@@ -80,6 +74,28 @@ def copy_text(rows: Sequence[Sequence]) -> str:
         if special in text:
             text = text.replace(special, escaped)
     return text.replace(_FIELD, "\t").replace(_ROW, "\n").replace(_NULL, "\\N") + "\n"
+
+
+def _texts(rows: Sequence[Sequence]) -> Iterator[list[str]]:
+    """Each row's values as text (None as the NULL stand-in). A batch's rows mostly share their
+    times (created now), and writing a datetime costs far more than looking it up: each distinct
+    one is written once."""
+    times: dict[datetime, str] = {}
+    for row in rows:
+        texts = []
+        for value in row:
+            if value.__class__ is str:
+                texts.append(value)
+            elif value is None:
+                texts.append(_NULL)
+            elif value.__class__ is datetime:
+                text = times.get(value)
+                if text is None:
+                    text = times[value] = str(value)
+                texts.append(text)
+            else:
+                texts.append(str(value))
+        yield texts
 
 
 def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:

@@ -1,6 +1,7 @@
 """Reading one activity record: a line of a file is read quickly when it is plainly written, and
 exactly as carefully as any other record either way (activities/records.py)."""
 
+import io
 import json
 from datetime import UTC, datetime
 
@@ -171,3 +172,14 @@ def test_postgresql_reads_the_same_moment_from_the_text_kept():
         cursor.execute("SELECT t::timestamptz AT TIME ZONE 'UTC' FROM unnest(%s::text[]) AS t", [kept])
         read = [moment.replace(tzinfo=UTC) for (moment,) in cursor.fetchall()]
     assert read == [record_parse(line(occurred_at=text), now=NOW).moment for text in written]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
+def test_lines_are_read_whole_across_chunks_and_long_ones_only_measured(monkeypatch, chunk):
+    monkeypatch.setattr(records, "READ_CHUNK", chunk)
+    data = b'{"a": 1}\n\n   \n' + b"x" * 25 + b'\n{"b": 2}\n' + b"y" * 30 + b"\n" + b'{"c": 3}'
+    read = [
+        (number, line if isinstance(line, bytes) else line.size)
+        for number, line in records.read_lines(io.BytesIO(data), limit=20)
+    ]
+    assert read == [(1, b'{"a": 1}'), (4, 25), (5, b'{"b": 2}'), (6, 30), (7, b'{"c": 3}')]

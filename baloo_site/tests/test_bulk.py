@@ -38,3 +38,12 @@ def test_awkward_values_come_back_from_postgresql_exactly():
         copy_rows("bulk_probe", ["id", "a", "b", "c"], AWKWARD)
         cursor.execute("SELECT id, a, b, c FROM bulk_probe ORDER BY id")
         assert cursor.fetchall() == AWKWARD
+
+
+def test_rows_sharing_a_time_and_rows_with_their_own_are_all_written_exactly():
+    shared, own = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), datetime(2026, 1, 2, 3, 4, 6, 7, tzinfo=UTC)
+    assert copy_text([(1, shared, None), (2, shared, own), (3, own, shared)]) == (
+        "1\t2026-01-02 03:04:05+00:00\t\\N\n"
+        "2\t2026-01-02 03:04:05+00:00\t2026-01-02 03:04:06.000007+00:00\n"
+        "3\t2026-01-02 03:04:06.000007+00:00\t2026-01-02 03:04:05+00:00\n"
+    )
