@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from operator import itemgetter
 from typing import Any
 
 from django.conf import settings
@@ -382,11 +381,11 @@ def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None) -> in
 
 def _copied(rows: list[tuple]) -> bool:
     """COPY activity rows straight into the table, in a savepoint; False (nothing written) when one of
-    them is already stored. Sorted by the unique key first, so its index is written in order."""
-    rows.sort(key=itemgetter(0, 1))
+    them is already stored. In the order of the unique key (source, external id), so its index is
+    written in order."""
     try:
         with transaction.atomic():
-            copy_rows(Activity._meta.db_table, ACTIVITY_COLUMNS, rows)
+            copy_rows(Activity._meta.db_table, ACTIVITY_COLUMNS, rows, ordered=True)
         return True
     except IntegrityError:
         return False

@@ -51,7 +51,7 @@ def _copy_field(value) -> str:
     return str(value).translate(_COPY_ESCAPES)
 
 
-def copy_text(rows: Sequence[Sequence]) -> str:
+def copy_text(rows: Sequence[Sequence], *, ordered: bool = False) -> str:
     """Rows in COPY's text format: None becomes NULL, everything else its str() (datetimes,
     numbers and booleans as PostgreSQL reads them).
 
@@ -61,15 +61,19 @@ def copy_text(rows: Sequence[Sequence]) -> str:
     if not rows:
         return ""
     try:
-        text = _ROW.join(map(_FIELD.join, rows))  # rows of text only: joined without a Python loop
+        lines = list(map(_FIELD.join, rows))  # rows of text only: joined without a Python loop
     except TypeError:
-        text = _ROW.join([_FIELD.join(values) for values in _texts(rows)])
+        lines = [_FIELD.join(values) for values in _texts(rows)]
+    if ordered:
+        lines.sort()  # the stand-in separator sorts before any character a value holds
+    text = _ROW.join(lines)
     if (
         text.count(_FIELD) != len(rows) * (len(rows[0]) - 1)
         or text.count(_ROW) != len(rows) - 1
         or (_NULL in text and text.count(_NULL) != sum(row.count(None) for row in rows))
     ):
-        return "".join(["\t".join([_copy_field(value) for value in row]) + "\n" for row in rows])
+        lines = ["\t".join([_copy_field(value) for value in row]) + "\n" for row in rows]
+        return "".join(sorted(lines) if ordered else lines)
     for special, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
         if special in text:
             text = text.replace(special, escaped)
@@ -98,10 +102,14 @@ def _texts(rows: Sequence[Sequence]) -> Iterator[list[str]]:
         yield texts
 
 
-def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
-    """Write rows into `table` with COPY (PostgreSQL only). None becomes NULL."""
+def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence], *, ordered: bool = False) -> None:
+    """Write rows into `table` with COPY (PostgreSQL only). None becomes NULL.
+
+    `ordered` writes them in the order of their values, first column first: when the leading
+    columns are an index's key, PostgreSQL then fills that index in order, which is much less work
+    than at random (a quarter of a large import's time). Values are compared as text."""
     column_list = ", ".join(connection.ops.quote_name(column) for column in columns)
-    text = copy_text(rows)
+    text = copy_text(rows, ordered=ordered)
     # The raw psycopg2 cursor, wrapped so its errors become Django's (IntegrityError…). The text
     # goes in one read: psycopg2 takes the GIL for every chunk it reads, and with other threads
     # busy each chunk could wait for it.

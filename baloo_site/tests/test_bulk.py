@@ -47,3 +47,10 @@ def test_rows_sharing_a_time_and_rows_with_their_own_are_all_written_exactly():
         "2\t2026-01-02 03:04:05+00:00\t2026-01-02 03:04:06.000007+00:00\n"
         "3\t2026-01-02 03:04:06.000007+00:00\t2026-01-02 03:04:05+00:00\n"
     )
+
+
+def test_ordered_rows_are_written_in_the_order_of_their_leading_values():
+    rows = [("2", "b"), ("1", "bb"), ("2", "a"), ("1", "b")]
+    assert copy_text(rows, ordered=True) == "1\tb\n1\tbb\n2\ta\n2\tb\n"
+    assert copy_text(rows) == "2\tb\n1\tbb\n2\ta\n1\tb\n"
+    assert copy_text([("1", "b\x1f"), ("1", "a")], ordered=True) == "1\ta\n1\tb\x1f\n"  # the careful path too
