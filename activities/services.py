@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from baloo_site.bulk import copy_rows, cycle_collector_paused, is_postgresql
+from baloo_site.bulk import copy_rows, cycle_collector_paused, is_postgresql, text_array
 from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
 from contributors.services import Actor, ResolvedActors
 
@@ -396,10 +396,15 @@ def _stored_positions(rows: list[tuple]) -> set[int]:
     with connection.cursor() as cursor:
         # One index probe per key, however large the table (OFFSET 0 keeps the planner from
         # turning the lookup into a scan of every activity).
+        (source_ids, source_param), (external_ids, external_param) = (
+            text_array([str(row[0]) for row in rows]),
+            text_array([row[1] for row in rows]),
+        )
         cursor.execute(
-            "SELECT k.position - 1 FROM unnest(%s::bigint[], %s::text[]) WITH ORDINALITY AS k(source_id, external_id, position) "
+            f"SELECT k.position - 1 FROM unnest({source_ids}::bigint[], {external_ids}) "
+            "WITH ORDINALITY AS k(source_id, external_id, position) "
             f"WHERE EXISTS (SELECT 1 FROM {Activity._meta.db_table} a "
             "WHERE a.source_id = k.source_id AND a.external_id = k.external_id OFFSET 0)",
-            [[row[0] for row in rows], [row[1] for row in rows]],
+            [source_param, external_param],
         )
         return {position for (position,) in cursor.fetchall()}

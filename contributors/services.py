@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, update_rows
+from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
 from .keys import EMAIL, Key
 from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge, Separation
@@ -79,13 +79,13 @@ def identities_existing(*, keys: Sequence[Key]) -> dict[Key, tuple[int, int]]:
         if is_postgresql():
             # One index lookup per key, whatever the size of the table: OFFSET 0 keeps the planner
             # from turning the lateral lookup into a scan of every identity of a kind.
-            kinds, namespaces, values = zip(*keys, strict=True)
+            arrays, params = zip(*(text_array(column) for column in zip(*keys, strict=True)), strict=True)
             cursor.execute(
                 "SELECT k.kind, k.namespace, k.value, i.id, i.person_id "
-                "FROM unnest(%s::text[], %s::text[], %s::text[]) AS k(kind, namespace, value) "
+                f"FROM unnest({', '.join(arrays)}) AS k(kind, namespace, value) "
                 "CROSS JOIN LATERAL (SELECT id, person_id FROM contributors_identity "
                 "WHERE kind = k.kind AND namespace = k.namespace AND value = k.value OFFSET 0) i",
-                [list(kinds), list(namespaces), list(values)],
+                params,
             )
             for kind, namespace, value, identity_id, person_id in cursor.fetchall():
                 found[(kind, namespace, value)] = (identity_id, person_id)

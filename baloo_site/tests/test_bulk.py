@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 from django.db import connection
 
-from baloo_site.bulk import copy_rows, copy_text
+from baloo_site.bulk import copy_rows, copy_text, text_array
 
 AWKWARD = [
     (1, "plain", None, True),
@@ -54,3 +54,15 @@ def test_ordered_rows_are_written_in_the_order_of_their_leading_values():
     assert copy_text(rows, ordered=True) == "1\tb\n1\tbb\n2\ta\n2\tb\n"
     assert copy_text(rows) == "2\tb\n1\tbb\n2\ta\n1\tb\n"
     assert copy_text([("1", "b\x1f"), ("1", "a")], ordered=True) == "1\ta\n1\tb\x1f\n"  # the careful path too
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's arrays")
+@pytest.mark.parametrize(
+    "values", [["a", "b"], ["", "x", ""], [""], [], ["holds \x1f the separator", "b"], ["é", "back\\slash", "quote'd"]]
+)
+def test_a_text_array_parameter_arrives_exactly(values):
+    sql, param = text_array(values)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql}", [param])
+        assert cursor.fetchone()[0] == values
