@@ -289,32 +289,24 @@ def _rows(prepared: _PreparedBatch, identity_ids: list[int], sources: dict[str, 
     """The activity rows (ACTIVITY_COLUMNS) of a batch's valid records."""
     valid = prepared.valid
     if is_postgresql():
-        # All text, as COPY sends it: ids are written once per source, the batch's time once.
-        ingested_at = prepared.now.isoformat()
+        # All text, as COPY sends it: ids written once per source, the batch's time once, and the
+        # records' times as they give them (see ActivityRecord.occurred_at).
         source_ids = {slug: str(source.pk) for slug, source in sources.items()}
-        return [
-            (
-                source_ids[record.source],
-                record.external_id,
-                record.type,
-                record.occurred_at,
-                str(identity_id),
-                record.container,
-                record.url,
-                record.title,
-                record.data_json,
-                ingested_at,
-            )
-            for record, identity_id in zip(valid, identity_ids, strict=True)
-        ]
-    adapt = connection.ops.adapt_datetimefield_value
-    ingested_at = adapt(prepared.now)
+        ingested_at = prepared.now.isoformat()
+        occurred = [record.occurred_at for record in valid]
+        identities = map(str, identity_ids)
+    else:
+        adapt = connection.ops.adapt_datetimefield_value
+        source_ids = {slug: source.pk for slug, source in sources.items()}
+        ingested_at = adapt(prepared.now)
+        occurred = [adapt(record.moment) for record in valid]
+        identities = identity_ids
     return [
         (
-            sources[record.source].pk,
+            source_ids[record.source],
             record.external_id,
             record.type,
-            adapt(record.moment),
+            occurred_at,
             identity_id,
             record.container,
             record.url,
@@ -322,7 +314,7 @@ def _rows(prepared: _PreparedBatch, identity_ids: list[int], sources: dict[str, 
             record.data_json,
             ingested_at,
         )
-        for record, identity_id in zip(valid, identity_ids, strict=True)
+        for record, occurred_at, identity_id in zip(valid, occurred, identities, strict=True)
     ]
 
 

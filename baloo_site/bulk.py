@@ -36,7 +36,8 @@ def cycle_collector_paused() -> Iterator[None]:
 
 
 # COPY's text format: tab-separated, \N for NULL, and backslash escapes for what would break a line.
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_COPY_ESCAPES = str.maketrans(_ESCAPES)
 # Stand-ins while a batch is joined: control characters no real value holds (checked).
 _FIELD, _ROW, _NULL = "\x1f", "\x1e", "\x1d"
 
@@ -74,7 +75,7 @@ def copy_text(rows: Sequence[Sequence], *, ordered: bool = False) -> str:
     ):
         lines = ["\t".join([_copy_field(value) for value in row]) + "\n" for row in rows]
         return "".join(sorted(lines) if ordered else lines)
-    for special, escaped in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
+    for special, escaped in _ESCAPES.items():  # the backslash first
         if special in text:
             text = text.replace(special, escaped)
     return text.replace(_FIELD, "\t").replace(_ROW, "\n").replace(_NULL, "\\N") + "\n"
