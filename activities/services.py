@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
-from baloo_site.bulk import copy_rows, cycle_collector_paused, is_postgresql, text_array
+from baloo_site.bulk import copy_from_text, copy_rows, copy_text, cycle_collector_paused, is_postgresql, text_array
 from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
 from contributors.services import Actor, ResolvedActors
 
@@ -120,9 +120,10 @@ def _ingest_in_stages(
     repeats: "_Repeats",
 ) -> IngestResult:
     """A large import, in three stages that overlap: this thread reads and checks one batch while a
-    second thread resolves the identities of the batch before (committing them) and a third writes
-    the activities of the one before that, each on its own connection. The database then works on
-    two batches while Python checks a third."""
+    second thread resolves the identities of the batch before (committing them) and writes its
+    activity rows as COPY text, and a third copies the activities of the one before that, each on
+    its own connection. The database then works on two batches while Python checks a third, and the
+    longest stage, PostgreSQL filling the activity table, never waits for Python."""
     result = IngestResult()
     with (
         ThreadPoolExecutor(max_workers=1, thread_name_prefix="baloo-resolve") as resolver,
@@ -135,11 +136,9 @@ def _ingest_in_stages(
                 prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
                 known = dict(sources)  # as they are now: this thread may add sources for later batches
                 resolving = resolver.submit(
-                    _in_thread, failed, _resolve_batch, prepared, sources=known, resolved=resolved
+                    _in_thread, failed, _resolve_and_write_rows, prepared, sources=known, resolved=resolved
                 )
-                writing = writer.submit(
-                    _in_thread, failed, _write_resolved, prepared, resolving, sources=known, repeats=repeats
-                )
+                writing = writer.submit(_in_thread, failed, _write_resolved, prepared, resolving, repeats=repeats)
                 in_flight.append((resolving, writing))
                 while len(in_flight) > 2:
                     result.add(in_flight.popleft()[1].result())
@@ -222,6 +221,15 @@ def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], reso
         )
 
 
+def _resolve_and_write_rows(
+    prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors
+) -> tuple[list[tuple], str | None]:
+    """Resolve a batch's identities (committing them), then write its activity rows and, on
+    PostgreSQL, their COPY text in key order (see `_copied`)."""
+    rows = _rows(prepared, _resolve_batch(prepared, sources=sources, resolved=resolved), sources)
+    return rows, (copy_text(rows, ordered=True) if rows and is_postgresql() else None)
+
+
 def _count_inserted(prepared: _PreparedBatch, created: int) -> None:
     prepared.result.created += created
     prepared.result.duplicate += len(prepared.valid) - created
@@ -238,14 +246,13 @@ def _in_thread(failed: threading.Event, func, *args, **kwargs):
         raise
 
 
-def _write_resolved(
-    prepared: _PreparedBatch, resolving: Future, sources: dict[str, Source], repeats: "_Repeats"
-) -> IngestResult:
-    """Insert a batch's activities once its identities are resolved (a failure there is raised)."""
-    rows = _rows(prepared, resolving.result(), sources)
+def _write_resolved(prepared: _PreparedBatch, resolving: Future, repeats: "_Repeats") -> IngestResult:
+    """Insert a batch's activities once its identities are resolved and its rows written (a
+    failure there is raised)."""
+    rows, text = resolving.result()
     if rows:
         with transaction.atomic():
-            _count_inserted(prepared, _insert_activities(rows, repeats))
+            _count_inserted(prepared, _insert_activities(rows, repeats, text=text))
     return prepared.result
 
 
@@ -330,14 +337,15 @@ class _Repeats:
     likely: bool = False
 
 
-def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None) -> int:
-    """Insert activity rows (ACTIVITY_COLUMNS), skipping those already stored; return how many were new."""
+def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None, *, text: str | None = None) -> int:
+    """Insert activity rows (ACTIVITY_COLUMNS), skipping those already stored; return how many were new.
+    `text`, when given, is their COPY text in key order, written beforehand (PostgreSQL)."""
     table = Activity._meta.db_table
     columns = ", ".join(ACTIVITY_COLUMNS)
     repeats = repeats or _Repeats()
     if is_postgresql():
         if not repeats.likely:
-            if _copied(rows):
+            if _copied(rows, text):
                 return len(rows)
             repeats.likely = True
         stored = _stored_positions(rows)
@@ -352,7 +360,7 @@ def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None) -> in
             cursor.execute(
                 "CREATE TEMPORARY TABLE IF NOT EXISTS baloo_activity_stage (source_id bigint, external_id text, "
                 "type text, occurred_at timestamptz, identity_id bigint, container text, url text, title text, "
-                "data json, ingested_at timestamptz) ON COMMIT DELETE ROWS"
+                "data text, ingested_at timestamptz) ON COMMIT DELETE ROWS"
             )
             copy_rows("baloo_activity_stage", ACTIVITY_COLUMNS, new_rows)
             cursor.execute(
@@ -371,13 +379,15 @@ def _insert_activities(rows: list[tuple], repeats: _Repeats | None = None) -> in
         return cursor.rowcount
 
 
-def _copied(rows: list[tuple]) -> bool:
+def _copied(rows: list[tuple], text: str | None = None) -> bool:
     """COPY activity rows straight into the table, in a savepoint; False (nothing written) when one of
     them is already stored. In the order of the unique key (source, external id), so its index is
-    written in order."""
+    written in order; `text` is the rows' COPY text in that order when it was written beforehand."""
+    if text is None:
+        text = copy_text(rows, ordered=True)
     try:
         with transaction.atomic():
-            copy_rows(Activity._meta.db_table, ACTIVITY_COLUMNS, rows, ordered=True)
+            copy_from_text(Activity._meta.db_table, ACTIVITY_COLUMNS, text)
         return True
     except IntegrityError:
         return False

@@ -121,8 +121,12 @@ def copy_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence], *, o
     `ordered` writes them in the order of their values, first column first: when the leading
     columns are an index's key, PostgreSQL then fills that index in order, which is much less work
     than at random (a quarter of a large import's time). Values are compared as text."""
+    copy_from_text(table, columns, copy_text(rows, ordered=ordered))
+
+
+def copy_from_text(table: str, columns: Sequence[str], text: str) -> None:
+    """Write rows given as COPY text (see `copy_text`) into `table` (PostgreSQL only)."""
     column_list = ", ".join(connection.ops.quote_name(column) for column in columns)
-    text = copy_text(rows, ordered=ordered)
     # The raw psycopg2 cursor, wrapped so its errors become Django's (IntegrityError…). The text
     # goes in one read: psycopg2 takes the GIL for every chunk it reads, and with other threads
     # busy each chunk could wait for it.

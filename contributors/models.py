@@ -101,6 +101,9 @@ class Identity(models.Model):
         help_text=_("Empty for e-mails; for user names and ids, the source (or group of sources) they belong to."),
     )
     value = models.CharField(_("value"), max_length=320, help_text=_("Normalised: trimmed and case-folded (uids only trimmed)."))
+    # Informational, and written for every new account a large import meets: no index and no
+    # database-level foreign key (its per-row check at commit cost as much as writing the row's
+    # other indexes). Django still sets it to NULL when a source is deleted.
     source = models.ForeignKey(
         "activities.Source",
         verbose_name=_("first seen in"),
@@ -108,6 +111,8 @@ class Identity(models.Model):
         null=True,
         blank=True,
         related_name="identities",
+        db_index=False,
+        db_constraint=False,
     )
     name = models.CharField(_("name reported"), max_length=200, blank=True, help_text=_("The full name the source reported, if any."))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -79,6 +79,17 @@ def test_an_activity_is_stored_as_the_contract_describes(github, tmp_path):
     assert activity.identity.person.display_name == "Ann Example"
 
 
+def test_a_raw_payload_reads_back_as_sent_whichever_way_it_was_written(github, tmp_path):
+    payload = {"body": 'Tab\there, "quoted", back\\slash, new\nline', "名前": "Zoë ✓", "n": [1, 2.5, None, True]}
+    run_import(write_lines(tmp_path / "one.jsonl", [record("imported", data=payload)]))
+    Activity.objects.create(
+        source=github, external_id="written", type="github.issue.opened", occurred_at=datetime.now(UTC), data=payload
+    )
+
+    assert [activity.data for activity in Activity.objects.order_by("external_id")] == [payload, payload]
+    assert list(Activity.objects.order_by("external_id").values_list("data", flat=True)) == [payload, payload]
+
+
 def test_good_lines_are_kept_and_every_bad_line_is_named(github, tmp_path):
     future = (datetime.now(UTC) + timedelta(days=3)).isoformat()
     lines = [
