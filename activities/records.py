@@ -82,22 +82,28 @@ def looks_like_bot(username: str | None, email: str | None, name: str) -> bool:
 _Uid = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 
+def _at_most(limit: int) -> Any:
+    """A string within a length limit: checked by msgspec as it decodes a line (a value that fails,
+    perhaps only for spaces around it, is read again carefully). Not checked when built in Python."""
+    return Annotated[str, msgspec.Meta(max_length=limit)]
+
+
 class _Actor(msgspec.Struct, gc=False):
-    email: str | None = None
-    username: str | None = None
-    uid: str | _Uid | None = None
+    email: _at_most(KEY_MAX) | None = None
+    username: _at_most(KEY_MAX) | None = None
+    uid: _at_most(KEY_MAX) | _Uid | None = None
     name: str = ""
     bot: Any = None  # only `true` means anything
 
 
 class _Record(msgspec.Struct):
     source: str
-    external_id: str
-    type: str
+    external_id: _at_most(MAX_LENGTHS["external_id"])
+    type: _at_most(MAX_LENGTHS["type"])
     occurred_at: str
     actor: _Actor
-    container: str = ""
-    url: str = ""
+    container: _at_most(MAX_LENGTHS["container"]) = ""
+    url: _at_most(MAX_LENGTHS["url"]) = ""
     title: str = ""
     data: Any = None
 
@@ -309,6 +315,60 @@ def _activity_record(record: _Record, *, now: datetime, nul_possible: bool) -> A
     )
 
 
+def _activity_record_quickly(record: _Record, *, now: datetime) -> ActivityRecord | None:
+    """`_activity_record` in fewer steps, for a record msgspec decoded from a line without a NUL
+    (its lengths already checked): None as soon as anything is unusual — an empty value, a type
+    not seen before, a moment not plainly written or too recent to tell by its date, an actor key
+    that is empty or not an e-mail — and the full checks then decide, and say why."""
+    source, external_id, activity_type = record.source.strip(), record.external_id.strip(), record.type.strip()
+    if not (source and external_id and _ACTIVITY_TYPES.get(activity_type)):
+        return None
+    occurred_at = record.occurred_at
+    if not (occurred_at < _time_limits(now)[1] and _plainly_written(occurred_at)):
+        return None
+    try:
+        datetime.fromisoformat(occurred_at)
+    except ValueError:
+        return None
+
+    actor = record.actor
+    email, username, uid = actor.email, actor.username, actor.uid
+    if email is not None and not ((email := email.strip()) and is_email(email)):
+        return None
+    if username is not None and not (username := username.strip()):
+        return None
+    if uid is not None and not (uid := uid.strip() if uid.__class__ is str else str(uid)):
+        return None
+    if email is None and username is None and uid is None:
+        return None
+    name = actor.name.strip()[:NAME_MAX]
+    data = record.data
+    try:
+        data_json = orjson.dumps({} if data is None else data).decode()
+    except TypeError:
+        return None
+    is_bot = actor.bot is True or looks_like_bot(username, email, name)  # as written, before case-folding
+    if email is not None:
+        email = email.casefold()
+    if username is not None:
+        username = username.casefold()
+    return ActivityRecord(
+        source=source,
+        external_id=external_id,
+        type=activity_type,
+        occurred_at=occurred_at,
+        email=email,
+        username=username,
+        uid=uid,
+        name=name,
+        container=record.container.strip(),
+        url=record.url.strip(),
+        title=record.title.strip()[:TITLE_MAX],
+        data_json=data_json,
+        is_bot=is_bot,
+    )
+
+
 def record_parse(
     raw: dict | str | bytes | OversizedRecord, *, now: datetime, max_bytes: int | None = None
 ) -> ActivityRecord:
@@ -328,7 +388,8 @@ def record_parse(
     nul_possible = (b"\\u0000" if isinstance(raw, bytes) else "\\u0000") in raw
     if not nul_possible:
         try:
-            return _activity_record(_RECORD_DECODER.decode(raw), now=now, nul_possible=False)
+            decoded = _RECORD_DECODER.decode(raw)
+            return _activity_record_quickly(decoded, now=now) or _activity_record(decoded, now=now, nul_possible=False)
         except (msgspec.MsgspecError, ValueError):
             pass  # RecordError included: read it again below, to say exactly what is wrong
     return _read_carefully(raw, now=now, nul_possible=nul_possible)

@@ -43,11 +43,13 @@ def outcome(read, raw: bytes):
         return f"rejected: {error}"
 
 
-def test_a_plain_line_is_read_without_a_dict(monkeypatch):
-    def no_dicts(raw):
-        raise AssertionError("read field by field")
+def test_a_plain_line_is_read_without_a_dict_and_in_few_steps(monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("read by the full checks")
 
-    monkeypatch.setattr(records.orjson, "loads", no_dicts)
+    record_parse(line(), now=NOW)  # its type is now known good
+    monkeypatch.setattr(records.orjson, "loads", never)
+    monkeypatch.setattr(records, "_activity_record", never)
     record = record_parse(line(), now=NOW)
     assert (record.email, record.username, record.uid) == ("ann@example.org", "ann", "583231")
     assert record.data_json == '{"number":5123,"labels":["good first issue"]}'
@@ -65,6 +67,12 @@ def test_a_plain_line_is_read_without_a_dict(monkeypatch):
         line(actor={"email": "a@b@c", "username": "ann"}),
         line(actor={"name": None, "username": "ann"}),
         line(actor={"username": "dependabot[bot]"}),
+        line(actor={"username": "Dependabot[BOT]"}),  # bots are told by the name as written
+        line(actor={"email": " ann@example.org ", "username": " ", "uid": " 7 "}),
+        line(external_id="x" * 255, container="c" * 255, url="u" * 1000, type="a.b." + "c" * 96),
+        line(external_id=" " + "x" * 255, url=" " + "u" * 1000 + " "),  # too long only with its spaces
+        line(external_id="x" * 256),
+        line(actor={"email": "a@b.c" + "x" * 320}),
         line(container=None, url=None, title=None, data=None),
         line(data={"big": 2**70}),  # orjson reads it as a float, and so it is stored
         line(data=[1, "two", {"three": 3.5}]),
@@ -84,14 +92,23 @@ def test_the_quick_reading_agrees_with_the_careful_one(raw):
 
 
 text_or_other = st.text(max_size=30) | st.none() | st.integers() | st.booleans() | st.floats(allow_nan=False)
-messy_text = st.sampled_from(["", " ", " ann ", "ann\t", "a@b", "x@y.z ", "\u00a0", "Ann[bot]", "\u0000"]) | text_or_other
+# Around the length limits too (100, 255, 320 and 1,000 characters; spaces around don't count).
+long_text = st.sampled_from([100, 101, 255, 256, 320, 321, 1000, 1001]).flatmap(
+    lambda size: st.sampled_from(["x" * size, " " + "x" * (size - 1) + " ", "x" * (size - 2) + "[bot]"])
+)
+messy_text = (
+    st.sampled_from(["", " ", " ann ", "ann\t", "a@b", "x@y.z ", "\u00a0", "Ann[bot]", "ANN[BOT]", "\u0000"])
+    | long_text
+    | text_or_other
+)
 moments = st.sampled_from(
     ["2024-05-01T12:03:00+02:00", "2024-05-01 12:03:00Z", "2024-05-01T12:03:00.1234567Z", "20240501T120300Z", "2024-05-01", "soon"]
 ) | st.datetimes(timezones=st.sampled_from([UTC, None])).map(datetime.isoformat)
 values = {
     "source": st.sampled_from(["github-mozilla", " github-mozilla "]) | text_or_other,
     "external_id": messy_text,
-    "type": st.sampled_from(["git.commit.authored", " git.commit.authored", "Git.Commit"]) | text_or_other,
+    "type": st.sampled_from(["git.commit.authored", " git.commit.authored", "Git.Commit", "git.commit." + "x" * 80])
+    | text_or_other,
     "occurred_at": moments | text_or_other,
     "container": messy_text,
     "url": messy_text,
