@@ -12,6 +12,7 @@ AWKWARD = [
     (2, "tab\there", "new\nline", False),
     (3, "back\\slash \\N", "carriage\rreturn", None),
     (4, "stand-ins \x1f \x1e \x1d", "", True),
+    (5, "Zoë ✓ 名前 😀", "ü", False),  # sent as UTF-8
 ]
 
 
