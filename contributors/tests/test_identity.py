@@ -5,7 +5,7 @@ import json
 import pytest
 from django.db import connection
 
-from activities.models import Activity
+from activities.models import Activity, Source
 from activities.services import activities_ingest
 from activities.tests.factories import SourceFactory
 from contributors.directory import people_directory_import
@@ -89,6 +89,15 @@ def test_a_github_noreply_address_is_its_github_account_wherever_it_appears(addr
 def test_the_same_username_in_sources_that_do_not_share_accounts_is_never_merged():
     ingest(activity("sumo", {"username": "ann"}, "sumo.answer.posted"), activity("github", {"username": "ann"}))
     assert Person.objects.count() == 2
+
+
+def test_an_identity_remembers_where_it_was_first_seen_until_that_source_is_deleted():
+    ingest(activity("sumo", {"username": "ann"}, "sumo.answer.posted"))
+    Activity.objects.all().delete()  # a source with activities cannot be deleted
+
+    assert Identity.objects.get(value="ann").source.slug == "sumo"
+    Source.objects.get(slug="sumo").delete()
+    assert Identity.objects.get(value="ann").source is None  # Django's SET_NULL, with no database constraint
 
 
 def test_names_never_merge_anyone():
