@@ -564,6 +564,17 @@ def plan(selected: list[str]) -> list[str]:
     return order
 
 
+def cpu_check() -> float:
+    """Seconds a fixed pure-Python loop takes (best of 3). A shared machine's speed drifts — by half
+    within an hour here — and every figure scales with it: runs compare only beside this."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        sum(i * i for i in range(3_000_000))
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Baloo benchmarks", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
@@ -614,6 +625,8 @@ def main(argv: list[str] | None = None) -> int:
         f"  machine  {cores} cores (os.cpu_count), {platform.machine()}, Python {platform.python_version()}, "
         f"PostgreSQL {ctx.server_version()}"
     )
+    speed = cpu_check()
+    print(f"  speed    {speed:.3f} s for a fixed pure-Python loop (best of 3): the machine's speed now, to compare runs")
     print(f"  database {ctx.db_name} ({re.sub(r'//[^@/]*@', '//…@', ctx.db_url)})")
     print(
         f"  data     {args.records:,} records, {(args.people or generate.default_people(args.records)):,} people; running: {', '.join(names)}"
@@ -643,6 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         "cores": cores,
         "machine": platform.machine(),
         "python": platform.python_version(),
+        "cpu_check_s": speed,
         "records": args.records,
         "results": results,
     }
