@@ -1,7 +1,8 @@
 """Writes about people: resolving actors to identities and persons, merges, unmerges, moves, erasure.
 
 Automatic merging happens only on exact, trustworthy keys, transitively: everything one activity
-record names together (an e-mail and a login on the same commit), the same e-mail from any source
+record that Baloo read itself names together (an e-mail and a login on the same commit; records a
+push token holder typed link only when their source is trusted to), the same e-mail from any source
 (case-folded), a GitHub noreply address and its account, the same user name or uid within one
 account namespace. Never on names. Excluded values never join anything, locked persons and
 persons an admin separated are never merged automatically. Every change is audited.
@@ -9,7 +10,7 @@ persons an admin separated are never merged automatically. Every change is audit
 
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -32,12 +33,21 @@ User = AbstractBaseUser | None
 
 @dataclass(slots=True)
 class Actor:
-    """The identity keys one activity record gives for its actor, most specific first."""
+    """The identity keys one activity record gives for its actor, most specific first.
+
+    `links_accounts` says whether whoever wrote the record may say these keys are one person: true
+    for what Baloo reads itself (syncs, signed webhooks, the operator's imports, claims proven by a
+    link); false for records a push token holder typed, whose keys are then joined only along
+    `derived` pairs — two keys that are one account whoever typed them (a GitHub noreply address
+    and the account it names).
+    """
 
     keys: tuple[Key, ...]
     name: str
     source_id: int | None
     is_bot: bool
+    links_accounts: bool = True
+    derived: tuple[tuple[Key, Key], ...] = ()
 
 
 class UnionFind:
@@ -209,8 +219,12 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     All keys of one actor belong to one person; keys already known bring their persons along, and
     when an actor joins keys of different persons, those persons are merged (audited) — unless one
     is locked or an admin separated them, in which case each keeps its identities and a merge
-    suggestion is left for a human. Bot accounts flag their person as a bot; staff e-mail domains
-    flag it as staff. Must run inside a transaction.
+    suggestion is left for a human. An actor that may not link accounts (`Actor.links_accounts`,
+    records a push token holder typed) joins nothing but its derived pairs, whatever the order of
+    records in or across batches: each key keeps the person it has or gets one of its own, and each
+    cross-person link becomes a merge suggestion. Bot accounts flag their person as a bot (an
+    untrusted record only a person it creates); staff e-mail domains flag it as staff. Must run
+    inside a transaction.
     """
     if not actors:
         return []
@@ -227,8 +241,14 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     groups = UnionFind()
     for actor in actors:
         first = actor.keys[0]
-        groups.find(first)
-        if not (excluded and (first[0], first[2]) in excluded):
+        for key in actor.keys:
+            groups.find(key)
+        if not actor.links_accounts:
+            # Typed by a token holder: only keys that are one account whoever typed them join.
+            for key, other in actor.derived:
+                if (key[0], key[2]) not in excluded and (other[0], other[2]) not in excluded:
+                    groups.union(key, other)
+        elif not (excluded and (first[0], first[2]) in excluded):
             for key in actor.keys[1:]:
                 if (key[0], key[2]) not in excluded:
                     groups.union(first, key)
@@ -238,17 +258,23 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     persons_of_group: dict = {}
     first_actor_of_group: dict = {}
     bot_groups: set = set()
+    # A token holder may say an account they name for the first time is a bot, never that someone
+    # Baloo already knows is one (that would take them out of every count).
+    new_bot_groups: set = set()
     staff_groups: set = set()
     domains = staff_email_domains()
     for key, (_identity_id, person_id) in existing.items():
         persons_of_group.setdefault(groups.find(key), set()).add(person_id)
     for actor in actors:
         root = groups.find(actor.keys[0])
-        first_actor_of_group.setdefault(root, actor)
+        for key in actor.keys:
+            first_actor_of_group.setdefault(groups.find(key), actor)
         if actor.is_bot:
-            bot_groups.add(root)
-        if domains and any(key[0] == EMAIL and key[2].rsplit("@", 1)[-1] in domains for key in actor.keys):
-            staff_groups.add(root)
+            (bot_groups if actor.links_accounts else new_bot_groups).add(root)
+        if domains:
+            for key in actor.keys:
+                if key[0] == EMAIL and key[2].rsplit("@", 1)[-1] in domains:
+                    staff_groups.add(groups.find(key))
 
     person_of_group: dict = {}
     person_of_key: dict[Key, int] = {}
@@ -283,7 +309,7 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
                 first_actor_of_group[root].name,
                 root in staff_groups,
                 Person.StaffReason.EMAIL_DOMAIN.value if root in staff_groups else "",
-                root in bot_groups,
+                root in bot_groups or root in new_bot_groups,
                 False,
                 now,
             )
@@ -319,24 +345,26 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
         Identity, ["person_id", "kind", "namespace", "value", "source_id", "name", "created_at"], new_rows
     )
     identity_of_key.update(zip(new_keys, new_identity_ids, strict=True))
+    _suggest_unlinked(
+        [actor for actor in actors if not actor.links_accounts],
+        person_of=lambda key: person_of_key.get(key) or person_of_group[groups.find(key)],
+        identity_of=identity_of_key,
+        excluded=excluded,
+    )
     return [identity_of_key[actor.keys[0]] for actor in every_actor]
 
 
 def _distinct_actors(actors: Sequence[Actor]) -> list[Actor]:
-    """One actor per distinct set of keys (a busy contributor appears in thousands of records),
-    keeping the first name reported and whether any record said it was a bot."""
-    distinct: dict[tuple[Key, ...], Actor] = {}
+    """One actor per distinct set of keys and trust (a busy contributor appears in thousands of
+    records), keeping the first name reported and whether any record said it was a bot."""
+    distinct: dict[tuple, Actor] = {}
     for actor in actors:
-        seen = distinct.get(actor.keys)
+        signature = (actor.keys, actor.links_accounts, actor.derived)
+        seen = distinct.get(signature)
         if seen is None:
-            distinct[actor.keys] = actor
+            distinct[signature] = actor
         elif (actor.is_bot and not seen.is_bot) or (actor.name and not seen.name):
-            distinct[actor.keys] = Actor(
-                keys=seen.keys,
-                name=seen.name or actor.name,
-                source_id=seen.source_id,
-                is_bot=seen.is_bot or actor.is_bot,
-            )
+            distinct[signature] = replace(seen, name=seen.name or actor.name, is_bot=seen.is_bot or actor.is_bot)
     return list(distinct.values())
 
 
@@ -344,7 +372,41 @@ def _without_excluded_links(actor: Actor, excluded: set[tuple[str, str]]) -> Act
     """Put a usable key first: an excluded value identifies the activity only when nothing else does."""
     usable = [key for key in actor.keys if (key[0], key[2]) not in excluded]
     rest = [key for key in actor.keys if (key[0], key[2]) in excluded]
-    return Actor(keys=tuple(usable + rest), name=actor.name, source_id=actor.source_id, is_bot=actor.is_bot)
+    return replace(actor, keys=tuple(usable + rest))
+
+
+UNLINKED_REASON = "Named together in a pushed record; its source may not link accounts"
+UNLINKED_SCORE = 0.5
+
+
+def _suggest_unlinked(
+    actors: Sequence[Actor],
+    *,
+    person_of: Callable[[Key], int],
+    identity_of: dict[Key, int],
+    excluded: set[tuple[str, str]],
+) -> None:
+    """Records that may not link accounts leave each cross-person link they make to a human: one
+    suggestion per pair of persons (the first key's identity against the other's), in one insert."""
+    pairs: dict[frozenset[int], tuple[int, int]] = {}
+    for actor in actors:
+        first = actor.keys[0]
+        mine = person_of(first)
+        for key in actor.keys[1:]:
+            if (key[0], key[2]) in excluded:
+                continue
+            theirs = person_of(key)
+            if theirs != mine:
+                a, b = sorted((identity_of[first], identity_of[key]))
+                pairs.setdefault(frozenset((mine, theirs)), (a, b))
+    if pairs:
+        MergeSuggestion.objects.bulk_create(
+            [
+                MergeSuggestion(identity_a_id=a, identity_b_id=b, reason=UNLINKED_REASON, score=UNLINKED_SCORE)
+                for a, b in pairs.values()
+            ],
+            ignore_conflicts=True,
+        )
 
 
 def _suggest_blocked(person_ids: set[int]) -> None:
