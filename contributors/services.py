@@ -8,9 +8,11 @@ account namespace. Never on names. Excluded values never join anything, locked p
 persons an admin separated are never merged automatically. Every change is audited.
 """
 
+import operator
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import reduce
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -20,8 +22,19 @@ from django.utils import timezone
 
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
+from .erasure import Traces, traces_erase
 from .keys import EMAIL, Key
-from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge, Separation
+from .models import (
+    AccountClaim,
+    EmailClaim,
+    Identity,
+    IdentityAudit,
+    IdentityExclusion,
+    MergeSuggestion,
+    Person,
+    PersonMerge,
+    Separation,
+)
 
 # Identity resolution is serialised across processes: two imports creating the same new identity
 # at once would otherwise race. Parsing and activity inserts still run in parallel.
@@ -648,17 +661,28 @@ def person_set_flags(
 
 
 def person_forget(*, person: Person, by: User = None, delete_activities: bool = False) -> dict[str, int]:
-    """Forget a person on request: their identities and the personal fields of their activities go.
+    """Forget a person on request, leaving nothing that names them.
 
-    By default the activities stay, anonymous (no title, URL or raw payload, attached to one
-    anonymous identity), so totals of the past do not change; with `delete_activities` they go too.
-    The audit keeps only ids and counts.
+    Their identities go, and the personal fields of their activities: by default the activities stay,
+    anonymous (no title, URL or raw payload, attached to one anonymous identity), so totals of the
+    past do not change; with `delete_activities` they go too. Claims of their addresses and accounts
+    go, and every other row that mentions one of their e-mails, user names, ids or names — other
+    people's activities, audits, merge snapshots, suggestions, claims, export audits, admin history —
+    has it replaced (`contributors.erasure`). The audit keeps only ids and counts.
     """
     from activities.models import Activity
 
     with transaction.atomic():
         resolution_lock()
-        identity_ids = list(person.identities.values_list("pk", flat=True))
+        identities = list(person.identities.values_list("pk", "kind", "namespace", "value", "name"))
+        identity_ids = [identity[0] for identity in identities]
+        traces = Traces(
+            values=frozenset(
+                {value for _pk, _kind, _namespace, value, _name in identities}
+                | {name for *_key, name in identities}
+                | {person.display_name, person.profile_name, person.directory_id or ""}
+            )
+        )
         activities = Activity.objects.filter(identity_id__in=identity_ids)
         if delete_activities:
             removed = activities.delete()[1].get("activities.Activity", 0)
@@ -670,11 +694,68 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
             )
             anonymised = activities.update(identity=anonymous, title="", url="", data={})
             removed = 0
+        claims = _claims_about_delete(identities)
         MergeSuggestion.objects.filter(Q(identity_a_id__in=identity_ids) | Q(identity_b_id__in=identity_ids)).delete()
         person_id = person.pk
         PersonMerge.objects.filter(Q(into_id=person_id) | Q(merged_person_id=person_id)).update(snapshot={})
         person.delete()
-        counts = {"identities": len(identity_ids), "activities_anonymised": anonymised, "activities_deleted": removed}
+        mentions = traces_erase(traces=traces, targets=_erasure_targets())
+        counts = {
+            "identities": len(identity_ids),
+            "activities_anonymised": anonymised,
+            "activities_deleted": removed,
+            "claims": claims,
+            "mentions_erased": mentions,
+        }
         IdentityAudit.objects.create(action=IdentityAudit.Action.FORGET, person_id=person_id, by=by, details=counts)
         _recount()
     return counts
+
+
+def _claims_about_delete(identities: list[tuple]) -> int:
+    """Claims go with the person: those their sign-in accounts made, and anyone's claim of one of
+    their addresses or accounts (it names them, and there is nothing left to join)."""
+    from django.contrib.auth import get_user_model
+
+    from activities.models import Source
+
+    emails = [value for _pk, kind, _namespace, value, _name in identities if kind == Identity.Kind.EMAIL]
+    users = get_user_model().objects.none()
+    if emails:
+        users = get_user_model().objects.filter(
+            reduce(operator.or_, (Q(email__iexact=email) for email in emails))
+        )
+    sources_of: dict[str, list[int]] = {}
+    for source in Source.objects.all():
+        sources_of.setdefault(source.accounts_namespace, []).append(source.pk)
+    accounts = Q(user__in=users)
+    for _pk, kind, namespace, value, _name in identities:
+        if kind == Identity.Kind.USERNAME and namespace in sources_of:
+            accounts |= Q(source_id__in=sources_of[namespace], username__iexact=value)
+    return (
+        EmailClaim.objects.filter(Q(user__in=users) | Q(email__in=emails)).delete()[0]
+        + AccountClaim.objects.filter(accounts).delete()[0]
+    )
+
+
+def _erasure_targets() -> list[tuple[type, list[str]]]:
+    """Every column outside a person's own record that may mention them (see contributors.erasure)."""
+    from django.contrib.admin.models import LogEntry
+
+    from accounts.models import AuthAudit
+    from activities.models import Activity, SyncRun
+    from community.models import IntegrationRequest
+
+    return [
+        (Activity, ["title", "url", "data"]),
+        (SyncRun, ["rejections", "error"]),
+        (IdentityAudit, ["reason", "details"]),
+        (PersonMerge, ["reason", "snapshot"]),
+        (MergeSuggestion, ["reason"]),
+        (IdentityExclusion, ["note"]),
+        (EmailClaim, ["email"]),
+        (AccountClaim, ["username", "evidence", "note"]),
+        (AuthAudit, ["email", "details"]),
+        (IntegrationRequest, ["contact", "what_counts", "public_note", "staff_notes"]),
+        (LogEntry, ["object_repr", "change_message"]),
+    ]
