@@ -672,15 +672,20 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
     """
     from activities.models import Activity
 
+    from .suggestions import normalise_name  # suggestions merge through this module
+
     with transaction.atomic():
         resolution_lock()
         identities = list(person.identities.values_list("pk", "kind", "namespace", "value", "name"))
         identity_ids = [identity[0] for identity in identities]
+        names = {name for *_key, name in identities} | {person.display_name, person.profile_name}
         traces = Traces(
             values=frozenset(
                 {value for _pk, _kind, _namespace, value, _name in identities}
-                | {name for *_key, name in identities}
-                | {person.display_name, person.profile_name, person.directory_id or ""}
+                | names
+                # Suggestions quote names as they compare them: accents and punctuation dropped.
+                | {normalise_name(name) for name in names}
+                | {person.directory_id or ""}
             )
         )
         activities = Activity.objects.filter(identity_id__in=identity_ids)
