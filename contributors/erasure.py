@@ -3,8 +3,8 @@ out of every row that mentions them, not only out of their own record.
 
 Other people's activities mention them (a Bugzilla bug assigned to them, a comment thanking them, a
 SUMO question they solved), so do audit rows, claims, suggestions and export audits. `traces_erase`
-finds those rows with one scan per table (SQL `LIKE`, so the database does the searching) and
-rewrites only the rows found, in one bulk update per column.
+finds those rows with one scan per table (`LIKE`; one regular expression on PostgreSQL), so the
+database does the searching, and rewrites only the rows found, in one bulk update per column.
 
 What is replaced, by `FORGOTTEN`:
 - a whole value (a JSON string, an object key, a column) equal to one of theirs, compared
@@ -75,10 +75,10 @@ class Traces:
             return FORGOTTEN
         return value
 
-    def like_patterns(self, *, as_json: bool) -> list[str]:
-        """LIKE patterns (backslash escapes) that find every row holding one of the values: a
-        superset, checked exactly in Python afterwards."""
-        patterns: set[str] = set()
+    def needles(self, *, as_json: bool) -> set[tuple[str, bool]]:
+        """What to search a column for so that every row holding one of the values is found (a
+        superset, checked exactly in Python afterwards): (text, whether it must be the whole column)."""
+        needles: set[tuple[str, bool]] = set()
         for value in self.values:
             for form in {value, value.casefold(), value.lower(), value.upper()}:
                 written = {form}
@@ -86,16 +86,29 @@ class Traces:
                     written |= {json.dumps(form)[1:-1], json.dumps(form, ensure_ascii=False)[1:-1]}
                 for text in written:
                     if len(value) >= MIN_IN_TEXT:
-                        patterns.add(f"%{_like_escape(text)}%")
+                        needles.add((text, False))
                     elif as_json:
-                        patterns.add(f'%"{_like_escape(text)}"%')
+                        needles.add((f'"{text}"', False))
                     else:
-                        patterns.add(_like_escape(text))
-        return sorted(patterns)
+                        needles.add((text, True))
+        return needles
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _like(text: str, whole: bool) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped if whole else f"%{escaped}%"
+
+
+def _regex(needles: set[tuple[str, bool]]) -> str:
+    """One case-insensitive PostgreSQL regular expression for all needles: the text is read once per
+    row, where a list of ILIKE patterns would read it once per pattern."""
+    alternatives = set()
+    for text, whole in needles:
+        # In PostgreSQL's regular expressions a backslash before a character that is not a letter
+        # or digit stands for that character.
+        escaped = "".join(char if char.isalnum() else "\\" + char for char in text)
+        alternatives.add(f"^{escaped}$" if whole else escaped)
+    return "|".join(sorted(alternatives))
 
 
 def traces_erase(*, traces: Traces, targets: Iterable[tuple[type[Model], Sequence[str]]]) -> int:
@@ -114,13 +127,14 @@ def _erase_in(model: type[Model], fields: list, traces: Traces) -> int:
     conditions, params = [], []
     for field in fields:
         column = quote(field.column)
-        patterns = traces.like_patterns(as_json=isinstance(field, JSONField))
+        needles = traces.needles(as_json=isinstance(field, JSONField))
         if connection.vendor == "postgresql":
-            conditions.append(f"{column}::text ILIKE ANY(%s)")
-            params.append(patterns)
+            conditions.append(f"{column}::text ~* %s")
+            params.append(_regex(needles))
         else:
-            conditions.extend(f"{column} LIKE %s ESCAPE '\\'" for _pattern in patterns)
-            params.extend(patterns)
+            # SQLite's LIKE ignores the case of ASCII letters; `needles` spells out other cases.
+            conditions.extend(f"{column} LIKE %s ESCAPE '\\'" for _needle in needles)
+            params.extend(_like(text, whole) for text, whole in sorted(needles))
     columns = ", ".join(quote(field.column) for field in fields)
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT {pk}, {columns} FROM {table} WHERE {' OR '.join(conditions)}", params)
