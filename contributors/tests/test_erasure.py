@@ -7,6 +7,7 @@ import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection
+from django.urls import reverse
 
 from accounts.models import AuthAudit
 from activities.models import Activity, Source, SyncRun
@@ -145,6 +146,16 @@ def test_forgetting_leaves_no_trace_in_any_table(world, delete_activities):
     assert Identity.objects.filter(value="carol@example.org").exists()
     assert AccountClaim.objects.get(username="bob").evidence == f"Not {FORGOTTEN}, see {FORGOTTEN}"
     assert MergeSuggestion.objects.get().identity_b_id == Identity.objects.get(value="carol@example.org").pk
+
+
+def test_asking_to_be_forgotten_leaves_no_trace_either(client, world, settings):
+    settings.SECURE_SSL_REDIRECT = False  # the test client speaks plain HTTP
+    client.force_login(world["user"])
+    response = client.post(reverse("contributors:my-forget"), {"confirm": "on"})
+    assert response.status_code == 200 and response.context["done"]
+    assert mentions(everything_stored(skip_user=world["user"].pk)) == []
+    # Her sign-in stays, as promised, and finds nothing.
+    assert client.get(reverse("contributors:my-contributions")).context["person"] is None
 
 
 def test_a_short_user_name_is_replaced_only_where_it_is_the_whole_value():
