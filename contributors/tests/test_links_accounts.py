@@ -9,8 +9,10 @@ from django.core.management import call_command
 from django.db.models import Q
 from django.urls import reverse
 
-from activities.models import Activity, Source
-from activities.services import activities_ingest
+from activities.models import Activity, Source, SyncRun
+from activities.sync import source_sync
+from activities.tests.builders import github_repo
+from activities.tests.standin import FakeGitHub, Server
 from activities.tokens import source_token_create
 from community.tests.factories import UserFactory, ingest, record
 from contributors.keys import email_key
@@ -141,11 +143,16 @@ def test_github_commit_email_and_login_still_link_through_an_import(tmp_path, gi
     assert person_of("ann@example.org") == person_of("ann-gh")
 
 
-def test_github_commit_email_and_login_still_link_through_a_sync_page(github):
-    # What a sync stores (activities/sync.py commits each page through the same call).
-    activities_ingest(records=enumerate([record("github", {"email": "ann@example.org", "username": "ann-gh"},
-                                                "github.commit.authored", external_id="commit:a1")]))
-    assert person_of("ann@example.org") == person_of("ann-gh")
+def test_github_commit_email_and_login_still_link_through_a_sync():
+    # The source's push trust is off (the default): what its own sync reads links all the same.
+    api = FakeGitHub()
+    github_repo(api, "example/app", issues=1, pulls=0, comments=0, commits=2)
+    with Server(api) as url:
+        source = Source.objects.create(slug="gh", kind="github", name="GitHub", base_url=url,
+                                       options={"repos": ["example/app"], "backoff_seconds": 0})
+        assert source_sync(source=source).status == SyncRun.Status.SUCCEEDED
+    assert source.links_accounts is False
+    assert person_of("user1@example.org") == person_of("user1")
 
 
 def test_the_same_keys_resolve_by_their_trust_in_one_call(github):
