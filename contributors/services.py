@@ -177,7 +177,8 @@ class ResolvedActors:
     Keep one for one ingestion only: identities of a transaction that rolled back must not stay.
 
     Actors are known by a signature the caller chooses: anything hashable that determines the
-    actor's keys and bot flag (for activity records: source, e-mail, user name, uid, bot).
+    actor's keys, bot flag and trust (for activity records: source, e-mail, user name, uid, bot,
+    and whether the record may link accounts — the same keys resolve apart without it).
 
     It also keeps PostgreSQL's statistics of persons and identities fresh while it fills them:
     without, the planner would take a table grown to 100,000 identities for the small one it last
