@@ -22,7 +22,7 @@ class SourceAdmin(admin.ModelAdmin):
         (None, {"fields": ("slug", "name", "kind", "enabled")}),
         (_("Connection"), {"fields": ("base_url", "token_env", "options")}),
         (_("Syncing"), {"fields": ("schedule_minutes",)}),
-        (_("Accounts"), {"fields": ("account_namespace",)}),
+        (_("Accounts"), {"fields": ("account_namespace", "links_accounts")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
 

@@ -75,7 +75,7 @@ def activities_push(request: HttpRequest) -> JsonResponse:
             rejected.append({"index": index, "reason": f"source {record.get('source')!r} is not this token's source {slug!r}"})
         else:
             accepted.append((index, record))
-    result = activities_ingest(records=accepted)
+    result = activities_ingest(records=accepted, links_accounts=token.source.links_accounts)
     rejected.extend({"index": rejection.position, "reason": rejection.reason} for rejection in result.rejected)
     rejected.sort(key=lambda rejection: rejection["index"])
     if result.created:

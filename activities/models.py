@@ -56,6 +56,16 @@ class Source(models.Model):
         ),
     )
     enabled = models.BooleanField(_("enabled"), default=True, help_text=_("Untick to pause syncing without losing anything."))
+    # Only what Baloo reads itself may join accounts; a push token holder can type anything.
+    links_accounts = models.BooleanField(
+        _("pushed records link accounts"),
+        default=False,
+        help_text=_(
+            "Tick only for a system you trust to report who is who: records pushed through the API for this "
+            "source then join the e-mail, user name and id they name into one person. Unticked, each stays "
+            "apart and the link becomes a merge suggestion. Syncs, webhooks and imports always link."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 

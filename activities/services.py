@@ -70,6 +70,7 @@ def activities_ingest(
     create_sources: bool = False,
     batch_size: int = BATCH_SIZE,
     pipeline: bool | None = None,
+    links_accounts: bool = True,
 ) -> IngestResult:
     """Store activity records of the common schema, each (source, external_id) at most once.
 
@@ -81,13 +82,25 @@ def activities_ingest(
     With `pipeline` (the default on PostgreSQL outside a transaction) one batch is stored by a
     second thread, on its own connection, while the next one is read and checked: the database and
     Python then work at the same time.
+
+    `links_accounts` says whether the records' authors may join accounts: true for what Baloo reads
+    itself (syncs, signed webhooks, the operator's files); the push API passes its source's
+    `links_accounts`, so keys a token holder typed never join a person that exists elsewhere
+    (see `identities_resolve`).
     """
     with cycle_collector_paused():
-        return _ingest(records, create_sources=create_sources, batch_size=batch_size, pipeline=pipeline)
+        return _ingest(
+            records, create_sources=create_sources, batch_size=batch_size, pipeline=pipeline, links_accounts=links_accounts
+        )
 
 
 def _ingest(
-    records: Iterable[tuple[int, Any]], *, create_sources: bool, batch_size: int, pipeline: bool | None
+    records: Iterable[tuple[int, Any]],
+    *,
+    create_sources: bool,
+    batch_size: int,
+    pipeline: bool | None,
+    links_accounts: bool,
 ) -> IngestResult:
     result = IngestResult()
     iterator = iter(records)
@@ -102,12 +115,19 @@ def _ingest(
     if not pipeline or second is None:
         # One batch (a push, a sync page) or no second connection to use: everything in line.
         for batch in batches:
-            prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
+            prepared = _prepare_batch(
+                batch, sources=sources, create_sources=create_sources, links_accounts=links_accounts
+            )
             result.add(_store_batch(prepared, sources=sources, resolved=resolved, repeats=repeats))
         return result
 
     return _ingest_in_stages(
-        batches, sources=sources, create_sources=create_sources, resolved=resolved, repeats=repeats
+        batches,
+        sources=sources,
+        create_sources=create_sources,
+        resolved=resolved,
+        repeats=repeats,
+        links_accounts=links_accounts,
     )
 
 
@@ -118,6 +138,7 @@ def _ingest_in_stages(
     create_sources: bool,
     resolved: ResolvedActors,
     repeats: "_Repeats",
+    links_accounts: bool,
 ) -> IngestResult:
     """A large import, in three stages that overlap: this thread reads and checks one batch while a
     second thread resolves the identities of the batch before (committing them) and writes its
@@ -133,7 +154,9 @@ def _ingest_in_stages(
         failed = threading.Event()  # after a failure, batches already queued are not written
         try:
             for batch in batches:
-                prepared = _prepare_batch(batch, sources=sources, create_sources=create_sources)
+                prepared = _prepare_batch(
+                    batch, sources=sources, create_sources=create_sources, links_accounts=links_accounts
+                )
                 known = dict(sources)  # as they are now: this thread may add sources for later batches
                 resolving = resolver.submit(
                     _in_thread, failed, _resolve_and_write_rows, prepared, sources=known, resolved=resolved
@@ -159,9 +182,12 @@ class _PreparedBatch:
     actors: list[tuple]  # each valid record's actor signature: what makes it the same actor
     result: IngestResult
     now: Any
+    links_accounts: bool
 
 
-def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], create_sources: bool) -> _PreparedBatch:
+def _prepare_batch(
+    batch: list[tuple[int, Any]], *, sources: dict[str, Source], create_sources: bool, links_accounts: bool
+) -> _PreparedBatch:
     """Check every record of a batch; unknown sources are created here when asked."""
     result = IngestResult()
     now = timezone.now()
@@ -192,8 +218,8 @@ def _prepare_batch(batch: list[tuple[int, Any]], *, sources: dict[str, Source], 
             continue
         seen.add(key)
         valid.append(record)
-        actors.append(actor_signature(record))
-    return _PreparedBatch(valid, actors, result, now)
+        actors.append(actor_signature(record, links_accounts=links_accounts))
+    return _PreparedBatch(valid, actors, result, now, links_accounts)
 
 
 def _store_batch(
@@ -214,10 +240,13 @@ def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], reso
     if not valid:
         return []
     github_namespaces = _github_namespaces(sources)
+    links_accounts = prepared.links_accounts
     with transaction.atomic():
         return resolved.resolve(
             prepared.actors,
-            lambda position: _actor(valid[position], sources[valid[position].source], github_namespaces),
+            lambda position: _actor(
+                valid[position], sources[valid[position].source], github_namespaces, links_accounts=links_accounts
+            ),
         )
 
 
@@ -272,24 +301,40 @@ def _github_namespaces(sources: dict[str, Source]) -> set[str]:
     }
 
 
-def actor_signature(record: ActivityRecord) -> tuple:
+def actor_signature(record: ActivityRecord, *, links_accounts: bool = True) -> tuple:
     """What makes two records' actors the same actor (`ResolvedActors` knows actors by it): the source
-    (its account namespace) and the e-mail, user name, uid and bot flag the record gives."""
-    return (record.source, record.email, record.username, record.uid, record.is_bot)
+    (its account namespace), the e-mail, user name, uid and bot flag the record gives, and whether
+    its author may link accounts (the same keys resolve differently with and without)."""
+    return (record.source, record.email, record.username, record.uid, record.is_bot, links_accounts)
 
 
-def _actor(record: ActivityRecord, source: Source, github_namespaces: set[str]) -> Actor:
+def _actor(record: ActivityRecord, source: Source, github_namespaces: set[str], *, links_accounts: bool = True) -> Actor:
     namespace = source.accounts_namespace
     keys: list[tuple[str, str, str]] = []
+    derived: list[tuple[tuple[str, str, str], tuple[str, str, str]]] = []
     # Most specific first: the activity points at the account in its own source when there is one.
     if record.uid:
         keys.append((UID, namespace, record.uid))
     if record.username:
         keys.append((USERNAME, namespace, record.username))
     if record.email:
-        keys.append((EMAIL, "", record.email))
-        keys.extend(key for key in github_noreply_keys(record.email, namespaces=github_namespaces) if key not in keys)
-    return Actor(keys=tuple(keys), name=record.name, source_id=source.pk, is_bot=record.is_bot)
+        email = (EMAIL, "", record.email)
+        keys.append(email)
+        noreply = github_noreply_keys(record.email, namespaces=github_namespaces)
+        if not links_accounts and any(key[0] == UID for key in noreply):
+            # GitHub routes `12345+login@…` by the id; the login part is only what the typist wrote,
+            # and pairing someone's id with someone else's login would join two accounts.
+            noreply = [key for key in noreply if key[0] == UID]
+        keys.extend(key for key in noreply if key not in keys)
+        derived.extend((email, key) for key in noreply)
+    return Actor(
+        keys=tuple(keys),
+        name=record.name,
+        source_id=source.pk,
+        is_bot=record.is_bot,
+        links_accounts=links_accounts,
+        derived=tuple(derived),
+    )
 
 
 def _rows(prepared: _PreparedBatch, identity_ids: list[int], sources: dict[str, Source]) -> list[tuple]:

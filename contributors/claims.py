@@ -315,10 +315,11 @@ def person_forget_on_request(*, user: AbstractBaseUser, delete_activities: bool 
     """
     with transaction.atomic():
         person = person_for_user(user=user)
-        counts = {"identities": 0, "activities_anonymised": 0, "activities_deleted": 0}
+        counts = {"identities": 0, "activities_anonymised": 0, "activities_deleted": 0, "claims": 0}
         if person is not None:
             counts = person_forget(person=person, by=user, delete_activities=delete_activities)
-        counts["claims"] = (
+        # Claims of a user Baloo holds no person for yet (person_forget took the others).
+        counts["claims"] += (
             EmailClaim.objects.filter(user=user).delete()[0] + AccountClaim.objects.filter(user=user).delete()[0]
         )
     return counts

@@ -1,15 +1,18 @@
 """Writes about people: resolving actors to identities and persons, merges, unmerges, moves, erasure.
 
 Automatic merging happens only on exact, trustworthy keys, transitively: everything one activity
-record names together (an e-mail and a login on the same commit), the same e-mail from any source
+record that Baloo read itself names together (an e-mail and a login on the same commit; records a
+push token holder typed link only when their source is trusted to), the same e-mail from any source
 (case-folded), a GitHub noreply address and its account, the same user name or uid within one
 account namespace. Never on names. Excluded values never join anything, locked persons and
 persons an admin separated are never merged automatically. Every change is audited.
 """
 
+import operator
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import reduce
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -19,8 +22,19 @@ from django.utils import timezone
 
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
+from .erasure import Traces, traces_erase
 from .keys import EMAIL, Key
-from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge, Separation
+from .models import (
+    AccountClaim,
+    EmailClaim,
+    Identity,
+    IdentityAudit,
+    IdentityExclusion,
+    MergeSuggestion,
+    Person,
+    PersonMerge,
+    Separation,
+)
 
 # Identity resolution is serialised across processes: two imports creating the same new identity
 # at once would otherwise race. Parsing and activity inserts still run in parallel.
@@ -32,12 +46,21 @@ User = AbstractBaseUser | None
 
 @dataclass(slots=True)
 class Actor:
-    """The identity keys one activity record gives for its actor, most specific first."""
+    """The identity keys one activity record gives for its actor, most specific first.
+
+    `links_accounts` says whether whoever wrote the record may say these keys are one person: true
+    for what Baloo reads itself (syncs, signed webhooks, the operator's imports, claims proven by a
+    link); false for records a push token holder typed, whose keys are then joined only along
+    `derived` pairs — two keys that are one account whoever typed them (a GitHub noreply address
+    and the account it names).
+    """
 
     keys: tuple[Key, ...]
     name: str
     source_id: int | None
     is_bot: bool
+    links_accounts: bool = True
+    derived: tuple[tuple[Key, Key], ...] = ()
 
 
 class UnionFind:
@@ -154,7 +177,8 @@ class ResolvedActors:
     Keep one for one ingestion only: identities of a transaction that rolled back must not stay.
 
     Actors are known by a signature the caller chooses: anything hashable that determines the
-    actor's keys and bot flag (for activity records: source, e-mail, user name, uid, bot).
+    actor's keys, bot flag and trust (for activity records: source, e-mail, user name, uid, bot,
+    and whether the record may link accounts — the same keys resolve apart without it).
 
     It also keeps PostgreSQL's statistics of persons and identities fresh while it fills them:
     without, the planner would take a table grown to 100,000 identities for the small one it last
@@ -209,8 +233,12 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     All keys of one actor belong to one person; keys already known bring their persons along, and
     when an actor joins keys of different persons, those persons are merged (audited) — unless one
     is locked or an admin separated them, in which case each keeps its identities and a merge
-    suggestion is left for a human. Bot accounts flag their person as a bot; staff e-mail domains
-    flag it as staff. Must run inside a transaction.
+    suggestion is left for a human. An actor that may not link accounts (`Actor.links_accounts`,
+    records a push token holder typed) joins nothing but its derived pairs, whatever the order of
+    records in or across batches: each key keeps the person it has or gets one of its own, and each
+    cross-person link becomes a merge suggestion. Bot accounts flag their person as a bot (an
+    untrusted record only a person it creates); staff e-mail domains flag it as staff. Must run
+    inside a transaction.
     """
     if not actors:
         return []
@@ -227,8 +255,14 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     groups = UnionFind()
     for actor in actors:
         first = actor.keys[0]
-        groups.find(first)
-        if not (excluded and (first[0], first[2]) in excluded):
+        for key in actor.keys:
+            groups.find(key)
+        if not actor.links_accounts:
+            # Typed by a token holder: only keys that are one account whoever typed them join.
+            for key, other in actor.derived:
+                if (key[0], key[2]) not in excluded and (other[0], other[2]) not in excluded:
+                    groups.union(key, other)
+        elif not (excluded and (first[0], first[2]) in excluded):
             for key in actor.keys[1:]:
                 if (key[0], key[2]) not in excluded:
                     groups.union(first, key)
@@ -238,17 +272,23 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     persons_of_group: dict = {}
     first_actor_of_group: dict = {}
     bot_groups: set = set()
+    # A token holder may say an account they name for the first time is a bot, never that someone
+    # Baloo already knows is one (that would take them out of every count).
+    new_bot_groups: set = set()
     staff_groups: set = set()
     domains = staff_email_domains()
     for key, (_identity_id, person_id) in existing.items():
         persons_of_group.setdefault(groups.find(key), set()).add(person_id)
     for actor in actors:
         root = groups.find(actor.keys[0])
-        first_actor_of_group.setdefault(root, actor)
+        for key in actor.keys:
+            first_actor_of_group.setdefault(groups.find(key), actor)
         if actor.is_bot:
-            bot_groups.add(root)
-        if domains and any(key[0] == EMAIL and key[2].rsplit("@", 1)[-1] in domains for key in actor.keys):
-            staff_groups.add(root)
+            (bot_groups if actor.links_accounts else new_bot_groups).add(root)
+        if domains:
+            for key in actor.keys:
+                if key[0] == EMAIL and key[2].rsplit("@", 1)[-1] in domains:
+                    staff_groups.add(groups.find(key))
 
     person_of_group: dict = {}
     person_of_key: dict[Key, int] = {}
@@ -283,7 +323,7 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
                 first_actor_of_group[root].name,
                 root in staff_groups,
                 Person.StaffReason.EMAIL_DOMAIN.value if root in staff_groups else "",
-                root in bot_groups,
+                root in bot_groups or root in new_bot_groups,
                 False,
                 now,
             )
@@ -319,24 +359,26 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
         Identity, ["person_id", "kind", "namespace", "value", "source_id", "name", "created_at"], new_rows
     )
     identity_of_key.update(zip(new_keys, new_identity_ids, strict=True))
+    _suggest_unlinked(
+        [actor for actor in actors if not actor.links_accounts],
+        person_of=lambda key: person_of_key.get(key) or person_of_group[groups.find(key)],
+        identity_of=identity_of_key,
+        excluded=excluded,
+    )
     return [identity_of_key[actor.keys[0]] for actor in every_actor]
 
 
 def _distinct_actors(actors: Sequence[Actor]) -> list[Actor]:
-    """One actor per distinct set of keys (a busy contributor appears in thousands of records),
-    keeping the first name reported and whether any record said it was a bot."""
-    distinct: dict[tuple[Key, ...], Actor] = {}
+    """One actor per distinct set of keys and trust (a busy contributor appears in thousands of
+    records), keeping the first name reported and whether any record said it was a bot."""
+    distinct: dict[tuple, Actor] = {}
     for actor in actors:
-        seen = distinct.get(actor.keys)
+        signature = (actor.keys, actor.links_accounts, actor.derived)
+        seen = distinct.get(signature)
         if seen is None:
-            distinct[actor.keys] = actor
+            distinct[signature] = actor
         elif (actor.is_bot and not seen.is_bot) or (actor.name and not seen.name):
-            distinct[actor.keys] = Actor(
-                keys=seen.keys,
-                name=seen.name or actor.name,
-                source_id=seen.source_id,
-                is_bot=seen.is_bot or actor.is_bot,
-            )
+            distinct[signature] = replace(seen, name=seen.name or actor.name, is_bot=seen.is_bot or actor.is_bot)
     return list(distinct.values())
 
 
@@ -344,7 +386,41 @@ def _without_excluded_links(actor: Actor, excluded: set[tuple[str, str]]) -> Act
     """Put a usable key first: an excluded value identifies the activity only when nothing else does."""
     usable = [key for key in actor.keys if (key[0], key[2]) not in excluded]
     rest = [key for key in actor.keys if (key[0], key[2]) in excluded]
-    return Actor(keys=tuple(usable + rest), name=actor.name, source_id=actor.source_id, is_bot=actor.is_bot)
+    return replace(actor, keys=tuple(usable + rest))
+
+
+UNLINKED_REASON = "Named together in a pushed record; its source may not link accounts"
+UNLINKED_SCORE = 0.5
+
+
+def _suggest_unlinked(
+    actors: Sequence[Actor],
+    *,
+    person_of: Callable[[Key], int],
+    identity_of: dict[Key, int],
+    excluded: set[tuple[str, str]],
+) -> None:
+    """Records that may not link accounts leave each cross-person link they make to a human: one
+    suggestion per pair of persons (the first key's identity against the other's), in one insert."""
+    pairs: dict[frozenset[int], tuple[int, int]] = {}
+    for actor in actors:
+        first = actor.keys[0]
+        mine = person_of(first)
+        for key in actor.keys[1:]:
+            if (key[0], key[2]) in excluded:
+                continue
+            theirs = person_of(key)
+            if theirs != mine:
+                a, b = sorted((identity_of[first], identity_of[key]))
+                pairs.setdefault(frozenset((mine, theirs)), (a, b))
+    if pairs:
+        MergeSuggestion.objects.bulk_create(
+            [
+                MergeSuggestion(identity_a_id=a, identity_b_id=b, reason=UNLINKED_REASON, score=UNLINKED_SCORE)
+                for a, b in pairs.values()
+            ],
+            ignore_conflicts=True,
+        )
 
 
 def _suggest_blocked(person_ids: set[int]) -> None:
@@ -586,17 +662,33 @@ def person_set_flags(
 
 
 def person_forget(*, person: Person, by: User = None, delete_activities: bool = False) -> dict[str, int]:
-    """Forget a person on request: their identities and the personal fields of their activities go.
+    """Forget a person on request, leaving nothing that names them.
 
-    By default the activities stay, anonymous (no title, URL or raw payload, attached to one
-    anonymous identity), so totals of the past do not change; with `delete_activities` they go too.
-    The audit keeps only ids and counts.
+    Their identities go, and the personal fields of their activities: by default the activities stay,
+    anonymous (no title, URL or raw payload, attached to one anonymous identity), so totals of the
+    past do not change; with `delete_activities` they go too. Claims of their addresses and accounts
+    go, and every other row that mentions one of their e-mails, user names, ids or names — other
+    people's activities, audits, merge snapshots, suggestions, claims, export audits, admin history —
+    has it replaced (`contributors.erasure`). The audit keeps only ids and counts.
     """
     from activities.models import Activity
 
+    from .suggestions import normalise_name  # suggestions merge through this module
+
     with transaction.atomic():
         resolution_lock()
-        identity_ids = list(person.identities.values_list("pk", flat=True))
+        identities = list(person.identities.values_list("pk", "kind", "namespace", "value", "name"))
+        identity_ids = [identity[0] for identity in identities]
+        names = {name for *_key, name in identities} | {person.display_name, person.profile_name}
+        traces = Traces(
+            values=frozenset(
+                {value for _pk, _kind, _namespace, value, _name in identities}
+                | names
+                # Suggestions quote names as they compare them: accents and punctuation dropped.
+                | {normalise_name(name) for name in names}
+                | {person.directory_id or ""}
+            )
+        )
         activities = Activity.objects.filter(identity_id__in=identity_ids)
         if delete_activities:
             removed = activities.delete()[1].get("activities.Activity", 0)
@@ -608,11 +700,68 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
             )
             anonymised = activities.update(identity=anonymous, title="", url="", data={})
             removed = 0
+        claims = _claims_about_delete(identities)
         MergeSuggestion.objects.filter(Q(identity_a_id__in=identity_ids) | Q(identity_b_id__in=identity_ids)).delete()
         person_id = person.pk
         PersonMerge.objects.filter(Q(into_id=person_id) | Q(merged_person_id=person_id)).update(snapshot={})
         person.delete()
-        counts = {"identities": len(identity_ids), "activities_anonymised": anonymised, "activities_deleted": removed}
+        mentions = traces_erase(traces=traces, targets=_erasure_targets())
+        counts = {
+            "identities": len(identity_ids),
+            "activities_anonymised": anonymised,
+            "activities_deleted": removed,
+            "claims": claims,
+            "mentions_erased": mentions,
+        }
         IdentityAudit.objects.create(action=IdentityAudit.Action.FORGET, person_id=person_id, by=by, details=counts)
         _recount()
     return counts
+
+
+def _claims_about_delete(identities: list[tuple]) -> int:
+    """Claims go with the person: those their sign-in accounts made, and anyone's claim of one of
+    their addresses or accounts (it names them, and there is nothing left to join)."""
+    from django.contrib.auth import get_user_model
+
+    from activities.models import Source
+
+    emails = [value for _pk, kind, _namespace, value, _name in identities if kind == Identity.Kind.EMAIL]
+    users = get_user_model().objects.none()
+    if emails:
+        users = get_user_model().objects.filter(
+            reduce(operator.or_, (Q(email__iexact=email) for email in emails))
+        )
+    sources_of: dict[str, list[int]] = {}
+    for source in Source.objects.all():
+        sources_of.setdefault(source.accounts_namespace, []).append(source.pk)
+    accounts = Q(user__in=users)
+    for _pk, kind, namespace, value, _name in identities:
+        if kind == Identity.Kind.USERNAME and namespace in sources_of:
+            accounts |= Q(source_id__in=sources_of[namespace], username__iexact=value)
+    return (
+        EmailClaim.objects.filter(Q(user__in=users) | Q(email__in=emails)).delete()[0]
+        + AccountClaim.objects.filter(accounts).delete()[0]
+    )
+
+
+def _erasure_targets() -> list[tuple[type, list[str]]]:
+    """Every column outside a person's own record that may mention them (see contributors.erasure)."""
+    from django.contrib.admin.models import LogEntry
+
+    from accounts.models import AuthAudit
+    from activities.models import Activity, SyncRun
+    from community.models import IntegrationRequest
+
+    return [
+        (Activity, ["title", "url", "data"]),
+        (SyncRun, ["rejections", "error"]),
+        (IdentityAudit, ["reason", "details"]),
+        (PersonMerge, ["reason", "snapshot"]),
+        (MergeSuggestion, ["reason"]),
+        (IdentityExclusion, ["note"]),
+        (EmailClaim, ["email"]),
+        (AccountClaim, ["username", "evidence", "note"]),
+        (AuthAudit, ["email", "details"]),
+        (IntegrationRequest, ["contact", "what_counts", "public_note", "staff_notes"]),
+        (LogEntry, ["object_repr", "change_message"]),
+    ]

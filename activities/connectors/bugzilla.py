@@ -23,6 +23,17 @@ BUG_FIELDS = (
     "last_change_time,assigned_to,assigned_to_detail,cf_last_resolved"
 )
 DEFAULT_NOBODY = ("nobody@mozilla.org",)
+# What each record keeps of Bugzilla's object as its raw payload: ids, states and times. Not the people
+# a bug names (creator, assignee and their details) nor comment text: the actor is the record's own,
+# and an erasure must not have to hunt for anyone in other people's payloads.
+BUG_KEPT = ("id", "product", "component", "status", "resolution", "creation_time", "last_change_time", "cf_last_resolved")
+COMMENT_KEPT = ("id", "bug_id", "count", "creation_time", "is_private")
+ATTACHMENT_KEPT = ("id", "bug_id", "creation_time", "last_change_time", "content_type", "is_patch", "is_obsolete",
+                   "is_private", "size")
+
+
+def _kept(item: dict, fields: tuple[str, ...]) -> dict:
+    return {field: item[field] for field in fields if field in item}
 
 
 def _actor(login: str | None, detail: dict | None = None) -> dict:
@@ -113,15 +124,16 @@ class BugzillaConnector(Connector):
             container = f"{bug.get('product', '')}::{bug.get('component', '')}"
             common = {"container": container, "url": self._bug_url(bug["id"]), "title": bug.get("summary") or ""}
             creator = _actor(bug.get("creator"), bug.get("creator_detail"))
+            data = _kept(bug, BUG_KEPT)
             if creator and bug.get("creation_time"):
                 records.append(self.record(external_id=f"bug:{bug['id']}", type="bugzilla.bug.filed",
-                                           occurred_at=bug["creation_time"], actor=creator, data=bug, **common))
+                                           occurred_at=bug["creation_time"], actor=creator, data=data, **common))
             assignee = _actor(bug.get("assigned_to"), bug.get("assigned_to_detail"))
             if bug.get("resolution") == "FIXED" and assignee and bug.get("assigned_to") not in nobody:
                 fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
                 if fixed_at:
                     records.append(self.record(external_id=f"fixed:{bug['id']}", type="bugzilla.bug.fixed",
-                                               occurred_at=iso(fixed_at), actor=assignee, data=bug, **common))
+                                               occurred_at=iso(fixed_at), actor=assignee, data=data, **common))
         return records
 
     def _containers(self, bugs: list[dict]) -> dict[str, tuple[str, str]]:
@@ -145,10 +157,10 @@ class BugzillaConnector(Connector):
                 when = comment.get("creation_time") or comment.get("time")
                 if not actor or not when:
                     continue
-                data = {key: value for key, value in comment.items() if not (comment.get("is_private") and key == "text")}
                 records.append(self.record(external_id=f"comment:{comment['id']}", type="bugzilla.comment.created",
                                            occurred_at=when, actor=actor, container=container, title=summary,
-                                           url=f"{self._bug_url(int(bug_id))}#c{comment.get('count', '')}", data=data))
+                                           url=f"{self._bug_url(int(bug_id))}#c{comment.get('count', '')}",
+                                           data=_kept(comment, COMMENT_KEPT)))
         return records
 
     def _attachment_records(self, bugs: list[dict]) -> list[dict]:
@@ -161,11 +173,11 @@ class BugzillaConnector(Connector):
                 actor = _actor(attachment.get("creator") or attachment.get("attacher"))
                 if not actor or not attachment.get("creation_time"):
                     continue
-                data = {key: value for key, value in attachment.items() if key != "data"}
                 records.append(self.record(external_id=f"attachment:{attachment['id']}", type="bugzilla.attachment.created",
                                            occurred_at=attachment["creation_time"], actor=actor, container=container,
                                            title=attachment.get("summary") or attachment.get("file_name") or "",
-                                           url=self.client.url(f"attachment.cgi?id={attachment['id']}"), data=data))
+                                           url=self.client.url(f"attachment.cgi?id={attachment['id']}"),
+                                           data=_kept(attachment, ATTACHMENT_KEPT)))
         return records
 
 

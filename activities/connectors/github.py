@@ -23,6 +23,35 @@ from .http import NotFound
 
 PER_PAGE = 100
 LISTINGS = ("issues", "comments", "review_comments", "commits")
+# What each record keeps of GitHub's object as its raw payload: ids, states and times. Not the people
+# it names (assignees, reviewers, mentions, committers) nor text they wrote: the actor is the record's
+# own, and an erasure must not have to hunt for anyone in other people's payloads.
+ISSUE_KEPT = ("id", "number", "state", "state_reason", "locked", "comments", "created_at", "updated_at", "closed_at",
+              "author_association", "draft")
+REVIEW_KEPT = ("id", "state", "submitted_at", "commit_id", "author_association")
+COMMENT_KEPT = ("id", "created_at", "updated_at", "author_association")
+PUSH_COMMIT_KEPT = ("id", "timestamp", "distinct")
+
+
+def _kept(item: dict, fields: tuple[str, ...]) -> dict:
+    return {field: item[field] for field in fields if field in item}
+
+
+def _issue_data(issue: dict) -> dict:
+    data = _kept(issue, ISSUE_KEPT)
+    data["labels"] = [label.get("name") if isinstance(label, dict) else label for label in issue.get("labels") or []]
+    if isinstance(issue.get("pull_request"), dict):
+        data["pull_request"] = {"merged_at": issue["pull_request"].get("merged_at")}
+    return data
+
+
+def _commit_data(commit: dict) -> dict:
+    details = commit.get("commit") or {}
+    return {
+        "sha": commit.get("sha"),
+        "parents": [parent.get("sha") for parent in commit.get("parents") or [] if isinstance(parent, dict)],
+        "commit": {part: {"date": (details.get(part) or {}).get("date")} for part in ("author", "committer")},
+    }
 
 
 def _actor(user: dict | None, *, email: str | None = None, name: str | None = None) -> dict:
@@ -47,14 +76,15 @@ def issue_records(source: str, repo: str, issue: dict) -> list[dict]:
     pull = issue.get("pull_request")
     common = {"source": source, "container": repo, "url": issue.get("html_url", ""), "title": issue.get("title") or ""}
     actor = _actor(issue.get("user"))
+    data = _issue_data(issue)
     if pull is None:
         return [{**common, "external_id": f"issue:{repo}:{number}", "type": "github.issue.opened",
-                 "occurred_at": issue["created_at"], "actor": actor, "data": issue}]
+                 "occurred_at": issue["created_at"], "actor": actor, "data": data}]
     records = [{**common, "external_id": f"pr:{repo}:{number}", "type": "github.pull_request.opened",
-                "occurred_at": issue["created_at"], "actor": actor, "data": issue}]
+                "occurred_at": issue["created_at"], "actor": actor, "data": data}]
     if pull.get("merged_at"):
         records.append({**common, "external_id": f"merged:{repo}:{number}", "type": "github.pull_request.merged",
-                        "occurred_at": pull["merged_at"], "actor": actor, "data": issue})
+                        "occurred_at": pull["merged_at"], "actor": actor, "data": data})
     return records
 
 
@@ -69,14 +99,14 @@ def review_record(source: str, repo: str, number: int, review: dict) -> dict | N
         return None
     return {"source": source, "external_id": f"review:{repo}:{review['id']}", "type": "github.review.submitted",
             "occurred_at": review["submitted_at"], "actor": _actor(review.get("user")), "container": repo,
-            "url": review.get("html_url", ""), "title": f"Review of #{number} ({review.get('state', '').lower()})", "data": review}
+            "url": review.get("html_url", ""), "title": f"Review of #{number} ({review.get('state', '').lower()})", "data": _kept(review, REVIEW_KEPT)}
 
 
 def comment_record(source: str, repo: str, comment: dict, *, review_comment: bool = False) -> dict:
     prefix = "review_comment" if review_comment else "comment"
     return {"source": source, "external_id": f"{prefix}:{repo}:{comment['id']}", "type": "github.comment.created",
             "occurred_at": comment["created_at"], "actor": _actor(comment.get("user")), "container": repo,
-            "url": comment.get("html_url", ""), "data": comment}
+            "url": comment.get("html_url", ""), "data": _kept(comment, COMMENT_KEPT)}
 
 
 def commit_record(source: str, repo: str, commit: dict) -> dict | None:
@@ -88,7 +118,7 @@ def commit_record(source: str, repo: str, commit: dict) -> dict | None:
     message = ((commit.get("commit") or {}).get("message") or "").split("\n", 1)[0]
     return {"source": source, "external_id": f"commit:{repo}:{commit['sha']}", "type": "github.commit.authored",
             "occurred_at": author["date"], "actor": actor, "container": repo, "url": commit.get("html_url", ""),
-            "title": message, "data": commit}
+            "title": message, "data": _commit_data(commit)}
 
 
 def push_commit_record(source: str, repo: str, commit: dict) -> dict | None:
@@ -99,7 +129,7 @@ def push_commit_record(source: str, repo: str, commit: dict) -> dict | None:
         return None
     return {"source": source, "external_id": f"commit:{repo}:{commit['id']}", "type": "github.commit.authored",
             "occurred_at": commit["timestamp"], "actor": actor, "container": repo, "url": commit.get("url", ""),
-            "title": (commit.get("message") or "").split("\n", 1)[0], "data": commit}
+            "title": (commit.get("message") or "").split("\n", 1)[0], "data": _kept(commit, PUSH_COMMIT_KEPT)}
 
 
 class GitHubConnector(Connector):

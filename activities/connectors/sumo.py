@@ -26,6 +26,16 @@ from .http import NotFound, SourceError
 
 # Kitsune's `updated__gt`/`created__gt` are strict: read the last second again, duplicates are free.
 OVERLAP = timedelta(seconds=1)
+# What each record keeps of Kitsune's object as its raw payload: ids, states, counts and times. Not
+# the people a question names (its creator, who solved it, who took part) nor what they wrote: the
+# actor is the record's own, and an erasure must not have to hunt for anyone in others' payloads.
+QUESTION_KEPT = ("id", "product", "topic", "locale", "created", "updated", "is_solved", "solution", "is_locked",
+                 "is_archived", "is_spam", "num_answers", "num_votes")
+ANSWER_KEPT = ("id", "question", "created", "updated", "is_spam", "num_helpful_votes", "num_unhelpful_votes")
+
+
+def _kept(item: dict, fields: tuple[str, ...]) -> dict:
+    return {field: item[field] for field in fields if field in item}
 
 
 def _actor(profile: dict | None) -> dict:
@@ -89,7 +99,7 @@ class SumoConnector(Connector):
                 records.append(self.record(
                     external_id=f"answer:{answer['id']}", type="sumo.answer.posted", occurred_at=answer["created"],
                     actor=actor, container=container, url=self._question_url(answer["question"], f"#answer-{answer['id']}"),
-                    data=answer,
+                    data=_kept(answer, ANSWER_KEPT),
                 ))
             state["answers"] = new_state
             yield Page(records, copy.deepcopy(state))
@@ -111,14 +121,15 @@ class SumoConnector(Connector):
         actor = _actor(question.get("creator"))
         if container is None or question.get("is_spam") or not actor:
             return []
-        common = {"container": container, "url": self._question_url(question["id"]), "title": question.get("title") or ""}
+        common = {"container": container, "url": self._question_url(question["id"]), "title": question.get("title") or "",
+                  "data": _kept(question, QUESTION_KEPT)}
         records = [self.record(external_id=f"question:{question['id']}", type="sumo.question.asked",
-                               occurred_at=question["created"], actor=actor, data=question, **common)]
+                               occurred_at=question["created"], actor=actor, **common)]
         solver = _actor(question.get("solved_by"))
         if question.get("solution") and solver:
             # The API does not say when the solution was marked; the question's `updated` is the closest.
             records.append(self.record(external_id=f"solution:{question['id']}:{question['solution']}", type="sumo.answer.solution",
-                                       occurred_at=question.get("updated") or question["created"], actor=solver, data=question, **common))
+                                       occurred_at=question.get("updated") or question["created"], actor=solver, **common))
         return records
 
     def _learn_containers(self, containers: dict[int, str | None], question_ids: set[int]) -> None:

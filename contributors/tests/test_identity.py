@@ -326,7 +326,7 @@ def test_forgetting_a_person_keeps_their_activities_anonymous_so_past_totals_hol
     )
     counts = person_forget(person=person_of("ann"))
 
-    assert counts == {"identities": 2, "activities_anonymised": 2, "activities_deleted": 0}
+    assert counts == {"identities": 2, "activities_anonymised": 2, "activities_deleted": 0, "claims": 0, "mentions_erased": 0}
     assert not Identity.objects.filter(value__in=["ann", "ann@example.org"]).exists()
     anonymous = Activity.objects.exclude(identity__value="bob")
     assert anonymous.count() == 2
