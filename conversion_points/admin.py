@@ -9,6 +9,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
@@ -21,6 +22,7 @@ from activities.validators import is_activity_type
 from .metrics import metrics_recompute_soon
 from .models import Area, ConversionPoint
 from .selectors import activity_types_seen, conversion_point_preview
+from .services import conversion_point_source_check
 
 EXAMPLE_TYPE = "sumo.answer.posted"
 
@@ -61,6 +63,13 @@ class ConversionPointForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        # In the area's page, `area` is the page's own area, whose sources may be changing in the same form.
+        area = cleaned.get("area")
+        if area is not None and cleaned.get("source") is not None:
+            try:
+                conversion_point_source_check(area=area, source=cleaned["source"], granted=getattr(area, "sources_being_saved", None))
+            except ValidationError as error:
+                self.add_error("source", error)
         if self.preview_requested and not self.errors and cleaned.get("source") and cleaned.get("types"):
             preview = conversion_point_preview(
                 source=cleaned["source"], types=cleaned["types"], container=cleaned.get("container") or "*"
@@ -127,17 +136,38 @@ class OwnedAreasOnly:
         return super().has_delete_permission(request, obj) and self._may(request, obj)
 
 
+class AreaForm(forms.ModelForm):
+    def clean_sources(self) -> Any:
+        sources = self.cleaned_data["sources"]
+        if self.instance.pk is None:
+            return sources
+        kept = {source.pk for source in sources}
+        in_use = sorted(
+            {point.source.name or point.source.slug for point in self.instance.conversion_points.select_related("source") if point.source_id not in kept}
+        )
+        if in_use:
+            raise forms.ValidationError(
+                _(
+                    "This area's conversion points still use %(sources)s. Move them to another source or delete "
+                    "them first, then take the source away."
+                ),
+                params={"sources": ", ".join(f"“{name}”" for name in in_use)},
+            )
+        return sources
+
+
 @admin.register(Area)
 class AreaAdmin(RecomputesMetrics, OwnedAreasOnly, TranslationAdmin):
+    form = AreaForm
     list_display = ("slug", "name", "target", "conversion_point_count", "position")
     list_display_links = ("slug", "name")
     search_fields = ("slug", "name")
-    filter_horizontal = ("owners",)
+    filter_horizontal = ("owners", "sources")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("slug", "name", "description")}),
         (_("Goal and order"), {"fields": ("target", "position")}),
-        (_("Who looks after it"), {"fields": ("owners",)}),
+        (_("Who looks after it"), {"fields": ("owners", "sources")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
     inlines = (ConversionPointInline,)
@@ -149,10 +179,21 @@ class AreaAdmin(RecomputesMetrics, OwnedAreasOnly, TranslationAdmin):
         return areas.annotate(conversion_point_count=Count("conversion_points"))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Area | None = None) -> tuple[str, ...]:
-        # A builder may not hand their area to someone else, nor rename the slug the API uses.
+        if request.user.is_superuser:
+            return tuple(self.readonly_fields)
         if sees_all_areas(request.user):
-            return self.readonly_fields
-        return (*self.readonly_fields, "slug", "owners")
+            # Staff decide which sources an area may draw on; the rest is its builders' and administrators'.
+            return tuple(self.replace_orig_field((*self.readonly_fields, "slug", "name", "description", "target", "position", "owners")))
+        # A builder may not hand their area to someone else, rename the slug the API uses, nor widen
+        # the sources whose contributors they see.
+        return (*self.readonly_fields, "slug", "owners", "sources")
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Area:
+        area = super().save_form(request, form, change)
+        if "sources" in form.cleaned_data:
+            # The page's conversion points are checked (after this) against the sources saved with them.
+            area.sources_being_saved = list(form.cleaned_data["sources"])
+        return area
 
     @admin.display(description=_("conversion points"), ordering="conversion_point_count")
     def conversion_point_count(self, obj: Area) -> int:

@@ -30,6 +30,16 @@ class Area(models.Model):
         related_name="owned_areas",
         help_text=_("Community builders who may edit this area's conversion points and see its contributors."),
     )
+    sources = models.ManyToManyField(
+        "activities.Source",
+        verbose_name=_("sources"),
+        blank=True,
+        related_name="areas",
+        help_text=_(
+            "The systems this area's conversion points may draw on. Staff decide: the area's community builders "
+            "see the contributors of these sources that their rules find, and no one else."
+        ),
+    )
     position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Order on the dashboard, smallest first."))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -41,6 +51,12 @@ class Area(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ConversionPointQuerySet(models.QuerySet):
+    def over_area_sources(self) -> "ConversionPointQuerySet":
+        """The points whose source is one of their area's sources: the only ones that may show anyone's record."""
+        return self.filter(area__sources=models.F("source"))
 
 
 class ConversionPoint(models.Model):
@@ -88,6 +104,8 @@ class ConversionPoint(models.Model):
     enabled = models.BooleanField(_("enabled"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = ConversionPointQuerySet.as_manager()
 
     class Meta:
         ordering = ["area", "slug"]
