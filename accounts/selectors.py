@@ -18,9 +18,13 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def contributions_of_areas(*, areas: Sequence[Area]) -> QuerySet[Activity]:
-    """Activities that are contributions to these areas: matched by an enabled active or core point."""
-    points = ConversionPoint.objects.filter(area__in=areas, enabled=True, level__in=COUNTED_LEVELS)
+def contributions_of_areas(*, areas: Sequence[Area] | QuerySet[Area]) -> QuerySet[Activity]:
+    """Activities that are contributions to these areas: matched by an enabled active or core point.
+
+    Only points over one of their area's sources count here (staff decide those): this is how anyone
+    reads an area's contributors, so no rule can reach beyond what staff let the area draw on.
+    """
+    points = ConversionPoint.objects.over_area_sources().filter(area__in=areas, enabled=True, level__in=COUNTED_LEVELS)
     rules = rules_condition(points)
     return Activity.objects.filter(Q(pk__in=[]) if rules is None else rules, identity__isnull=False)
 

@@ -43,6 +43,8 @@ def world() -> dict:
     user_roles_apply(user=staff, roles={STAFF})
     support.owners.add(builder_a)
     coding.owners.add(builder_b)
+    support.sources.add(sumo)
+    coding.sources.add(github)
 
     def person(name: str, *, email: str, username: str | None = None, **flags: bool) -> Person:
         p = Person.objects.create(display_name=name, **flags)
