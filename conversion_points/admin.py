@@ -138,13 +138,12 @@ class OwnedAreasOnly:
 
 class AreaForm(forms.ModelForm):
     def clean_sources(self) -> Any:
+        """Every conversion point of an area uses one of its sources: one in use cannot be taken away."""
         sources = self.cleaned_data["sources"]
         if self.instance.pk is None:
             return sources
-        kept = {source.pk for source in sources}
-        in_use = sorted(
-            {point.source.name or point.source.slug for point in self.instance.conversion_points.select_related("source") if point.source_id not in kept}
-        )
+        points = self.instance.conversion_points.exclude(source__in=sources).select_related("source")
+        in_use = sorted({point.source.name or point.source.slug for point in points})
         if in_use:
             raise forms.ValidationError(
                 _(

@@ -8,7 +8,8 @@ def grant_the_sources_in_use(apps, schema_editor):
     ConversionPoint = apps.get_model("conversion_points", "ConversionPoint")
     Area = apps.get_model("conversion_points", "Area")
     db = schema_editor.connection.alias
-    pairs = ConversionPoint.objects.using(db).values_list("area_id", "source_id").distinct()
+    # Without order_by(), the model's ordering would join DISTINCT and repeat pairs (the unique index comes after).
+    pairs = ConversionPoint.objects.using(db).order_by().values_list("area_id", "source_id").distinct()
     Area.sources.through.objects.using(db).bulk_create(
         [Area.sources.through(area_id=area_id, source_id=source_id) for area_id, source_id in pairs],
         ignore_conflicts=True,
