@@ -41,7 +41,15 @@ from conversion_points.models import Area
 
 from .auth import ApiTokenAuthentication, OIDCBearerAuthentication
 from .models import AuthAudit
-from .permissions import SeesActivities, SeesEveryArea, SeesPeople, activities_for, areas_for, people_for
+from .permissions import (
+    SeesActivities,
+    SeesEveryArea,
+    SeesPeople,
+    activities_for,
+    areas_for,
+    people_for,
+    sees_all_areas,
+)
 from .selectors import area_contributors, dedup_check
 from .services import audit_record
 
@@ -543,7 +551,9 @@ class AreaContributorsView(StaffAPIView, generics.ListAPIView):
         if staff not in (None, "include"):
             raise ValidationError({"staff": _("Use include, or leave staff out.")})
         day = query_date(self.request)
-        contributors = area_contributors(area=self.get_area(), day=day, include_staff=staff == "include")
+        contributors = area_contributors(
+            area=self.get_area(), day=day, include_staff=staff == "include", approved_only=not sees_all_areas(self.request.user)
+        )
         contributors = [c for c in contributors if c.status in STATUSES[status]]
         persons = [c.person for c in contributors]
         prefetch_related_objects(persons, Prefetch("identities", Identity.objects.select_related("source")))

@@ -2,7 +2,9 @@
 
 Used by the conversion points admin and the staff API alike, so both answer the same way. Whatever
 else a builder is given, the people and activities they may read are only those their own areas'
-conversion points find, over the sources staff let those areas draw on (`Area.sources`).
+conversion points find, over the sources staff let those areas draw on (`Area.sources`), and only
+through the points staff approved as they are (`ConversionPoint.is_approved`): a builder's new or
+widened rule shows no one until staff approve it.
 """
 
 from typing import Any
@@ -41,10 +43,10 @@ def people_for(user: Any) -> QuerySet[Person]:
 
 
 def activities_for(user: Any) -> QuerySet[Activity]:
-    """The activities `user` may read: all for staff, else the contributions to their areas."""
+    """The activities `user` may read: all for staff, else the contributions to their areas by approved rules."""
     if sees_all_areas(user):
         return Activity.objects.all()
-    return contributions_of_areas(areas=areas_for(user))
+    return contributions_of_areas(areas=areas_for(user), approved_only=True)
 
 
 class SeesPeople(BasePermission):

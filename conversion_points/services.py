@@ -5,12 +5,13 @@ dumping gives back a file that loads to the same state.
 """
 
 import re
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from activities.models import Source
@@ -56,6 +57,27 @@ def conversion_point_source_check(*, area: Area, source: Source, granted: Collec
         code="source-not-granted",
         params={"source": source.name or source.slug, "allowed": ", ".join(f"“{other.name or other.slug}”" for other in allowed)},
     )
+
+
+def conversion_points_approve(*, points: Iterable[ConversionPoint], by: Any | None) -> list[ConversionPoint]:
+    """Approve these conversion points as they are now: their contributors may appear in their area's builders' lists.
+
+    Only staff, administrators (`by`) and the operator (`by=None`: load_config) approve. A builder's rule is
+    unapproved until then, and becomes so again whenever its area, source, types, container, level or
+    enabling changes (`ConversionPoint.is_approved`). Public counting never waits for approval. Returns
+    the points whose approval changed.
+    """
+    approved = []
+    now = timezone.now()
+    for point in points:
+        if point.is_approved:
+            continue
+        point.approved_definition = point.definition()
+        point.approved_at = now
+        point.approved_by = by
+        point.save(update_fields=["approved_definition", "approved_at", "approved_by"])
+        approved.append(point)
+    return approved
 
 
 def _area_sources(value: Any, *, where: str, known_sources: dict[str, Source]) -> list[Source]:
@@ -158,6 +180,7 @@ def config_load(*, config: dict) -> dict[str, int]:
         counts["sources"] += 1
     known_sources = {source.slug: source for source in Source.objects.all()}
     loaded_areas: dict[int, int] = {}  # area id → its index in the file
+    loaded_points: dict[int, ConversionPoint] = {}  # id → the point as last loaded (a file may name one twice)
 
     for index, item in enumerate(areas):
         where = f"areas[{index}]"
@@ -199,10 +222,13 @@ def config_load(*, config: dict) -> dict[str, int]:
             for field in TRANSLATED_FIELDS["conversion_point"]:
                 _set_translations(conversion_point, field, _translations(point.get(field), where=f"{point_where}.{field}"))
             conversion_point.save()
+            loaded_points[conversion_point.pk] = conversion_point
             counts["conversion_points"] += 1
         if "sources" not in item:
             area.sources.add(*{known_sources[point["source"]] for point in points})
     _check_points_over_area_sources(loaded_areas)
+    # The operator wrote the file: its rules are approved as they are.
+    conversion_points_approve(points=loaded_points.values(), by=None)
     if counts["areas"] or counts["conversion_points"]:
         from .metrics import metrics_recompute_soon  # metrics imports the models this module loads
 
