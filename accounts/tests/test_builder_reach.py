@@ -21,6 +21,7 @@ from accounts.services import api_token_create, user_roles_apply
 from activities.models import Activity, Source
 from contributors.models import Identity, Person
 from conversion_points.models import Area, ConversionPoint
+from conversion_points.services import conversion_points_approve
 
 pytestmark = pytest.mark.django_db
 
@@ -38,8 +39,9 @@ def world() -> SimpleNamespace:
     coding = Area.objects.create(slug="coding", name="Coding")
     support.sources.add(sumo)
     coding.sources.add(github)
-    ConversionPoint.objects.create(area=support, slug="sumo-answer", source=sumo, types=["sumo.answer.posted"], name="Answered")
-    ConversionPoint.objects.create(area=coding, slug="gh-pr", source=github, types=["github.pull_request.opened"], name="PR")
+    answer = ConversionPoint.objects.create(area=support, slug="sumo-answer", source=sumo, types=["sumo.answer.posted"], name="Answered")
+    pr = ConversionPoint.objects.create(area=coding, slug="gh-pr", source=github, types=["github.pull_request.opened"], name="PR")
+    conversion_points_approve(points=[answer, pr], by=None)  # as staff approved them
     builder = User.objects.create_user("builder", "builder@example.org")
     other_builder = User.objects.create_user("other-builder", "other@example.org")
     staff = User.objects.create_user("staffer", "staff@example.org")
@@ -95,7 +97,8 @@ def may_read_people(user: Any) -> None:
 def test_a_rule_over_a_source_the_area_may_not_draw_on_shows_nobody(world: SimpleNamespace, source: str, types: list, container: str) -> None:
     # However such a rule got there (written before the grant was taken away, by a script…), it shows no one.
     area = world.support if source == "github" else world.coding
-    ConversionPoint.objects.create(area=area, slug="catch-all", source=getattr(world, source), types=types, container=container, name="All")
+    point = ConversionPoint.objects.create(area=area, slug="catch-all", source=getattr(world, source), types=types, container=container, name="All")
+    conversion_points_approve(points=[point], by=world.staff)  # even approved by mistake
     owner = world.builder if area == world.support else world.other_builder
 
     names = contributors(api_as(owner), area.slug)
@@ -105,6 +108,7 @@ def test_a_rule_over_a_source_the_area_may_not_draw_on_shows_nobody(world: Simpl
 
 def test_a_rule_moved_to_another_area_shows_nobody_there(world: SimpleNamespace) -> None:
     ConversionPoint.objects.filter(slug="sumo-answer").update(area=world.coding)
+    conversion_points_approve(points=ConversionPoint.objects.filter(slug="sumo-answer"), by=world.staff)
 
     assert contributors(api_as(world.other_builder), "coding") == {f"Coder{i}" for i in range(4)}
     assert contributors(api_as(world.builder)) == set()
@@ -118,8 +122,9 @@ def test_a_builder_cannot_read_another_builders_area(world: SimpleNamespace) -> 
 
 
 def test_a_disabled_or_casual_rule_over_a_granted_source_widens_nothing(world: SimpleNamespace) -> None:
-    ConversionPoint.objects.create(area=world.support, slug="asked", source=world.sumo, types=SUMO_TYPES, level="casual", name="Asked")
-    ConversionPoint.objects.create(area=world.support, slug="off", source=world.sumo, types=SUMO_TYPES, enabled=False, name="Off")
+    asked = ConversionPoint.objects.create(area=world.support, slug="asked", source=world.sumo, types=SUMO_TYPES, level="casual", name="Asked")
+    off = ConversionPoint.objects.create(area=world.support, slug="off", source=world.sumo, types=SUMO_TYPES, enabled=False, name="Off")
+    conversion_points_approve(points=[asked, off], by=world.staff)
 
     assert contributors(api_as(world.builder)) == {"Answerer0", "Answerer1", "Answerer2"}
 
@@ -128,7 +133,8 @@ def test_a_disabled_or_casual_rule_over_a_granted_source_widens_nothing(world: S
 
 def test_a_builder_given_the_people_permissions_reads_only_their_areas_contributors(world: SimpleNamespace) -> None:
     may_read_people(world.builder)
-    ConversionPoint.objects.create(area=world.support, slug="catch-all", source=world.github, types=["github.pull_request.opened"], name="All")
+    point = ConversionPoint.objects.create(area=world.support, slug="catch-all", source=world.github, types=["github.pull_request.opened"], name="All")
+    conversion_points_approve(points=[point], by=world.staff)  # approval never reaches past the area's sources
     api = api_as(world.builder)
     answerers = {"Answerer0", "Answerer1", "Answerer2"}
 
