@@ -219,6 +219,18 @@ def test_a_builder_adding_a_catch_all_rule_reads_no_one_new(world: SimpleNamespa
     assert what_they_read(world.builder) == ANSWERERS
 
 
+def test_a_builder_widening_an_approved_rule_in_the_areas_page_reads_no_one_new(world: SimpleNamespace) -> None:
+    client = as_user(world.builder)
+    url = reverse("admin:conversion_points_area_change", args=[world.support.pk])
+    data = page_form(client.get(url))
+    index = next(key for key, value in data.items() if key.endswith("-slug") and value == "gh-issue").split("-")[1]
+    data.update({f"conversion_points-{index}-source": str(world.sumo.pk), f"conversion_points-{index}-types": ALL_SUMO})
+
+    assert client.post(url, data).status_code == 302
+    assert ConversionPoint.objects.get(slug="gh-issue").source == world.sumo
+    assert what_they_read(world.builder) == ANSWERERS
+
+
 def test_a_builder_cannot_post_an_approval_with_their_rule(world: SimpleNamespace) -> None:
     forged = '{"area": %d, "source": %d, "types": %s, "container": "*", "level": "active", "enabled": true}'
     response = add_in_admin(
