@@ -41,7 +41,15 @@ from conversion_points.models import Area
 
 from .auth import ApiTokenAuthentication, OIDCBearerAuthentication
 from .models import AuthAudit
-from .permissions import SeesActivities, SeesPeople, areas_for
+from .permissions import (
+    SeesActivities,
+    SeesEveryArea,
+    SeesPeople,
+    activities_for,
+    areas_for,
+    people_for,
+    sees_all_areas,
+)
 from .selectors import area_contributors, dedup_check
 from .services import audit_record
 
@@ -339,7 +347,7 @@ class PersonSerializer(serializers.ModelSerializer):
 
 
 def _people(request: Request) -> QuerySet[Person]:
-    people = Person.objects.prefetch_related(Prefetch("identities", Identity.objects.select_related("source").order_by("kind", "value")))
+    people = people_for(request.user).prefetch_related(Prefetch("identities", Identity.objects.select_related("source").order_by("kind", "value")))
     params = request.query_params
     if params.get("q"):
         text = params["q"].strip()
@@ -402,7 +410,8 @@ class PersonDetailView(StaffAPIView, generics.RetrieveAPIView):
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
 
     def get_queryset(self) -> QuerySet[Person]:
-        return Person.objects.prefetch_related(Prefetch("identities", Identity.objects.select_related("source")))
+        # Someone a community builder may not read answers exactly like someone who does not exist.
+        return people_for(self.request.user).prefetch_related(Prefetch("identities", Identity.objects.select_related("source")))
 
 
 # --------------------------------------------------------------------------- activities
@@ -440,7 +449,7 @@ class ActivityListView(StaffAPIView, generics.ListAPIView):
 
     def get_queryset(self) -> QuerySet[Activity]:
         params = self.request.query_params
-        activities = Activity.objects.select_related("source", "identity__source")
+        activities = activities_for(self.request.user).select_related("source", "identity__source")
         if params.get("source"):
             activities = activities.filter(source__slug=params["source"])
         if params.get("type"):
@@ -542,7 +551,9 @@ class AreaContributorsView(StaffAPIView, generics.ListAPIView):
         if staff not in (None, "include"):
             raise ValidationError({"staff": _("Use include, or leave staff out.")})
         day = query_date(self.request)
-        contributors = area_contributors(area=self.get_area(), day=day, include_staff=staff == "include")
+        contributors = area_contributors(
+            area=self.get_area(), day=day, include_staff=staff == "include", approved_only=not sees_all_areas(self.request.user)
+        )
         contributors = [c for c in contributors if c.status in STATUSES[status]]
         persons = [c.person for c in contributors]
         prefetch_related_objects(persons, Prefetch("identities", Identity.objects.select_related("source")))
@@ -621,7 +632,8 @@ class DedupRequestSerializer(serializers.Serializer):
 class DedupCheckView(StaffAPIView):
     """De-duplication check: which of these e-mails and user names are known, and which are one person."""
 
-    permission_classes = [IsAuthenticated, SeesPeople]
+    # It answers about anyone at all, so it is not narrowed to a builder's areas: staff only.
+    permission_classes = [IsAuthenticated, SeesPeople, SeesEveryArea]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer]
 
     def post(self, request: Request) -> Response:

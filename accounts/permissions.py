@@ -1,6 +1,10 @@
 """Object-level rules: a community builder sees and edits only the areas they own.
 
-Used by the conversion points admin and the staff API alike, so both answer the same way.
+Used by the conversion points admin and the staff API alike, so both answer the same way. Whatever
+else a builder is given, the people and activities they may read are only those their own areas'
+conversion points find, over the sources staff let those areas draw on (`Area.sources`), and only
+through the points staff approved as they are (`ConversionPoint.is_approved`): a builder's new or
+widened rule shows no one until staff approve it.
 """
 
 from typing import Any
@@ -8,7 +12,11 @@ from typing import Any
 from django.db.models import QuerySet
 from rest_framework.permissions import BasePermission
 
+from activities.models import Activity
+from contributors.models import Person
 from conversion_points.models import Area
+
+from .selectors import contributions_of_areas
 
 ALL_AREAS_PERMISSION = "accounts.view_all_areas"
 
@@ -27,6 +35,18 @@ def areas_for(user: Any) -> QuerySet[Area]:
     return Area.objects.filter(owners=user)
 
 
+def people_for(user: Any) -> QuerySet[Person]:
+    """The people whose records `user` may read: everyone for staff, else their areas' contributors."""
+    if sees_all_areas(user):
+        return Person.objects.all()
+    return Person.objects.filter(pk__in=activities_for(user).values("identity__person_id"))
+
+
+def activities_for(user: Any) -> QuerySet[Activity]:
+    """The activities `user` may read: all for staff, else the contributions to their areas by approved rules."""
+    if sees_all_areas(user):
+        return Activity.objects.all()
+    return contributions_of_areas(areas=areas_for(user), approved_only=True)
 
 
 class SeesPeople(BasePermission):
@@ -35,6 +55,13 @@ class SeesPeople(BasePermission):
     def has_permission(self, request: Any, view: Any) -> bool:
         user = request.user
         return bool(user and user.is_authenticated and user.is_active and user.has_perm("contributors.view_person"))
+
+
+class SeesEveryArea(BasePermission):
+    """Questions about anyone at all (the de-duplication check): staff and administrators only."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return sees_all_areas(request.user)
 
 
 class SeesActivities(BasePermission):

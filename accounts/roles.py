@@ -3,7 +3,7 @@
 | role | from the provider group(s) in | gets |
 |---|---|---|
 | administrator | `OIDC_ROLE_GROUPS` `admin=…` | everything (superuser) |
-| staff | `staff=…` | the admin: people, identities, merges, sources, sync health; every area read-only |
+| staff | `staff=…` | the admin: people, identities, merges, sources, sync health; every area read-only but the sources it may draw on |
 | community builder | `builder=…` | the admin: conversion points, targets and contributors of the areas they own; sources read-only |
 | contributor | anyone else allowed in | no admin; their own record |
 
@@ -36,6 +36,8 @@ GROUP_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("contributors", "*"): ALL,
         ("activities", "*"): ALL,
         ("conversion_points", "*"): ("view",),
+        # Only an area's sources: the admin keeps every other field of an area read-only for staff.
+        ("conversion_points", "area"): ("change",),
         ("accounts", "apitoken"): ALL,
         ("accounts", "authaudit"): ("view",),
         ("accounts", "all_areas"): ("view",),

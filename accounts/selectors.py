@@ -18,9 +18,17 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def contributions_of_areas(*, areas: Sequence[Area]) -> QuerySet[Activity]:
-    """Activities that are contributions to these areas: matched by an enabled active or core point."""
-    points = ConversionPoint.objects.filter(area__in=areas, enabled=True, level__in=COUNTED_LEVELS)
+def contributions_of_areas(*, areas: Sequence[Area] | QuerySet[Area], approved_only: bool = True) -> QuerySet[Activity]:
+    """Activities that are contributions to these areas: matched by an enabled active or core point.
+
+    Only points over one of their area's sources count here (staff decide those): this is how anyone
+    reads an area's contributors, so no rule can reach beyond what staff let the area draw on. With
+    `approved_only` (what community builders read), only points exactly as staff approved them count,
+    so a builder's new or widened rule shows no one until staff approve it; staff pass False.
+    """
+    points = ConversionPoint.objects.over_area_sources().filter(area__in=areas, enabled=True, level__in=COUNTED_LEVELS)
+    if approved_only:
+        points = points.approved()
     rules = rules_condition(points)
     return Activity.objects.filter(Q(pk__in=[]) if rules is None else rules, identity__isnull=False)
 
@@ -33,20 +41,21 @@ class AreaContributor:
     last_contribution_at: datetime
 
 
-def area_contributors(*, area: Area, day: date, include_staff: bool = False) -> list[AreaContributor]:
+def area_contributors(*, area: Area, day: date, include_staff: bool = False, approved_only: bool = True) -> list[AreaContributor]:
     """The area's active contributors at `day`, which of them are new, and who lapsed that week.
 
     In the BRIEF's words, for this area's contributions (active and core conversion points):
     - **active at D**: at least one contribution on the 365 days ending D (UTC dates D−364 … D);
     - **new in the week ending D**: the first-ever contribution falls on D−6 … D;
     - **lapsed in the week ending D**: active at D−7, not active at D.
-    Bots never count; staff only when asked for. Each person once, however many identities.
+    Bots never count; staff only when asked for. Each person once, however many identities. A
+    community builder's list (`approved_only`) uses only the rules staff approved as they are.
     """
     end = day_start(day + timedelta(days=1))
     end_previous = end - timedelta(days=7)
     window_start = end - timedelta(days=WINDOW_DAYS)
     rows = (
-        contributions_of_areas(areas=[area])
+        contributions_of_areas(areas=[area], approved_only=approved_only)
         .filter(occurred_at__lt=end, identity__person__is_bot=False)
         .filter(Q() if include_staff else Q(identity__person__is_staff=False))
         .values("identity__person")
@@ -82,7 +91,8 @@ def active_areas_of_persons(*, person_ids: Sequence[int], day: date) -> dict[int
         return found
     for area in Area.objects.order_by("position", "slug"):
         active = (
-            contributions_of_areas(areas=[area])
+            # Asked by staff only (the de-duplication check): every rule, approved or not.
+            contributions_of_areas(areas=[area], approved_only=False)
             .filter(identity__person_id__in=person_ids, occurred_at__lt=end, occurred_at__gte=end - timedelta(days=WINDOW_DAYS))
             .values_list("identity__person_id", flat=True)
             .distinct()

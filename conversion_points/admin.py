@@ -8,11 +8,13 @@ jQuery UI from a CDN, and Baloo must work offline.
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from modeltranslation.admin import TranslationAdmin, TranslationStackedInline
 
 from accounts.permissions import areas_for, sees_all_areas
@@ -21,6 +23,7 @@ from activities.validators import is_activity_type
 from .metrics import metrics_recompute_soon
 from .models import Area, ConversionPoint
 from .selectors import activity_types_seen, conversion_point_preview
+from .services import conversion_point_source_check, conversion_points_approve
 
 EXAMPLE_TYPE = "sumo.answer.posted"
 
@@ -61,6 +64,13 @@ class ConversionPointForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        # In the area's page, `area` is the page's own area, whose sources may be changing in the same form.
+        area = cleaned.get("area")
+        if area is not None and cleaned.get("source") is not None:
+            try:
+                conversion_point_source_check(area=area, source=cleaned["source"], granted=getattr(area, "sources_being_saved", None))
+            except ValidationError as error:
+                self.add_error("source", error)
         if self.preview_requested and not self.errors and cleaned.get("source") and cleaned.get("types"):
             preview = conversion_point_preview(
                 source=cleaned["source"], types=cleaned["types"], container=cleaned.get("container") or "*"
@@ -76,16 +86,52 @@ class ConversionPointForm(forms.ModelForm):
         return cleaned
 
 
+APPROVAL_HELP = _(
+    "Approval decides only whose records community builders may read: a rule a builder creates, or changes in what "
+    "it matches (area, source, types, container, level, enabling), shows no one in builders' lists of people, "
+    "contributors and exports until staff approve it as it is. The public counts and the dashboard use every "
+    "enabled rule, approved or not."
+)
+
+
+def approval_status(point: ConversionPoint | None) -> str:
+    """What the rule's approval means for the builders' lists, in their words."""
+    if point is None or point.pk is None:
+        return _("New rules wait for staff approval before their contributors appear in your lists.")
+    if point.is_approved:
+        return _("Approved by staff: its contributors appear in your lists.")
+    return _("Waiting for staff approval before its contributors appear in your lists.")
+
+
+class ApprovalMixin:
+    """Staff and administrators approve what they save; a builder's change waits for them (`conversion_points_approve`)."""
+
+    def approve_saved(self, request: HttpRequest, points: list[ConversionPoint]) -> None:
+        if sees_all_areas(request.user):
+            conversion_points_approve(points=points, by=request.user)
+        elif any(not point.is_approved for point in points):
+            self.message_user(
+                request,
+                _("Saved. Until staff approve it, the changed rule counts on the dashboard but shows no one in your lists."),
+                messages.INFO,
+            )
+
+
 class ConversionPointInline(TranslationStackedInline):
     model = ConversionPoint
     form = ConversionPointForm
     fieldsets = (
-        (None, {"fields": ("slug", "name", "level", "enabled", "source", "types", "container")}),
+        (None, {"fields": ("slug", "name", "level", "enabled", "source", "types", "container", "approval")}),
         (_("Explaining and recognising"), {"fields": ("description", "recognition", "next_step_url"), "classes": ("collapse",)}),
     )
+    readonly_fields = ("approval",)
     extra = 0
     show_change_link = True
     autocomplete_fields = ("source",)
+
+    @admin.display(description=_("approval"))
+    def approval(self, obj: ConversionPoint | None) -> str:
+        return approval_status(obj)
 
 
 class RecomputesMetrics:
@@ -127,17 +173,37 @@ class OwnedAreasOnly:
         return super().has_delete_permission(request, obj) and self._may(request, obj)
 
 
+class AreaForm(forms.ModelForm):
+    def clean_sources(self) -> Any:
+        """Every conversion point of an area uses one of its sources: one in use cannot be taken away."""
+        sources = self.cleaned_data["sources"]
+        if self.instance.pk is None:
+            return sources
+        points = self.instance.conversion_points.exclude(source__in=sources).select_related("source")
+        in_use = sorted({point.source.name or point.source.slug for point in points})
+        if in_use:
+            raise forms.ValidationError(
+                _(
+                    "This area's conversion points still use %(sources)s. Move them to another source or delete "
+                    "them first, then take the source away."
+                ),
+                params={"sources": ", ".join(f"“{name}”" for name in in_use)},
+            )
+        return sources
+
+
 @admin.register(Area)
-class AreaAdmin(RecomputesMetrics, OwnedAreasOnly, TranslationAdmin):
+class AreaAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, TranslationAdmin):
+    form = AreaForm
     list_display = ("slug", "name", "target", "conversion_point_count", "position")
     list_display_links = ("slug", "name")
     search_fields = ("slug", "name")
-    filter_horizontal = ("owners",)
+    filter_horizontal = ("owners", "sources")
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("slug", "name", "description")}),
         (_("Goal and order"), {"fields": ("target", "position")}),
-        (_("Who looks after it"), {"fields": ("owners",)}),
+        (_("Who looks after it"), {"fields": ("owners", "sources")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
     inlines = (ConversionPointInline,)
@@ -149,31 +215,92 @@ class AreaAdmin(RecomputesMetrics, OwnedAreasOnly, TranslationAdmin):
         return areas.annotate(conversion_point_count=Count("conversion_points"))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Area | None = None) -> tuple[str, ...]:
-        # A builder may not hand their area to someone else, nor rename the slug the API uses.
+        if request.user.is_superuser:
+            return tuple(self.readonly_fields)
         if sees_all_areas(request.user):
-            return self.readonly_fields
-        return (*self.readonly_fields, "slug", "owners")
+            # Staff decide which sources an area may draw on; the rest is its builders' and administrators'.
+            return tuple(self.replace_orig_field((*self.readonly_fields, "slug", "name", "description", "target", "position", "owners")))
+        # A builder may not hand their area to someone else, rename the slug the API uses, nor widen
+        # the sources whose contributors they see.
+        return (*self.readonly_fields, "slug", "owners", "sources")
+
+    def save_form(self, request: HttpRequest, form: Any, change: bool) -> Area:
+        area = super().save_form(request, form, change)
+        if "sources" in form.cleaned_data:
+            # The page's conversion points are checked (after this) against the sources saved with them.
+            area.sources_being_saved = list(form.cleaned_data["sources"])
+        return area
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        super().save_formset(request, form, formset, change)
+        if formset.model is ConversionPoint:
+            self.approve_saved(request, [*formset.new_objects, *(point for point, _fields in formset.changed_objects)])
 
     @admin.display(description=_("conversion points"), ordering="conversion_point_count")
     def conversion_point_count(self, obj: Area) -> int:
         return obj.conversion_point_count
 
 
+class ApprovalFilter(admin.SimpleListFilter):
+    title = _("approval")
+    parameter_name = "approval"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> tuple[tuple[str, Any], ...]:
+        return (("awaiting", _("awaiting approval")), ("approved", _("approved")))
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[ConversionPoint]) -> QuerySet[ConversionPoint]:
+        if self.value() == "awaiting":
+            return queryset.awaiting_approval()
+        if self.value() == "approved":
+            return queryset.approved()
+        return queryset
+
+
 @admin.register(ConversionPoint)
-class ConversionPointAdmin(RecomputesMetrics, OwnedAreasOnly, TranslationAdmin):
+class ConversionPointAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, TranslationAdmin):
     form = ConversionPointForm
-    list_display = ("name", "area", "source", "level", "types_list", "container", "enabled")
-    list_filter = ("area", "source", "level", "enabled")
+    list_display = ("name", "area", "source", "level", "types_list", "container", "enabled", "approval")
+    list_filter = (ApprovalFilter, "area", "source", "level", "enabled")
     list_select_related = ("area", "source")
     search_fields = ("slug", "name")
     autocomplete_fields = ("area", "source")
-    readonly_fields = ("matches", "types_seen", "created_at", "updated_at")
+    readonly_fields = ("matches", "types_seen", "approval", "approved_at", "approved_by", "created_at", "updated_at")
+    actions = ("approve_for_builders",)
     fieldsets = (
         (None, {"fields": ("area", "slug", "name", "level", "enabled")}),
         (_("What counts"), {"fields": ("source", "types", "container", "types_seen", "matches")}),
+        (_("Approval"), {"fields": ("approval", "approved_at", "approved_by"), "description": APPROVAL_HELP}),
         (_("Explaining and recognising"), {"fields": ("description", "recognition", "next_step_url")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
+
+    def save_model(self, request: HttpRequest, obj: ConversionPoint, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        self.approve_saved(request, [obj])
+
+    def has_approve_permission(self, request: HttpRequest) -> bool:
+        return sees_all_areas(request.user)
+
+    @admin.action(description=_("Approve the selected conversion points for builders' lists"), permissions=["approve"])
+    def approve_for_builders(self, request: HttpRequest, queryset: QuerySet[ConversionPoint]) -> None:
+        approved = conversion_points_approve(points=queryset.select_related(None), by=request.user)
+        for point in approved:
+            # The admin's history of the point says who approved which rule.
+            self.log_change(request, point, f"Approved for builders' lists: {point.approved_definition}")
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d conversion point approved: its contributors now appear in its area's builders' lists.",
+                "%(count)d conversion points approved: their contributors now appear in their areas' builders' lists.",
+                len(approved),
+            )
+            % {"count": len(approved)},
+            messages.SUCCESS,
+        )
+
+    @admin.display(description=_("approval"))
+    def approval(self, obj: ConversionPoint | None) -> str:
+        return approval_status(obj)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConversionPoint]:
         points = super().get_queryset(request)

@@ -30,6 +30,16 @@ class Area(models.Model):
         related_name="owned_areas",
         help_text=_("Community builders who may edit this area's conversion points and see its contributors."),
     )
+    sources = models.ManyToManyField(
+        "activities.Source",
+        verbose_name=_("sources"),
+        blank=True,
+        related_name="areas",
+        help_text=_(
+            "The systems this area's conversion points may draw on. Staff decide: the area's community builders "
+            "see the contributors of these sources that their rules find, and no one else."
+        ),
+    )
     position = models.PositiveIntegerField(_("position"), default=0, help_text=_("Order on the dashboard, smallest first."))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -41,6 +51,30 @@ class Area(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+def conversion_point_definition(*, area_id: int | None, source_id: int | None, types: object, container: str, level: str, enabled: bool) -> dict:
+    """A conversion point's rule as plain JSON: what staff approve, compared as a whole (the data migration uses it too)."""
+    listed = sorted({str(t) for t in types}) if isinstance(types, list) else repr(types)
+    return {"area": area_id, "source": source_id, "types": listed, "container": container or "*", "level": level, "enabled": bool(enabled)}
+
+
+class ConversionPointQuerySet(models.QuerySet):
+    def over_area_sources(self) -> "ConversionPointQuerySet":
+        """The points whose source is one of their area's sources: the only ones that may show anyone's record."""
+        return self.filter(area__sources=models.F("source"))
+
+    def approved(self) -> "ConversionPointQuerySet":
+        """The points whose rule is exactly what staff approved: the only ones that show a builder anyone's record.
+
+        Compared in Python, column by column, so no way of changing a rule (a form, a bulk update, a
+        script) can keep an approval that was given to another rule. Areas hold few points.
+        """
+        return self.filter(pk__in=[point.pk for point in self.select_related(None) if point.is_approved])
+
+    def awaiting_approval(self) -> "ConversionPointQuerySet":
+        """The points changed (or created) since staff last approved them."""
+        return self.exclude(pk__in=self.approved().values("pk"))
 
 
 class ConversionPoint(models.Model):
@@ -86,8 +120,33 @@ class ConversionPoint(models.Model):
         _("next step link"), blank=True, max_length=500, help_text=_("Where someone who did this can go next to grow.")
     )
     enabled = models.BooleanField(_("enabled"), default=True)
+    # What staff approved (see `definition`): until the rule is exactly that again, its contributors stay out
+    # of its area's builders' lists. Public counting never looks at it.
+    approved_definition = models.JSONField(
+        _("approved rule"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "The rule as staff last approved it (area, source, types, container, level, enabled). Community builders' "
+            "lists of people show its contributors only while the rule is exactly this; the public counts never wait for it."
+        ),
+    )
+    approved_at = models.DateTimeField(_("approved"), null=True, blank=True, editable=False)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("approved by"),
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Empty for rules approved by the operator (load_config) or by the upgrade that introduced approval."),
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    objects = ConversionPointQuerySet.as_manager()
 
     class Meta:
         ordering = ["area", "slug"]
@@ -96,6 +155,16 @@ class ConversionPoint(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def definition(self) -> dict:
+        """Everything about the rule that decides whose activities it matches, and so whose records it shows."""
+        return conversion_point_definition(
+            area_id=self.area_id, source_id=self.source_id, types=self.types, container=self.container, level=self.level, enabled=self.enabled
+        )
+
+    @property
+    def is_approved(self) -> bool:
+        return self.approved_definition is not None and self.approved_definition == self.definition()
 
     def matches_container(self, container: str) -> bool:
         pattern = self.container or "*"

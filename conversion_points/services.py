@@ -5,10 +5,14 @@ dumping gives back a file that loads to the same state.
 """
 
 import re
+from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from activities.models import Source
 from activities.validators import is_activity_type
@@ -24,6 +28,65 @@ SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
 
 class ConfigError(ValueError):
     """A configuration file that cannot be loaded; the message says where and why."""
+
+
+def conversion_point_source_check(*, area: Area, source: Source, granted: Collection[Source] | None = None) -> None:
+    """Refuse a conversion point over a source its area may not draw on.
+
+    Staff decide which sources an area may draw on (`Area.sources`): a rule is how an area's community
+    builders see contributors, so a rule over any other source would show them that source's people.
+    `granted` is the area's sources when they change in the same form as the rule; else the stored ones.
+    """
+    allowed = list(granted) if granted is not None else list(area.sources.all()) if area.pk else []
+    if source.pk in {other.pk for other in allowed}:
+        return
+    if not allowed:
+        raise ValidationError(
+            _(
+                "This area may not draw on any source yet, so it cannot count activities from “%(source)s”. "
+                "Staff decide which sources an area may draw on: ask them to add this one to the area."
+            ),
+            code="source-not-granted",
+            params={"source": source.name or source.slug},
+        )
+    raise ValidationError(
+        _(
+            "This area may not draw on “%(source)s”: its conversion points can use %(allowed)s. "
+            "Staff decide which sources an area may draw on: ask them if this one should be added."
+        ),
+        code="source-not-granted",
+        params={"source": source.name or source.slug, "allowed": ", ".join(f"“{other.name or other.slug}”" for other in allowed)},
+    )
+
+
+def conversion_points_approve(*, points: Iterable[ConversionPoint], by: Any | None) -> list[ConversionPoint]:
+    """Approve these conversion points as they are now: their contributors may appear in their area's builders' lists.
+
+    Only staff, administrators (`by`) and the operator (`by=None`: load_config) approve. A builder's rule is
+    unapproved until then, and becomes so again whenever its area, source, types, container, level or
+    enabling changes (`ConversionPoint.is_approved`). Public counting never waits for approval. Returns
+    the points whose approval changed.
+    """
+    approved = []
+    now = timezone.now()
+    for point in points:
+        if point.is_approved:
+            continue
+        point.approved_definition = point.definition()
+        point.approved_at = now
+        point.approved_by = by
+        point.save(update_fields=["approved_definition", "approved_at", "approved_by"])
+        approved.append(point)
+    return approved
+
+
+def _area_sources(value: Any, *, where: str, known_sources: dict[str, Source]) -> list[Source]:
+    if not isinstance(value, list) or not all(isinstance(slug, str) for slug in value):
+        raise ConfigError(f"{where}: give a list of source slugs such as [\"sumo\"]")
+    unknown = [slug for slug in value if slug not in known_sources]
+    if unknown:
+        raise ConfigError(f"{where}: unknown source {unknown[0]!r}; list it under \"sources\" or configure it first")
+    return [known_sources[slug] for slug in value]
 
 
 def _translations(value: Any, *, where: str) -> dict[str, str]:
@@ -97,7 +160,9 @@ def config_load(*, config: dict) -> dict[str, int]:
     """Create or update sources, areas and conversion points from a configuration (upsert by slug).
 
     Nothing is deleted: something missing from the file stays as it is. The whole file loads or,
-    on the first error, nothing does.
+    on the first error, nothing does. An area's `sources` are the sources it may draw on: given,
+    they are exactly those, and every conversion point of the area must use one of them; left out,
+    the area may draw at least on the sources its conversion points name.
     """
     if not isinstance(config, dict):
         raise ConfigError("the configuration must be a JSON object with \"sources\" and \"areas\"")
@@ -114,6 +179,8 @@ def config_load(*, config: dict) -> dict[str, int]:
         )
         counts["sources"] += 1
     known_sources = {source.slug: source for source in Source.objects.all()}
+    loaded_areas: dict[int, int] = {}  # area id → its index in the file
+    loaded_points: dict[int, ConversionPoint] = {}  # id → the point as last loaded (a file may name one twice)
 
     for index, item in enumerate(areas):
         where = f"areas[{index}]"
@@ -133,6 +200,9 @@ def config_load(*, config: dict) -> dict[str, int]:
         if "position" in item:
             area.position = item["position"]
         area.save()
+        loaded_areas[area.pk] = index
+        if "sources" in item:
+            area.sources.set(_area_sources(item["sources"], where=f"{where}.sources", known_sources=known_sources))
         counts["areas"] += 1
 
         points = item.get("conversion_points", [])
@@ -152,12 +222,34 @@ def config_load(*, config: dict) -> dict[str, int]:
             for field in TRANSLATED_FIELDS["conversion_point"]:
                 _set_translations(conversion_point, field, _translations(point.get(field), where=f"{point_where}.{field}"))
             conversion_point.save()
+            loaded_points[conversion_point.pk] = conversion_point
             counts["conversion_points"] += 1
+        if "sources" not in item:
+            area.sources.add(*{known_sources[point["source"]] for point in points})
+    _check_points_over_area_sources(loaded_areas)
+    # The operator wrote the file: its rules are approved as they are.
+    conversion_points_approve(points=loaded_points.values(), by=None)
     if counts["areas"] or counts["conversion_points"]:
         from .metrics import metrics_recompute_soon  # metrics imports the models this module loads
 
         metrics_recompute_soon()
     return counts
+
+
+def _check_points_over_area_sources(loaded_areas: dict[int, int]) -> None:
+    """Checked once every area is loaded: a point may have moved from one area of the file to another."""
+    stray = (
+        ConversionPoint.objects.filter(area__in=list(loaded_areas))
+        .exclude(pk__in=ConversionPoint.objects.over_area_sources().values("pk"))
+        .select_related("area", "source")
+        .order_by("area__position", "area__slug", "slug")
+        .first()
+    )
+    if stray is not None:
+        raise ConfigError(
+            f"areas[{loaded_areas[stray.area_id]}]: conversion point {stray.slug!r} uses source {stray.source.slug!r}, "
+            "which the area's \"sources\" do not list"
+        )
 
 
 def config_dump() -> dict[str, list]:
@@ -167,12 +259,13 @@ def config_dump() -> dict[str, list]:
         for source in Source.objects.order_by("slug")
     ]
     areas = []
-    for area in Area.objects.prefetch_related("conversion_points__source").order_by("position", "slug"):
+    for area in Area.objects.prefetch_related("conversion_points__source", "sources").order_by("position", "slug"):
         entry: dict[str, Any] = {"slug": area.slug, "name": _get_translations(area, "name")}
         if description := _get_translations(area, "description"):
             entry["description"] = description
         entry["target"] = area.target
         entry["position"] = area.position
+        entry["sources"] = sorted(source.slug for source in area.sources.all())
         entry["conversion_points"] = []
         for point in sorted(area.conversion_points.all(), key=lambda p: p.slug):
             point_entry: dict[str, Any] = {

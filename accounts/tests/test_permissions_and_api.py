@@ -14,6 +14,7 @@ from accounts.services import api_token_create, api_token_revoke, user_roles_app
 from activities.models import Activity, Source
 from contributors.models import Identity, Person
 from conversion_points.models import Area, ConversionPoint
+from conversion_points.services import conversion_points_approve
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +36,7 @@ def world() -> dict:
     pr = ConversionPoint.objects.create(
         area=coding, slug="gh-pr", source=github, types=["github.pull_request.opened"], container="mozilla/*", name="Opened a PR"
     )
+    conversion_points_approve(points=[answer, pr], by=None)  # as staff approved them
     builder_a = User.objects.create_user("builder-a", "a@example.org")
     builder_b = User.objects.create_user("builder-b", "b@example.org")
     staff = User.objects.create_user("staffer", "staff@example.org")
@@ -43,6 +45,8 @@ def world() -> dict:
     user_roles_apply(user=staff, roles={STAFF})
     support.owners.add(builder_a)
     coding.owners.add(builder_b)
+    support.sources.add(sumo)
+    coding.sources.add(github)
 
     def person(name: str, *, email: str, username: str | None = None, **flags: bool) -> Person:
         p = Person.objects.create(display_name=name, **flags)

@@ -19,6 +19,7 @@ def sumo() -> Source:
 @pytest.fixture
 def support(sumo: Source) -> Area:
     area = Area.objects.create(slug="support", name_en="Support", name_fr="Assistance", target=1500)
+    area.sources.add(sumo)
     ConversionPoint.objects.create(
         area=area, slug="sumo-answer", source=sumo, types=["sumo.answer.posted"], name_en="Answered a question"
     )
