@@ -31,8 +31,8 @@ from contributors.keys import email_key
 from contributors.models import Identity, IdentityExclusion
 
 from . import oidc
-from .oidc import SignInFailed, SignInRefused
 from .models import AuthAudit
+from .oidc import SignInFailed, SignInRefused
 from .roles import claim_groups, role_mapping, roles_from_claims
 from .services import TOKEN_PREFIX, api_token_authenticate, audit_record, user_roles_apply
 

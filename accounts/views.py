@@ -118,6 +118,10 @@ REFUSALS = {
         "community's Baloo administrators to remove the extra one."
     ),
 }
+REFUSED_WITHOUT_REASON = gettext_lazy(
+    "The sign-in did not go through: your account may not be allowed to use Baloo yet, or the "
+    "sign-in took too long. If you think you should have access, ask your community's Baloo administrators."
+)
 REFUSAL_SESSION_KEY = "oidc_refusal"
 
 
@@ -126,17 +130,36 @@ def _sign_in_url(next_url: str = "") -> str:
     return f"{url}?{urlencode({'next': next_url})}" if next_url else url
 
 
-def _problem(request: HttpRequest, *, title: str, message: str, status: int, sign_in: bool = True) -> HttpResponse:
-    """A page for a sign-in that did not go through, on the public site's layout, in the person's language."""
-    context = {"title": title, "message": message, "sign_in_url": _sign_in_url() if sign_in and oidc.oidc_enabled() else ""}
-    return render(request, "accounts/sign_in_problem.html", context, status=status)
+def _problem(
+    request: HttpRequest, *, title: Any, message: Any, status: int, params: dict | None = None, sign_in: bool = True
+) -> HttpResponse:
+    """A page for a sign-in that did not go through, on the public site's layout, in the person's language.
+
+    `title` and `message` may be lazy: they are translated here, in the person's language.
+    """
+    with _their_language(request):
+        context = {
+            "title": str(title),
+            "message": str(message) % params if params else str(message),
+            "sign_in_url": _sign_in_url() if sign_in and oidc.oidc_enabled() else "",
+        }
+        return render(request, "accounts/sign_in_problem.html", context, status=status)
+
+
+def _their_language(request: HttpRequest) -> translation.override:
+    """The person's language (URL prefix, cookie, then browser), for pages under /oidc/.
+
+    /oidc/ has no language prefix, where the locale middleware always picks the default language;
+    the rate limit answers before that middleware runs at all.
+    """
+    return translation.override(translation.get_language_from_request(request, check_path=True))
 
 
 def sign_in_failed(request: HttpRequest, failure: SignInFailed) -> HttpResponse:
     """The page for a failed sign-in; the detail goes to the operators' log only."""
     logger.warning("single sign-on failed (%s): %s", failure.reason, failure.detail or "no detail")
     title, message, status = FAILURES.get(failure.reason, FAILURES["callback-invalid"])
-    return _problem(request, title=str(title), message=str(message), status=status)
+    return _problem(request, title=title, message=message, status=status)
 
 
 class OIDCAuthenticationRequestView(BaseAuthenticationRequestView):
@@ -169,9 +192,9 @@ class OIDCCallbackView(BaseCallbackView):
             logger.info("single sign-on: the provider answered %s", code)
             if code in ("login_required", "interaction_required", "consent_required", "account_selection_required"):
                 title, message, status = FAILURES["session-ended"]
-                return _problem(request, title=str(title), message=str(message), status=status)
+                return _problem(request, title=title, message=message, status=status)
             title, message, status = FAILURES["provider-error"]
-            return _problem(request, title=str(title), message=str(message) % {"error": code}, status=status)
+            return _problem(request, title=title, message=message, params={"error": code}, status=status)
         try:
             return super().get(request)
         except SignInRefused as refusal:
@@ -253,7 +276,8 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     POST is CSRF-checked like every form.
     """
     if request.method == "GET":
-        return render(request, "accounts/sign_out.html", {"title": _("Sign out")})
+        with _their_language(request):
+            return render(request, "accounts/sign_out.html")
     after = settings.LOGOUT_REDIRECT_URL or "/"
     if request.user.is_authenticated:
         if oidc.oidc_enabled() and request.session.get(BACKEND_SESSION_KEY, "").endswith("OIDCBackend"):
@@ -265,29 +289,21 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 def sign_in_refused(request: HttpRequest) -> HttpResponse:
     """Where the provider's answer lands when Baloo's rules did not let the person in: it says why."""
     refusal = request.session.pop(REFUSAL_SESSION_KEY, None) or {}
-    reason = REFUSALS.get(str(refusal.get("reason", "")))
-    if reason is None:
-        message = _(
-            "The sign-in did not go through: your account may not be allowed to use Baloo yet, or the "
-            "sign-in took too long. If you think you should have access, ask your community's Baloo administrators."
-        )
-    else:
-        message = str(reason) % {"email": refusal.get("email") or _("your address")}
-    return _problem(request, title=_("Sign-in refused"), message=message, status=403)
+    message = REFUSALS.get(str(refusal.get("reason", "")), REFUSED_WITHOUT_REASON)
+    params = {"email": refusal.get("email") or gettext_lazy("your address")}
+    return _problem(request, title=gettext_lazy("Sign-in refused"), message=message, params=params, status=403)
 
 
 def login_throttled(request: HttpRequest, *, retry_after: int) -> HttpResponse:
     """The password form's answer once too many passwords were tried from one address."""
-    # The rate limit answers before the locale middleware has chosen the person's language.
-    with translation.override(translation.get_language_from_request(request, check_path=True)):
-        response = _problem(
-            request,
-            title=_("Too many sign-in attempts"),
-            message=_("Too many passwords were tried from your address in a short time. Wait %(seconds)s seconds, then try again.")
-            % {"seconds": retry_after},
-            status=429,
-            sign_in=False,
-        )
+    response = _problem(
+        request,
+        title=gettext_lazy("Too many sign-in attempts"),
+        message=gettext_lazy("Too many passwords were tried from your address in a short time. Wait %(seconds)s seconds, then try again."),
+        params={"seconds": retry_after},
+        status=429,
+        sign_in=False,
+    )
     response["Retry-After"] = str(retry_after)
     return response
 
