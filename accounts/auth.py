@@ -69,7 +69,7 @@ def _provider_failure(exc: Exception, *, where: str) -> SignInFailed:
 def is_known_contributor(email: str) -> bool:
     """Whether Baloo holds a person's e-mail identity for this address (one not forgotten, not a shared address)."""
     kind, namespace, value = email_key(email)
-    if IdentityExclusion.objects.filter(kind=kind, value=value).exists():
+    if IdentityExclusion.objects.filter(kind=kind, value__iexact=value).exists():
         return False
     return Identity.objects.filter(kind=kind, namespace=namespace, value=value, person__is_bot=False).exists()
 

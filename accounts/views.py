@@ -198,9 +198,15 @@ class OIDCCallbackView(BaseCallbackView):
         try:
             return super().get(request)
         except SignInRefused as refusal:
+            # A session being checked again ends: what it was allowed before no longer holds.
+            auth.logout(request)
             request.session[REFUSAL_SESSION_KEY] = {"reason": refusal.reason, "email": refusal.email[:320]}
             return HttpResponseRedirect(self.failure_url)
         except SignInFailed as failure:
+            if failure.reason not in ("callback-invalid", "provider-unreachable"):
+                # The check failed on the provider's own answer: a session being checked is not kept.
+                # (An outage leaves the check due, so the next request tries again and trusts nothing meanwhile.)
+                auth.logout(request)
             return sign_in_failed(request, failure)
         except SuspiciousOperation as exc:  # the state: unknown to this browser, or used already
             return sign_in_failed(request, SignInFailed("callback-invalid", str(exc)))

@@ -123,10 +123,8 @@ def sso(settings, oidc_provider: Provider) -> Iterator[Provider]:
     settings.OIDC_STORE_ACCESS_TOKEN = True
     settings.BALOO_PASSWORD_LOGIN = False
     oidc._cache.clear()
-    oidc_provider.config["id_token"] = {}
-    oidc_provider.config["outage"] = False
-    for user in USERS:
-        oidc_provider.set_groups(user["username"], list(user["groups"]))
+    oidc_provider.config.update(id_token={}, outage=False, users=[{**user, "password": PASSWORD} for user in USERS])
+    oidc_provider.save()
     yield oidc_provider
     oidc_provider.config["id_token"] = {}
     oidc_provider.config["outage"] = False

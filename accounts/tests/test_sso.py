@@ -540,3 +540,19 @@ def test_a_throttled_password_form_answers_a_page(settings, client: Client) -> N
 
     assert response.status_code == 429 and response["Content-Type"].startswith("text/html")
     assert int(response["Retry-After"]) > 0 and b"Too many sign-in attempts" in response.content
+
+
+def test_a_session_refused_at_its_check_ends(sso, browser_for) -> None:
+    browser = browser_for("ann")
+    browser.sign_in()
+    for user in sso.config["users"]:
+        if user["username"] == "ann":
+            user["email_verified"] = False
+    sso.save()
+    _expire_session_check(browser)
+
+    renew = browser.client.get("/admin/contributors/person/")
+    back = browser.back_to_baloo(browser.at_provider(renew["Location"]))
+
+    assert back["Location"] == "/oidc/refused/" and "_auth_user_id" not in browser.client.session
+    assert "is not verified" in browser.client.get("/oidc/refused/").content.decode()
