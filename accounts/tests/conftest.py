@@ -74,8 +74,9 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider
     config = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
-        "redirect_uris": ["http://testserver/oidc/callback/"],
-        "post_logout_redirect_uris": ["http://testserver/"],
+        # The test client's host, and a live server on the loopback address (any port, RFC 8252).
+        "redirect_uris": ["http://testserver/oidc/callback/", "http://127.0.0.1/oidc/callback/"],
+        "post_logout_redirect_uris": ["http://testserver/", "http://127.0.0.1/"],
         "key_file": str(key_file),
         "users": [{**user, "password": PASSWORD} for user in USERS],
     }

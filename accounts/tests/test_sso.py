@@ -1,6 +1,7 @@
 """Single sign-on against a real OpenID Connect provider running in its own process (django-oauth-toolkit)."""
 
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import jwt
@@ -8,6 +9,7 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.test import Client
+from pytest_django.live_server_helper import LiveServer
 from rest_framework.test import APIClient
 
 from accounts import oidc
@@ -17,6 +19,8 @@ from accounts.services import user_roles_apply
 from contributors.models import Identity, Person
 from contributors.services import person_forget
 from conversion_points.models import Area
+
+from .conftest import PASSWORD, Browser
 
 pytestmark = pytest.mark.django_db
 
@@ -480,8 +484,6 @@ def test_a_forgotten_or_unverified_contributor_is_not_let_in(sso, settings, brow
 
 
 def test_contributors_sign_out_with_a_confirmation_and_the_provider_session_ends(sso) -> None:
-    from .conftest import Browser
-
     browser = Browser(Client(enforce_csrf_checks=True), "carol")
     browser.sign_in("/")
     home = browser.client.get("/")
@@ -556,3 +558,51 @@ def test_a_session_refused_at_its_check_ends(sso, browser_for) -> None:
 
     assert back["Location"] == "/oidc/refused/" and "_auth_user_id" not in browser.client.session
     assert "is not verified" in browser.client.get("/oidc/refused/").content.decode()
+
+
+# --------------------------------------------------------------------------- in a real browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def sso_site(sso, transactional_db, settings, monkeypatch):
+    """Baloo on a live server of its own (plain HTTP, 127.0.0.1), its middleware built for the provider."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    # As in production, where OIDC_OP_ISSUER is set when the settings are read: forms may lead to the provider.
+    settings.BALOO_CSP = {**settings.BALOO_CSP, "form-action": ["'self'", sso.issuer.rsplit("/", 1)[0]]}
+    # Playwright's sync API runs an event loop in this thread; the database is used before and after it only.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    server = LiveServer("127.0.0.1")
+    yield server.url
+    server.stop()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium")
+def test_in_a_browser_a_contributor_signs_in_and_out(sso_site) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-dev.txt")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = chromium.new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: "Content Security Policy" in message.text and problems.append(message.text))
+
+        page.goto(f"{sso_site}/me/")
+        page.click("a.button")  # "Sign in" on the invitation
+        page.fill("input[name=username]", "carol")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{sso_site}/me/")
+        page.click("a.sign-out")
+        page.wait_for_url(f"{sso_site}/oidc/logout/")
+        page.click("#sign-out")  # a form posted to Baloo, which sends the browser on to the provider
+        page.wait_for_url(f"{sso_site}/")
+        signed_out = page.locator("a.sign-out").count() == 0
+        page.goto(f"{sso_site}/me/")
+        invitation = page.locator("a.button").count()
+        chromium.close()
+
+    assert signed_out and invitation == 1
+    assert not problems, problems  # no Content Security Policy violation on the way
