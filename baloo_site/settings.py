@@ -299,8 +299,11 @@ BALOO_CSP = {
     "connect-src": ["'self'"],
     "object-src": ["'none'"],
     "base-uri": ["'self'"],
-    # Signing in posts a form that redirects to the single sign-on provider: its origin is allowed.
-    "form-action": ["'self'", *sorted({_origin(url) for url in (OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT) if url})],
+    # Signing in and out post forms that redirect to the single sign-on provider: its origins are allowed.
+    "form-action": [
+        "'self'",
+        *sorted({_origin(url) for url in (OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_LOGOUT_ENDPOINT) if url}),
+    ],
     "frame-ancestors": ["'none'"],
 }
 BALOO_CSP_REPORT_ONLY = env.bool("DJANGO_CSP_REPORT_ONLY", default=False)
