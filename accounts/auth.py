@@ -1,9 +1,13 @@
 """Who is signing in: OpenID Connect single sign-on, password sign-in for development, API tokens.
 
-- `OIDCBackend` signs people in through the provider (mozilla-django-oidc's code flow): a user is
-  matched by verified e-mail, case-insensitively; a new user is created only when the provider says
-  they may use Baloo (an allowed e-mail domain or a group mapped to a role); roles follow the group
-  claim on every sign-in.
+- `OIDCBackend` signs people in through the provider (mozilla-django-oidc's code flow): the id
+  token must be RS256-signed by the provider's key, for Baloo (`aud`), from the issuer (`iss`),
+  and current (`exp`, `iat`, within `OIDC_CLOCK_LEEWAY_SECONDS`); a user is matched by verified
+  e-mail, case-insensitively; a new user is created only when the provider says they may use
+  Baloo (an allowed e-mail domain or a group mapped to a role) or, where
+  `OIDC_ALLOW_KNOWN_CONTRIBUTORS` is on, when Baloo already knows the address as a contributor's;
+  roles follow the group claim on every sign-in and every session check. Anything that goes wrong
+  raises `oidc.SignInFailed` (or `SignInRefused`) naming the reason the person is shown.
 - `PasswordBackend` is Django's own, refused unless `BALOO_PASSWORD_LOGIN` allows it; it also
   answers permission checks for everyone, however they signed in.
 - `ApiTokenAuthentication` and `OIDCBearerAuthentication` authenticate the staff API.
@@ -12,16 +16,23 @@
 import logging
 from typing import Any
 
+import jwt
+import requests
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
+from django.utils.encoding import smart_str
 from django.utils.translation import gettext_lazy as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend, default_username_algo
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, status
+
+from contributors.keys import email_key
+from contributors.models import Identity, IdentityExclusion
 
 from . import oidc
 from .models import AuthAudit
+from .oidc import SignInFailed, SignInRefused
 from .roles import claim_groups, role_mapping, roles_from_claims
 from .services import TOKEN_PREFIX, api_token_authenticate, audit_record, user_roles_apply
 
@@ -43,6 +54,24 @@ def _endpoint_property(setting: str) -> property:
 
 def _truthy(value: object) -> bool:
     return value is True or str(value).lower() == "true"
+
+
+def _provider_failure(exc: Exception, *, where: str) -> SignInFailed:
+    """A failed call to the provider as a reason: a 4xx is the provider saying no, anything else an outage."""
+    response = getattr(exc, "response", None)
+    code = getattr(response, "status_code", None)
+    if isinstance(exc, requests.HTTPError) and code is not None and 400 <= code < 500:
+        reason = "code-rejected" if where == "token" else "token-invalid"
+        return SignInFailed(reason, f"{where} endpoint answered {code}")
+    return SignInFailed("provider-unreachable", f"{where} endpoint: {str(exc)[:300]}")
+
+
+def is_known_contributor(email: str) -> bool:
+    """Whether Baloo holds a person's e-mail identity for this address (one not forgotten, not a shared address)."""
+    kind, namespace, value = email_key(email)
+    if IdentityExclusion.objects.filter(kind=kind, value__iexact=value).exists():
+        return False
+    return Identity.objects.filter(kind=kind, namespace=namespace, value=value, person__is_bot=False).exists()
 
 
 class OIDCBackend(OIDCAuthenticationBackend):
@@ -72,34 +101,143 @@ class OIDCBackend(OIDCAuthenticationBackend):
         # The parent returns inactive users too; a deactivated user's session must end.
         return ModelBackend.get_user(self, user_id)
 
-    def _refuse(self, claims: dict, reason: str) -> None:
+    def _refuse(self, claims: dict, reason: str, detail: str) -> None:
+        email = str(claims.get("email") or "")
         audit_record(
             action=AuthAudit.Action.LOGIN_REFUSED,
-            email=str(claims.get("email") or ""),
-            details={"reason": reason, "groups": sorted(claim_groups(claims))},
+            email=email,
+            details={"reason": detail, "groups": sorted(claim_groups(claims))},
             request=getattr(self, "request", None),
         )
-        raise SuspiciousOperation(f"Sign-in refused: {reason}")
+        logger.info("single sign-on refused %s: %s", email or "a person without an e-mail", detail)
+        raise SignInRefused(reason, detail, email=email)
+
+    def get_token(self, payload: dict) -> dict:
+        try:
+            token_info = super().get_token(payload)
+        except (requests.RequestException, ValueError) as exc:
+            raise _provider_failure(exc, where="token") from exc
+        if not isinstance(token_info, dict):
+            raise SignInFailed("provider-unreachable", "the token endpoint answered something other than a JSON object")
+        return token_info
+
+    def get_userinfo(self, access_token: str, id_token: str | None, payload: dict | None) -> dict:
+        try:
+            claims = super().get_userinfo(access_token, id_token, payload)
+        except (requests.RequestException, ValueError) as exc:
+            raise _provider_failure(exc, where="userinfo") from exc
+        if not isinstance(claims, dict):
+            raise SignInFailed("provider-unreachable", "userinfo is not a JSON object")
+        # The userinfo answer must be about the person the id token names (OpenID Connect Core 5.3.2).
+        if payload is not None and str(claims.get("sub")) != str(payload.get("sub")):
+            raise SignInFailed("token-invalid", "userinfo names another subject than the id token")
+        return claims
+
+    def retrieve_matching_jwk(self, token: str) -> jwt.PyJWK:
+        """The provider's published key that signed `token`: by `kid`, or its only key of that algorithm.
+
+        Some providers leave `kid` out when they publish one key; with several candidates and no
+        `kid`, there is no telling which signed the token, and it is refused.
+        """
+        try:
+            response = requests.get(
+                self.OIDC_OP_JWKS_ENDPOINT,
+                verify=self.get_settings("OIDC_VERIFY_SSL", True),
+                timeout=self.get_settings("OIDC_TIMEOUT", None),
+                proxies=self.get_settings("OIDC_PROXY", None),
+            )
+            response.raise_for_status()
+            keys = response.json()["keys"]
+            header = jwt.get_unverified_header(token)
+        except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+            raise _provider_failure(exc, where="jwks") from exc
+        except jwt.PyJWTError as exc:
+            raise SignInFailed("token-invalid", f"unreadable id token header: {exc}") from exc
+        alg, kid = smart_str(header.get("alg", "")), header.get("kid")
+        candidates = [
+            key for key in keys
+            if isinstance(key, dict) and key.get("alg", alg) == alg and key.get("use", "sig") == "sig"
+            and (kid is None or key.get("kid") == smart_str(kid))
+        ]
+        if len(candidates) != 1:
+            found = "no published key" if not candidates else "several published keys and no kid"
+            raise SignInFailed("token-invalid", f"{found} for the id token (kid {kid!r}, alg {alg!r})")
+        try:
+            return jwt.PyJWK(candidates[0])
+        except jwt.PyJWTError as exc:
+            raise SignInFailed("token-invalid", f"the provider's key cannot be used: {exc}") from exc
+
+    def _verify_jws(self, payload: str, key: Any) -> dict:
+        """The id token's claims, once its signature, algorithm, audience, issuer and times are checked."""
+        try:
+            alg = jwt.get_unverified_header(payload).get("alg")
+        except jwt.PyJWTError as exc:
+            raise SignInFailed("token-invalid", f"unreadable id token: {exc}") from exc
+        if alg != self.OIDC_RP_SIGN_ALGO:
+            raise SignInFailed("token-invalid", f"id token signed with {alg!r}, not {self.OIDC_RP_SIGN_ALGO}")
+        try:
+            claims = jwt.decode(
+                payload, key, algorithms=[alg], audience=self.OIDC_RP_CLIENT_ID,
+                leeway=settings.OIDC_CLOCK_LEEWAY_SECONDS,
+                options={"require": ["exp", "iat", "iss", "aud", "sub"], "verify_iss": False},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise SignInFailed("token-expired", str(exc)) from exc
+        except jwt.ImmatureSignatureError as exc:
+            raise SignInFailed("token-early", str(exc)) from exc
+        except jwt.PyJWTError as exc:
+            raise SignInFailed("token-invalid", str(exc)) from exc
+        issuer = str(getattr(settings, "OIDC_OP_ISSUER", "") or "").rstrip("/")
+        # The issuer as configured; a provider set up by endpoints alone names no issuer to compare.
+        if issuer and str(claims.get("iss", "")).rstrip("/") != issuer:
+            raise SignInFailed("token-invalid", f"id token from issuer {str(claims.get('iss'))[:200]!r}, not {issuer!r}")
+        return claims
+
+    def verify_token(self, token: str, **kwargs: Any) -> dict:
+        if not token:
+            raise SignInFailed("token-invalid", "the provider sent no id token")
+        try:
+            claims = super().verify_token(token, **kwargs)
+        except SuspiciousOperation as exc:  # the nonce: this answer belongs to another sign-in
+            raise SignInFailed("callback-invalid", str(exc)) from exc
+        if not isinstance(claims, dict):
+            raise SignInFailed("token-invalid", "the id token holds no claims")
+        return claims
 
     def verify_claims(self, claims: dict) -> bool:
         if not claims.get("email"):
-            self._refuse(claims, "the provider sent no e-mail address")
+            self._refuse(claims, "no-email", "the provider sent no e-mail address")
         if settings.OIDC_REQUIRE_VERIFIED_EMAIL and not _truthy(claims.get("email_verified")):
-            self._refuse(claims, "the provider has not verified this e-mail address")
+            self._refuse(claims, "unverified-email", "the provider has not verified this e-mail address")
         return True
 
     def may_create(self, claims: dict) -> bool:
-        """A new user only when their e-mail domain is allowed or they hold a group mapped to a role."""
+        """A new user only when their e-mail domain is allowed, they hold a group mapped to a role, or
+        (with `OIDC_ALLOW_KNOWN_CONTRIBUTORS`) Baloo knows their verified address as a contributor's."""
         domain = str(claims["email"]).rsplit("@", 1)[-1].casefold()
         allowed = {d.strip().casefold().lstrip("@") for d in settings.OIDC_ALLOWED_EMAIL_DOMAINS if d.strip()}
         mapped = set().union(*role_mapping().values())
-        return domain in allowed or bool(claim_groups(claims) & mapped)
+        if domain in allowed or claim_groups(claims) & mapped:
+            return True
+        # A verified address only: verify_claims has refused an unverified one when verification is
+        # required; where it is not, an unverified address never stands for a contributor.
+        return bool(
+            settings.OIDC_ALLOW_KNOWN_CONTRIBUTORS
+            and _truthy(claims.get("email_verified"))
+            and is_known_contributor(str(claims["email"]))
+        )
 
     def get_or_create_user(self, access_token: str, id_token: str | None, payload: dict | None):
-        user = super().get_or_create_user(access_token, id_token, payload)
-        if user is not None and not user.is_active:
-            self._refuse({"email": user.email}, "this account is deactivated")
-        return user
+        claims = self.get_userinfo(access_token, id_token, payload)
+        self.verify_claims(claims)
+        users = list(self.filter_users_by_claims(claims)[:2])
+        if len(users) > 1:
+            self._refuse(claims, "several-users", "several Baloo users have this e-mail address")
+        if not users:
+            return self.create_user(claims)
+        if not users[0].is_active:
+            self._refuse(claims, "deactivated", "this account is deactivated")
+        return self.update_user(users[0], claims)
 
     def get_username(self, claims: dict) -> str:
         # The e-mail reads well in the admin; the parent's hash is kept for the rare clash.
@@ -117,7 +255,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     def create_user(self, claims: dict):
         if not self.may_create(claims):
-            self._refuse(claims, "neither the e-mail domain nor a group allows this person to use Baloo")
+            self._refuse(claims, "not-allowed", "neither the e-mail domain, a group nor known contributions let this person in")
         user = self.UserModel.objects.create_user(self.get_username(claims), email=claims["email"], **self._names(claims))
         user.set_unusable_password()
         user.save(update_fields=["password"])
@@ -171,4 +309,15 @@ class OIDCBearerAuthentication(OIDCAuthentication):
         if not token or token.startswith(TOKEN_PREFIX):
             return None
         self.backend.request = request
-        return super().authenticate(request)
+        try:
+            return super().authenticate(request)
+        except SignInFailed as exc:
+            if exc.reason == "provider-unreachable":
+                raise ProviderUnavailable() from exc
+            raise exceptions.AuthenticationFailed(_("This access token is not accepted: %(reason)s.") % {"reason": exc.reason}) from exc
+
+
+class ProviderUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("The sign-in service cannot be reached to check this access token. Try again in a few minutes.")
+    default_code = "provider_unavailable"

@@ -16,6 +16,7 @@ from activities.models import Activity
 from contributors.models import Person
 from conversion_points.models import Area
 
+from .roles import BUILDER_GROUP
 from .selectors import contributions_of_areas
 
 ALL_AREAS_PERMISSION = "accounts.view_all_areas"
@@ -27,10 +28,17 @@ def sees_all_areas(user: Any) -> bool:
 
 
 def areas_for(user: Any) -> QuerySet[Area]:
-    """The areas whose rules and contributors `user` may see."""
+    """The areas whose rules and contributors `user` may see.
+
+    Owning an area counts only while the user holds the community builder role: the provider
+    decides the role, so a builder removed from the group at the provider loses her areas at her
+    next sign-in or session check, even while an administrator has not yet removed her as owner.
+    """
     if sees_all_areas(user):
         return Area.objects.all()
     if not user or not user.is_authenticated or not user.is_active:
+        return Area.objects.none()
+    if not user.groups.filter(name=BUILDER_GROUP).exists():
         return Area.objects.none()
     return Area.objects.filter(owners=user)
 

@@ -1,6 +1,6 @@
 """The staff API (mounted at /api/v1/staff/) and the single sign-on pages (mounted at /oidc/)."""
 
-from django.urls import include, path
+from django.urls import path
 
 from . import api, views
 
@@ -13,8 +13,11 @@ staff_api = [
     path("dedup/", api.DedupCheckView.as_view(), name="dedup"),
 ]
 
-# mozilla-django-oidc's views keep their own URL names (oidc_authentication_init, …): it reverses them.
+# mozilla-django-oidc reverses these names (oidc_authentication_init, …); the views are Baloo's own,
+# so every way a sign-in can go wrong ends on a page that says so.
 oidc = [
+    path("authenticate/", views.OIDCAuthenticationRequestView.as_view(), name="oidc_authentication_init"),
+    path("callback/", views.OIDCCallbackView.as_view(), name="oidc_authentication_callback"),
+    path("logout/", views.sign_out, name="oidc_logout"),
     path("refused/", views.sign_in_refused, name="oidc_refused"),
-    path("", include("mozilla_django_oidc.urls")),
 ]

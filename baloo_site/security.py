@@ -69,17 +69,20 @@ def parse_rate(value: str | None) -> Rate | None:
     return Rate(int(count), int(multiplier or 1) * PERIODS[unit])
 
 
-LOGIN_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?admin/login/$|^/oidc/(?:authenticate|callback)/")
+# The password form, in any language. Single sign-on is not limited here: its redirect and callback
+# guess nothing (the provider checks passwords and limits its own form), and an office behind one
+# address signing in together must not lock itself out.
+LOGIN_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?admin/login/$")
 
 
 def rate_scope(request: HttpRequest) -> str | None:
-    """Which limit a request counts against: `public_api`, `push`, `login`, or none."""
+    """Which limit a request counts against: `public_api`, `push`, `login` (password guesses), or none."""
     path = request.path_info
     if path.startswith(("/api/v1/metrics/", "/api/v1/schema/")):
         return "public_api"
     if path == "/api/v1/activities/" and request.method == "POST":
         return "push"
-    if LOGIN_PATH.match(path) and (request.method == "POST" or path.startswith("/oidc/")):
+    if request.method == "POST" and LOGIN_PATH.match(path):
         return "login"
     return None
 
@@ -124,6 +127,10 @@ class RateLimitMiddleware:
         if rate is not None:
             retry_after = self._over_limit(scope, rate, request)
             if retry_after:
+                if scope == "login":  # a person at the password form reads a page, not JSON
+                    from accounts.views import login_throttled
+
+                    return login_throttled(request, retry_after=retry_after)
                 return self._refused(scope, rate, retry_after)
         return self.get_response(request)
 

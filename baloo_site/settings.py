@@ -247,14 +247,18 @@ OIDC_GROUPS_CLAIM = env("OIDC_GROUPS_CLAIM", default="groups")
 OIDC_ROLE_GROUPS = env("OIDC_ROLE_GROUPS", default="admin=baloo-admins,staff=baloo-staff,builder=community-builders")
 # New users are created only with an e-mail on these domains, or a group mapped to a role.
 OIDC_ALLOWED_EMAIL_DOMAINS = env.list("OIDC_ALLOWED_EMAIL_DOMAINS", default=[])
+# Also let in anyone whose verified e-mail Baloo already holds as a contributor's identity (as a contributor only).
+OIDC_ALLOW_KNOWN_CONTRIBUTORS = env.bool("OIDC_ALLOW_KNOWN_CONTRIBUTORS", default=False)
 # Users are matched by e-mail, so only an address the provider verified is trusted.
 OIDC_REQUIRE_VERIFIED_EMAIL = env.bool("OIDC_REQUIRE_VERIFIED_EMAIL", default=True)
-# How long a single sign-on session lasts before it is renewed silently with the provider.
+# How often a single sign-on session (pages and staff API alike) is checked with the provider, roles re-read.
 OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env.int("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", default=15 * 60)
-OIDC_TIMEOUT = 10  # seconds for each call to the provider
+# Seconds by which the provider's clock may differ from ours when an id token's times are checked.
+OIDC_CLOCK_LEEWAY_SECONDS = env.int("OIDC_CLOCK_LEEWAY_SECONDS", default=60)
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", default=10)  # seconds for each call to the provider
+OIDC_VERIFY_SSL = env.bool("OIDC_VERIFY_SSL", default=True)  # off only for a provider on a private test CA
 OIDC_STORE_ID_TOKEN = True  # kept to tell the provider whose session to end on sign-out
 OIDC_USE_PKCE = True
-OIDC_AUTHENTICATE_CLASS = "accounts.views.OIDCAuthenticationRequestView"
 OIDC_OP_LOGOUT_URL_METHOD = "accounts.oidc.provider_logout_url"
 LOGIN_REDIRECT_URL = "/"
 LOGIN_REDIRECT_URL_FAILURE = "/oidc/refused/"
@@ -295,8 +299,11 @@ BALOO_CSP = {
     "connect-src": ["'self'"],
     "object-src": ["'none'"],
     "base-uri": ["'self'"],
-    # Signing in posts a form that redirects to the single sign-on provider: its origin is allowed.
-    "form-action": ["'self'", *sorted({_origin(url) for url in (OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT) if url})],
+    # Signing in and out post forms that redirect to the single sign-on provider: its origins are allowed.
+    "form-action": [
+        "'self'",
+        *sorted({_origin(url) for url in (OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_LOGOUT_ENDPOINT) if url}),
+    ],
     "frame-ancestors": ["'none'"],
 }
 BALOO_CSP_REPORT_ONLY = env.bool("DJANGO_CSP_REPORT_ONLY", default=False)

@@ -47,6 +47,19 @@ class Provider:
         for user in self.config["users"]:
             if user["username"] == username:
                 user["groups"] = groups
+        self.save()
+
+    def misbehave(self, **id_token: object) -> None:
+        """Make the provider's id tokens wrong: aud=…, iss=…, kid=False, clock_offset=s, exp_in=s (see provider_validators)."""
+        self.config["id_token"] = id_token
+        self.save()
+
+    def set_outage(self, down: bool) -> None:
+        """Make the provider answer 503 to everything (discovery, token, userinfo, keys), or answer again."""
+        self.config["outage"] = down
+        self.save()
+
+    def save(self) -> None:
         self.config_path.write_text(json.dumps(self.config))
 
 
@@ -61,8 +74,9 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider
     config = {
         "client_id": CLIENT_ID,
         "client_secret": CLIENT_SECRET,
-        "redirect_uris": ["http://testserver/oidc/callback/"],
-        "post_logout_redirect_uris": ["http://testserver/"],
+        # The test client's host, and a live server on the loopback address (any port, RFC 8252).
+        "redirect_uris": ["http://testserver/oidc/callback/", "http://127.0.0.1/oidc/callback/"],
+        "post_logout_redirect_uris": ["http://testserver/", "http://127.0.0.1/"],
         "key_file": str(key_file),
         "users": [{**user, "password": PASSWORD} for user in USERS],
     }
@@ -101,7 +115,7 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider
 
 
 @pytest.fixture
-def sso(settings, oidc_provider: Provider) -> Provider:
+def sso(settings, oidc_provider: Provider) -> Iterator[Provider]:
     """Baloo configured for the provider as production would be: single sign-on, no password sign-in."""
     settings.OIDC_RP_CLIENT_ID = CLIENT_ID
     settings.OIDC_RP_CLIENT_SECRET = CLIENT_SECRET
@@ -110,9 +124,13 @@ def sso(settings, oidc_provider: Provider) -> Provider:
     settings.OIDC_STORE_ACCESS_TOKEN = True
     settings.BALOO_PASSWORD_LOGIN = False
     oidc._cache.clear()
-    for user in USERS:
-        oidc_provider.set_groups(user["username"], list(user["groups"]))
-    return oidc_provider
+    oidc_provider.config.update(id_token={}, outage=False, users=[{**user, "password": PASSWORD} for user in USERS])
+    oidc_provider.save()
+    yield oidc_provider
+    oidc_provider.config["id_token"] = {}
+    oidc_provider.config["outage"] = False
+    oidc_provider.save()
+    oidc._cache.clear()
 
 
 class Browser:

@@ -1,6 +1,7 @@
 """Single sign-on against a real OpenID Connect provider running in its own process (django-oauth-toolkit)."""
 
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import jwt
@@ -8,10 +9,18 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.test import Client
+from pytest_django.live_server_helper import LiveServer
 from rest_framework.test import APIClient
 
+from accounts import oidc
 from accounts.models import AuthAudit
-from accounts.roles import BUILDER_GROUP, STAFF_GROUP
+from accounts.roles import BUILDER, BUILDER_GROUP, CONTRIBUTOR, STAFF_GROUP
+from accounts.services import user_roles_apply
+from contributors.models import Identity, Person
+from contributors.services import person_forget
+from conversion_points.models import Area
+
+from .conftest import PASSWORD, Browser
 
 pytestmark = pytest.mark.django_db
 
@@ -205,3 +214,395 @@ def test_without_a_provider_sso_is_off_and_development_keeps_passwords(settings,
 
     settings.BALOO_PASSWORD_LOGIN = False
     assert Client().get("/admin/login/").status_code == 503
+
+
+# --------------------------------------------------------------------------- a role removed at the provider
+
+
+def _expire_session_check(browser) -> None:
+    """Let the session check interval (OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS) pass."""
+    session = browser.client.session
+    session["oidc_id_token_expiration"] = time.time() - 1
+    session.save()
+
+
+def test_a_builder_removed_at_the_provider_loses_her_areas_through_the_api(sso, browser_for) -> None:
+    browser = browser_for("bob")
+    browser.sign_in("/admin/")
+    bob = User.objects.get(email="bob@builders.test")
+    support = Area.objects.create(slug="support", name="Support")
+    support.owners.add(bob)
+    api = browser.client
+    assert [a["slug"] for a in api.get("/api/v1/staff/areas/", HTTP_ACCEPT="application/json").json()["results"]] == ["support"]
+    assert api.get("/api/v1/staff/areas/support/contributors/", HTTP_ACCEPT="application/json").status_code == 200
+
+    sso.set_groups("bob", [])
+    _expire_session_check(browser)
+    # A script on the session cookie cannot follow the provider's redirects: refused until renewed.
+    refused = api.get("/api/v1/staff/areas/support/contributors/", HTTP_ACCEPT="application/json")
+    assert refused.status_code == 401 and refused.json()["refresh_url"].startswith(sso.issuer)
+    assert api.post("/api/v1/staff/dedup/", {}, HTTP_ACCEPT="application/json").status_code == 401
+    # A browser is sent through the silent check, which re-reads her groups: no role, no area.
+    page = api.get("/api/v1/staff/areas/", HTTP_ACCEPT="text/html")
+    assert page.status_code == 302 and parse_qs(urlparse(page["Location"]).query)["prompt"] == ["none"]
+    back = browser.back_to_baloo(browser.at_provider(page["Location"]))
+    assert back.status_code == 302 and back["Location"] == "/api/v1/staff/areas/"
+    bob.refresh_from_db()
+    assert not bob.is_staff and support.owners.filter(pk=bob.pk).exists()  # still listed as owner…
+    assert api.get("/api/v1/staff/areas/", HTTP_ACCEPT="application/json").json()["results"] == []  # …owning nothing
+    assert api.get("/api/v1/staff/areas/support/contributors/", HTTP_ACCEPT="application/json").status_code == 404
+
+
+def test_area_ownership_counts_only_with_the_builder_role(sso) -> None:
+    area = Area.objects.create(slug="support", name="Support")
+    user = User.objects.create_user("former-builder", "former@example.org")
+    user_roles_apply(user=user, roles={CONTRIBUTOR})
+    area.owners.add(user)
+    client = APIClient()
+    client.force_login(user)
+
+    assert client.get("/api/v1/staff/areas/").json()["results"] == []
+    assert client.get("/api/v1/staff/areas/support/contributors/").status_code == 404
+    user_roles_apply(user=user, roles={BUILDER})
+    assert [a["slug"] for a in client.get("/api/v1/staff/areas/").json()["results"]] == ["support"]
+
+
+def test_staff_demoted_at_the_provider_lose_the_api_at_the_next_check(sso, browser_for) -> None:
+    browser = browser_for("ann")
+    browser.sign_in()
+    assert browser.client.get("/api/v1/staff/people/", HTTP_ACCEPT="application/json").status_code == 200
+
+    sso.set_groups("ann", [])
+    _expire_session_check(browser)
+
+    assert browser.client.get("/api/v1/staff/people/", HTTP_ACCEPT="application/json").status_code == 401
+    renew = browser.client.get("/api/v1/staff/people/", HTTP_ACCEPT="text/html")
+    browser.back_to_baloo(browser.at_provider(renew["Location"]))
+    assert browser.client.get("/api/v1/staff/people/", HTTP_ACCEPT="application/json").status_code == 403
+    ann = User.objects.get(email__iexact="ann@example.org")
+    assert not ann.is_staff and not ann.groups.exists()
+
+
+def test_the_public_api_is_never_held_for_a_session_check(sso, browser_for) -> None:
+    browser = browser_for("ann")
+    browser.sign_in()
+    _expire_session_check(browser)
+
+    assert browser.client.get("/api/v1/metrics/summary/", HTTP_ACCEPT="application/json").status_code not in (302, 401)
+
+
+# --------------------------------------------------------------------------- the provider down
+
+
+def test_sign_in_while_the_provider_is_down_says_so(sso, client: Client, caplog) -> None:
+    sso.set_outage(True)
+
+    response = client.get("/oidc/authenticate/", {"next": "/me/"})
+
+    assert response.status_code == 503
+    assert response.templates[0].name == "accounts/sign_in_problem.html"
+    assert "could not reach the sign-in service" in response.content.decode()
+    assert any("discovery document" in record.getMessage() for record in caplog.records)
+
+
+def test_sign_in_with_the_provider_unreachable_says_so(sso, settings, client: Client) -> None:
+    settings.OIDC_OP_ISSUER = "http://127.0.0.1:9/o"  # nothing listens there
+
+    response = client.get("/oidc/authenticate/")
+
+    assert response.status_code == 503 and b"sign-in service" in response.content
+
+
+def test_signed_in_people_keep_public_pages_when_the_provider_is_down(sso, browser_for) -> None:
+    browser = browser_for("ann")
+    browser.sign_in()
+    _expire_session_check(browser)
+    oidc._cache.clear()
+    sso.set_outage(True)
+
+    home = browser.client.get("/")
+    admin_page = browser.client.get("/admin/contributors/person/")
+    api = browser.client.get("/api/v1/staff/people/", HTTP_ACCEPT="application/json")
+
+    assert home.status_code == 200
+    # The session could not be checked, so it is not trusted: private pages ask to sign in.
+    assert admin_page.status_code == 302 and admin_page["Location"].startswith("/admin/login/")
+    assert api.status_code in (401, 403)
+    sign_in = browser.client.get(browser.client.get(admin_page["Location"])["Location"])
+    assert sign_in.status_code == 503
+    # Once the provider answers again, the same session is checked and goes on.
+    sso.set_outage(False)
+    renew = browser.client.get("/admin/contributors/person/")
+    assert renew.status_code == 302 and renew["Location"].startswith(sso.issuer)
+
+
+def test_the_provider_going_down_during_the_callback_ends_on_a_page(sso, browser_for) -> None:
+    browser = browser_for("ann")
+    start = browser.client.get("/oidc/authenticate/")
+    callback = browser.at_provider(start["Location"])
+    sso.set_outage(True)
+
+    response = browser.back_to_baloo(callback)
+
+    assert response.status_code == 503 and "_auth_user_id" not in browser.client.session
+
+
+def test_the_api_says_503_when_the_provider_cannot_check_an_access_token(sso, browser_for) -> None:
+    settings_token = browser_for("ann")
+    settings_token.sign_in()
+    token = settings_token.client.session["oidc_access_token"]
+    sso.set_outage(True)
+
+    response = APIClient().get("/api/v1/staff/people/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    assert response.status_code == 503 and "sign-in service" in response.json()["detail"]
+
+
+# --------------------------------------------------------------------------- bad callbacks and id tokens
+
+
+def test_a_replayed_callback_ends_on_a_page(sso, browser_for) -> None:
+    browser = browser_for("ann")
+    start = browser.client.get("/oidc/authenticate/")
+    callback = browser.at_provider(start["Location"])
+    assert browser.back_to_baloo(callback).status_code == 302
+
+    again = browser.back_to_baloo(callback)
+
+    assert again.status_code == 400 and "used already" in again.content.decode()
+
+
+def test_a_code_the_provider_rejects_ends_on_a_page(sso, browser_for, caplog) -> None:
+    browser = browser_for("ann")
+    first = browser.at_provider(browser.client.get("/oidc/authenticate/")["Location"])
+    browser.back_to_baloo(first)  # the code is spent
+    second = browser.at_provider(browser.client.get("/oidc/authenticate/")["Location"])
+    spent_code = parse_qs(urlparse(first).query)["code"][0]
+    fresh_state = parse_qs(urlparse(second).query)["state"][0]
+
+    response = browser.client.get("/oidc/callback/", {"code": spent_code, "state": fresh_state})
+
+    assert response.status_code == 400 and "did not accept this sign-in" in response.content.decode()
+    assert any("code-rejected" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("tweaks", "reason_words"),
+    [
+        ({"exp_in": -120}, "too old"),  # expired beyond the leeway
+        ({"clock_offset": 600}, "dated in the future"),  # the provider's clock far ahead
+        ({"aud": "another-client"}, "not meant for Baloo"),
+        ({"iss": "https://impostor.example/o"}, "not meant for Baloo"),
+    ],
+)
+def test_an_id_token_baloo_cannot_trust_is_refused_on_a_page(sso, browser_for, caplog, tweaks: dict, reason_words: str) -> None:
+    sso.misbehave(**tweaks)
+
+    response = browser_for("ann").sign_in()
+
+    assert response.status_code == 400 and reason_words in response.content.decode()
+    assert not User.objects.exists()
+    assert any("single sign-on failed" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("tweaks", [{"clock_offset": 1}, {"exp_in": -30}, {"kid": False}])
+def test_small_clock_differences_and_a_token_without_kid_sign_in(sso, browser_for, tweaks: dict) -> None:
+    sso.misbehave(**tweaks)
+
+    response = browser_for("ann").sign_in()
+
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+
+
+def test_the_clock_leeway_is_a_setting(sso, settings, browser_for) -> None:
+    settings.OIDC_CLOCK_LEEWAY_SECONDS = 0
+    sso.misbehave(clock_offset=5)
+
+    assert browser_for("ann").sign_in().status_code == 400
+
+
+def test_the_provider_saying_no_ends_on_a_page(sso, client: Client) -> None:
+    client.get("/oidc/authenticate/")
+    state = next(iter(client.session["oidc_states"]))
+
+    response = client.get("/oidc/callback/", {"error": "access_denied", "state": state})
+
+    assert response.status_code == 401 and "access_denied" in response.content.decode()
+    assert state not in client.session.get("oidc_states", {})
+
+
+# --------------------------------------------------------------------------- refusals say why
+
+
+@pytest.mark.parametrize(
+    ("username", "words"),
+    [("una", "is not verified at the sign-in service"), ("eve", "eve@elsewhere.test is none of these")],
+)
+def test_the_refusal_page_says_why(sso, browser_for, username: str, words: str) -> None:
+    browser = browser_for(username)
+
+    refused = browser.client.get(browser.sign_in()["Location"], HTTP_ACCEPT_LANGUAGE="fr")
+
+    assert refused.status_code == 403 and words in refused.content.decode()
+    assert b'<html lang="fr">' in refused.content  # the person's language, like every page
+    # Said once: the reason is not kept for whoever uses the browser next.
+    assert words not in browser.client.get("/oidc/refused/").content.decode()
+
+
+def test_known_contributors_may_sign_in_as_contributors_when_allowed(sso, settings, browser_for) -> None:
+    person = Person.objects.create(display_name="Eve")
+    Identity.objects.create(person=person, kind="email", value="eve@elsewhere.test")
+
+    assert browser_for("eve").sign_in()["Location"] == "/oidc/refused/"
+    settings.OIDC_ALLOW_KNOWN_CONTRIBUTORS = True
+    browser = browser_for("eve")
+    response = browser.sign_in("/me/")
+
+    assert response.status_code == 302 and response["Location"] == "/me/"
+    eve = User.objects.get(email="eve@elsewhere.test")
+    assert not eve.is_staff and not eve.is_superuser and not eve.groups.exists()
+    assert browser.client.get("/me/").context["person"] == person
+
+
+def test_a_forgotten_or_unverified_contributor_is_not_let_in(sso, settings, browser_for) -> None:
+    settings.OIDC_ALLOW_KNOWN_CONTRIBUTORS = True
+    settings.OIDC_REQUIRE_VERIFIED_EMAIL = False
+    forgotten = Person.objects.create(display_name="Eve")
+    Identity.objects.create(person=forgotten, kind="email", value="eve@elsewhere.test")
+    person_forget(person=forgotten)
+    known = Person.objects.create(display_name="Una")
+    Identity.objects.create(person=known, kind="email", value="una@example.org")
+    settings.OIDC_ALLOWED_EMAIL_DOMAINS = []
+    sso.set_groups("una", [])
+
+    assert browser_for("eve").sign_in()["Location"] == "/oidc/refused/"
+    assert browser_for("una").sign_in()["Location"] == "/oidc/refused/"
+    assert not User.objects.exists()
+
+
+# --------------------------------------------------------------------------- sign-out for everyone
+
+
+def test_contributors_sign_out_with_a_confirmation_and_the_provider_session_ends(sso) -> None:
+    browser = Browser(Client(enforce_csrf_checks=True), "carol")
+    browser.sign_in("/")
+    home = browser.client.get("/")
+    assert b'href="/oidc/logout/"' in home.content
+
+    confirm = browser.client.get("/oidc/logout/")
+    forged = browser.client.post("/oidc/logout/")  # no CSRF token: another site's form
+
+    assert confirm.status_code == 200 and b'<form method="post" action="/oidc/logout/">' in confirm.content
+    assert forged.status_code == 403 and "_auth_user_id" in browser.client.session
+    token = confirm.context["csrf_token"]
+    response = browser.client.post("/oidc/logout/", {"csrfmiddlewaretoken": str(token)})
+    assert response.status_code == 302 and response["Location"].startswith(f"{sso.issuer}/logout/")
+    assert browser.at_provider(response["Location"]) == "http://testserver/"
+    assert "_auth_user_id" not in browser.client.session
+    assert b"You are signed out" in browser.client.get("/oidc/logout/").content
+
+
+def test_sign_out_works_while_the_provider_is_down(sso, browser_for) -> None:
+    browser = browser_for("carol")
+    browser.sign_in("/")
+    oidc._cache.clear()
+    sso.set_outage(True)
+
+    response = browser.client.post("/oidc/logout/")
+
+    assert response.status_code == 302 and response["Location"] == "http://testserver/"
+    assert "_auth_user_id" not in browser.client.session
+
+
+def test_the_admins_log_out_link_asks_instead_of_answering_405(sso, browser_for) -> None:
+    browser = browser_for("ann")
+    browser.sign_in()
+
+    assert browser.client.get("/admin/logout/").status_code == 200
+    assert "_auth_user_id" in browser.client.session
+
+
+# --------------------------------------------------------------------------- rate limits
+
+
+def test_single_sign_on_is_not_limited_like_password_guesses(sso, settings, browser_for) -> None:
+    settings.BALOO_RATE_LIMITS = {**settings.BALOO_RATE_LIMITS, "login": "2/m"}
+
+    responses = [browser_for(name).sign_in() for name in ("ann", "bob", "root", "carol")]
+
+    assert all(r.status_code == 302 and r["Location"] != "/oidc/refused/" for r in responses)
+
+
+def test_a_throttled_password_form_answers_a_page(settings, client: Client) -> None:
+    settings.BALOO_RATE_LIMITS = {**settings.BALOO_RATE_LIMITS, "login": "1/m"}
+    settings.BALOO_PASSWORD_LOGIN = True
+    client.post("/admin/login/", {"username": "admin", "password": "guess"})
+
+    response = client.post("/admin/login/", {"username": "admin", "password": "guess again"})
+
+    assert response.status_code == 429 and response["Content-Type"].startswith("text/html")
+    assert int(response["Retry-After"]) > 0 and b"Too many sign-in attempts" in response.content
+
+
+def test_a_session_refused_at_its_check_ends(sso, browser_for) -> None:
+    browser = browser_for("ann")
+    browser.sign_in()
+    for user in sso.config["users"]:
+        if user["username"] == "ann":
+            user["email_verified"] = False
+    sso.save()
+    _expire_session_check(browser)
+
+    renew = browser.client.get("/admin/contributors/person/")
+    back = browser.back_to_baloo(browser.at_provider(renew["Location"]))
+
+    assert back["Location"] == "/oidc/refused/" and "_auth_user_id" not in browser.client.session
+    assert "is not verified" in browser.client.get("/oidc/refused/").content.decode()
+
+
+# --------------------------------------------------------------------------- in a real browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture
+def sso_site(sso, transactional_db, settings, monkeypatch):
+    """Baloo on a live server of its own (plain HTTP, 127.0.0.1), its middleware built for the provider."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.ALLOWED_HOSTS = ["127.0.0.1"]
+    # As in production, where OIDC_OP_ISSUER is set when the settings are read: forms may lead to the provider.
+    settings.BALOO_CSP = {**settings.BALOO_CSP, "form-action": ["'self'", sso.issuer.rsplit("/", 1)[0]]}
+    # Playwright's sync API runs an event loop in this thread; the database is used before and after it only.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    server = LiveServer("127.0.0.1")
+    yield server.url
+    server.stop()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium")
+def test_in_a_browser_a_contributor_signs_in_and_out(sso_site) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-dev.txt")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=["--no-sandbox", "--disable-gpu"])
+        page = chromium.new_page()
+        problems: list[str] = []
+        page.on("console", lambda message: "Content Security Policy" in message.text and problems.append(message.text))
+
+        page.goto(f"{sso_site}/me/")
+        page.click("a.button")  # "Sign in" on the invitation
+        page.fill("input[name=username]", "carol")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{sso_site}/me/")
+        page.click("a.sign-out")
+        page.wait_for_url(f"{sso_site}/oidc/logout/")
+        page.click("#sign-out")  # a form posted to Baloo, which sends the browser on to the provider
+        page.wait_for_url(f"{sso_site}/")
+        signed_out = page.locator("a.sign-out").count() == 0
+        page.goto(f"{sso_site}/me/")
+        invitation = page.locator("a.button").count()
+        chromium.close()
+
+    assert signed_out and invitation == 1
+    assert not problems, problems  # no Content Security Policy violation on the way

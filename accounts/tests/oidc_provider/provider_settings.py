@@ -26,6 +26,9 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 USE_TZ = True
 LOGIN_URL = "/accounts/login/"
+# Cookies ignore ports: on 127.0.0.1 beside a live Baloo, the provider's must not overwrite Baloo's.
+SESSION_COOKIE_NAME = "provider_sessionid"
+CSRF_COOKIE_NAME = "provider_csrftoken"
 
 OAUTH2_PROVIDER = {
     "OIDC_ENABLED": True,

@@ -14,6 +14,18 @@ class ThreadingServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
 
 
+def with_outage(application, config_path: Path):
+    """Answers 503 to everything while the config file says `"outage": true` (a provider that is down)."""
+
+    def app(environ, start_response):
+        if json.loads(config_path.read_text()).get("outage"):
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"down for maintenance"]
+        return application(environ, start_response)
+
+    return app
+
+
 class QuietHandler(WSGIRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
@@ -59,7 +71,7 @@ def main() -> None:
     django.setup()
     call_command("migrate", verbosity=0, interactive=False)
     bootstrap(config)
-    server = make_server("127.0.0.1", 0, get_wsgi_application(), server_class=ThreadingServer, handler_class=QuietHandler)
+    server = make_server("127.0.0.1", 0, with_outage(get_wsgi_application(), config_path), server_class=ThreadingServer, handler_class=QuietHandler)
     print(f"PORT {server.server_port}", flush=True)
     server.serve_forever()
 
