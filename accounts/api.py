@@ -9,7 +9,6 @@ of range, a flag that is not true or false, an unknown format…) is refused wit
 parameter, never silently ignored; an unknown object, page or cursor is a 404.
 """
 
-import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -36,6 +35,7 @@ from rest_framework.utils import html
 from rest_framework.views import APIView
 
 from activities.models import Activity
+from baloo_site.spreadsheet import csv_writer
 from contributors.models import Identity, Person
 from conversion_points.models import Area
 
@@ -57,7 +57,7 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> bytes:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv_writer(buffer, lineterminator="\n")  # messages quote parameters people typed
         writer.writerow(["error"])
         writer.writerows([message] for message in error_messages(data))
         return buffer.getvalue().encode(self.charset)
@@ -82,7 +82,8 @@ class _Echo:
 
 
 def csv_response(*, filename: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+    # Names, titles and identities are typed by people outside: no cell may run as a formula.
+    writer = csv_writer(_Echo())
 
     def lines() -> Iterator[str]:
         yield writer.writerow(header)
