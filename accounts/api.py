@@ -9,7 +9,6 @@ of range, a flag that is not true or false, an unknown format…) is refused wit
 parameter, never silently ignored; an unknown object, page or cursor is a 404.
 """
 
-import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -35,7 +34,8 @@ from rest_framework.response import Response
 from rest_framework.utils import html
 from rest_framework.views import APIView
 
-from activities.models import Activity
+from activities.models import Activity, Source
+from baloo_site.spreadsheet import csv_writer
 from contributors.models import Identity, Person
 from conversion_points.models import Area
 
@@ -65,7 +65,7 @@ class CSVRenderer(BaseRenderer):
 
     def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> bytes:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv_writer(buffer, lineterminator="\n")  # messages quote parameters people typed
         writer.writerow(["error"])
         writer.writerows([message] for message in error_messages(data))
         return buffer.getvalue().encode(self.charset)
@@ -90,7 +90,8 @@ class _Echo:
 
 
 def csv_response(*, filename: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
+    # Names, titles and identities are typed by people outside: no cell may run as a formula.
+    writer = csv_writer(_Echo())
 
     def lines() -> Iterator[str]:
         yield writer.writerow(header)
@@ -109,10 +110,20 @@ def _iso(value: datetime | None) -> str:
 # A query parameter given several times counts by its last value (as `request.query_params.get`
 # reads it); given empty, it is empty: refused where a date, number, flag or choice is wanted.
 DATE_PATTERN = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# The dates a query may name. Nothing Baloo holds is older than 1970 (an older activity is refused),
+# and the counts reach a year back and a week ahead of the date asked, which Python's dates cannot
+# do near their ends (years 1 and 9999): such a date is refused with this range, never a 500.
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
+def _out_of_range(name: str) -> ValidationError:
+    return ValidationError(
+        {name: _("Give a date from %(earliest)s to %(latest)s.") % {"earliest": EARLIEST_DAY, "latest": LATEST_DAY}}
+    )
 
 
 def query_date(request: Request, name: str = "date") -> date:
-    """A YYYY-MM-DD query parameter, today (UTC) when absent."""
+    """A YYYY-MM-DD query parameter from EARLIEST_DAY to LATEST_DAY, today (UTC) when absent."""
     raw = request.query_params.get(name)
     if raw is None:
         return timezone.now().astimezone(UTC).date()
@@ -122,11 +133,14 @@ def query_date(request: Request, name: str = "date") -> date:
         value = None
     if value is None:
         raise ValidationError({name: _("Write the date as YYYY-MM-DD.")})
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise _out_of_range(name)
     return value
 
 
 def query_moment(request: Request, name: str) -> datetime | None:
-    """A date or ISO 8601 date-time query parameter as an aware UTC datetime (a date means its midnight)."""
+    """A date or ISO 8601 date-time query parameter as an aware UTC datetime (a date means its midnight),
+    on a day from EARLIEST_DAY to LATEST_DAY (UTC)."""
     raw = request.query_params.get(name)
     if raw is None:
         return None
@@ -143,14 +157,17 @@ def query_moment(request: Request, name: str) -> datetime | None:
             raise ValidationError({name: _("Write a date (YYYY-MM-DD) or a date and time in ISO 8601.")})
         moment = datetime.combine(day, time.min)
     if not timezone.is_aware(moment):
-        return moment.replace(tzinfo=UTC)
+        moment = moment.replace(tzinfo=UTC)
     offset = moment.utcoffset()
+    if offset is None or abs(offset) >= timedelta(hours=16):  # PostgreSQL refuses such an offset
+        raise ValidationError({name: _("That date and time is out of range.")})
     try:
-        if offset is None or abs(offset) >= timedelta(hours=16):
-            raise OverflowError
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValidationError({name: _("That date and time is out of range.")}) from None
+        moment = moment.astimezone(UTC)
+    except OverflowError:  # year 1 east of UTC, or 9999 west of it
+        raise _out_of_range(name) from None
+    if not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
+        raise _out_of_range(name)
+    return moment
 
 
 def whole_number(raw: str, *, low: int, high: int) -> int | None:
@@ -273,12 +290,43 @@ class StaffAPIView(APIView):
         return getattr(self.request.accepted_renderer, "format", "") == "csv"
 
     def export(self, *, what: str, count: int, filename: str, header: list[str], rows: Iterable[list[Any]]) -> StreamingHttpResponse:
-        params = {k: v for k, v in self.request.query_params.items() if k != "format"}
-        audit_record(
-            action=AuthAudit.Action.EXPORT, user=self.request.user, details={"what": what, "filters": params, "rows": count},
-            request=self.request,
-        )
+        details = {"what": what, "filters": export_filters(self.request), "rows": count}
+        audit_record(action=AuthAudit.Action.EXPORT, user=self.request.user, details=details, request=self.request)
         return csv_response(filename=filename, header=header, rows=rows)
+
+
+# An export's audit keeps which filters were used, and only values that name no one: dates, ids, flags,
+# choices and a configured source's slug. Free text (a search, a container, types, a cursor) may hold
+# an e-mail or a name, so only that it was given is kept; nor are other parameters named, only counted
+# (a parameter's name is typed too). Erasing a person then has nothing to find in export audits.
+MOMENT_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9:.]+(Z|[+-][0-9:]+)?)?")
+WHOLE_NUMBER = re.compile(r"[0-9]{1,19}")
+AUDITED_VALUES = {
+    "date": MOMENT_TEXT, "since": MOMENT_TEXT, "until": MOMENT_TEXT,
+    "person": WHOLE_NUMBER, "identity": WHOLE_NUMBER, "page": WHOLE_NUMBER, "page_size": WHOLE_NUMBER,
+    "staff": re.compile(r"true|false|include"), "bot": re.compile(r"true|false"), "status": re.compile(r"active|new|lapsed|all"),
+}
+AUDITED_AS_GIVEN = {"q": "search given", "type": "given", "container": "given", "cursor": "given"}
+
+
+def export_filters(request: Request) -> dict[str, Any]:
+    """What an export's audit records of its query parameters (see above)."""
+    filters: dict[str, Any] = {}
+    others = 0
+    for name, value in request.query_params.items():
+        if name == "format":
+            continue
+        if name in AUDITED_VALUES:
+            filters[name] = value if AUDITED_VALUES[name].fullmatch(value) else "given"
+        elif name in AUDITED_AS_GIVEN:
+            filters[name] = AUDITED_AS_GIVEN[name]
+        elif name == "source":
+            filters[name] = value if Source.objects.filter(slug=value).exists() else "given"
+        else:
+            others += 1
+    if others:
+        filters["other_parameters"] = others
+    return filters
 
 
 CSV_PARAMETER = OpenApiParameter("format", str, enum=["json", "csv"], description="`csv` exports every matching row (audited).")

@@ -266,6 +266,11 @@ LOGOUT_REDIRECT_URL = "/"
 # Session and CSRF cookies travel over HTTPS only, outside development.
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# The language choice travels like the session: over HTTPS outside development, on same-site
+# requests and top-level links only, and out of scripts' reach (no script in static/ reads a cookie).
+LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+LANGUAGE_COOKIE_SAMESITE = "Lax"
+LANGUAGE_COOKIE_HTTPONLY = True
 
 # --- Production security (see docs/deploying.md). Everything is on when debug is off. ---
 # HTTPS only: plain HTTP is redirected. DJANGO_SECURE_SSL_REDIRECT=false serves plain HTTP, for a

@@ -1,6 +1,5 @@
 """The public metrics API (CONTRACTS.md §5): no login, no personal data, JSON or CSV, cached per run."""
 
-import csv
 import hashlib
 import io
 from collections.abc import Callable
@@ -18,6 +17,8 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from baloo_site.spreadsheet import csv_writer
 
 from .models import MetricRun, Population
 from .selectors import metric_run_current, metrics_series, metrics_summary, run_cached, scope_exists
@@ -43,7 +44,7 @@ class CSVRenderer(BaseRenderer):
         view = (renderer_context or {}).get("view")
         header, rows = view.csv_rows(data)
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        writer = csv_writer(buffer, lineterminator="\n")  # area and source names: no formula runs
         writer.writerow(header)
         writer.writerows(rows)
         return buffer.getvalue().encode(self.charset)

@@ -4,13 +4,14 @@ The file format is the public contract in docs/contracts.md: loading is an upser
 dumping gives back a file that loads to the same state.
 """
 
+import math
 import re
 from collections.abc import Collection, Iterable
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -23,7 +24,18 @@ LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 TRANSLATED_FIELDS = {"area": ("name", "description"), "conversion_point": ("name", "description", "recognition")}
 SOURCE_FIELDS = ("kind", "name", "base_url", "options", "token_env", "schedule_minutes", "account_namespace", "enabled")
 LEVELS = {level.value for level in ConversionPoint.Level}
-SLUG_PATTERN = re.compile(r"^[-a-zA-Z0-9_]+$")
+SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]+")
+SLUG_MAX_LENGTH = 100  # the slug columns of sources, areas and conversion points
+# The fields each part of the file may have: anything else is refused, naming it, so that a typo
+# ("next_step_link") or a field of another version is never silently ignored.
+CONFIG_FIELDS = ("sources", "areas")
+AREA_FIELDS = ("slug", "name", "description", "target", "position", "sources", "conversion_points")
+CONVERSION_POINT_FIELDS = (
+    "slug", "source", "types", "container", "level", "enabled", "name", "description", "recognition", "next_step_url"
+)
+# Deep enough for any option a connector reads; deeper is a mistake, or an attempt to exhaust the loader.
+MAX_DEPTH = 20
+LARGEST_NUMBER = 2**31 - 1  # the database's integer columns (targets, positions, schedules)
 
 
 class ConfigError(ValueError):
@@ -118,9 +130,89 @@ def _get_translations(obj: Area | ConversionPoint, field: str) -> dict[str, str]
 
 def _require_slug(item: dict, *, where: str) -> str:
     slug = item.get("slug")
-    if not isinstance(slug, str) or not SLUG_PATTERN.match(slug):
-        raise ConfigError(f"{where}: needs a slug made of letters, digits, - and _")
+    if not isinstance(slug, str) or not SLUG_PATTERN.fullmatch(slug) or len(slug) > SLUG_MAX_LENGTH:
+        raise ConfigError(f"{where}: needs a slug of at most {SLUG_MAX_LENGTH} letters, digits, - and _")
     return slug
+
+
+def _check_values(config: Any) -> None:
+    """Every value the file holds can be stored: no NUL character (no database text holds one), no
+    NaN or infinite number (JSON columns refuse them), and no nesting deeper than MAX_DEPTH.
+    Walked without recursion, so a deep file is refused, naming where, before anything reads it."""
+    stack = [(config, "the configuration", 1)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep")
+        if isinstance(value, str) and "\x00" in value:
+            raise ConfigError(f"{where}: contains a NUL character")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and "\x00" in key:
+                    raise ConfigError(f"{where}: a field name contains a NUL character")
+                stack.append((item, f"{where}.{key}" if depth > 1 else key, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
+
+
+def _check_fields(item: dict, allowed: tuple[str, ...], *, where: str) -> None:
+    unknown = sorted(set(item) - set(allowed))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field {', '.join(unknown)} (known: {', '.join(allowed)})")
+
+
+def _check_text(item: dict, field: str, model: type[models.Model], *, where: str) -> None:
+    """`item[field]`, when given, is a text the model's column takes: its length and form (slug, URL)."""
+    if field not in item:
+        return
+    if not isinstance(item[field], str):
+        raise ConfigError(f"{where}.{field}: must be a text")
+    try:
+        model._meta.get_field(field).run_validators(item[field])
+    except ValidationError as error:
+        raise ConfigError(f"{where}.{field}: {' '.join(error.messages)}") from None
+
+
+def _check_whole_number(item: dict, field: str, *, where: str, what: str = "", nullable: bool = False) -> None:
+    if field not in item or (nullable and item[field] is None):
+        return
+    value = item[field]
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= LARGEST_NUMBER:
+        raise ConfigError(f"{where}: {field} must be a whole number{what}, from 0 to {LARGEST_NUMBER}")
+
+
+def _check_flag(item: dict, field: str, *, where: str) -> None:
+    if field in item and not isinstance(item[field], bool):
+        raise ConfigError(f"{where}: {field} must be true or false")
+
+
+def _check_config(config: Any) -> None:
+    if not isinstance(config, dict):
+        raise ConfigError("the configuration must be a JSON object with \"sources\" and \"areas\"")
+    unknown = sorted(set(config) - set(CONFIG_FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown top-level field {', '.join(unknown)} (known: {', '.join(CONFIG_FIELDS)})")
+    _check_values(config)
+
+
+def _check_texts(item: dict, model: type[models.Model], fields: tuple[str, ...], *, where: str) -> None:
+    for field in fields:
+        for language, text in _translations(item.get(field), where=f"{where}.{field}").items():
+            try:
+                model._meta.get_field(field).run_validators(text)
+            except ValidationError as error:
+                raise ConfigError(f"{where}.{field} ({language}): {' '.join(error.messages)}") from None
+
+
+def _check_area(item: Any, where: str) -> dict:
+    if not isinstance(item, dict):
+        raise ConfigError(f"{where}: must be an object")
+    _check_fields(item, AREA_FIELDS, where=where)
+    _check_texts(item, Area, TRANSLATED_FIELDS["area"], where=where)
+    _check_whole_number(item, "position", where=where)
+    return item
 
 
 def _check_source(item: Any, where: str) -> dict:
@@ -131,11 +223,11 @@ def _check_source(item: Any, where: str) -> dict:
         raise ConfigError(f"{where}: needs a kind such as \"github\", \"bugzilla\", \"sumo\" or \"manual\"")
     if "options" in item and not isinstance(item["options"], dict):
         raise ConfigError(f"{where}: options must be an object")
-    if "schedule_minutes" in item and (not isinstance(item["schedule_minutes"], int) or item["schedule_minutes"] < 0):
-        raise ConfigError(f"{where}: schedule_minutes must be a whole number of minutes, 0 or more")
-    unknown = sorted(set(item) - {"slug", *SOURCE_FIELDS})
-    if unknown:
-        raise ConfigError(f"{where}: unknown field {', '.join(unknown)}")
+    _check_whole_number(item, "schedule_minutes", where=where, what=" of minutes")
+    _check_fields(item, ("slug", *SOURCE_FIELDS), where=where)
+    for field in ("kind", "name", "base_url", "token_env", "account_namespace"):
+        _check_text(item, field, Source, where=where)
+    _check_flag(item, "enabled", where=where)
     return item
 
 
@@ -143,15 +235,24 @@ def _check_conversion_point(item: Any, where: str, known_sources: set[str]) -> d
     if not isinstance(item, dict):
         raise ConfigError(f"{where}: must be an object")
     _require_slug(item, where=where)
-    if item.get("source") not in known_sources:
+    if not isinstance(item.get("source"), str) or item["source"] not in known_sources:
         raise ConfigError(f"{where}: unknown source {item.get('source')!r}; list it under \"sources\" or configure it first")
     types = item.get("types")
     if not isinstance(types, list) or not types or not all(isinstance(t, str) and is_activity_type(t) for t in types):
         raise ConfigError(f"{where}: types must be a list of activity types such as \"sumo.answer.posted\"")
-    if item.get("level", "active") not in LEVELS:
+    if not isinstance(item.get("level", "active"), str) or item.get("level", "active") not in LEVELS:
         raise ConfigError(f"{where}: level must be one of casual, active, core")
     if not _translations(item.get("name"), where=f"{where}.name"):
         raise ConfigError(f"{where}: needs a name")
+    _check_fields(item, CONVERSION_POINT_FIELDS, where=where)
+    _check_texts(item, ConversionPoint, TRANSLATED_FIELDS["conversion_point"], where=where)
+    _check_text(item, "container", ConversionPoint, where=where)
+    _check_flag(item, "enabled", where=where)
+    # Shown as a link on public pages: an http(s) address only, never javascript: or data:.
+    url = item.get("next_step_url")
+    if url is not None and (not isinstance(url, str) or (url and not url.lower().startswith(("http://", "https://")))):
+        raise ConfigError(f"{where}.next_step_url: must be an http:// or https:// address")
+    _check_text(item, "next_step_url", ConversionPoint, where=where)
     return item
 
 
@@ -164,8 +265,7 @@ def config_load(*, config: dict) -> dict[str, int]:
     they are exactly those, and every conversion point of the area must use one of them; left out,
     the area may draw at least on the sources its conversion points name.
     """
-    if not isinstance(config, dict):
-        raise ConfigError("the configuration must be a JSON object with \"sources\" and \"areas\"")
+    _check_config(config)
     counts = {"sources": 0, "areas": 0, "conversion_points": 0}
     sources = config.get("sources", [])
     areas = config.get("areas", [])
@@ -184,15 +284,13 @@ def config_load(*, config: dict) -> dict[str, int]:
 
     for index, item in enumerate(areas):
         where = f"areas[{index}]"
-        if not isinstance(item, dict):
-            raise ConfigError(f"{where}: must be an object")
+        item = _check_area(item, where)
         slug = _require_slug(item, where=where)
         names = _translations(item.get("name"), where=f"{where}.name")
         if not names:
             raise ConfigError(f"{where}: needs a name")
         target = item.get("target")
-        if target is not None and (not isinstance(target, int) or isinstance(target, bool) or target < 0):
-            raise ConfigError(f"{where}: target must be a whole number, 0 or more")
+        _check_whole_number(item, "target", where=where, nullable=True)
         area = Area.objects.filter(slug=slug).first() or Area(slug=slug)
         _set_translations(area, "name", names)
         _set_translations(area, "description", _translations(item.get("description"), where=f"{where}.description"))

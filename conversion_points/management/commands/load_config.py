@@ -15,11 +15,16 @@ class Command(BaseCommand):
 
     def handle(self, *args, file: str, **options) -> None:
         try:
-            with open(file, encoding="utf-8") as stream:
+            # utf-8-sig: a file saved by an editor that starts it with a byte order mark loads too.
+            with open(file, encoding="utf-8-sig") as stream:
                 config = json.load(stream)
         except OSError as error:
             raise CommandError(f"Cannot read {file}: {error.strerror}") from None
-        except json.JSONDecodeError as error:
+        except UnicodeDecodeError as error:
+            raise CommandError(f"{file} is not UTF-8 text (byte {error.start}).") from None
+        except RecursionError:
+            raise CommandError(f"{file}: nested too deeply to read (a configuration needs a few levels).") from None
+        except ValueError as error:  # invalid JSON, or a number of more digits than Python reads
             raise CommandError(f"{file} is not valid JSON: {error}") from None
         try:
             counts = config_load(config=config)
