@@ -39,6 +39,7 @@ def staff_api() -> APIClient:
 def typed_by_attackers() -> Person:
     sumo = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
     area = Area.objects.create(slug="support", name="Support")
+    area.sources.add(sumo)
     ConversionPoint.objects.create(area=area, slug="answer", source=sumo, types=["sumo.answer.posted"], name="Answered")
     person = Person.objects.create(display_name=HYPERLINK)
     username = Identity.objects.create(person=person, kind="username", namespace="sumo", value="+cmd|' /C calc'!A0", source=sumo)

@@ -141,5 +141,5 @@ def test_a_javascript_link_stored_before_the_checks_is_emptied_by_the_migration(
 
     config_load(config=CONFIG)
     ConversionPoint.objects.update(next_step_url="javascript:alert(1)")
-    import_module("conversion_points.migrations.0005_next_step_url_http_only").forget_unsafe_links(apps, None)
+    import_module("conversion_points.migrations.0007_next_step_url_http_only").forget_unsafe_links(apps, None)
     assert ConversionPoint.objects.get().next_step_url == ""
