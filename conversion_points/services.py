@@ -10,8 +10,9 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from activities.models import Source
-from activities.validators import is_activity_type
+from activities.connections import source_connection_audit, source_connection_before
+from activities.models import Source, SourceConnectionChange
+from activities.validators import base_url_problem, is_activity_type, token_env_problem
 
 from .models import Area, ConversionPoint
 
@@ -73,6 +74,9 @@ def _check_source(item: Any, where: str) -> dict:
     unknown = sorted(set(item) - {"slug", *SOURCE_FIELDS})
     if unknown:
         raise ConfigError(f"{where}: unknown field {', '.join(unknown)}")
+    problem = token_env_problem(item.get("token_env", "")) or base_url_problem(item.get("base_url", ""))
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
     return item
 
 
@@ -109,9 +113,11 @@ def config_load(*, config: dict) -> dict[str, int]:
 
     for index, item in enumerate(sources):
         item = _check_source(item, f"sources[{index}]")
-        Source.objects.update_or_create(
+        before = source_connection_before(slug=item["slug"])
+        source, _created = Source.objects.update_or_create(
             slug=item["slug"], defaults={field: item[field] for field in SOURCE_FIELDS if field in item}
         )
+        source_connection_audit(source=source, before=before, by=None, via=SourceConnectionChange.Via.CONFIG)
         counts["sources"] += 1
     known_sources = {source.slug: source for source in Source.objects.all()}
 
