@@ -119,10 +119,10 @@ def address_problem(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
         return "a multicast address"
     if isinstance(address, ipaddress.IPv4Address) and address in SHARED_ADDRESS_SPACE:
         return "a shared (carrier-grade NAT) address"
-    if address.is_private:
-        return "a private address"
     if address.is_reserved:
         return "a reserved address"
+    if address.is_private:
+        return "a private address"
     if not address.is_global:
         return "not a public address"
     return None
@@ -152,7 +152,10 @@ def target_resolve(url: str) -> Target:
             reason = address_problem(address)
             if reason:
                 raise OutboundRefused(_refusal(url, host, f"{address} is {reason}"))
-    return Target(host=host, port=port, address=str(addresses[0]))
+    # One address is pinned, so there is no falling back from one family to the other as a plain
+    # connection would: IPv4 first, which every dual-stack server answers on ("localhost" may list ::1 first).
+    chosen = next((address for address in addresses if address.version == 4), addresses[0])
+    return Target(host=host, port=port, address=str(chosen))
 
 
 class PublicOnlyAdapter(HTTPAdapter):

@@ -182,8 +182,8 @@ class HttpClient:
             except requests.RequestException as error:
                 attempt += 1
                 if attempt > self.max_retries:
-                    raise SourceError(f"{url_shown(url)}: no answer after {attempt} attempts ({remote_text(error, limit=200)})") from None
-                self._backoff(attempt, f"connection error: {remote_text(error, limit=200)}")
+                    raise SourceError(f"{url_shown(url)}: no answer after {attempt} attempts ({_failure(error)})") from None
+                self._backoff(attempt, f"connection error: {_failure(error)}")
                 continue
             if raw.is_redirect:
                 hops += 1
@@ -280,6 +280,12 @@ def _origin(url: str) -> tuple[str, str, int | None]:
     except ValueError:
         port = None
     return scheme, (parts.hostname or "").rstrip("."), port
+
+
+def _failure(error: requests.RequestException) -> str:
+    """Why a request got no answer, without the URL requests puts in front (its query may hold a key)."""
+    cause = error.args[0] if error.args else error
+    return remote_text(getattr(cause, "reason", None) or cause, limit=160)
 
 
 def _reason(raw: requests.Response) -> str:
