@@ -86,6 +86,13 @@ class StandIn:
         return ", ".join(links)
 
 
+class Recorder(StandIn):
+    """A host syncs must never reach (the attacker's, an internal service): answers `[]`, keeps every request."""
+
+    def route(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
+        return Reply(200, b"[]")
+
+
 class FakeGitHub(StandIn):
     """GitHub REST v3: issues (with pull requests), comments, review comments, reviews, commits, org repos."""
 

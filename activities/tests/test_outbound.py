@@ -25,19 +25,12 @@ from activities.outbound import address_problem
 from activities.sync import source_sync
 
 from .builders import github_repo
-from .standin import FakeBugzilla, FakeGitHub, FakeKitsune, Reply, Server, StandIn
+from .standin import FakeBugzilla, FakeGitHub, FakeKitsune, Recorder, Server, StandIn
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "ghp_outbound_secret_1234"
 REAL_GETADDRINFO = socket.getaddrinfo
-
-
-class Recorder(StandIn):
-    """A host syncs must never reach: answers an empty list, and keeps every request it got."""
-
-    def route(self, path, query, headers):
-        return Reply(200, b"[]")
 
 
 @pytest.fixture(autouse=True)

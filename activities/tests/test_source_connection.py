@@ -19,19 +19,12 @@ from activities.models import Source, SourceConnectionChange, SyncRun
 from conversion_points.services import ConfigError, config_load
 
 from .builders import github_repo
-from .standin import FakeGitHub, Reply, Server, StandIn
+from .standin import FakeGitHub, Recorder, Server
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "ghp_the_real_github_token"
 SERVER_SECRET = "the-server-secret-key-value"
-
-
-class Recorder(StandIn):
-    """The attacker's host: keeps every request (and its headers) it receives."""
-
-    def route(self, path, query, headers):
-        return Reply(200, b"[]")
 
 
 @pytest.fixture(autouse=True)
