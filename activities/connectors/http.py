@@ -178,6 +178,7 @@ class HttpClient:
             try:
                 raw = self.session.get(url, params=params, headers=request_headers, timeout=self.timeout, allow_redirects=False)
             except OutboundRefused as refused:
+                self.requests_made -= 1  # refused before it left: not a request made
                 raise SourceError(str(refused)) from None
             except requests.RequestException as error:
                 attempt += 1
