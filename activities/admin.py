@@ -8,7 +8,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .models import Activity, Source
+from .connections import CONNECTION_FIELDS, source_connection_audit
+from .models import Activity, Source, SourceConnectionChange
 
 
 @admin.register(Source)
@@ -20,7 +21,16 @@ class SourceAdmin(admin.ModelAdmin):
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("slug", "name", "kind", "enabled")}),
-        (_("Connection"), {"fields": ("base_url", "token_env", "options")}),
+        (
+            _("Connection"),
+            {
+                "fields": ("base_url", "token_env", "options"),
+                "description": _(
+                    "Only an administrator can change the base URL and the token variable: together they decide where "
+                    "a token is sent. Every change is kept in Source connection changes."
+                ),
+            },
+        ),
         (_("Syncing"), {"fields": ("schedule_minutes",)}),
         (_("Accounts"), {"fields": ("account_namespace", "links_accounts")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
@@ -30,14 +40,44 @@ class SourceAdmin(admin.ModelAdmin):
         return super().get_queryset(request).annotate(activity_count=Count("activities"))
 
     def get_readonly_fields(self, request: HttpRequest, obj: Source | None = None) -> tuple[str, ...]:
+        fields = tuple(self.readonly_fields)
         # Import files, the API and identities' namespaces refer to the slug: renaming it orphans them.
         if obj is not None:
-            return ("slug", *self.readonly_fields)
-        return tuple(self.readonly_fields)
+            fields = ("slug", *fields)
+        # Where a source connects and which variables it reads are an administrator's to set, on
+        # add as on change: read-only fields are left out of the form, so a forged POST is ignored.
+        if not request.user.is_superuser:
+            fields = (*fields, *CONNECTION_FIELDS)
+        return fields
+
+    def save_model(self, request: HttpRequest, obj: Source, form, change: bool) -> None:
+        before = Source.objects.filter(pk=obj.pk).values(*CONNECTION_FIELDS).first() if change else None
+        super().save_model(request, obj, form, change)
+        source_connection_audit(source=obj, before=before, by=request.user, via=SourceConnectionChange.Via.ADMIN)
 
     @admin.display(description=_("activities"), ordering="activity_count")
     def activity_count(self, obj: Source) -> int:
         return obj.activity_count
+
+
+@admin.register(SourceConnectionChange)
+class SourceConnectionChangeAdmin(admin.ModelAdmin):
+    """Who changed where a source connects or which variables hold its token, and when. Read-only."""
+
+    list_display = ("created_at", "source_slug", "field", "old_value", "new_value", "by_name", "via")
+    list_filter = ("field", "via", "source_slug")
+    search_fields = ("source_slug", "old_value", "new_value", "by_name")
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in SourceConnectionChange._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: SourceConnectionChange | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: SourceConnectionChange | None = None) -> bool:
+        return False
 
 
 @admin.register(Activity)

@@ -134,7 +134,7 @@ def demo_config() -> dict:
             "name": "GitHub",
             "base_url": "https://api.github.com",
             "options": {"repos": [repo for repos in REPOS.values() for repo in repos]},
-            "token_env": "GITHUB_TOKEN",
+            "token_env": "BALOO_TOKEN_GITHUB",
             "schedule_minutes": 0,
         },
         {
@@ -143,7 +143,7 @@ def demo_config() -> dict:
             "name": "Bugzilla",
             "base_url": "https://bugzilla.mozilla.org/rest",
             "options": {"products": ["Core", "Firefox", "DevTools", "Toolkit", "Testing", "WebExtensions"]},
-            "token_env": "BUGZILLA_API_KEY",
+            "token_env": "BALOO_TOKEN_BUGZILLA",
             "schedule_minutes": 0,
         },
         {

@@ -4,6 +4,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .validators import validate_base_url, validate_token_env
+
 
 class Source(models.Model):
     """One configured instance of a system kind, e.g. `github-mozilla`."""
@@ -27,7 +29,12 @@ class Source(models.Model):
         _("base URL"),
         max_length=500,
         blank=True,
-        help_text=_("Where the system's API lives, e.g. https://api.github.com. Leave empty for import-only sources."),
+        validators=[validate_base_url],
+        help_text=_(
+            "Where the system's API lives, e.g. https://api.github.com. Leave empty for import-only sources. "
+            "Only public addresses are reached, unless the operator lists the host in BALOO_SOURCE_ALLOWED_HOSTS. "
+            "Only an administrator can change it."
+        ),
     )
     options = models.JSONField(
         _("options"),
@@ -39,7 +46,12 @@ class Source(models.Model):
         _("token variable"),
         max_length=100,
         blank=True,
-        help_text=_("The name of the environment variable holding the API token (the token itself is never stored here)."),
+        validators=[validate_token_env],
+        help_text=_(
+            "The name of the environment variable holding the API token, starting with BALOO_TOKEN_ "
+            "(several names may be separated by commas); the token itself is never stored here. "
+            "Only an administrator can change it."
+        ),
     )
     schedule_minutes = models.PositiveIntegerField(
         _("sync every (minutes)"),
@@ -60,6 +72,8 @@ class Source(models.Model):
     links_accounts = models.BooleanField(
         _("pushed records link accounts"),
         default=False,
+        # Also in the database: rows written by older code (and by migration tests) get "off".
+        db_default=False,
         help_text=_(
             "Tick only for a system you trust to report who is who: records pushed through the API for this "
             "source then join the e-mail, user name and id they name into one person. Unticked, each stays "
@@ -81,6 +95,47 @@ class Source(models.Model):
     def accounts_namespace(self) -> str:
         """The namespace user names and uids of this source live in."""
         return self.account_namespace or self.slug
+
+
+class SourceConnectionChange(models.Model):
+    """One change of where a source connects (`base_url`), which variables hold its token (`token_env`),
+    or whether records pushed for it may join accounts (`links_accounts`).
+
+    The first two decide where a server secret could be sent, the third whom a token holder's records
+    may join, so each change is kept: who, when, how, the old and the new value. Values are URLs,
+    variable names and "on", never a token.
+    """
+
+    class Field(models.TextChoices):
+        BASE_URL = "base_url", _("base URL")
+        TOKEN_ENV = "token_env", _("token variable")
+        LINKS_ACCOUNTS = "links_accounts", _("pushed records link accounts")
+
+    class Via(models.TextChoices):
+        ADMIN = "admin", _("admin")
+        CONFIG = "config", _("configuration file (load_config)")
+
+    source = models.ForeignKey(
+        Source, verbose_name=_("source"), on_delete=models.SET_NULL, null=True, blank=True, related_name="connection_changes"
+    )
+    source_slug = models.CharField(_("source slug"), max_length=100, help_text=_("Kept when the source is deleted."))
+    field = models.CharField(_("field"), max_length=20, choices=Field.choices)
+    old_value = models.CharField(_("old value"), max_length=500, blank=True)
+    new_value = models.CharField(_("new value"), max_length=500, blank=True)
+    by = models.ForeignKey("auth.User", verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    by_name = models.CharField(
+        _("by (name)"), max_length=150, blank=True, help_text=_("The user name in the admin, or the system account that ran load_config.")
+    )
+    via = models.CharField(_("how"), max_length=20, choices=Via.choices)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("source connection change")
+        verbose_name_plural = _("source connection changes")
+
+    def __str__(self) -> str:
+        return f"{self.source_slug} {self.field}"
 
 
 class RawPayloadField(models.JSONField):

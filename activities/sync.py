@@ -24,6 +24,7 @@ from conversion_points.metrics import metrics_recompute_soon
 from .connectors import Page, RateLimited, SourceError, connector_for, has_connector
 from .connectors.http import HttpClient
 from .models import Source, SyncRun, SyncState
+from .outbound import remote_text
 from .services import activities_ingest
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 # A page never takes this long; a lock older than this belongs to a killed worker.
 LOCK_SECONDS = 10 * 60
 REJECTION_SAMPLES = 20
+# Each error line of a run record is at most this long (a refusal names its URL and the setting to change).
+ERROR_LINE_LIMIT = 400
 # Pages are committed in batches of about this many records, or this often, whichever comes first.
 COMMIT_RECORDS = 2_000
 COMMIT_SECONDS = 5.0
@@ -82,10 +85,13 @@ def source_sync(
             error="Another sync of this source is running; this one did nothing.",
         )
     run = SyncRun.objects.create(source=source, trigger=trigger)
-    connector = connector_for(source, client=client)
+    connector = None
     errors: list[str] = []
     pending = _Pending()
     try:
+        # Inside the try: a source refused before its first request (a token variable not named
+        # BALOO_TOKEN_…, a base URL that is not http(s)) ends as a failed run that says why.
+        connector = connector_for(source, client=client)
         checkpoint = SyncState.objects.values_list("checkpoint", flat=True).get(pk=state.pk) or {}
         for page in connector.pages(checkpoint):
             pending.add(page)
@@ -100,7 +106,8 @@ def source_sync(
         run.status, run.resume_at = SyncRun.Status.DEFERRED, limited.resume_at + RESET_MARGIN
         errors.append(str(limited))
     except SourceError as error:
-        _pending_commit(run, state, pending, owner=owner, lock_seconds=lock_seconds, client=connector.client)
+        if connector is not None:
+            _pending_commit(run, state, pending, owner=owner, lock_seconds=lock_seconds, client=connector.client)
         run.status = SyncRun.Status.FAILED
         errors.append(str(error))
     except LockLost as error:
@@ -111,9 +118,11 @@ def source_sync(
         run.status = SyncRun.Status.FAILED
         errors.append(f"unexpected {type(error).__name__}: {error}")
     finally:
-        run.requests, run.not_modified = connector.client.requests_made, connector.client.not_modified
+        if connector is not None:
+            run.requests, run.not_modified = connector.client.requests_made, connector.client.not_modified
         run.finished_at = timezone.now()
-        run.error = "\n".join(errors)
+        # Connectors' messages can quote what a remote system said: cleaned and capped like the client's.
+        run.error = "\n".join(remote_text(error, limit=ERROR_LINE_LIMIT) for error in errors)
         if run.status == SyncRun.Status.RUNNING:
             run.status = SyncRun.Status.FAILED
         run.save()

@@ -196,6 +196,12 @@ STAFF_EMAIL_DOMAINS = env.list("STAFF_EMAIL_DOMAINS", default=[])
 # Imports: the longest single activity record accepted, in bytes (a larger line is rejected, not read).
 BALOO_MAX_RECORD_BYTES = env.int("BALOO_MAX_RECORD_BYTES", default=1_000_000)
 
+# Sources' syncs reach only public addresses: loopback, private, link-local (cloud metadata) and
+# other internal addresses are refused, unless the host is listed here (comma-separated names or
+# addresses exactly as the source's URLs write them, e.g. "127.0.0.1" for a local stand-in of an
+# API, or an internal Bugzilla's name). See activities/outbound.py and docs/integrating-a-system.md.
+BALOO_SOURCE_ALLOWED_HOSTS = env.list("BALOO_SOURCE_ALLOWED_HOSTS", default=[])
+
 # Logs: one JSON object per line in production (DJANGO_LOG_FORMAT=json|plain), credentials masked
 # in every format (baloo_site/logging.py).
 LOGGING = logging_config(

@@ -78,6 +78,7 @@ def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baloo_site.settings")
     os.environ["CELERY_BROKER_URL"] = ""
     os.environ.setdefault("DJANGO_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("BALOO_SOURCE_ALLOWED_HOSTS", "127.0.0.1")  # the stand-in is local; production refuses loopback
     import django
 
     django.setup()

@@ -15,14 +15,17 @@ from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from activities.models import Source
-from activities.validators import is_activity_type
+from activities.connections import source_connection_audit, source_connection_before
+from activities.models import Source, SourceConnectionChange
+from activities.validators import base_url_problem, is_activity_type, token_env_problem
 
 from .models import Area, ConversionPoint
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 TRANSLATED_FIELDS = {"area": ("name", "description"), "conversion_point": ("name", "description", "recognition")}
-SOURCE_FIELDS = ("kind", "name", "base_url", "options", "token_env", "schedule_minutes", "account_namespace", "enabled")
+SOURCE_FIELDS = (
+    "kind", "name", "base_url", "options", "token_env", "schedule_minutes", "account_namespace", "enabled", "links_accounts",
+)
 LEVELS = {level.value for level in ConversionPoint.Level}
 SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]+")
 SLUG_MAX_LENGTH = 100  # the slug columns of sources, areas and conversion points
@@ -228,6 +231,10 @@ def _check_source(item: Any, where: str) -> dict:
     for field in ("kind", "name", "base_url", "token_env", "account_namespace"):
         _check_text(item, field, Source, where=where)
     _check_flag(item, "enabled", where=where)
+    _check_flag(item, "links_accounts", where=where)
+    problem = token_env_problem(item.get("token_env", "")) or base_url_problem(item.get("base_url", ""))
+    if problem:
+        raise ConfigError(f"{where}: {problem}")
     return item
 
 
@@ -274,9 +281,11 @@ def config_load(*, config: dict) -> dict[str, int]:
 
     for index, item in enumerate(sources):
         item = _check_source(item, f"sources[{index}]")
-        Source.objects.update_or_create(
+        before = source_connection_before(slug=item["slug"])
+        source, _created = Source.objects.update_or_create(
             slug=item["slug"], defaults={field: item[field] for field in SOURCE_FIELDS if field in item}
         )
+        source_connection_audit(source=source, before=before, by=None, via=SourceConnectionChange.Via.CONFIG)
         counts["sources"] += 1
     known_sources = {source.slug: source for source in Source.objects.all()}
     loaded_areas: dict[int, int] = {}  # area id → its index in the file

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
+from activities.validators import token_env_names, token_env_problem
+
 from .http import HttpClient, SourceError
 
 if TYPE_CHECKING:
@@ -68,11 +70,17 @@ class Connector:
 
 
 def tokens_from_env(token_env: str) -> list[str]:
-    """The token pool: `token_env` names one or more variables (comma-separated), each holding one or more tokens."""
+    """The token pool: `token_env` names one or more variables (comma-separated), each holding one or more tokens.
+
+    Only variables named `BALOO_TOKEN_…` are ever read, whatever the database holds (a row written
+    before the rule, or behind the admin's back): another name ends the sync with the reason.
+    """
+    problem = token_env_problem(token_env)
+    if problem:
+        raise SourceError(problem)
     tokens: list[str] = []
-    for name in (part.strip() for part in (token_env or "").split(",")):
-        if name:
-            tokens.extend(token.strip() for token in os.environ.get(name, "").split(",") if token.strip())
+    for name in token_env_names(token_env):
+        tokens.extend(token.strip() for token in os.environ.get(name, "").split(",") if token.strip())
     return tokens
 
 

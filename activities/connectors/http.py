@@ -8,6 +8,13 @@ Politeness rules, in the order they apply to each request:
 - 403/429 with `Retry-After` or an exhausted `X-RateLimit-Remaining` (primary and secondary limits):
   a short wait is waited, a long one becomes `RateLimited`;
 - 5xx and connection errors are retried with exponential backoff, then reported as `SourceError`.
+
+Where requests go (activities/outbound.py): every request, redirects and URLs read from answers
+included, is checked and pinned by `PublicOnlyAdapter`; a refused one ends the sync with a
+`SourceError` that says why, and is never retried. Redirects are followed here, one checked hop
+at a time, at most `MAX_REDIRECTS`. Tokens go only to the configured origin (scheme, host and
+port of `base_url`): never to a host a `Link` header, a payload or a redirect names. What a
+remote system says in an error reaches the run record as its status and a short, cleaned reason.
 """
 
 import logging
@@ -22,12 +29,15 @@ from urllib.parse import urljoin, urlsplit
 import orjson
 import requests
 
+from activities.outbound import OutboundRefused, PublicOnlyAdapter, remote_text, url_problem, url_shown
+
 logger = logging.getLogger(__name__)
 
 USER_AGENT = "Baloo-sync/1.0 (+https://github.com/mozilla/baloo)"
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 # GitHub asks clients hit by a secondary limit without Retry-After to wait at least a minute.
 SECONDARY_LIMIT_WAIT = 60.0
+MAX_REDIRECTS = 5
 
 
 class SourceError(Exception):
@@ -117,7 +127,10 @@ class HttpClient:
         session: requests.Session | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
-        self.host = urlsplit(self.base_url).netloc
+        problem = url_problem(self.base_url)
+        if problem:
+            raise SourceError(problem)
+        self.origin = _origin(self.base_url)
         self.pool = TokenPool(list(tokens or []))
         self.auth_headers = auth_headers or (lambda token: {"Authorization": f"Bearer {token}"})
         self.max_retries = max_retries
@@ -129,6 +142,9 @@ class HttpClient:
         # Proxies from the environment are read once, not on every request (it costs more than the request).
         self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
         self.session.trust_env = False
+        adapter = PublicOnlyAdapter()
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
         self.requests_made = 0
         self.not_modified = 0
@@ -143,25 +159,39 @@ class HttpClient:
         """GET and decode JSON. A 304 (with `etag`) comes back with `data=None`."""
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.url(path_or_url)
         attempt = 0
+        hops = 0
         while True:
+            problem = url_problem(url)
+            if problem:
+                raise SourceError(problem)
             now = datetime.now(UTC)
             if self.anonymous_resting_until and self.anonymous_resting_until > now:
                 raise RateLimited(self.anonymous_resting_until, "rate limit used up")
             token_index = self.pool.pick(now)
             request_headers = dict(headers or {})
-            # Credentials go only to the configured host, never to a host a Link header names.
-            if token_index is not None and urlsplit(url).netloc == self.host:
+            # Credentials go only to the configured origin, never to a host a Link header, a payload or a redirect names.
+            if token_index is not None and _origin(url) == self.origin:
                 request_headers.update(self.auth_headers(self.pool.tokens[token_index]))
             if etag:
                 request_headers["If-None-Match"] = etag
             self.requests_made += 1
             try:
-                raw = self.session.get(url, params=params, headers=request_headers, timeout=self.timeout)
+                raw = self.session.get(url, params=params, headers=request_headers, timeout=self.timeout, allow_redirects=False)
+            except OutboundRefused as refused:
+                self.requests_made -= 1  # refused before it left: not a request made
+                raise SourceError(str(refused)) from None
             except requests.RequestException as error:
                 attempt += 1
                 if attempt > self.max_retries:
-                    raise SourceError(f"{_shown(url)}: no answer after {attempt} attempts ({error})") from error
-                self._backoff(attempt, f"connection error: {error}")
+                    raise SourceError(f"{url_shown(url)}: no answer after {attempt} attempts ({_failure(error)})") from None
+                self._backoff(attempt, f"connection error: {_failure(error)}")
+                continue
+            if raw.is_redirect:
+                hops += 1
+                if hops > MAX_REDIRECTS:
+                    raise SourceError(f"{url_shown(url)}: more than {MAX_REDIRECTS} redirects")
+                # The next hop is checked like any request (a refused address ends the sync) and gets no token unless it is the configured origin.
+                url, params = urljoin(raw.url, self.session.get_redirect_target(raw) or ""), None
                 continue
             # Remember a used-up limit now, so the next request does not waste a call on a sure 403.
             self._note_rate_limit(raw, token_index)
@@ -181,21 +211,21 @@ class HttpClient:
                     self.pool.rest(token_index, wait_until)
                 else:
                     self.anonymous_resting_until = wait_until
-                raise RateLimited(wait_until, f"HTTP {raw.status_code} from {_shown(url)}")
+                raise RateLimited(wait_until, f"HTTP {raw.status_code} from {url_shown(url)}")
             if raw.status_code in TRANSIENT_STATUSES:
                 attempt += 1
                 if attempt > self.max_retries:
-                    raise SourceError(f"{_shown(url)}: HTTP {raw.status_code} after {attempt} attempts")
+                    raise SourceError(f"{url_shown(url)}: HTTP {raw.status_code} after {attempt} attempts")
                 self._backoff(attempt, f"HTTP {raw.status_code}")
                 continue
             if raw.status_code == 404:
-                raise NotFound(f"{_shown(url)}: not found (HTTP 404)")
+                raise NotFound(f"{url_shown(url)}: not found (HTTP 404)")
             if raw.status_code >= 400:
-                raise SourceError(f"{_shown(url)}: HTTP {raw.status_code} {_message(raw)}".rstrip())
+                raise SourceError(f"{url_shown(url)}: HTTP {raw.status_code} {_reason(raw)}".rstrip())
             try:
                 data = orjson.loads(raw.content) if raw.content else None
             except orjson.JSONDecodeError as error:
-                raise SourceError(f"{_shown(url)}: the answer is not valid JSON ({error})") from None
+                raise SourceError(f"{url_shown(url)}: the answer is not valid JSON ({error})") from None
             return Response(url=raw.url, status=raw.status_code, headers=raw.headers, data=data)
 
     def _backoff(self, attempt: int, reason: str) -> None:
@@ -242,17 +272,36 @@ def _reset_time(headers: Mapping[str, str]) -> datetime | None:
     return None
 
 
-def _shown(url: str) -> str:
-    """The URL without its query string: short in error messages, and never a key passed as a parameter."""
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: what "the same server" means for a token."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(scheme)
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").rstrip("."), port
 
 
-def _message(raw: requests.Response) -> str:
+def _failure(error: requests.RequestException) -> str:
+    """Why a request got no answer, without the URL requests puts in front (its query may hold a key)."""
+    cause = error.args[0] if error.args else error
+    return remote_text(getattr(cause, "reason", None) or cause, limit=160)
+
+
+def _reason(raw: requests.Response) -> str:
+    """What went wrong, in the system's own short words: its JSON `message` or `detail`, else the status's reason.
+
+    Never the raw body: an error page can hold anything (a metadata service's credentials, a
+    stack trace), and it would be shown to every staff member in the run log.
+    """
+    said = ""
     try:
         body = orjson.loads(raw.content)
     except orjson.JSONDecodeError:
-        return ""
+        body = None
     if isinstance(body, dict):
-        return str(body.get("message") or body.get("detail") or "")[:200]
-    return ""
+        said = body.get("message") or body.get("detail") or ""
+    if not isinstance(said, str) or not said:
+        said = raw.reason or ""
+    return remote_text(said)

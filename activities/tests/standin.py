@@ -86,6 +86,13 @@ class StandIn:
         return ", ".join(links)
 
 
+class Recorder(StandIn):
+    """A host syncs must never reach (the attacker's, an internal service): answers `[]`, keeps every request."""
+
+    def route(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
+        return Reply(200, b"[]")
+
+
 class FakeGitHub(StandIn):
     """GitHub REST v3: issues (with pull requests), comments, review comments, reviews, commits, org repos."""
 
@@ -279,14 +286,17 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class Server:
-    """Serve `api` on 127.0.0.1 (a free port) in a daemon thread: `with Server(api) as url: …`."""
+    """Serve `api` on 127.0.0.1 (a free port) in a daemon thread: `with Server(api) as url: …`.
 
-    def __init__(self, api: StandIn) -> None:
+    `host` serves on another loopback address (127.0.0.2…), e.g. a host syncs must never reach.
+    """
+
+    def __init__(self, api: StandIn, *, host: str = "127.0.0.1") -> None:
         self.api = api
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.api = api
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.url = f"http://{host}:{self.httpd.server_address[1]}"
         api.base_url = self.url
 
     def __enter__(self) -> str:

@@ -27,8 +27,8 @@ def server(api):
 
 @pytest.fixture
 def source(server, monkeypatch):
-    monkeypatch.setenv("BALOO_TEST_BMO_KEY", "bmo-key-123")
-    return Source.objects.create(slug="bmo", kind="bugzilla", name="Bugzilla", base_url=server, token_env="BALOO_TEST_BMO_KEY",
+    monkeypatch.setenv("BALOO_TOKEN_TEST_BMO", "bmo-key-123")
+    return Source.objects.create(slug="bmo", kind="bugzilla", name="Bugzilla", base_url=server, token_env="BALOO_TOKEN_TEST_BMO",
                                  options={"page_size": 40, "backoff_seconds": 0})
 
 

@@ -29,7 +29,7 @@ def server(api):
 
 def make_source(url: str, **options) -> Source:
     return Source.objects.create(
-        slug="github-example", kind="github", name="GitHub", base_url=url, token_env="BALOO_TEST_GH_TOKEN",
+        slug="github-example", kind="github", name="GitHub", base_url=url, token_env="BALOO_TOKEN_TEST_GH",
         options={"repos": ["example/app"], "backoff_seconds": 0, **options},
     )
 
@@ -39,7 +39,7 @@ def stored(source: Source) -> Counter:
 
 
 def test_first_sync_stores_every_activity_once(api, server, monkeypatch):
-    monkeypatch.setenv("BALOO_TEST_GH_TOKEN", "ghp_first")
+    monkeypatch.setenv("BALOO_TOKEN_TEST_GH", "ghp_first")
     expected = github_repo(api, "example/app", issues=130, pulls=90, comments=250, commits=150)
     source = make_source(server)
 
@@ -184,13 +184,13 @@ def test_rate_limit_exhaustion_defers_the_run_until_the_reset_then_resumes(serve
 
 
 def test_a_pool_of_tokens_moves_on_when_one_is_used_up(api, server, monkeypatch):
-    monkeypatch.setenv("BALOO_TEST_GH_TOKEN", "ghp_one")
-    monkeypatch.setenv("BALOO_TEST_GH_TOKEN_2", "ghp_two,ghp_three")
+    monkeypatch.setenv("BALOO_TOKEN_TEST_GH", "ghp_one")
+    monkeypatch.setenv("BALOO_TOKEN_TEST_GH_2", "ghp_two,ghp_three")
     expected = github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
     api.exhausted_tokens = {"Bearer ghp_one"}
     api.reset_at = int((timezone.now() + timedelta(minutes=30)).timestamp())
     source = make_source(server)
-    source.token_env = "BALOO_TEST_GH_TOKEN, BALOO_TEST_GH_TOKEN_2"
+    source.token_env = "BALOO_TOKEN_TEST_GH, BALOO_TOKEN_TEST_GH_2"
     source.save()
 
     run = source_sync(source=source)

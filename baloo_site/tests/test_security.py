@@ -164,12 +164,12 @@ def test_tokens_and_webhook_secrets_never_reach_the_logs(all_logs, monkeypatch, 
 
     # A source's API token, on a sync that meets server errors.
     api_token = "ghp_" + secrets.token_hex(18)
-    monkeypatch.setenv("GITHUB_FUZZ_TOKEN", api_token)
+    monkeypatch.setenv("BALOO_TOKEN_FUZZ", api_token)
     api = FakeGitHub()
     github_repo(api, "sec/app", issues=3, pulls=1, comments=2, commits=2)
     api.fail("/issues", status=502, times=10)
     with Server(api) as url:
-        synced = Source.objects.create(slug="github-sec", kind="github", name="GitHub", base_url=url, token_env="GITHUB_FUZZ_TOKEN",
+        synced = Source.objects.create(slug="github-sec", kind="github", name="GitHub", base_url=url, token_env="BALOO_TOKEN_FUZZ",
                                        options={"repos": ["sec/app"], "backoff_seconds": 0})
         source_sync(source=synced)
 

@@ -21,7 +21,7 @@ CONFIG = {
             "name": "GitHub",
             "base_url": "https://api.github.com",
             "options": {"repos": ["mozilla/kitsune"]},
-            "token_env": "GITHUB_TOKEN",
+            "token_env": "BALOO_TOKEN_GITHUB",
             "schedule_minutes": 60,
         },
         {"slug": "sumo", "kind": "sumo", "name": "SUMO", "base_url": "https://support.mozilla.org"},
@@ -72,7 +72,7 @@ def test_loading_creates_sources_areas_and_conversion_points(tmp_path):
     assert (github.kind, github.options, github.token_env, github.schedule_minutes) == (
         "github",
         {"repos": ["mozilla/kitsune"]},
-        "GITHUB_TOKEN",
+        "BALOO_TOKEN_GITHUB",
         60,
     )
     area = Area.objects.get(slug="support")
