@@ -41,7 +41,7 @@ def _json_type(value: object) -> str:
 def _body(request: HttpRequest) -> bytes | None:
     """The request body, read at most one byte past MAX_BODY_BYTES (so a larger one is told by its
     size); None when it is sent chunked and the server in front cannot hand it over whole."""
-    if "Content-Length" in request.headers or "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+    if request.headers.get("Content-Length") or "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
         # Past Django's in-memory limit ourselves, bounded: the body is never read beyond the limit.
         return request.read(MAX_BODY_BYTES + 1)
     # Chunked, without a length: Django reads such a body as empty, but a server that decodes it
