@@ -24,6 +24,9 @@ LOOK_ALIKES = [
     "\u202eann@example.org\u202c",  # right-to-left override … pop
     "\u2066ann@example.org\u2069\u200e",  # isolate, left-to-right mark
     "\ufeffann@example.org",  # a byte order mark read as text
+    "ann\ufe0f@example.org\u034f",  # a variation selector, the combining grapheme joiner
+    "\u3164ann@\uffa0example.org\U000e0101",  # Hangul fillers, an ideographic variation selector
+    "ann@example.org\u00ad",  # a soft hyphen
 ]
 
 
