@@ -235,7 +235,7 @@ def _plainly_written(text: str) -> bool:
         return False
     if text[-1] == "Z":
         fraction = size - 20
-    elif text[-3] == ":" and text[-6] in "+-" and text[-5:-3] < "15":
+    elif text[-3] == ":" and text[-6] in "+-" and (text[-5] == "0" or text[-5:-3] < "15"):
         fraction = size - 25
     else:
         return False
