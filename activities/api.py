@@ -1,9 +1,9 @@
 """The push API: other systems report activities as they happen (`POST /api/v1/activities/`).
 
 Authentication is a per-source token (`Authorization: Bearer <token>`), created in the admin.
-The body is a JSON array of at most 1,000 activity records of the common schema, each naming the
-token's source. The answer says how many were created and which indexes were rejected, and why.
-Every answer, errors included, is JSON.
+The body is a JSON array of at most 1,000 activity records of the common schema, each a JSON
+object naming the token's source. The answer says how many were created and which indexes were
+rejected, and why. Every answer, errors included, is JSON.
 """
 
 from http import HTTPStatus
@@ -16,7 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from conversion_points.metrics import metrics_recompute_soon
 
 from .services import activities_ingest
-from .tokens import source_token_authenticate
+from .tokens import bearer_secret, source_token_authenticate
 
 MAX_RECORDS = 1000
 # 1,000 records of a few kilobytes each; a larger body is refused before it is read.
@@ -30,16 +30,37 @@ def _error(status: HTTPStatus, message: str, **headers: str) -> JsonResponse:
     return response
 
 
-def _bearer(request: HttpRequest) -> str:
-    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
-    return secret.strip() if scheme.lower() in ("bearer", "token") else ""
+def _json_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "a list"}.get(type(value), "null")
+
+
+def _body(request: HttpRequest) -> bytes | None:
+    """The request body, read at most one byte past MAX_BODY_BYTES (so a larger one is told by its
+    size); None when it is sent chunked and the server in front cannot hand it over whole."""
+    if request.headers.get("Content-Length") or "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        # Past Django's in-memory limit ourselves, bounded: the body is never read beyond the limit.
+        return request.read(MAX_BODY_BYTES + 1)
+    # Chunked, without a length: Django reads such a body as empty, but a server that decodes it
+    # (gunicorn, as the Procfile runs) says so in `wsgi.input_terminated` and ends the stream with it.
+    if not request.META.get("wsgi.input_terminated"):
+        return None
+    stream = request.META["wsgi.input"]
+    parts, size = [], 0
+    while size <= MAX_BODY_BYTES and (part := stream.read(MAX_BODY_BYTES + 1 - size)):
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 @csrf_exempt
 def activities_push(request: HttpRequest) -> JsonResponse:
     if request.method != "POST":
         return _error(HTTPStatus.METHOD_NOT_ALLOWED, "Use POST with a JSON array of activity records.", Allow="POST")
-    token = source_token_authenticate(secret=_bearer(request))
+    token = source_token_authenticate(secret=bearer_secret(request.headers.get("Authorization", "")))
     if token is None:
         return _error(
             HTTPStatus.UNAUTHORIZED, "A valid API token is required: Authorization: Bearer <token> (tokens are created in the admin).",
@@ -54,8 +75,9 @@ def activities_push(request: HttpRequest) -> JsonResponse:
     too_large = f"The body is larger than {MAX_BODY_BYTES:,} bytes; send at most {MAX_RECORDS:,} records per request."
     if declared > MAX_BODY_BYTES:
         return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, too_large)
-    # Read past Django's in-memory limit ourselves, bounded: the body is never read beyond the limit.
-    body = request.read(MAX_BODY_BYTES + 1)
+    body = _body(request)
+    if body is None:
+        return _error(HTTPStatus.LENGTH_REQUIRED, "Send the body with a Content-Length header: this server cannot read a chunked body.")
     if len(body) > MAX_BODY_BYTES:
         return _error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, too_large)
     try:
@@ -71,8 +93,12 @@ def activities_push(request: HttpRequest) -> JsonResponse:
     rejected = []
     accepted = []
     for index, record in enumerate(records):
-        if isinstance(record, dict) and record.get("source") not in (None, "", slug):
-            rejected.append({"index": index, "reason": f"source {record.get('source')!r} is not this token's source {slug!r}"})
+        # Only objects are handed over, each naming this token's source (or none, which is then
+        # refused as missing): the ingestion would decode a string as a record of any source.
+        if not isinstance(record, dict):
+            rejected.append({"index": index, "reason": f"a record must be a JSON object, not {_json_type(record)}"})
+        elif record.get("source") not in (None, "") and not (isinstance(record["source"], str) and record["source"].strip() == slug):
+            rejected.append({"index": index, "reason": f"source {str(record['source'])[:100]!r} is not this token's source {slug!r}"})
         else:
             accepted.append((index, record))
     result = activities_ingest(records=accepted, links_accounts=token.source.links_accounts)

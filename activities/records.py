@@ -15,6 +15,7 @@ import orjson
 from django.conf import settings
 
 from activities.validators import is_activity_type
+from contributors.keys import email_normalise
 
 REQUIRED_FIELDS = ("source", "external_id", "type", "occurred_at", "actor")
 MAX_LENGTHS = {"external_id": 255, "type": 100, "container": 255, "url": 1000}
@@ -23,6 +24,12 @@ NAME_MAX = 200
 KEY_MAX = 320
 # A little slack for clocks that run fast; anything later is a mistake in the record.
 FUTURE_TOLERANCE = timedelta(days=1)
+# No system Baloo reads has activity before the Unix epoch: an earlier moment is a mistake (a
+# year 0001 placeholder, a zeroed field), and near year 1 it would not even read back in Python.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+# A plainly written moment dated this day or later is after EARLIEST whatever its UTC offset
+# (offsets stay within a day): text comparison is much cheaper.
+EARLIEST_PLAIN_DATE = (EARLIEST + timedelta(days=1)).date().isoformat()
 
 
 class RecordError(ValueError):
@@ -63,7 +70,11 @@ class ActivityRecord(msgspec.Struct, gc=False):
 
 
 def is_email(value: str) -> bool:
-    """An identity key is an e-mail when it has exactly one `@` and no whitespace (it need not receive mail)."""
+    """An identity key is an e-mail when it has exactly one `@` and no whitespace (it need not
+    receive mail), once normalised (`email_normalise`: a full-width `＠` is an `@`, and an address
+    of nothing but invisible characters is empty)."""
+    if not value.isascii():
+        value = email_normalise(value)
     # split() cuts at whitespace as str.isspace() defines it (what the pattern \s matches).
     return value.count("@") == 1 and value.split() == [value]
 
@@ -196,10 +207,15 @@ def _actor_key(value: str | int | None, field: str, *, nul_possible: bool) -> st
     if value is None:
         return None
     value = str(value).strip() if isinstance(value, int) else value.strip()
+    if field == "email" and not value.isascii():
+        # Normalised before it is measured: NFKC can lengthen it. Nothing left is no e-mail at all.
+        value = email_normalise(value)
     if nul_possible and "\x00" in value:
         raise RecordError(f"actor.{field} contains a NUL character")
-    if len(value) > KEY_MAX:
-        raise RecordError(f"actor.{field} is {len(value)} characters long; the limit is {KEY_MAX}")
+    # Stored case-folded (uids as they are), which can lengthen a non-ASCII value: `ß` is `ss`.
+    size = len(value.casefold()) if field != "uid" and not value.isascii() else len(value)
+    if size > KEY_MAX:
+        raise RecordError(f"actor.{field} is {size} characters long; the limit is {KEY_MAX}")
     return value or None
 
 
@@ -211,14 +227,15 @@ def _time_limits(now: datetime) -> tuple[datetime, str]:
 
 
 def _plainly_written(text: str) -> bool:
-    """YYYY-MM-DDTHH:MM:SS, at most six fractional digits, then Z or ±HH:MM. For a text that
-    `datetime.fromisoformat` accepted, PostgreSQL then reads the same moment from the text itself."""
+    """YYYY-MM-DDTHH:MM:SS, at most six fractional digits, then Z or ±HH:MM below 15 hours. For a
+    text that `datetime.fromisoformat` accepted, PostgreSQL then reads the same moment from the
+    text itself (it refuses offsets of 16 hours or more, which Python reads)."""
     size = len(text)
     if size < 20:
         return False
     if text[-1] == "Z":
         fraction = size - 20
-    elif text[-3] == ":" and text[-6] in "+-":
+    elif text[-3] == ":" and text[-6] in "+-" and (text[-5] == "0" or text[-5:-3] < "15"):
         fraction = size - 25
     else:
         return False
@@ -233,8 +250,9 @@ def _plainly_written(text: str) -> bool:
 
 
 def parse_occurred_at(value: str, *, now: datetime) -> str:
-    """Check an occurred_at text (ISO 8601 with a UTC offset, not in the future) and return it as
-    PostgreSQL should read it: the text itself when plainly written, otherwise the moment in UTC."""
+    """Check an occurred_at text (ISO 8601 with a UTC offset, from 1970 on, not in the future) and
+    return it as PostgreSQL should read it: the text itself when plainly written, otherwise the
+    moment in UTC."""
     text = value.strip()
     try:
         moment = datetime.fromisoformat(text)
@@ -242,6 +260,9 @@ def parse_occurred_at(value: str, *, now: datetime) -> str:
         raise RecordError(f"occurred_at {value[:40]!r} is not an ISO 8601 date and time") from None
     if moment.tzinfo is None:  # fromisoformat gives a fixed offset or none
         raise RecordError(f"occurred_at {value[:40]!r} has no UTC offset; add one such as +02:00 or Z")
+    # Compared before any conversion: moving a moment near year 1 or 9999 to UTC can overflow.
+    if moment < EARLIEST:
+        raise RecordError(f"occurred_at {value[:40]!r} is before 1970-01-01T00:00:00Z")
     latest, not_recent = _time_limits(now)
     plain = _plainly_written(text)
     if not (plain and text < not_recent) and moment > latest:
@@ -318,13 +339,13 @@ def _activity_record(record: _Record, *, now: datetime, nul_possible: bool) -> A
 def _activity_record_quickly(record: _Record, *, now: datetime) -> ActivityRecord | None:
     """`_activity_record` in fewer steps, for a record msgspec decoded from a line without a NUL
     (its lengths already checked): None as soon as anything is unusual — an empty value, a type
-    not seen before, a moment not plainly written or too recent to tell by its date, an actor key
-    that is empty or not an e-mail — and the full checks then decide, and say why."""
+    not seen before, a moment not plainly written or too early or recent to tell by its date, an actor key
+    that is empty or not an e-mail, an e-mail to normalise — and the full checks then decide, and say why."""
     source, external_id, activity_type = record.source.strip(), record.external_id.strip(), record.type.strip()
     if not (source and external_id and _ACTIVITY_TYPES.get(activity_type)):
         return None
     occurred_at = record.occurred_at
-    if not (occurred_at < _time_limits(now)[1] and _plainly_written(occurred_at)):
+    if not (EARLIEST_PLAIN_DATE <= occurred_at < _time_limits(now)[1] and _plainly_written(occurred_at)):
         return None
     try:
         datetime.fromisoformat(occurred_at)
@@ -333,7 +354,7 @@ def _activity_record_quickly(record: _Record, *, now: datetime) -> ActivityRecor
 
     actor = record.actor
     email, username, uid = actor.email, actor.username, actor.uid
-    if email is not None and not ((email := email.strip()) and is_email(email)):
+    if email is not None and not ((email := email.strip()) and email.isascii() and is_email(email)):
         return None
     if username is not None and not (username := username.strip()):
         return None
@@ -350,8 +371,8 @@ def _activity_record_quickly(record: _Record, *, now: datetime) -> ActivityRecor
     is_bot = actor.bot is True or looks_like_bot(username, email, name)  # as written, before case-folding
     if email is not None:
         email = email.casefold()
-    if username is not None:
-        username = username.casefold()
+    if username is not None and len(username := username.casefold()) > KEY_MAX:
+        return None
     return ActivityRecord(
         source=source,
         external_id=external_id,
@@ -405,18 +426,42 @@ def _read_carefully(raw: bytes | str, *, now: datetime, nul_possible: bool) -> A
 
 
 READ_CHUNK = 1 << 20
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"
+
+
+def _chunks(stream: BinaryIO) -> Iterator[bytes]:
+    """The stream a megabyte at a time, without the UTF-8 byte order mark some editors write first,
+    and with every line ending (\\n, \\r\\n, or \\r alone as old Macs wrote) made \\n. JSON text holds
+    no raw \\r or \\n inside a string, so one is always whitespace or the end of a line."""
+    chunk = b""
+    while len(chunk) < len(BYTE_ORDER_MARK) and (more := stream.read(READ_CHUNK)):
+        chunk += more
+    chunk = chunk.removeprefix(BYTE_ORDER_MARK)
+    after_return = False  # the chunk before ended with \r: a \n opening this one ends that same line
+    while True:
+        if after_return or b"\r" in chunk:
+            if after_return and chunk.startswith(b"\n"):
+                chunk = chunk[1:]
+            after_return = chunk.endswith(b"\r")
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if chunk:
+            yield chunk
+        chunk = stream.read(READ_CHUNK)
+        if not chunk:
+            return
 
 
 def read_lines(stream: BinaryIO, *, limit: int) -> Iterator[tuple[int, bytes | OversizedRecord]]:
     """Yield (line number, line) for every non-blank line; a line longer than `limit` is yielded
-    as a short note instead, without ever holding the whole line in memory.
+    as a short note instead, without ever holding the whole line in memory. Lines end with \\n,
+    \\r\\n or \\r; a byte order mark before the first is not part of it.
 
     The stream is read a megabyte at a time and split in C (a readline per line costs more than
     checking the line)."""
     number = 0
     begun: list[bytes] = []  # the start of a line that continues in the next chunk
     begun_size = 0  # its size so far (counted on when it is too long to keep)
-    while chunk := stream.read(READ_CHUNK):
+    for chunk in _chunks(stream):
         *ended, unfinished = chunk.split(b"\n")
         if ended and begun_size:
             # The first line ending here began in an earlier chunk.

@@ -14,6 +14,13 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def bearer_secret(authorization: str) -> str:
+    """The secret in an `Authorization: Bearer <token>` header (or `token <token>`), the scheme in
+    any case and any whitespace around; empty when there is none. Rate limits key on the same answer."""
+    parts = authorization.split(None, 1)
+    return parts[1].strip() if len(parts) == 2 and parts[0].lower() in ("bearer", "token") else ""
+
+
 def source_token_create(*, source: Source, name: str) -> tuple[SourceToken, str]:
     """A new token for pushing activities to `source`; the secret is returned here and never again."""
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)

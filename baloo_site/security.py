@@ -20,6 +20,8 @@ from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from activities.tokens import bearer_secret
+
 logger = logging.getLogger(__name__)
 
 # --------------------------------------------------------------------------- Content Security Policy
@@ -100,12 +102,18 @@ def client_address(request: HttpRequest) -> str:
 
 def _client_key(request: HttpRequest, scope: str) -> str:
     if scope == "push":
-        # Each token (each source) has its own allowance, wherever it pushes from. Only a hash of
-        # the header is kept, so the token itself never reaches the cache or a log.
-        authorization = request.headers.get("Authorization", "")
-        if authorization:
-            return "token:" + hashlib.sha256(authorization.encode()).hexdigest()[:32]
+        # Each token (each source) has its own allowance, wherever it pushes from: keyed on the
+        # secret as the push API reads it, so `bearer`, `BEARER` or extra spaces are the same
+        # token. Only a hash of it is kept, so the token itself never reaches the cache or a log.
+        secret = bearer_secret(request.headers.get("Authorization", ""))
+        if secret:
+            return "token:" + hashlib.sha256(b"baloo-rate-limit:" + secret.encode()).hexdigest()[:32]
     return "ip:" + client_address(request)
+
+
+def _failures_key(request: HttpRequest) -> str:
+    """Failed authentications count per client address: a made-up token is a fresh bucket each time."""
+    return "failed-auth:ip:" + client_address(request)
 
 
 class RateLimitMiddleware:
@@ -124,33 +132,45 @@ class RateLimitMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         scope = rate_scope(request)
         rate = self.rates.get(scope) if scope else None
-        if rate is not None:
-            retry_after = self._over_limit(scope, rate, request)
-            if retry_after:
-                if scope == "login":  # a person at the password form reads a page, not JSON
-                    from accounts.views import login_throttled
+        if rate is None:
+            return self.get_response(request)
+        # An address that failed authentication as often as the limit allows is refused until the
+        # window ends, whatever token it tries next; the limit of each token holds besides.
+        retry_after = (scope == "push" and self._over_limit(scope, rate, _failures_key(request), count=False)) or (
+            self._over_limit(scope, rate, _client_key(request, scope))
+        )
+        if retry_after:
+            if scope == "login":  # a person at the password form reads a page, not JSON
+                from accounts.views import login_throttled
 
-                    return login_throttled(request, retry_after=retry_after)
-                return self._refused(scope, rate, retry_after)
-        return self.get_response(request)
+                return login_throttled(request, retry_after=retry_after)
+            return self._refused(scope, rate, retry_after)
+        response = self.get_response(request)
+        if scope == "push" and response.status_code == HTTPStatus.UNAUTHORIZED:
+            self._over_limit(scope, rate, _failures_key(request))
+        return response
 
-    def _over_limit(self, scope: str, rate: Rate, request: HttpRequest) -> int:
-        """Seconds until the window ends when this request is over the limit, else 0."""
+    def _over_limit(self, scope: str, rate: Rate, client: str, *, count: bool = True) -> int:
+        """Seconds until the window ends when `client` is over the limit, else 0. The request is
+        counted, unless `count` is False (only looking whether earlier ones reached the limit)."""
         now = time.time()
         window = int(now // rate.seconds)
-        key = f"ratelimit:{scope}:{_client_key(request, scope)}:{rate.seconds}:{window}"
+        key = f"ratelimit:{scope}:{client}:{rate.seconds}:{window}"
         cache = caches[settings.BALOO_RATE_LIMIT_CACHE]
         try:
-            cache.add(key, 0, timeout=rate.seconds + 1)
-            try:
-                count = cache.incr(key)
-            except ValueError:  # the key expired between add and incr: a new window began
-                cache.set(key, 1, timeout=rate.seconds + 1)
-                count = 1
+            if not count:
+                seen = cache.get(key, 0) + 1
+            else:
+                cache.add(key, 0, timeout=rate.seconds + 1)
+                try:
+                    seen = cache.incr(key)
+                except ValueError:  # the key expired between add and incr: a new window began
+                    cache.set(key, 1, timeout=rate.seconds + 1)
+                    seen = 1
         except Exception:
             logger.warning("rate limit cache unavailable; letting %s requests through", scope, exc_info=True)
             return 0
-        if count <= rate.requests:
+        if seen <= rate.requests:
             return 0
         return max(1, int((window + 1) * rate.seconds - now + 0.999))
 

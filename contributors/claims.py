@@ -123,7 +123,8 @@ def email_claim_start(*, user: AbstractBaseUser, email: str, link_for: Callable[
     `link_for(token)` builds the absolute URL of the confirmation page. Asking again for the same
     address sends a fresh link; only the latest link works.
     """
-    address = email.strip().casefold()
+    # Normalised before anything, the link included: it must reach the address the key stands for.
+    address = email_key(email)[2]
     if not _is_mailable(address):
         raise ClaimError(_("That doesn't look like an e-mail address."), code="invalid")
     if address == (user.email or "").strip().casefold():

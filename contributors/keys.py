@@ -5,6 +5,7 @@ user names and uids live in their source's account namespace.
 """
 
 import re
+import unicodedata
 
 Key = tuple[str, str, str]
 
@@ -16,8 +17,29 @@ UID = "uid"
 GITHUB_NOREPLY = re.compile(r"^(?:(?P<uid>\d+)\+)?(?P<login>[^@+]+)@users\.noreply\.github\.com$")
 
 
+# Shown as nothing either, though not format characters: Unicode's other default-ignorable code
+# points (variation selectors, the combining grapheme joiner, Hangul and Mongolian fillers).
+INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]")
+
+
+def email_normalise(value: str) -> str:
+    """An e-mail as written, trimmed, in the one form that every look-alike of it shares: NFKC
+    (full-width `ａｎｎ＠ｅｘａｍｐｌｅ．ｏｒｇ` is `ann@example.org`) without format characters
+    (zero-width spaces and joiners, bidi controls) or other invisible characters (`INVISIBLE`),
+    which show nothing and would otherwise make a second identity of the same address. Not yet
+    case-folded (`email_key` does that). Plain ASCII, nearly every address, has nothing to
+    normalise and is only trimmed."""
+    value = value.strip()
+    if value.isascii():
+        return value
+    value = unicodedata.normalize("NFKC", value)
+    value = "".join(char for char in value if unicodedata.category(char) != "Cf")
+    return INVISIBLE.sub("", value).strip()
+
+
 def email_key(value: str) -> Key:
-    return (EMAIL, "", value.strip().casefold())
+    """The key of an e-mail: normalised (`email_normalise`) and compared case-folded."""
+    return (EMAIL, "", email_normalise(value).casefold())
 
 
 def username_key(namespace: str, value: str) -> Key:

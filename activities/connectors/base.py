@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
+from django.utils import timezone
+
+from activities.records import EARLIEST, FUTURE_TOLERANCE
 from activities.validators import token_env_names, token_env_problem
 
 from .http import HttpClient, SourceError
@@ -91,12 +94,16 @@ def with_query(url: str, params: dict[str, Any]) -> str:
 
 
 def parse_time(value: str | None) -> datetime | None:
-    """An API timestamp as an aware UTC datetime ("2024-05-01T12:03:00Z", "2024-05-01 12:03:00")."""
+    """An API timestamp as an aware UTC datetime ("2024-05-01T12:03:00Z", "2024-05-01 12:03:00");
+    None when missing, or outside the moments a record may name (1970 to a day ahead): a record
+    naming it is rejected for it, and a checkpoint never moves there."""
     if not value:
         return None
     moment = datetime.fromisoformat(value.strip().replace(" ", "T", 1))
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    if not EARLIEST <= moment <= timezone.now() + FUTURE_TOLERANCE:
+        return None
     return moment.astimezone(UTC)
 
 
@@ -105,10 +112,9 @@ def iso(moment: datetime) -> str:
 
 
 def later(first: str | None, second: str | None) -> str | None:
-    """The later of two API timestamps (either may be missing)."""
-    if not first or not second:
-        return first or second
-    return first if parse_time(first) >= parse_time(second) else second
+    """The later of two API timestamps; one missing or out of range (see `parse_time`) is ignored."""
+    times = [(moment, text) for text in (first, second) if (moment := parse_time(text)) is not None]
+    return max(times)[1] if times else None
 
 
 def walk_listing(
@@ -146,9 +152,8 @@ def walk_listing(
             state["max_seen"] = later(state.get("max_seen"), item_time(item))
         page_url = next_url(response)
         state["next"] = page_url
-        if page_url is None and state.get("max_seen"):
-            since = parse_time(state.pop("max_seen")) - lookback
-            state["since"] = iso(since)
+        if page_url is None and (seen := parse_time(state.pop("max_seen", None))):
+            state["since"] = iso(seen - lookback)
         yield items, copy.deepcopy(state)
 
 

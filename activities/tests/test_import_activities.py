@@ -285,3 +285,26 @@ def test_a_failure_in_a_pipelined_import_keeps_the_batches_already_stored(monkey
         activities_ingest(records=enumerate([record(str(n)) for n in range(50)]), batch_size=10, pipeline=True)
 
     assert Activity.objects.count() == 20
+
+
+@pytest.mark.parametrize("occurred_at", ["0001-01-01T00:00+01:00", "0001-01-01T00:00:00+01:00", "1969-12-31T23:59:59Z"])
+def test_a_moment_before_1970_is_rejected_and_its_batch_kept(github, tmp_path, occurred_at):
+    """Year 1 crashed the import with a traceback (losing its batch), or was stored as 1 BC on
+    PostgreSQL, after which that contributor's pages and every recompute failed."""
+    lines = [record("before"), record("old", occurred_at=occurred_at), record("after")]
+
+    out, err = run_import(write_lines(tmp_path / "old.jsonl", lines))
+
+    assert "created: 2  duplicate: 0  rejected: 1" in out
+    assert err.strip() == f"line 2: occurred_at {occurred_at!r} is before 1970-01-01T00:00:00Z"
+    assert [activity.occurred_at.year for activity in Activity.objects.all()] == [2024, 2024]
+
+
+def test_a_file_saved_with_a_byte_order_mark_and_old_mac_line_endings_imports_every_line(github, tmp_path):
+    """The mark cost the first record; carriage returns alone made the file one rejected line."""
+    path = tmp_path / "excel.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + b"\r".join(json.dumps(record(str(n))).encode() for n in range(3)) + b"\r")
+
+    out, err = run_import(str(path))
+
+    assert "created: 3  duplicate: 0  rejected: 0" in out and err == ""

@@ -82,6 +82,21 @@ def test_a_plain_line_is_read_without_a_dict_and_in_few_steps(monkeypatch):
         line(occurred_at="2024-05-01T12:03:00"),
         line(occurred_at="2099-05-01T12:03:00Z"),
         line(title="nul \u0000 inside"),
+        line(occurred_at="0001-01-01T00:00:00+01:00"),
+        line(occurred_at="0001-01-01T00:00+01:00"),
+        line(occurred_at="1970-01-01T00:30:00+01:00"),
+        line(occurred_at="1970-01-02T00:00:00+23:59"),
+        line(occurred_at="1969-12-31T23:00:00-01:00"),
+        line(occurred_at="2024-05-01T12:03:00-23:59"),
+        line(occurred_at="2024-05-01T12:03:00+15:00"),
+        line(occurred_at="2024-05-01T12:03:00+14:59"),
+        line(actor={"email": "ＡＮＮ＠ｅｘａｍｐｌｅ．ｏｒｇ"}),
+        line(actor={"email": "ann\u200b@example.org", "username": "ann"}),
+        line(actor={"email": "\u200b\u202e"}),
+        line(actor={"email": "\u200b", "username": "ann"}),
+        line(actor={"email": "a@b." + "ﷺ" * 100}),  # 1,804 characters once normalised
+        line(actor={"username": "ß" * 161}),  # 322 once case-folded
+        line(actor={"username": "ß" * 160}),
         b'{"source": "github-mozilla", "external_id": "x"}',
         b"[1, 2]",
         b'{"broken": ',
@@ -98,12 +113,28 @@ long_text = st.sampled_from([100, 101, 255, 256, 320, 321, 1000, 1001]).flatmap(
 )
 messy_text = (
     st.sampled_from(["", " ", " ann ", "ann\t", "a@b", "x@y.z ", "\u00a0", "Ann[bot]", "ANN[BOT]", "\u0000"])
+    # E-mails and names that normalise, or fold longer: full width, invisible, ß, ligatures.
+    | st.sampled_from(["ＡＮＮ＠ｅｘ．ｏｒｇ", "ann\u200b@ex.org", "\u202e@\u202c", "\u200b", "ǰ@x", "ß" * 161, "ﬃ@x", "a\u3000@b"])
+    | st.text(alphabet=st.sampled_from("aß@\u200b\u202eＡ＠ﬃ\u3000 ."), max_size=12)
     | long_text
     | text_or_other
 )
-moments = st.sampled_from(
-    ["2024-05-01T12:03:00+02:00", "2024-05-01 12:03:00Z", "2024-05-01T12:03:00.1234567Z", "20240501T120300Z", "2024-05-01", "soon"]
-) | st.datetimes(timezones=st.sampled_from([UTC, None])).map(datetime.isoformat)
+moments = (
+    st.sampled_from(
+        ["2024-05-01T12:03:00+02:00", "2024-05-01 12:03:00Z", "2024-05-01T12:03:00.1234567Z", "20240501T120300Z", "2024-05-01", "soon",
+         "0001-01-01T00:00:00+01:00", "0001-01-01T00:00+01:00", "9999-12-31T23:59:59-01:00", "1970-01-01T00:00:00Z",
+         "1970-01-01T00:30:00+01:00", "2024-W18-3T12:03:00Z", "2024-05-01T12:03:60Z"]
+    )
+    | st.datetimes(timezones=st.sampled_from([UTC, None])).map(datetime.isoformat)
+    # Any moment with any offset Python reads: near 1970, years 1 and 9999, 16 hours or more.
+    | st.builds(
+        lambda moment, minutes, seconds: moment.isoformat(timespec=seconds) + f"{'+-'[minutes < 0]}{abs(minutes) // 60:02}:{abs(minutes) % 60:02}",
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(9999, 12, 31))
+        | st.datetimes(min_value=datetime(1969, 12, 30), max_value=datetime(1970, 1, 3)),
+        st.integers(min_value=-1439, max_value=1439),
+        st.sampled_from(["minutes", "seconds", "microseconds"]),
+    )
+)
 values = {
     "source": st.sampled_from(["github-mozilla", " github-mozilla "]) | text_or_other,
     "external_id": messy_text,
@@ -189,6 +220,40 @@ def test_postgresql_reads_the_same_moment_from_the_text_kept():
         cursor.execute("SELECT t::timestamptz AT TIME ZONE 'UTC' FROM unnest(%s::text[]) AS t", [kept])
         read = [moment.replace(tzinfo=UTC) for (moment,) in cursor.fetchall()]
     assert read == [record_parse(line(occurred_at=text), now=NOW).moment for text in written]
+
+
+@pytest.mark.django_db
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(written=st.lists(moments, min_size=1, max_size=20))
+def test_every_moment_accepted_is_from_1970_to_tomorrow_and_read_back_alike(written):
+    """Whatever the text, offset or year: an accepted moment lies from 1970 to a day ahead, converts
+    to UTC in Python, and PostgreSQL reads the same moment from the text kept (it stored a year-1
+    moment as 1 BC, and refused offsets of 16 hours or more)."""
+    accepted = []
+    for text in written:
+        try:
+            accepted.append(record_parse(line(occurred_at=text), now=NOW))
+        except RecordError as error:
+            assert "occurred_at" in str(error)
+    for record in accepted:
+        assert records.EARLIEST <= record.moment.astimezone(UTC) <= NOW + records.FUTURE_TOLERANCE
+    if connection.vendor == "postgresql" and accepted:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT t::timestamptz FROM unnest(%s::text[]) AS t", [[record.occurred_at for record in accepted]])
+            assert [moment for (moment,) in cursor.fetchall()] == [record.moment for record in accepted]
+
+
+@pytest.mark.parametrize("data, lines", [
+    (b'\xef\xbb\xbf{"a": 1}\n{"b": 2}\n', [(1, b'{"a": 1}'), (2, b'{"b": 2}')]),  # the first record was lost
+    (b'{"a": 1}\r{"b": 2}\r\r{"c": 3}\r', [(1, b'{"a": 1}'), (2, b'{"b": 2}'), (4, b'{"c": 3}')]),  # was one line
+    (b'\xef\xbb\xbf{"a": 1}\r\n{"b": 2}\r\n\r\n{"c": 3}', [(1, b'{"a": 1}'), (2, b'{"b": 2}'), (4, b'{"c": 3}')]),
+    (b'{"a": 1}\n\r{"b": 2}\n', [(1, b'{"a": 1}'), (3, b'{"b": 2}')]),  # \n then \r: two line ends
+    (b"\xef\xbb\xbf", []),
+])
+@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 1 << 20])
+def test_a_byte_order_mark_and_any_line_ending_are_read_as_text_editors_show_them(monkeypatch, chunk, data, lines):
+    monkeypatch.setattr(records, "READ_CHUNK", chunk)
+    assert list(records.read_lines(io.BytesIO(data), limit=100)) == lines
 
 
 @pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])

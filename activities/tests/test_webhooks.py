@@ -54,7 +54,7 @@ def test_a_bad_signature_is_401_and_stores_nothing(client, source):
 
 def test_a_source_without_a_secret_refuses_deliveries(client, source, monkeypatch):
     monkeypatch.delenv("BALOO_TEST_HOOK_SECRET")
-    assert deliver(client, "ping", {"zen": "Keep it logically awesome."}).status_code == 403
+    assert deliver(client, "ping", {"zen": "Keep it logically awesome."}).status_code == 401
 
 
 def test_ping_and_unknown_events(client, source):
@@ -63,8 +63,30 @@ def test_ping_and_unknown_events(client, source):
     assert response.status_code == 202 and response.json() == {"ignored": "star"}
 
 
-def test_an_unknown_source_is_404(client, source):
-    assert client.post("/hooks/github/nope/", data=b"{}", content_type="application/json").status_code == 404
+def test_a_caller_without_the_secret_cannot_tell_which_sources_exist(client, source, monkeypatch):
+    """An unknown slug, a source of another kind, a source without a secret and a wrong signature
+    answer alike, after the same signature check."""
+    from activities import webhooks
+
+    Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
+    Source.objects.create(slug="github-quiet", kind="github", name="GitHub", options={"webhook_secret_env": "BALOO_TEST_UNSET"})
+    checked = []
+    signed = webhooks._signed
+    monkeypatch.setattr(webhooks, "_signed", lambda *args: checked.append(True) or signed(*args))
+    body = orjson.dumps({"zen": "Anything added dilutes everything else."})
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+    def answer(slug: str, signature: str) -> tuple[int, bytes]:
+        response = client.post(f"/hooks/github/{slug}/", data=body, content_type="application/json",
+                               HTTP_X_GITHUB_EVENT="ping", HTTP_X_HUB_SIGNATURE_256=signature)
+        return response.status_code, response.content
+
+    refused = answer("github-example", "sha256=" + "0" * 64)
+    assert refused[0] == 401
+    assert answer("nope", signature) == answer("sumo", signature) == answer("github-quiet", signature) == refused
+    assert answer("nope", "") == refused
+    assert len(checked) == 5
+    assert answer("github-example", signature)[0] == 200
 
 
 def test_merged_pull_request_review_comment_and_push(client, source):
