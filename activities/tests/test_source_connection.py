@@ -191,7 +191,7 @@ CONFIG_SOURCE = {"slug": "github-mozilla", "kind": "github", "name": "GitHub", "
 
 @pytest.mark.parametrize(
     ("changes", "says"),
-    [({"token_env": "DJANGO_SECRET_KEY"}, "start with BALOO_TOKEN_"), ({"token_env": ["BALOO_TOKEN_GITHUB"]}, "must be text"),
+    [({"token_env": "DJANGO_SECRET_KEY"}, "start with BALOO_TOKEN_"), ({"token_env": ["BALOO_TOKEN_GITHUB"]}, "must be a text"),
      ({"base_url": "http://169.254.169.254"}, "link-local"), ({"base_url": "gopher://example.org"}, "only http and https")],
 )
 def test_configuration_as_code_refuses_them_too(changes, says):
