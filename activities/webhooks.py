@@ -1,7 +1,7 @@
 """GitHub webhooks (`POST /hooks/github/<source-slug>/`): live activity, signed with the source's secret.
 
 The secret lives in the environment variable named by the source's `options["webhook_secret_env"]`
-(never in the configuration file). Deliveries are turned into the same records, with the same
+(never in the configuration file), whose name starts with `BALOO_TOKEN_` like every source secret. Deliveries are turned into the same records, with the same
 external ids, as the sync makes, so a redelivery or a later sync never counts anything twice.
 Events Baloo does not count are acknowledged (202) and ignored.
 """
@@ -22,6 +22,7 @@ from conversion_points.metrics import metrics_recompute_soon
 from .connectors.github import comment_record, issue_records, pull_request_records, push_commit_record, review_record
 from .models import Source
 from .services import activities_ingest
+from .validators import TOKEN_ENV_NAME, TOKEN_ENV_PREFIX
 
 # GitHub caps webhook payloads at 25 MB.
 MAX_BODY_BYTES = 25 * 1024 * 1024
@@ -63,9 +64,15 @@ def github_webhook(request: HttpRequest, slug: str) -> JsonResponse:
     if len(body) > MAX_BODY_BYTES:
         return JsonResponse({"error": "Payload too large."}, status=HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
     source = Source.objects.filter(slug=slug, kind="github").first()
-    secret = os.environ.get(((source.options or {}) if source else {}).get("webhook_secret_env", "") or "", "")
+    secret_env = str(((source.options or {}) if source else {}).get("webhook_secret_env") or "")
+    # Staff edit a source's options: like its token, its webhook secret is read only from a
+    # BALOO_TOKEN_ variable, so no option can make Baloo check signatures against Django's secrets.
+    secret = os.environ.get(secret_env, "") if TOKEN_ENV_NAME.match(secret_env) else ""
     if source is not None and not secret:
-        logger.warning("webhook delivery refused: source %s has no secret (set options.webhook_secret_env)", slug)
+        logger.warning(
+            "webhook delivery refused: source %s has no secret (set options.webhook_secret_env to a %s… variable)",
+            slug, TOKEN_ENV_PREFIX,
+        )
     # An unknown source, one without a secret and a wrong signature get the same answer after the
     # same work, so a caller without the secret cannot tell which sources exist.
     signed = _signed(secret or UNKNOWN_SOURCE_SECRET, body, request.headers.get("X-Hub-Signature-256", ""))

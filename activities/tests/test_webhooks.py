@@ -19,9 +19,9 @@ SECRET = "It's a Secret to Everybody"
 
 @pytest.fixture
 def source(monkeypatch):
-    monkeypatch.setenv("BALOO_TEST_HOOK_SECRET", SECRET)
+    monkeypatch.setenv("BALOO_TOKEN_TEST_HOOK_SECRET", SECRET)
     return Source.objects.create(slug="github-example", kind="github", name="GitHub", base_url="http://127.0.0.1:9",
-                                 options={"repos": ["example/app"], "webhook_secret_env": "BALOO_TEST_HOOK_SECRET", "backoff_seconds": 0})
+                                 options={"repos": ["example/app"], "webhook_secret_env": "BALOO_TOKEN_TEST_HOOK_SECRET", "backoff_seconds": 0})
 
 
 def deliver(client, event: str, payload: dict, *, secret: str = SECRET, signature: str | None = None):
@@ -53,7 +53,7 @@ def test_a_bad_signature_is_401_and_stores_nothing(client, source):
 
 
 def test_a_source_without_a_secret_refuses_deliveries(client, source, monkeypatch):
-    monkeypatch.delenv("BALOO_TEST_HOOK_SECRET")
+    monkeypatch.delenv("BALOO_TOKEN_TEST_HOOK_SECRET")
     assert deliver(client, "ping", {"zen": "Keep it logically awesome."}).status_code == 401
 
 
@@ -69,7 +69,7 @@ def test_a_caller_without_the_secret_cannot_tell_which_sources_exist(client, sou
     from activities import webhooks
 
     Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
-    Source.objects.create(slug="github-quiet", kind="github", name="GitHub", options={"webhook_secret_env": "BALOO_TEST_UNSET"})
+    Source.objects.create(slug="github-quiet", kind="github", name="GitHub", options={"webhook_secret_env": "BALOO_TOKEN_TEST_UNSET"})
     checked = []
     signed = webhooks._signed
     monkeypatch.setattr(webhooks, "_signed", lambda *args: checked.append(True) or signed(*args))
@@ -129,3 +129,19 @@ def test_webhook_and_sync_share_external_ids(client, source):
 
     assert (run.created, run.duplicate) == (0, 3)
     assert Activity.objects.count() == 3
+
+
+def test_a_webhook_secret_is_read_only_from_a_baloo_token_variable(client, monkeypatch, settings):
+    """Staff edit a source's options: naming Django's secret key as the webhook secret must not make
+    Baloo accept deliveries signed with it (nor check signatures against any other setting)."""
+    monkeypatch.setenv("DJANGO_SECRET_KEY", "the-servers-own-secret")
+    Source.objects.create(slug="github-forged", kind="github", name="GitHub", options={"webhook_secret_env": "DJANGO_SECRET_KEY"})
+    body = orjson.dumps({"zen": "hello"})
+    signature = "sha256=" + hmac.new(b"the-servers-own-secret", body, hashlib.sha256).hexdigest()
+
+    response = client.post(
+        "/hooks/github/github-forged/", body, content_type="application/json",
+        headers={"X-GitHub-Event": "ping", "X-Hub-Signature-256": signature},
+    )
+
+    assert response.status_code == 401

@@ -152,9 +152,9 @@ def test_import_parser_any_line(text):
 
 @pytest.fixture
 def webhook_source(monkeypatch) -> str:
-    monkeypatch.setenv("FUZZ_WEBHOOK_SECRET", "fuzz-webhook-secret")
+    monkeypatch.setenv("BALOO_TOKEN_FUZZ_WEBHOOK_SECRET", "fuzz-webhook-secret")
     Source.objects.get_or_create(
-        slug="github-fuzz", defaults={"kind": "github", "name": "GitHub", "options": {"webhook_secret_env": "FUZZ_WEBHOOK_SECRET"}}
+        slug="github-fuzz", defaults={"kind": "github", "name": "GitHub", "options": {"webhook_secret_env": "BALOO_TOKEN_FUZZ_WEBHOOK_SECRET"}}
     )
     return "fuzz-webhook-secret"
 

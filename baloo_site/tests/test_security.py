@@ -154,8 +154,8 @@ def test_tokens_and_webhook_secrets_never_reach_the_logs(all_logs, monkeypatch, 
 
     # A webhook secret, with a good and a bad signature.
     webhook_secret = "whsec-" + secrets.token_hex(16)
-    monkeypatch.setenv("HOOK_SECRET", webhook_secret)
-    Source.objects.create(slug="github-hooked", kind="github", name="GitHub", options={"webhook_secret_env": "HOOK_SECRET"})
+    monkeypatch.setenv("BALOO_TOKEN_HOOK_SECRET", webhook_secret)
+    Source.objects.create(slug="github-hooked", kind="github", name="GitHub", options={"webhook_secret_env": "BALOO_TOKEN_HOOK_SECRET"})
     body = json.dumps({"zen": "hi"}).encode()
     good = "sha256=" + hmac.new(webhook_secret.encode(), body, hashlib.sha256).hexdigest()
     for signature in (good, "sha256=" + "0" * 64):
