@@ -27,7 +27,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend, default_username
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication
 from rest_framework import authentication, exceptions, status
 
-from contributors.keys import email_key
+from contributors.keys import sign_in_email_key
 from contributors.models import Identity, IdentityExclusion
 
 from . import oidc
@@ -68,7 +68,10 @@ def _provider_failure(exc: Exception, *, where: str) -> SignInFailed:
 
 def is_known_contributor(email: str) -> bool:
     """Whether Baloo holds a person's e-mail identity for this address (one not forgotten, not a shared address)."""
-    kind, namespace, value = email_key(email)
+    key = sign_in_email_key(email)
+    if key is None:
+        return False
+    kind, namespace, value = key
     if IdentityExclusion.objects.filter(kind=kind, value__iexact=value).exists():
         return False
     return Identity.objects.filter(kind=kind, namespace=namespace, value=value, person__is_bot=False).exists()

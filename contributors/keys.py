@@ -42,6 +42,15 @@ def email_key(value: str) -> Key:
     return (EMAIL, "", email_normalise(value).casefold())
 
 
+def sign_in_email_key(value: str) -> Key | None:
+    """The key under which a signed-in person's e-mail finds their record, or None when the address
+    is not already in its one form: a provider may verify a look-alike mailbox (`ａｎｎ@…`, or one
+    with a zero-width space), and normalising it would hand its owner the plain address's record."""
+    if not value.strip() or email_normalise(value) != value.strip():
+        return None
+    return email_key(value)
+
+
 def username_key(namespace: str, value: str) -> Key:
     """A user name in a source's account namespace (`Source.accounts_namespace`)."""
     return (USERNAME, namespace, value.strip().casefold())

@@ -23,7 +23,7 @@ from activities.models import Activity, Source
 from conversion_points.metrics import LEVEL_RANK, WINDOW_DAYS
 from conversion_points.models import Area, ConversionPoint
 
-from .keys import email_key
+from .keys import sign_in_email_key
 from .models import AccountClaim, EmailClaim, Identity, IdentityAudit, Person
 
 ACTIVE_LEVELS = {ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE}
@@ -38,7 +38,10 @@ def person_for_user(*, user: AbstractBaseUser) -> Person | None:
     email = (getattr(user, "email", "") or "").strip()
     if not user.is_authenticated or not email:
         return None
-    kind, namespace, value = email_key(email)
+    key = sign_in_email_key(email)
+    if key is None:
+        return None
+    kind, namespace, value = key
     identity = Identity.objects.filter(kind=kind, namespace=namespace, value=value).select_related("person").first()
     return identity.person if identity else None
 

@@ -84,3 +84,28 @@ def test_a_claimed_look_alike_is_mailed_at_the_address_it_stands_for():
     assert own.value.code == "own"
     assert [message.to for message in mail.outbox] == [["ann@home.test"]]
     assert list(EmailClaim.objects.values_list("email", flat=True)) == ["ann@home.test"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("signed_in_as", ["ａｎｎ@example.org", "ann\u200b@example.org", "\u202eann@example.org"])
+def test_a_look_alike_mailbox_signed_in_never_opens_the_plain_addresss_record(client, signed_in_as):
+    """A provider may verify a look-alike mailbox; its owner is not Ann, whatever the keys share."""
+    SourceFactory(slug="bugzilla", kind="bugzilla", name="Bugzilla")
+    ingest(record("bugzilla", {"email": "ann@example.org", "name": "Victoria Example"}, "bugzilla.bug.filed"))
+    client.force_login(UserFactory(username="look-alike", email=signed_in_as))
+
+    mine = client.get("/me/")
+    export = client.get("/me/privacy/my-data.json")
+
+    assert mine.status_code == 200 and mine.context["person"] is None
+    assert "We haven't met yet" in mine.content.decode()
+    assert "bugzilla.bug.filed" not in export.content.decode() and "Victoria" not in export.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_plain_address_still_opens_its_own_record(client):
+    SourceFactory(slug="bugzilla", kind="bugzilla", name="Bugzilla")
+    ingest(record("bugzilla", {"email": "ann@example.org", "name": "Victoria Example"}, "bugzilla.bug.filed"))
+    client.force_login(UserFactory(username="ann", email="Ann@Example.org"))
+
+    assert client.get("/me/").context["record"].activities == 1
