@@ -14,6 +14,7 @@
 """
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 import jwt
@@ -21,6 +22,7 @@ import requests
 from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import SuspiciousOperation
+from django.utils import timezone
 from django.utils.encoding import smart_str
 from django.utils.translation import gettext_lazy as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend, default_username_algo
@@ -275,6 +277,16 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return user
 
 
+def roles_confirmed_recently(user: Any) -> bool:
+    """Whether the provider confirmed `user`'s roles (at a sign-in or a session check, both of which
+    set `last_login`) within BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS. Roles live at the provider: a token
+    must not keep the rights of someone demoted there who simply never signs in again."""
+    days = settings.BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS
+    if not oidc.oidc_enabled() or not days:
+        return True
+    return user.last_login is not None and user.last_login >= timezone.now() - timedelta(days=days)
+
+
 class ApiTokenAuthentication(authentication.BaseAuthentication):
     """`Authorization: Token <token>` (or `Bearer <token>` for a token starting with `baloo_`)."""
 
@@ -292,6 +304,14 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = api_token_authenticate(secret=secret)
         if token is None:
             raise exceptions.AuthenticationFailed(_("This API token is unknown, expired or revoked."))
+        if not roles_confirmed_recently(token.user):
+            raise exceptions.AuthenticationFailed(
+                _(
+                    "Your roles have not been confirmed by single sign-on for %(days)d days: sign in to Baloo "
+                    "once, and this token works again."
+                )
+                % {"days": settings.BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS}
+            )
         return token.user, token
 
     def authenticate_header(self, request: Any) -> str:

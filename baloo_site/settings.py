@@ -261,6 +261,10 @@ OIDC_REQUIRE_VERIFIED_EMAIL = env.bool("OIDC_REQUIRE_VERIFIED_EMAIL", default=Tr
 OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env.int("OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS", default=15 * 60)
 # Seconds by which the provider's clock may differ from ours when an id token's times are checked.
 OIDC_CLOCK_LEEWAY_SECONDS = env.int("OIDC_CLOCK_LEEWAY_SECONDS", default=60)
+# With single sign-on, a personal staff API token acts for its user only while the provider confirmed
+# that user's roles (a sign-in or session check) within this many days: a role removed at the
+# provider ends the token's rights too, at the latest after this time. 0: no limit.
+BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS = env.int("BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS", default=30)
 OIDC_TIMEOUT = env.int("OIDC_TIMEOUT", default=10)  # seconds for each call to the provider
 OIDC_VERIFY_SSL = env.bool("OIDC_VERIFY_SSL", default=True)  # off only for a provider on a private test CA
 OIDC_STORE_ID_TOKEN = True  # kept to tell the provider whose session to end on sign-out

@@ -606,3 +606,31 @@ def test_in_a_browser_a_contributor_signs_in_and_out(sso_site) -> None:
 
     assert signed_out and invitation == 1
     assert not problems, problems  # no Content Security Policy violation on the way
+
+
+def test_a_personal_token_keeps_no_rights_the_provider_took_away(sso, browser_for, settings) -> None:
+    """Staff demoted at the provider who never sign in again: their API token stops acting for them
+    once their roles are older than BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS; signed in again, it acts with
+    the roles the provider gives now."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.services import api_token_create
+
+    browser = browser_for("ann")
+    browser.sign_in()
+    ann = get_user_model().objects.get(email__iexact="ann@example.org")
+    _token, secret = api_token_create(user=ann, name="nightly export")
+    api = APIClient()
+    assert api.get("/api/v1/staff/people/", HTTP_AUTHORIZATION=f"Token {secret}").status_code == 200
+
+    sso.set_groups("ann", [])
+    get_user_model().objects.filter(pk=ann.pk).update(
+        last_login=timezone.now() - timedelta(days=settings.BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS + 1)
+    )
+    stale = api.get("/api/v1/staff/people/", HTTP_AUTHORIZATION=f"Token {secret}")
+    assert stale.status_code == 401 and "sign in to Baloo once" in stale.json()["detail"]
+
+    browser_for("ann").sign_in()
+    assert api.get("/api/v1/staff/people/", HTTP_AUTHORIZATION=f"Token {secret}").status_code == 403
