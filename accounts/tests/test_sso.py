@@ -436,7 +436,8 @@ def test_the_provider_saying_no_ends_on_a_page(sso, client: Client) -> None:
 
 @pytest.mark.parametrize(
     ("username", "words"),
-    [("una", "is not verified at the sign-in service"), ("eve", "eve@elsewhere.test is none of these")],
+    # Asked in French, answered in French.
+    [("una", "n’est pas encore vérifiée auprès du service de connexion"), ("eve", "eve@elsewhere.test ne correspond à aucun de ces cas")],
 )
 def test_the_refusal_page_says_why(sso, browser_for, username: str, words: str) -> None:
     browser = browser_for(username)
