@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .connections import CONNECTION_FIELDS, source_connection_audit
+from .connections import AUDITED_FIELDS, CONNECTION_FIELDS, source_connection_audit
 from .models import Activity, Source, SourceConnectionChange
 
 
@@ -46,12 +46,13 @@ class SourceAdmin(admin.ModelAdmin):
             fields = ("slug", *fields)
         # Where a source connects and which variables it reads are an administrator's to set, on
         # add as on change: read-only fields are left out of the form, so a forged POST is ignored.
+        # The kind of an existing source too: it decides the default host its token goes to.
         if not request.user.is_superuser:
-            fields = (*fields, *CONNECTION_FIELDS)
+            fields = (*fields, *CONNECTION_FIELDS, *(("kind",) if obj is not None else ()))
         return fields
 
     def save_model(self, request: HttpRequest, obj: Source, form, change: bool) -> None:
-        before = Source.objects.filter(pk=obj.pk).values(*CONNECTION_FIELDS).first() if change else None
+        before = Source.objects.filter(pk=obj.pk).values(*AUDITED_FIELDS).first() if change else None
         super().save_model(request, obj, form, change)
         source_connection_audit(source=obj, before=before, by=request.user, via=SourceConnectionChange.Via.ADMIN)
 

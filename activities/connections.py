@@ -14,17 +14,20 @@ from .models import Source, SourceConnectionChange
 
 # Where a token may go, which variables it is read from, and whether pushed records may join accounts.
 CONNECTION_FIELDS = ("base_url", "token_env", "links_accounts")
+# The kind too, once a source exists: with an empty base URL it picks the connector's default host,
+# so changing it sends the source's token to another system's host.
+AUDITED_FIELDS = ("kind", *CONNECTION_FIELDS)
 
 
 def source_connection_before(*, slug: str) -> dict[str, str] | None:
     """A source's connection fields as stored now (None for a source not created yet), to audit a change against."""
-    return Source.objects.filter(slug=slug).values(*CONNECTION_FIELDS).first()
+    return Source.objects.filter(slug=slug).values(*AUDITED_FIELDS).first()
 
 
 def source_connection_audit(
     *, source: Source, before: Mapping[str, str] | None, by: AbstractBaseUser | None, via: str
 ) -> list[SourceConnectionChange]:
-    """Record each connection field of `source` that differs from `before` (a new source: from nothing)."""
+    """Record each connection field (and the kind) of `source` that differs from `before` (a new source: from nothing)."""
     before = before or {}
     changes = [
         SourceConnectionChange(
@@ -37,8 +40,10 @@ def source_connection_audit(
             by_name=by.get_username() if by is not None else _system_user(),
             via=via,
         )
-        for field in CONNECTION_FIELDS
-        if _shown(before.get(field)) != _shown(getattr(source, field))
+        for field in AUDITED_FIELDS
+        # A new source's kind is where it starts, not a change of where its token goes.
+        if (field != "kind" or before)
+        and _shown(before.get(field)) != _shown(getattr(source, field))
     ]
     return SourceConnectionChange.objects.bulk_create(changes)
 

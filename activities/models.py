@@ -110,6 +110,7 @@ class SourceConnectionChange(models.Model):
         BASE_URL = "base_url", _("base URL")
         TOKEN_ENV = "token_env", _("token variable")
         LINKS_ACCOUNTS = "links_accounts", _("pushed records link accounts")
+        KIND = "kind", _("kind")
 
     class Via(models.TextChoices):
         ADMIN = "admin", _("admin")

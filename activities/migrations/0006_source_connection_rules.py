@@ -29,7 +29,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('source_slug', models.CharField(help_text='Kept when the source is deleted.', max_length=100, verbose_name='source slug')),
-                ('field', models.CharField(choices=[('base_url', 'base URL'), ('token_env', 'token variable'), ('links_accounts', 'pushed records link accounts')], max_length=20, verbose_name='field')),
+                ('field', models.CharField(choices=[('base_url', 'base URL'), ('token_env', 'token variable'), ('links_accounts', 'pushed records link accounts'), ('kind', 'kind')], max_length=20, verbose_name='field')),
                 ('old_value', models.CharField(blank=True, max_length=500, verbose_name='old value')),
                 ('new_value', models.CharField(blank=True, max_length=500, verbose_name='new value')),
                 ('by_name', models.CharField(blank=True, help_text='The user name in the admin, or the system account that ran load_config.', max_length=150, verbose_name='by (name)')),

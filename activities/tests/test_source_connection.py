@@ -215,3 +215,31 @@ def test_load_config_changes_are_audited(tmp_path):
         ("token_env", "BALOO_TOKEN_GITHUB", "BALOO_TOKEN_GH_POOL", "config", None),
     ]
 
+
+
+def test_staff_cannot_switch_a_sources_kind_to_send_its_key_to_another_system(staff_client):
+    """With an empty base URL, the kind picks the connector's default host: Bugzilla's key must not
+    be sent to GitHub because a staff member changed the kind."""
+    bmo = Source.objects.create(slug="bmo", kind="bugzilla", name="BMO", token_env="BALOO_TOKEN_BUGZILLA", options={"products": ["Firefox"]})
+
+    response = staff_client.post(
+        reverse("admin:activities_source_change", args=[bmo.pk]), form_data(bmo, kind="github", options='{"repos": ["example/app"]}')
+    )
+
+    bmo.refresh_from_db()
+    assert response.status_code == 302 and bmo.kind == "bugzilla"
+    assert not SourceConnectionChange.objects.exists()
+
+
+def test_an_administrator_changing_a_kind_is_audited(admin_client, admin_user):
+    bmo = Source.objects.create(slug="bmo", kind="bugzilla", name="BMO", token_env="BALOO_TOKEN_BUGZILLA", options={"products": ["Firefox"]})
+
+    admin_client.post(
+        reverse("admin:activities_source_change", args=[bmo.pk]),
+        {**form_data(bmo, kind="github", options='{"repos": ["example/app"]}'), "token_env": "BALOO_TOKEN_BUGZILLA"},
+    )
+
+    bmo.refresh_from_db()
+    change = SourceConnectionChange.objects.get()
+    assert bmo.kind == "github"
+    assert (change.field, change.old_value, change.new_value, change.by) == ("kind", "bugzilla", "github", admin_user)
