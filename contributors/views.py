@@ -53,6 +53,14 @@ def activity_words(activity_type: str) -> str:
     return words[:1].upper() + words[1:]
 
 
+def web_link(url: str) -> str:
+    """`url` when it is a web address to link to, else "": a token holder types activities' URLs, and
+    a `javascript:` or `data:` link on someone's own page would run in their session."""
+    url = (url or "").strip()
+    scheme, _sep, rest = url.partition(":")
+    return url if _sep and scheme.lower() in ("http", "https") and rest.startswith("//") else ""
+
+
 def sign_in_url(next_url: str) -> str:
     """Single sign-on when it is configured; otherwise the admin's sign-in (development)."""
     if oidc.oidc_enabled():
@@ -82,6 +90,7 @@ def my_contributions(request: HttpRequest) -> HttpResponse:
     page = Paginator(person_activities(person=person), ACTIVITIES_PER_PAGE).get_page(request.GET.get("page"))
     for activity in page:
         activity.words = activity_words(activity.type)
+        activity.link = web_link(activity.url)
     return render(
         request,
         "contributors/my_contributions.html",

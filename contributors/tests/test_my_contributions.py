@@ -188,3 +188,25 @@ def test_milestones_are_dated_when_they_happened(community):
     assert result.next_milestone.value == 1000 and result.next_milestone.remaining == 898
     active_now = {area.area.slug: area.active_now for area in result.areas}
     assert active_now == {"support": False, "qa": True, "coding": True}  # the last answer was 401 days ago
+
+
+@pytest.mark.parametrize(
+    "url", ["javascript:alert(document.cookie)", " JaVaScRiPt:alert(1)", "data:text/html,<script>alert(1)</script>", "vbscript:msgbox(1)"]
+)
+def test_a_link_a_token_holder_typed_never_runs_on_my_page(client, community, url):
+    """Anyone with a push token can name my address on an activity: its URL is shown as a link only
+    when it is a web address."""
+    ingest(record("sumo", {"email": "ann@example.org"}, "sumo.answer.posted", days_ago(3), title="Your certificate", url=url))
+    client.force_login(UserFactory(email="ann@example.org"))
+
+    page = client.get(reverse("contributors:my-contributions")).content.decode()
+
+    assert "Your certificate" in page
+    assert 'href="' + url.strip() not in page and "href=\"javascript" not in page.lower() and 'href="data:' not in page
+
+
+def test_a_web_address_stays_a_link_on_my_page(client, community):
+    ingest(record("sumo", {"email": "ann@example.org"}, "sumo.answer.posted", days_ago(3), title="My answer", url="https://support.example.org/a/1"))
+    client.force_login(UserFactory(email="ann@example.org"))
+
+    assert 'href="https://support.example.org/a/1"' in client.get(reverse("contributors:my-contributions")).content.decode()
