@@ -411,8 +411,10 @@ def record_parse(
         try:
             decoded = _RECORD_DECODER.decode(raw)
             return _activity_record_quickly(decoded, now=now) or _activity_record(decoded, now=now, nul_possible=False)
-        except (msgspec.MsgspecError, ValueError):
-            pass  # RecordError included: read it again below, to say exactly what is wrong
+        except (msgspec.MsgspecError, ValueError, RecursionError):
+            # RecordError included: read it again below, to say exactly what is wrong (a payload
+            # nested deeper than msgspec's stack goes is refused by orjson's depth limit there).
+            pass
     return _read_carefully(raw, now=now, nul_possible=nul_possible)
 
 

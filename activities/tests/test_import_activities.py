@@ -308,3 +308,15 @@ def test_a_file_saved_with_a_byte_order_mark_and_old_mac_line_endings_imports_ev
     out, err = run_import(str(path))
 
     assert "created: 3  duplicate: 0  rejected: 0" in out and err == ""
+
+
+def test_a_payload_nested_too_deep_costs_only_its_own_line(github, tmp_path):
+    """A payload nested 2,000 deep overflowed the typed decoder's stack: a traceback, and the good
+    lines of its batch lost."""
+    deep = json.dumps(record("deep"))[:-1] + ', "data": ' + "[" * 2000 + "]" * 2000 + "}"
+    lines = [record("before"), deep, record("after")]
+
+    out, err = run_import(write_lines(tmp_path / "deep.jsonl", lines))
+
+    assert "created: 2  duplicate: 0  rejected: 1" in out
+    assert err.startswith("line 2: not valid JSON")
