@@ -140,8 +140,9 @@ def _require_slug(item: dict, *, where: str) -> str:
 
 def _check_values(config: Any) -> None:
     """Every value the file holds can be stored: no NUL character (no database text holds one), no
-    NaN or infinite number (JSON columns refuse them), and no nesting deeper than MAX_DEPTH.
-    Walked without recursion, so a deep file is refused, naming where, before anything reads it."""
+    lone surrogate (`\ud800` is valid JSON but no UTF-8 text), no NaN or infinite number (JSON
+    columns refuse them), and no nesting deeper than MAX_DEPTH. Walked without recursion, so a deep
+    file is refused, naming where, before anything reads it."""
     stack = [(config, "the configuration", 1)]
     while stack:
         value, where, depth = stack.pop()
@@ -149,15 +150,27 @@ def _check_values(config: Any) -> None:
             raise ConfigError(f"{where}: nested more than {MAX_DEPTH} levels deep")
         if isinstance(value, str) and "\x00" in value:
             raise ConfigError(f"{where}: contains a NUL character")
+        if isinstance(value, str) and not _encodable(value):
+            raise ConfigError(f"{where}: contains a lone surrogate (a \\ud800-\\udfff escape without its pair)")
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"{where}: must be a finite number")
         if isinstance(value, dict):
             for key, item in value.items():
                 if isinstance(key, str) and "\x00" in key:
                     raise ConfigError(f"{where}: a field name contains a NUL character")
+                if isinstance(key, str) and not _encodable(key):
+                    raise ConfigError(f"{where}: a field name contains a lone surrogate")
                 stack.append((item, f"{where}.{key}" if depth > 1 else key, depth + 1))
         elif isinstance(value, list):
             stack.extend((item, f"{where}[{index}]", depth + 1) for index, item in enumerate(value))
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _check_fields(item: dict, allowed: tuple[str, ...], *, where: str) -> None:

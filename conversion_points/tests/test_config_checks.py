@@ -84,6 +84,8 @@ def test_the_admin_form_takes_only_http_next_step_links_too():
         (lambda c: c["sources"][0]["options"].update(products=["fire\x00fox"]), "sources[0].options.products[0]: contains a NUL"),
         (lambda c: c["sources"][0]["options"].update({"a\x00b": 1}), "sources[0].options: a field name contains a NUL"),
         (lambda c: c["sources"][0]["options"].update(limit=float("nan")), "sources[0].options.limit: must be a finite number"),
+        (lambda c: c["areas"][0].update(name={"en": "Sup\ud800port"}), "areas[0].name.en: contains a lone surrogate"),
+        (lambda c: c["sources"][0]["options"].update({"\udfff": 1}), "sources[0].options: a field name contains a lone surrogate"),
         (lambda c: c["areas"][0].update(target=2**31), "areas[0]: target must be a whole number, from 0 to 2147483647"),
         (lambda c: c["areas"][0].update(position="first"), "areas[0]: position must be a whole number"),
         (lambda c: c["areas"][0].update(position=None), "areas[0]: position must be a whole number"),
