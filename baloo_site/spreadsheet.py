@@ -16,8 +16,14 @@ import re
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-# The ASCII triggers (OWASP), and their full-width forms, which some spreadsheets fold to ASCII.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# The ASCII triggers (OWASP), and their full-width and small forms, which some spreadsheets fold to
+# ASCII; a tab or carriage return first counts too.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20", "\ufe66", "\ufe62", "\ufe63", "\ufe6b")
+# Spreadsheets skip leading blanks and control characters before reading a formula, so a trigger
+# after any of them (a space, a line feed, a no-break or ideographic space, a NUL…) counts as first.
+FORMULA_AFTER_BLANKS = re.compile(
+    r"^[\s\x00-\x1f\x7f\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u2064\u3000\ufeff]*[" + re.escape("".join(FORMULA_STARTS)) + "]"
+)
 NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
@@ -27,7 +33,7 @@ class _Writable(Protocol):
 
 def csv_cell(value: Any) -> Any:
     """`value` as a cell no spreadsheet runs: text starting like a formula is prefixed with `'`."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS) and not NUMBER.fullmatch(value):
+    if isinstance(value, str) and FORMULA_AFTER_BLANKS.match(value) and not NUMBER.fullmatch(value):
         return "'" + value
     return value
 

@@ -19,6 +19,12 @@ from baloo_site.spreadsheet import csv_cell, csv_writer
         "\t=1+1",
         "\r=1+1",
         "\uff1d1+1",  # full-width equals sign
+        "\ufe661+1",  # small equals sign
+        " =1+1",  # spreadsheets skip leading blanks and control characters before a formula
+        "\n=1+1",
+        "\u00a0=1+1",
+        "\u3000+1+1",
+        "\x00=1+1",
         "-",
         "-1+2",
         "+",
@@ -35,7 +41,7 @@ def test_numbers_written_as_text_stay_numbers(number):
     assert csv_cell(number) == number
 
 
-@pytest.mark.parametrize("value", [-3, 2.5, 0, None, True, "Ann", "ann@example.org", "2024-05-01T12:00:00+00:00", " =1", "a=b", ""])
+@pytest.mark.parametrize("value", [-3, 2.5, 0, None, True, "Ann", "ann@example.org", "2024-05-01T12:00:00+00:00", "a=b", "x-1", ""])
 def test_other_values_are_written_as_they_are(value):
     assert csv_cell(value) is value
 
