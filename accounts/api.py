@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.db.models import Prefetch, Q, QuerySet, prefetch_related_objects
+from django.db.models import Q, QuerySet
 from django.http import Http404, StreamingHttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
@@ -25,8 +25,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.authentication import SessionAuthentication
-from rest_framework.exceptions import ParseError, ValidationError
-from rest_framework.pagination import CursorPagination, PageNumberPagination
+from rest_framework.exceptions import NotFound, ParseError, ValidationError
+from rest_framework.pagination import Cursor, CursorPagination, PageNumberPagination
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
@@ -47,7 +47,9 @@ from .permissions import (
     SeesPeople,
     activities_for,
     areas_for,
+    identities_for,
     people_for,
+    readable_people,
     sees_all_areas,
 )
 from .selectors import area_contributors, dedup_check
@@ -253,6 +255,29 @@ class ActivityPagination(StrictPageSize, CursorPagination):
 
     ordering = ("-occurred_at", "-id")
 
+    def decode_cursor(self, request: Request) -> Cursor | None:
+        # A cursor is typed too: its position must be a date and time Baloo could have written there
+        # (the database would be asked to compare an activity's date with anything else), or it is
+        # an invalid cursor, as Django REST framework answers one it cannot decode.
+        cursor = super().decode_cursor(request)
+        if cursor is not None and cursor.position is not None and not _is_position(cursor.position):
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
+
+
+def _is_position(raw: str) -> bool:
+    """Whether a cursor's position is an aware date and time on a day from EARLIEST_DAY to LATEST_DAY (UTC)."""
+    try:
+        moment = parse_datetime(raw)
+    except ValueError:
+        return False
+    if moment is None or not timezone.is_aware(moment) or abs(moment.utcoffset() or timedelta()) >= timedelta(hours=16):
+        return False
+    try:
+        return EARLIEST_DAY <= moment.astimezone(UTC).date() <= LATEST_DAY
+    except OverflowError:
+        return False
+
 
 class StaffAPIView(APIView):
     authentication_classes = AUTHENTICATION
@@ -384,6 +409,9 @@ class IdentitySerializer(serializers.ModelSerializer):
 
 
 class PersonSerializer(serializers.ModelSerializer):
+    # What the reader may see (accounts.permissions.readable_people): a community builder, only the
+    # identities of the activities they may read, and no name that only other sources report.
+    display_name = serializers.CharField(source="shown_name", read_only=True)
     identities = IdentitySerializer(many=True, read_only=True)
 
     class Meta:
@@ -394,20 +422,29 @@ class PersonSerializer(serializers.ModelSerializer):
         ]
 
 
+# A search longer than any name or identity finds nothing, and SQLite refuses a LIKE pattern of
+# 50,000 bytes: such a `q` is refused by name.
+MAX_SEARCH_LENGTH = 320
+
+
 def _people(request: Request) -> QuerySet[Person]:
-    people = people_for(request.user).prefetch_related(Prefetch("identities", Identity.objects.select_related("source").order_by("kind", "value")))
+    user = request.user
+    people = readable_people(user=user, people=people_for(user))
+    identities = identities_for(user)  # searched and filtered on only as far as the user may read them
     params = request.query_params
+    if len(params.get("q", "")) > MAX_SEARCH_LENGTH:
+        raise ValidationError({"q": _("Search for at most %(most)s characters.") % {"most": MAX_SEARCH_LENGTH}})
     if params.get("q"):
         text = params["q"].strip()
         people = people.filter(
-            Q(display_name__icontains=text) | Q(pk__in=Identity.objects.filter(value__icontains=text.casefold()).values("person_id"))
+            Q(shown_name__icontains=text) | Q(pk__in=identities.filter(value__icontains=text.casefold()).values("person_id"))
         )
     for flag in ("staff", "bot"):
         value = query_flag(request, flag)
         if value is not None:
             people = people.filter(**{f"is_{flag}": value})
     if params.get("source"):
-        people = people.filter(pk__in=Identity.objects.filter(source__slug=params["source"]).values("person_id"))
+        people = people.filter(pk__in=identities.filter(source__slug=params["source"]).values("person_id"))
     return people.order_by("id")
 
 
@@ -437,7 +474,7 @@ class PersonListView(StaffAPIView, generics.ListAPIView):
             return super().list(request, *args, **kwargs)
         people = self.get_queryset()
         rows = (
-            [p.pk, p.display_name, p.is_staff, p.is_bot, p.directory_id or "", _iso(p.first_contribution_at),
+            [p.pk, p.shown_name, p.is_staff, p.is_bot, p.directory_id or "", _iso(p.first_contribution_at),
              _iso(p.last_contribution_at), " ".join(str(i) for i in p.identities.all())]
             for p in people.iterator(chunk_size=2000)
         )
@@ -459,7 +496,7 @@ class PersonDetailView(StaffAPIView, generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Person]:
         # Someone a community builder may not read answers exactly like someone who does not exist.
-        return people_for(self.request.user).prefetch_related(Prefetch("identities", Identity.objects.select_related("source")))
+        return readable_people(user=self.request.user, people=people_for(self.request.user))
 
 
 # --------------------------------------------------------------------------- activities
@@ -551,7 +588,7 @@ class AreaListView(StaffAPIView, generics.ListAPIView):
 
 class AreaContributorSerializer(serializers.Serializer):
     person = serializers.IntegerField(source="person.pk")
-    display_name = serializers.CharField(source="person.display_name")
+    display_name = serializers.CharField(source="person.shown_name")
     status = serializers.ChoiceField(
         choices=["active", "new", "lapsed"], help_text="`new` people are active too; `lapsed` ones were active a week before and are not now."
     )
@@ -599,20 +636,19 @@ class AreaContributorsView(StaffAPIView, generics.ListAPIView):
         if staff not in (None, "include"):
             raise ValidationError({"staff": _("Use include, or leave staff out.")})
         day = query_date(self.request)
+        user = self.request.user
         contributors = area_contributors(
-            area=self.get_area(), day=day, include_staff=staff == "include", approved_only=not sees_all_areas(self.request.user)
+            area=self.get_area(), day=day, include_staff=staff == "include", approved_only=not sees_all_areas(user),
+            people=readable_people(user=user, people=Person.objects.all()),
         )
-        contributors = [c for c in contributors if c.status in STATUSES[status]]
-        persons = [c.person for c in contributors]
-        prefetch_related_objects(persons, Prefetch("identities", Identity.objects.select_related("source")))
-        return contributors
+        return [c for c in contributors if c.status in STATUSES[status]]
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if not self.wants_csv():
             return super().list(request, *args, **kwargs)
         contributors = self.get_queryset()
         rows = (
-            [c.person.pk, c.person.display_name, c.status, _iso(c.first_contribution_at), _iso(c.last_contribution_at),
+            [c.person.pk, c.person.shown_name, c.status, _iso(c.first_contribution_at), _iso(c.last_contribution_at),
              " ".join(str(i) for i in c.person.identities.all())]
             for c in contributors
         )
@@ -649,7 +685,15 @@ class DedupRequestSerializer(serializers.Serializer):
         child=TextField(max_length=400), min_length=1, max_length=1000,
         help_text="E-mail addresses (`ann@example.org`) or source user names (`github-mozilla:ann`).",
     )
-    date = FormDateField(required=False, help_text="The date for “active” (default: today, UTC).")
+    date = FormDateField(required=False, help_text="The date for “active” (default: today, UTC), from 1970-01-01 to 2999-12-31.")
+
+    def validate_date(self, value: date) -> date:
+        # Refused as in a query (see EARLIEST_DAY): "active" reaches a year back from the date.
+        if not EARLIEST_DAY <= value <= LATEST_DAY:
+            raise serializers.ValidationError(
+                _("Give a date from %(earliest)s to %(latest)s.") % {"earliest": EARLIEST_DAY, "latest": LATEST_DAY}
+            )
+        return value
 
 
 @extend_schema(

@@ -4,16 +4,18 @@ Used by the conversion points admin and the staff API alike, so both answer the 
 else a builder is given, the people and activities they may read are only those their own areas'
 conversion points find, over the sources staff let those areas draw on (`Area.sources`), and only
 through the points staff approved as they are (`ConversionPoint.is_approved`): a builder's new or
-widened rule shows no one until staff approve it.
+widened rule shows no one until staff approve it. Of those people, a builder reads only the identities
+(addresses, logins and the names they report) of the activities they may read: an address or login a
+person's other sources know stays out of their sight, and out of their searches.
 """
 
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Case, Exists, F, OuterRef, Prefetch, QuerySet, Value, When
 from rest_framework.permissions import BasePermission
 
 from activities.models import Activity
-from contributors.models import Person
+from contributors.models import Identity, Person
 from conversion_points.models import Area
 
 from .roles import BUILDER_GROUP
@@ -55,6 +57,31 @@ def activities_for(user: Any) -> QuerySet[Activity]:
     if sees_all_areas(user):
         return Activity.objects.all()
     return contributions_of_areas(areas=areas_for(user), approved_only=True)
+
+
+def identities_for(user: Any) -> QuerySet[Identity]:
+    """The identities `user` may read: all for staff, else only those of the activities they may read."""
+    if sees_all_areas(user):
+        return Identity.objects.all()
+    return Identity.objects.filter(pk__in=activities_for(user).values("identity_id"))
+
+
+def readable_people(*, user: Any, people: QuerySet[Person]) -> QuerySet[Person]:
+    """`people` as `user` may read them: `identities` holds only the identities they may read
+    (prefetched in one query, ordered by kind and value), and `shown_name` is the display name, or
+    empty when only identities they may not read report that name (it came from another source).
+
+    Staff and administrators read every identity and every name.
+    """
+    identities = Prefetch("identities", identities_for(user).select_related("source").order_by("kind", "value"))
+    if sees_all_areas(user):
+        return people.annotate(shown_name=F("display_name")).prefetch_related(identities)
+    readable = identities_for(user)
+    named = Identity.objects.filter(person=OuterRef("pk"), name=OuterRef("display_name"))
+    from_elsewhere = Exists(named.exclude(pk__in=readable.values("pk"))) & ~Exists(named.filter(pk__in=readable.values("pk")))
+    return people.annotate(
+        shown_name=Case(When(from_elsewhere, then=Value("")), default=F("display_name"))
+    ).prefetch_related(identities)
 
 
 class SeesPeople(BasePermission):

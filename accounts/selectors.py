@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db.models import Max, Min, Q, QuerySet
+from django.db.models import F, Max, Min, Q, QuerySet
 
 from activities.models import Activity, Source
 from contributors.keys import Key, email_key, username_key
@@ -41,7 +41,9 @@ class AreaContributor:
     last_contribution_at: datetime
 
 
-def area_contributors(*, area: Area, day: date, include_staff: bool = False, approved_only: bool = True) -> list[AreaContributor]:
+def area_contributors(
+    *, area: Area, day: date, include_staff: bool = False, approved_only: bool = True, people: QuerySet[Person] | None = None
+) -> list[AreaContributor]:
     """The area's active contributors at `day`, which of them are new, and who lapsed that week.
 
     In the BRIEF's words, for this area's contributions (active and core conversion points):
@@ -50,7 +52,11 @@ def area_contributors(*, area: Area, day: date, include_staff: bool = False, app
     - **lapsed in the week ending D**: active at D−7, not active at D.
     Bots never count; staff only when asked for. Each person once, however many identities. A
     community builder's list (`approved_only`) uses only the rules staff approved as they are.
+    `people`: the persons as the reader may see them (accounts.permissions.readable_people, with a
+    `shown_name` they are sorted by); as stored by default.
     """
+    if people is None:
+        people = Person.objects.annotate(shown_name=F("display_name"))
     end = day_start(day + timedelta(days=1))
     end_previous = end - timedelta(days=7)
     window_start = end - timedelta(days=WINDOW_DAYS)
@@ -77,9 +83,9 @@ def area_contributors(*, area: Area, day: date, include_staff: bool = False, app
         else:
             continue
         found.append((row["identity__person"], status, row["first"], row["last"]))
-    persons = Person.objects.in_bulk([person_id for person_id, *_ in found])
+    persons = people.in_bulk([person_id for person_id, *_ in found])
     result = [AreaContributor(persons[pid], status, first, last) for pid, status, first, last in found]
-    result.sort(key=lambda c: (c.status != "new", c.status == "lapsed", c.person.display_name.casefold(), c.person.pk))
+    result.sort(key=lambda c: (c.status != "new", c.status == "lapsed", c.person.shown_name.casefold(), c.person.pk))
     return result
 
 

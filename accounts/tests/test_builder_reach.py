@@ -11,7 +11,9 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
@@ -155,6 +157,104 @@ def test_a_builder_given_the_people_permissions_reads_only_their_areas_contribut
     assert api.get(f"/api/v1/staff/people/{asker.pk}/").status_code == 404
     assert api.get("/api/v1/staff/activities/", {"person": asker.pk}).json()["results"] == []
     assert api.post("/api/v1/staff/dedup/", {"keys": ["asker0@example.org"]}, format="json").status_code == 403
+
+
+def _known_elsewhere(world: SimpleNamespace) -> Person:
+    """Answerer0 (found by Support's SUMO rule) also holds a GitHub login and a private address, and is
+    named by their GitHub account: all known only from GitHub, a source staff never granted Support."""
+    answerer = world.answerers[0]
+    Identity.objects.create(person=answerer, kind="username", namespace="github-mozilla", value="secret-gh-login", source=world.github)
+    Identity.objects.create(person=answerer, kind="email", value="private.work@corp.example", source=world.github, name="Ann Private")
+    answerer.display_name = "Ann Private"
+    answerer.save(update_fields=["display_name"])
+    return answerer
+
+
+ELSEWHERE = ("private.work@corp.example", "secret-gh-login", "Ann Private")
+
+
+def test_a_builder_reads_no_identity_or_name_their_areas_sources_do_not_know(world: SimpleNamespace) -> None:
+    answerer = _known_elsewhere(world)
+    may_read_people(world.builder)
+    api = api_as(world.builder)
+
+    answers = {
+        "contributors": api.get("/api/v1/staff/areas/support/contributors/", {"date": D.isoformat()}),
+        "contributors.csv": api.get("/api/v1/staff/areas/support/contributors/", {"date": D.isoformat(), "format": "csv"}),
+        "people": api.get("/api/v1/staff/people/"),
+        "people.csv": api.get("/api/v1/staff/people/", {"format": "csv"}),
+        "person": api.get(f"/api/v1/staff/people/{answerer.pk}/"),
+    }
+    bodies = {
+        name: (b"".join(r.streaming_content) if r.streaming else r.content).decode() for name, r in answers.items()
+    }
+
+    assert {name: r.status_code for name, r in answers.items()} == dict.fromkeys(answers, 200)
+    for name, body in bodies.items():
+        assert not [secret for secret in ELSEWHERE if secret in body], name
+        assert "answerer0@example.org" in body, name  # what SUMO knows of them is still there
+    assert [i["value"] for i in answers["person"].json()["identities"]] == ["answerer0@example.org"]
+    assert answers["person"].json()["display_name"] == ""
+
+
+def test_a_builder_cannot_find_anyone_by_what_other_sources_know(world: SimpleNamespace) -> None:
+    # A search that finds someone confirms who holds the address, login or name searched for.
+    _known_elsewhere(world)
+    may_read_people(world.builder)
+    api = api_as(world.builder)
+
+    found = [
+        api.get("/api/v1/staff/people/", params).json()["count"]
+        for params in ({"q": "private.work@corp"}, {"q": "secret-gh"}, {"q": "Ann Private"}, {"source": "github-mozilla"})
+    ]
+
+    assert found == [0, 0, 0, 0]
+    assert api.get("/api/v1/staff/people/", {"q": "answerer0@"}).json()["count"] == 1
+
+
+def test_staff_still_read_every_identity_and_name(world: SimpleNamespace) -> None:
+    answerer = _known_elsewhere(world)
+    api = api_as(world.staff)
+
+    person = api.get(f"/api/v1/staff/people/{answerer.pk}/").json()
+    contributors_csv = b"".join(
+        api.get("/api/v1/staff/areas/support/contributors/", {"date": D.isoformat(), "format": "csv"}).streaming_content
+    ).decode()
+
+    assert person["display_name"] == "Ann Private" and len(person["identities"]) == 3
+    assert all(secret in contributors_csv for secret in ELSEWHERE)
+    assert api.get("/api/v1/staff/people/", {"q": "secret-gh"}).json()["count"] == 1
+
+
+def test_a_builders_lists_cost_the_same_queries_however_many_contributors(world: SimpleNamespace) -> None:
+    may_read_people(world.builder)
+    api = api_as(world.builder)
+    urls = ["/api/v1/staff/areas/support/contributors/", "/api/v1/staff/people/"]
+
+    def queries() -> list[int]:
+        counts = []
+        for url in urls:
+            for params in ({"date": D.isoformat()}, {"date": D.isoformat(), "format": "csv"}):
+                with CaptureQueriesContext(connection) as captured:
+                    response = api.get(url, params)
+                    if response.streaming:
+                        b"".join(response.streaming_content)
+                counts.append(len(captured))
+        return counts
+
+    queries()  # the user's permissions are read once, then cached
+    before = queries()
+    for i in range(5):  # more contributors, each with more identities
+        person = Person.objects.create(display_name=f"Later{i}")
+        for value in (f"later{i}@example.org", f"later{i}@elsewhere.example"):
+            identity = Identity.objects.create(person=person, kind="email", value=value, source=world.sumo)
+            Activity.objects.create(
+                source=world.sumo, external_id=value, type="sumo.answer.posted", identity=identity,
+                occurred_at=datetime(2026, 3, 2, 12, tzinfo=UTC),
+            )
+
+    assert queries() == before
+    assert contributors(api) == {"Answerer0", "Answerer1", "Answerer2"} | {f"Later{i}" for i in range(5)}
 
 
 def test_staff_and_administrators_still_read_everyone(world: SimpleNamespace) -> None:

@@ -1,8 +1,11 @@
-"""Staff API inputs: dates far in the past or future are refused by name (never a 500), and an
-export's audit keeps which filters were used without the search terms that may name someone."""
+"""Staff API inputs: dates far in the past or future, over-long searches and forged cursors are
+refused (by name, or as an invalid cursor), never a 500; and an export's audit keeps which filters
+were used without the search terms that may name someone."""
 
+import base64
 import json
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -100,3 +103,62 @@ def test_an_export_audit_keeps_filters_but_no_search_terms(staff_api, community)
     ]
     recorded = json.dumps([a.details for a in audits])
     assert "ann@" not in recorded.lower() and "Ann" not in recorded
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "0001-01-05", "9999-12-31", "9999-12-28", "1969-12-31", "3000-01-01"])
+def test_a_dedup_date_far_in_the_past_or_future_is_refused_by_name(staff_api, community, day):
+    answer = staff_api.post("/api/v1/staff/dedup/", {"keys": ["ann@example.org"], "date": day}, format="json")
+
+    assert answer.status_code == 400 and answer.json() == {"date": [RANGE]}
+
+
+def test_a_dedup_date_at_the_range_ends_is_accepted(staff_api, community):
+    answers = [
+        staff_api.post("/api/v1/staff/dedup/", {"keys": ["ann@example.org"], "date": day}, format="json")
+        for day in ("1970-01-01", "2999-12-31", "2026-03-15")
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert all(a.json()["results"][0]["known"] for a in answers)
+
+
+def _cursor(position: str) -> str:
+    return base64.b64encode(urlencode({"p": position}).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "position",
+    ["9" * 20, "NaN", "2024-02-30 00:00:00+00:00", "2024-01-01 00:00:00", "2024-01-01 12:00:00+18:00", "0001-01-01 00:00:00+01:00",
+     "9999-12-31 23:59:59-15:00", "1969-12-31 23:59:59+00:00", ""],
+)
+def test_a_forged_activities_cursor_is_an_invalid_cursor(staff_api, community, position):
+    answer = staff_api.get("/api/v1/staff/activities/", {"cursor": _cursor(position)})
+    export = staff_api.get("/api/v1/staff/activities/", {"cursor": _cursor(position), "format": "csv"})
+
+    assert answer.status_code == 404 and answer.json() == {"detail": "Invalid cursor"}
+    assert export.status_code in (200, 404)  # an export reads every row: it takes no cursor
+    if export.status_code == 200:
+        b"".join(export.streaming_content)
+
+
+def test_the_activities_cursor_given_still_pages(staff_api, community):
+    Activity.objects.create(
+        source=community.identities.get().source, external_id="2", type="sumo.answer.posted",
+        occurred_at=datetime(2026, 3, 2, 12, tzinfo=UTC), identity=community.identities.get(),
+    )
+
+    first = staff_api.get("/api/v1/staff/activities/", {"page_size": 1}).json()
+    second = staff_api.get(first["next"]).json()
+
+    assert [a["external_id"] for a in first["results"] + second["results"]] == ["2", "1"]
+
+
+def test_a_people_search_too_long_is_refused_by_name(staff_api, community):
+    longest = staff_api.get("/api/v1/staff/people/", {"q": "a" * 320})
+    answer = staff_api.get("/api/v1/staff/people/", {"q": "a" * 100_000})
+    export = staff_api.get("/api/v1/staff/people/", {"q": "a" * 321, "format": "csv"})
+
+    assert longest.status_code == 200 and longest.json()["count"] == 0
+    assert answer.status_code == 400 and answer.json() == {"q": "Search for at most 320 characters."}
+    assert export.status_code == 400 and export.content.decode().splitlines() == ["error", "q: Search for at most 320 characters."]
+    assert not AuthAudit.objects.filter(action="export").exists()
