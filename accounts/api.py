@@ -36,6 +36,7 @@ from rest_framework.views import APIView
 
 from activities.models import Activity, Source
 from baloo_site.spreadsheet import csv_writer
+from contributors.keys import email_lowercase
 from contributors.models import Identity, Person
 from conversion_points.models import Area
 
@@ -399,8 +400,10 @@ def _people(request: Request) -> QuerySet[Person]:
     params = request.query_params
     if params.get("q"):
         text = params["q"].strip()
+        # Identities are stored as their keys: e-mails in lower case, user names case-folded.
+        values = Q(value__icontains=email_lowercase(text)) | Q(value__icontains=text.casefold())
         people = people.filter(
-            Q(display_name__icontains=text) | Q(pk__in=Identity.objects.filter(value__icontains=text.casefold()).values("person_id"))
+            Q(display_name__icontains=text) | Q(pk__in=Identity.objects.filter(values).values("person_id"))
         )
     for flag in ("staff", "bot"):
         value = query_flag(request, flag)
