@@ -62,7 +62,7 @@ def _truthy(value: object) -> bool:
 
 # Control characters (NUL among them, which PostgreSQL refuses to store) are no part of an address
 # or a name.
-CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f]")
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _unusable_email(value: object, *, max_length: int) -> str:
