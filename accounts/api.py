@@ -36,6 +36,7 @@ from rest_framework.views import APIView
 
 from activities.models import Activity, Source
 from baloo_site.spreadsheet import csv_writer
+from contributors.keys import email_lowercase
 from contributors.models import Identity, Person
 from conversion_points.models import Area
 
@@ -436,8 +437,10 @@ def _people(request: Request) -> QuerySet[Person]:
         raise ValidationError({"q": _("Search for at most %(most)s characters.") % {"most": MAX_SEARCH_LENGTH}})
     if params.get("q"):
         text = params["q"].strip()
+        # Identities are stored as their keys: e-mails in lower case, user names case-folded.
+        values = Q(value__icontains=email_lowercase(text)) | Q(value__icontains=text.casefold())
         people = people.filter(
-            Q(shown_name__icontains=text) | Q(pk__in=identities.filter(value__icontains=text.casefold()).values("person_id"))
+            Q(shown_name__icontains=text) | Q(pk__in=identities.filter(values).values("person_id"))
         )
     for flag in ("staff", "bot"):
         value = query_flag(request, flag)

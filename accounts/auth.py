@@ -14,6 +14,7 @@
 """
 
 import logging
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -29,8 +30,9 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend, default_username
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication
 from rest_framework import authentication, exceptions, status
 
-from contributors.keys import sign_in_email_key
-from contributors.models import Identity, IdentityExclusion
+from contributors.keys import email_lowercase, sign_in_email_key
+from contributors.models import Identity
+from contributors.services import excluded_values
 
 from . import oidc
 from .models import AuthAudit
@@ -58,6 +60,28 @@ def _truthy(value: object) -> bool:
     return value is True or str(value).lower() == "true"
 
 
+# Control characters (NUL among them, which PostgreSQL refuses to store) are no part of an address
+# or a name.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _unusable_email(value: object, *, max_length: int) -> str:
+    """Why the provider's `email` claim cannot be anyone's address in Baloo, or "" when it can be:
+    one text, within the user's e-mail column, with something on each side of its last `@`, and no
+    spaces or control characters."""
+    if not isinstance(value, str):
+        return f"the e-mail claim is {type(value).__name__}, not text"
+    email = value.strip()
+    if len(email) > max_length:
+        return f"the e-mail address is {len(email)} characters long; the limit is {max_length}"
+    if CONTROL_CHARACTERS.search(email) or any(char.isspace() for char in email):
+        return "the e-mail address holds control characters or spaces"
+    local, _, domain = email.rpartition("@")
+    if not local or not domain:
+        return "the e-mail address has no local part or no domain"
+    return ""
+
+
 def _provider_failure(exc: Exception, *, where: str) -> SignInFailed:
     """A failed call to the provider as a reason: a 4xx is the provider saying no, anything else an outage."""
     response = getattr(exc, "response", None)
@@ -74,7 +98,7 @@ def is_known_contributor(email: str) -> bool:
     if key is None:
         return False
     kind, namespace, value = key
-    if IdentityExclusion.objects.filter(kind=kind, value__iexact=value).exists():
+    if (kind, value) in excluded_values():
         return False
     return Identity.objects.filter(kind=kind, namespace=namespace, value=value, person__is_bot=False).exists()
 
@@ -107,11 +131,14 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return ModelBackend.get_user(self, user_id)
 
     def _refuse(self, claims: dict, reason: str, detail: str) -> None:
-        email = str(claims.get("email") or "")
+        # Recorded as far as it can be: the claims are the provider's, whatever they hold.
+        email = claims.get("email")
+        email = CONTROL_CHARACTERS.sub("", email)[:320] if isinstance(email, str) else ""
+        groups = sorted(CONTROL_CHARACTERS.sub("", group)[:200] for group in claim_groups(claims))
         audit_record(
             action=AuthAudit.Action.LOGIN_REFUSED,
             email=email,
-            details={"reason": detail, "groups": sorted(claim_groups(claims))},
+            details={"reason": detail, "groups": groups},
             request=getattr(self, "request", None),
         )
         logger.info("single sign-on refused %s: %s", email or "a person without an e-mail", detail)
@@ -210,8 +237,12 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return claims
 
     def verify_claims(self, claims: dict) -> bool:
-        if not claims.get("email"):
+        if claims.get("email") in (None, ""):
             self._refuse(claims, "no-email", "the provider sent no e-mail address")
+        unusable = _unusable_email(claims["email"], max_length=self.UserModel._meta.get_field("email").max_length)
+        if unusable:
+            self._refuse(claims, "unusable-email", unusable)
+        claims["email"] = claims["email"].strip()
         if settings.OIDC_REQUIRE_VERIFIED_EMAIL and not _truthy(claims.get("email_verified")):
             self._refuse(claims, "unverified-email", "the provider has not verified this e-mail address")
         return True
@@ -219,8 +250,9 @@ class OIDCBackend(OIDCAuthenticationBackend):
     def may_create(self, claims: dict) -> bool:
         """A new user only when their e-mail domain is allowed, they hold a group mapped to a role, or
         (with `OIDC_ALLOW_KNOWN_CONTRIBUTORS`) Baloo knows their verified address as a contributor's."""
-        domain = str(claims["email"]).rsplit("@", 1)[-1].casefold()
-        allowed = {d.strip().casefold().lstrip("@") for d in settings.OIDC_ALLOWED_EMAIL_DOMAINS if d.strip()}
+        # In lower case, as e-mail keys are: case-folded, `straße.example` would pass for `strasse.example`.
+        domain = email_lowercase(claims["email"].rsplit("@", 1)[-1])
+        allowed = {email_lowercase(d.strip().lstrip("@")) for d in settings.OIDC_ALLOWED_EMAIL_DOMAINS if d.strip()}
         mapped = set().union(*role_mapping().values())
         if domain in allowed or claim_groups(claims) & mapped:
             return True
@@ -229,7 +261,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
         return bool(
             settings.OIDC_ALLOW_KNOWN_CONTRIBUTORS
             and _truthy(claims.get("email_verified"))
-            and is_known_contributor(str(claims["email"]))
+            and is_known_contributor(claims["email"])
         )
 
     def get_or_create_user(self, access_token: str, id_token: str | None, payload: dict | None):
@@ -246,16 +278,23 @@ class OIDCBackend(OIDCAuthenticationBackend):
 
     def get_username(self, claims: dict) -> str:
         # The e-mail reads well in the admin; the parent's hash is kept for the rare clash.
-        email = str(claims["email"]).strip().lower()[:150]
+        email = claims["email"].lower()[:150]
         if not self.UserModel.objects.filter(username=email).exists():
             return email
         return default_username_algo(email, claims)
 
     def _names(self, claims: dict) -> dict[str, str]:
-        first = str(claims.get("given_name") or "")[:150]
-        last = str(claims.get("family_name") or "")[:150]
-        if not first and not last and claims.get("name"):
-            first = str(claims["name"])[:150]
+        """The person's names as the provider gives them, without control characters, cut to fit."""
+
+        def text(claim: str, field: str) -> str:
+            value = claims.get(claim)
+            if not isinstance(value, str):
+                return ""
+            return CONTROL_CHARACTERS.sub("", value).strip()[: self.UserModel._meta.get_field(field).max_length]
+
+        first, last = text("given_name", "first_name"), text("family_name", "last_name")
+        if not first and not last:
+            first = text("name", "first_name")
         return {"first_name": first, "last_name": last}
 
     def create_user(self, claims: dict):

@@ -100,6 +100,11 @@ REFUSALS = {
         "The sign-in service did not tell Baloo your e-mail address, and Baloo needs it to know who you are. Allow "
         "sharing your e-mail address with Baloo at the sign-in service (or ask its administrators to), then sign in again."
     ),
+    "unusable-email": gettext_lazy(
+        "The sign-in service sent Baloo an e-mail address it cannot use (not one address, too long, or holding "
+        "characters no address holds), so Baloo cannot tell who you are. Tell your community's Baloo administrators: "
+        "the sign-in service's settings for Baloo need a look."
+    ),
     "unverified-email": gettext_lazy(
         "Your e-mail address %(email)s is not verified at the sign-in service yet. Verify it there (look for its "
         "confirmation e-mail), then sign in again."

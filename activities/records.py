@@ -15,7 +15,7 @@ import orjson
 from django.conf import settings
 
 from activities.validators import is_activity_type
-from contributors.keys import email_normalise
+from contributors.keys import email_lowercase, email_normalise
 
 REQUIRED_FIELDS = ("source", "external_id", "type", "occurred_at", "actor")
 MAX_LENGTHS = {"external_id": 255, "type": 100, "container": 255, "url": 1000}
@@ -212,8 +212,12 @@ def _actor_key(value: str | int | None, field: str, *, nul_possible: bool) -> st
         value = email_normalise(value)
     if nul_possible and "\x00" in value:
         raise RecordError(f"actor.{field} contains a NUL character")
-    # Stored case-folded (uids as they are), which can lengthen a non-ASCII value: `ß` is `ss`.
-    size = len(value.casefold()) if field != "uid" and not value.isascii() else len(value)
+    # Stored in lower case (e-mails) or case-folded (user names), which can lengthen a non-ASCII
+    # value (`İ` becomes two characters, a user name's `ß` is `ss`). Uids are stored as they are.
+    if field == "uid" or value.isascii():
+        size = len(value)
+    else:
+        size = len(email_lowercase(value) if field == "email" else value.casefold())
     if size > KEY_MAX:
         raise RecordError(f"actor.{field} is {size} characters long; the limit is {KEY_MAX}")
     return value or None
@@ -318,13 +322,14 @@ def _activity_record(record: _Record, *, now: datetime, nul_possible: bool) -> A
         raise RecordError("data contains a NUL character, which cannot be stored")
     # A connector that knows an account is a bot (GitHub's `type: "Bot"`) says so with `actor.bot`.
     is_bot = actor.bot is True or looks_like_bot(username, email, name)
-    # E-mails and user names are compared case-insensitively, as GitHub, Bugzilla and Kitsune do.
+    # E-mails and user names are compared case-insensitively, as GitHub, Bugzilla and Kitsune do
+    # (an e-mail letter by letter: `email_lowercase`).
     return ActivityRecord(
         source=source,
         external_id=external_id,
         type=activity_type,
         occurred_at=occurred_at,
-        email=email.casefold() if email else email,
+        email=email_lowercase(email) if email else email,
         username=username.casefold() if username else username,
         uid=uid,
         name=name,
@@ -368,9 +373,9 @@ def _activity_record_quickly(record: _Record, *, now: datetime) -> ActivityRecor
         data_json = orjson.dumps({} if data is None else data).decode()
     except TypeError:
         return None
-    is_bot = actor.bot is True or looks_like_bot(username, email, name)  # as written, before case-folding
+    is_bot = actor.bot is True or looks_like_bot(username, email, name)  # as written, before lower-casing
     if email is not None:
-        email = email.casefold()
+        email = email.lower()  # plain ASCII here: `email_lowercase` in one step
     if username is not None and len(username := username.casefold()) > KEY_MAX:
         return None
     return ActivityRecord(

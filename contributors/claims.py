@@ -127,7 +127,7 @@ def email_claim_start(*, user: AbstractBaseUser, email: str, link_for: Callable[
     address = email_key(email)[2]
     if not _is_mailable(address):
         raise ClaimError(_("That doesn't look like an e-mail address."), code="invalid")
-    if address == (user.email or "").strip().casefold():
+    if address == email_key(user.email or "")[2]:
         raise ClaimError(_("That's the address you signed in with, so it's already yours."), code="own")
     mine = person_for_user(user=user)
     kind, namespace, value = email_key(address)

@@ -27,7 +27,7 @@ def email_normalise(value: str) -> str:
     (full-width `ａｎｎ＠ｅｘａｍｐｌｅ．ｏｒｇ` is `ann@example.org`) without format characters
     (zero-width spaces and joiners, bidi controls) or other invisible characters (`INVISIBLE`),
     which show nothing and would otherwise make a second identity of the same address. Not yet
-    case-folded (`email_key` does that). Plain ASCII, nearly every address, has nothing to
+    lower-cased (`email_lowercase` does that). Plain ASCII, nearly every address, has nothing to
     normalise and is only trimmed."""
     value = value.strip()
     if value.isascii():
@@ -37,9 +37,25 @@ def email_normalise(value: str) -> str:
     return INVISIBLE.sub("", value).strip()
 
 
+def email_lowercase(value: str) -> str:
+    """An e-mail in lower case, letter by letter, so that addresses compare case-insensitively
+    without one letter ever becoming others.
+
+    Not `str.casefold()`: it turns `ß` into `ss` and `ς` into `σ`, so `anna.gross@straße.example`
+    would be `anna.gross@strasse.example`, though IDNA2008 makes those two domains (and a mail
+    server may make `groß@` and `gross@` two mailboxes), and whoever owns one would open the other's
+    record. `Σ` is always `σ`, as IDNA maps it in a domain: `str.lower()` alone makes it `ς` at the end
+    of a word, so one address would have two keys depending on how it was capitalised. Plain ASCII,
+    nearly every address, is simply `str.lower()`, as it always was.
+    """
+    if value.isascii():
+        return value.lower()
+    return value.replace("Σ", "σ").lower()
+
+
 def email_key(value: str) -> Key:
-    """The key of an e-mail: normalised (`email_normalise`) and compared case-folded."""
-    return (EMAIL, "", email_normalise(value).casefold())
+    """The key of an e-mail: normalised (`email_normalise`) and compared in lower case (`email_lowercase`)."""
+    return (EMAIL, "", email_lowercase(email_normalise(value)))
 
 
 def sign_in_email_key(value: str) -> Key | None:

@@ -23,7 +23,7 @@ from django.utils import timezone
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
 from .erasure import Traces, traces_erase
-from .keys import EMAIL, Key
+from .keys import EMAIL, Key, email_key
 from .models import (
     AccountClaim,
     EmailClaim,
@@ -130,12 +130,16 @@ def identities_existing(*, keys: Sequence[Key]) -> dict[Key, tuple[int, int]]:
 
 
 def excluded_values() -> set[tuple[str, str]]:
-    """(kind, value) pairs that never merge anyone."""
-    return {(kind, value.strip().casefold()) for kind, value in IdentityExclusion.objects.values_list("kind", "value")}
+    """(kind, value) pairs that never merge anyone, each value written as its key writes it."""
+    return {
+        (kind, email_key(value)[2] if kind == EMAIL else value.strip().casefold())
+        for kind, value in IdentityExclusion.objects.values_list("kind", "value")
+    }
 
 
 def staff_email_domains() -> set[str]:
-    return {domain.strip().casefold() for domain in settings.STAFF_EMAIL_DOMAINS if domain.strip()}
+    """The domains whose addresses are staff, written as an e-mail's key writes them."""
+    return {email_key(domain)[2] for domain in settings.STAFF_EMAIL_DOMAINS if domain.strip()}
 
 
 def blocked_person_pairs(person_ids: Iterable[int]) -> tuple[set[int], set[frozenset[int]]]:
