@@ -1,21 +1,50 @@
 """Admin for staff API tokens (each person their own) and the sign-in and access audit (read-only)."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminSplitDateTime
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .models import ApiToken, AuthAudit
 from .services import api_token_create, api_token_revoke
 
+# A token expires within this many years at most: a far date is no expiry, and the calendar's ends
+# (year 1 in a zone east of UTC) cannot be stored or read back.
+LONGEST_EXPIRY_YEARS = 10
+
+
+class ExpiryField(forms.SplitDateTimeField):
+    """The admin's date and time boxes, where a moment the calendar cannot hold is a form error, not a 500."""
+
+    def compress(self, data_list: list) -> datetime | None:
+        try:
+            return super().compress(data_list)
+        except (OverflowError, ValueError):
+            raise forms.ValidationError(_("Give a date and time from now to %(years)s years ahead.") % {"years": LONGEST_EXPIRY_YEARS}) from None
+
 
 class ApiTokenForm(forms.ModelForm):
+    expires_at = ExpiryField(
+        label=_("expires"), required=False, widget=AdminSplitDateTime,
+        help_text=_("Leave empty for a token that never expires."),
+    )
+
     class Meta:
         model = ApiToken
         fields = ["user", "name", "expires_at"]
+
+    def clean_expires_at(self) -> datetime | None:
+        expires_at = self.cleaned_data.get("expires_at")
+        now = timezone.now()
+        if expires_at is not None and not now < expires_at < now + timedelta(days=366 * LONGEST_EXPIRY_YEARS):
+            raise forms.ValidationError(_("Give a date and time from now to %(years)s years ahead.") % {"years": LONGEST_EXPIRY_YEARS})
+        return expires_at
 
 
 @admin.register(ApiToken)

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
@@ -347,3 +348,29 @@ def test_staff_create_their_own_api_token_in_the_admin(world: dict) -> None:
     shown = [str(m) for m in response.context["messages"]]
     assert token.name == "BI export" and any(token.prefix in m for m in shown)
     assert client.get("/admin/accounts/authaudit/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("day", "time"),
+    [("0001-01-01", "00:00:00"), ("9999-12-31", "23:59:59"), ("1969-12-31", "23:00:00"), ("0000-00-00", "00:00"), ("2026-02-30", "25:61")],
+)
+def test_a_token_expiry_the_calendar_cannot_hold_is_refused_in_the_form(world: dict, settings, day: str, time: str) -> None:
+    """Year 1 in a zone east of UTC answered 500, or was stored as a BC moment on PostgreSQL, after
+    which every administrator's token list answered 500."""
+    settings.TIME_ZONE = "Europe/Berlin"
+    client = as_user(world["staff"])
+
+    response = client.post("/admin/accounts/apitoken/add/", {"name": "far", "expires_at_0": day, "expires_at_1": time})
+
+    assert response.status_code == 200 and not world["staff"].api_tokens.exists()
+    assert "expires_at" in response.context["adminform"].form.errors
+    assert client.get("/admin/accounts/apitoken/").status_code == 200
+
+
+def test_a_token_expiring_next_month_is_created(world: dict) -> None:
+    client = as_user(world["staff"])
+    day = (timezone.now() + timedelta(days=30)).date().isoformat()
+
+    client.post("/admin/accounts/apitoken/add/", {"name": "soon", "expires_at_0": day, "expires_at_1": "12:00:00"})
+
+    assert world["staff"].api_tokens.get().expires_at.date().isoformat() == day
