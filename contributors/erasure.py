@@ -3,8 +3,15 @@ out of every row that mentions them, not only out of their own record.
 
 Other people's activities mention them (a Bugzilla bug assigned to them, a comment thanking them, a
 SUMO question they solved), so do audit rows, claims, suggestions and export audits. `traces_erase`
-finds those rows with one scan per table (`LIKE`; one regular expression on PostgreSQL), so the
-database does the searching, and rewrites only the rows found, in one bulk update per column.
+finds those rows with one scan per table (`LIKE` on the ASCII letters and digits of each value, which
+stay as they are however the rest is written), so the database does the searching, and rewrites only
+the rows found, in one bulk update per column. Browser sessions are decoded one by one
+(`sessions_erase`).
+
+Values are compared folded (`fold`): case (`JÖRG STRAUSS` is `Jörg Strauß`), compatibility forms
+(full width), composed and decomposed accents, runs of white space, HTML character references
+(`Strau&szlig;`, `&#64;`) and percent escapes (`%40`) all count as what they stand for. Only the
+characters that spelled the value are replaced; the rest of the text stays as it was written.
 
 What is replaced, by `FORGOTTEN`:
 - a whole value (a JSON string, an object key, a column) equal to one of theirs, compared
@@ -12,13 +19,20 @@ What is replaced, by `FORGOTTEN`:
 - inside longer text, an occurrence of one of their values of at least `MIN_IN_TEXT` characters,
   bounded on both sides: not inside a longer word, address or user name (`joann@…` is not
   `ann@…`, `ann-marie` is not `ann`), so a user name `a` never wipes every `a`;
-- in JSON, a number equal to one of their numeric ids of at least `MIN_ID_DIGITS` digits.
+- in JSON, a number equal to one of their numeric ids of at least `MIN_ID_DIGITS` digits;
+- a full name written family name first ("Strauß, Jörg"), see `name_forms`.
 JSON is rewritten parsed, never as text, so escapes (quotes, non-ASCII written `\\u00e9` or as is)
 cannot hide a value or be broken by the replacement.
 
 Left as they are, on purpose: other persons' own identities and names (two people may share a name
 or, in different systems, a user name), sign-in accounts (single sign-on owns them), and the keys
 that counting and de-duplication use — an activity's source, external id and container.
+
+Not found: a value whose every letter is escaped (`&#106;&#111;…`, `%6A%6F…`: deliberate obfuscation,
+the database cannot be asked for it short of reading every row), escapes of escapes, a value inside
+something encoded (base64, a signed token such as the sign-in provider's id token kept in the
+person's own session). A value with no ASCII letters or digits (a name in another script) makes
+every row of each table be read, in chunks: slower, still complete.
 """
 
 import html
@@ -45,7 +59,9 @@ SESSION_KEYS_KEPT = ("_auth_user_id", "_auth_user_backend", "_auth_user_hash")
 
 # One unit of text as written: an HTML character reference, a run of percent escapes, a run of
 # white space, or one character (combining marks are joined to it below).
-_UNIT = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|(?:%[0-9A-Fa-f]{2})+|\s+|.", re.DOTALL)
+_UNIT = re.compile(
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|(?:%[0-9A-Fa-f]{2})+|\s+|.", re.DOTALL
+)
 # The letters and digits of a value that survive every way of writing it but full width (see
 # `Traces.conditions`). "ss" may be written "ß", so it splits too.
 _FRAGMENT_SEPARATOR = re.compile(r"[^0-9A-Za-z]+|[sS][sS]")
