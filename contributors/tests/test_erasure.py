@@ -8,9 +8,9 @@ from urllib.parse import unquote
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
-from django.contrib.contenttypes.models import ContentType
 from django.db import connection
 from django.urls import reverse
 
@@ -297,3 +297,13 @@ def test_written_otherwise_a_longer_address_still_stays():
     other = Activity.objects.get(external_id="bug:2")
     assert other.url == f"https://b.example.org/?cc=joann%40example.org&cc={FORGOTTEN}"
     assert other.title == "J&ouml;ann&#64;example.org and ａｎｎ＠ｅｘａｍｐｌｅ．ｏｒｇ．ｕｋ stay"
+
+
+def test_a_name_in_another_script_is_found_by_reading_every_row():
+    Source.objects.create(slug="github", kind="github", name="GitHub")
+    ingest(record("github", {"uid": "1", "name": "Иван Петров"}, "github.commit.authored", external_id="his"),
+           record("github", {"uid": "2"}, "github.comment.created", external_id="bob", title="Thanks ИВАН  ПЕТРОВ",
+                  data={"by": "Ива&#1085; Петров"}))
+    person_forget(person=Identity.objects.get(value="1").person)
+    bob = Activity.objects.get(external_id="bob")
+    assert (bob.title, bob.data) == (f"Thanks {FORGOTTEN}", {"by": FORGOTTEN})
