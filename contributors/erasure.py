@@ -57,10 +57,12 @@ MIN_ID_DIGITS = 5
 # Session keys that are the signed-in account's own (ids, not names): never rewritten.
 SESSION_KEYS_KEPT = ("_auth_user_id", "_auth_user_backend", "_auth_user_hash")
 
-# One unit of text as written: an HTML character reference, a run of percent escapes, a run of
-# white space, or one character (combining marks are joined to it below).
+# One unit of text as written: an HTML character reference, the percent escapes of one UTF-8
+# character, a run of white space, or one character (combining marks are joined to it below).
 _UNIT = re.compile(
-    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|(?:%[0-9A-Fa-f]{2})+|\s+|.", re.DOTALL
+    r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});"
+    r"|%[0-9A-Fa-f]{2}(?:%[89ABab][0-9A-Fa-f])*|\s+|.",
+    re.DOTALL,
 )
 # The letters and digits of a value that survive every way of writing it but full width (see
 # `Traces.conditions`). "ss" may be written "ß", so it splits too.
@@ -121,9 +123,11 @@ class Traces:
     def __post_init__(self) -> None:
         values = {value.strip() for value in self.values if value and value.strip() and value.strip() != FORGOTTEN}
         self.values = frozenset(values)
-        self._whole = {fold(value) for value in values}
+        self._whole = {fold(value) for value in values} - {""}
         self._numbers = {int(value) for value in values if value.isdigit() and len(value) >= MIN_ID_DIGITS}
-        self._in_text = sorted({fold(value) for value in values if len(value) >= MIN_IN_TEXT}, key=len, reverse=True)
+        self._in_text = sorted(
+            {fold(value) for value in values if len(value) >= MIN_IN_TEXT} - {""}, key=len, reverse=True
+        )
         self._pattern = (
             re.compile(
                 # Not glued to a word, an address or a hyphenated name on either side; a full stop

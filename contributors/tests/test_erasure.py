@@ -265,6 +265,7 @@ def forget_jorg(**written) -> Activity:
     ({"url": "https://bugzilla.example.org/buglist.cgi?email1=jorg.strauss%40example.org&x=1"},
      f"https://bugzilla.example.org/buglist.cgi?email1={FORGOTTEN}&x=1"),
     ({"url": "https://example.org/?who=J%C3%B6rg%20Strau%C3%9F"}, f"https://example.org/?who={FORGOTTEN}"),
+    ({"url": "https://example.org/?q=%22jorg.strauss%40example.org%22"}, f"https://example.org/?q=%22{FORGOTTEN}%22"),
     ({"data": {"text": f"cc {FULL_WIDTH}"}}, {"text": f"cc {FORGOTTEN}"}),
     ({"data": {"html": '<a href="mailto:jorg.strauss&#64;example.org">J&ouml;rg</a>'}},
      {"html": f'<a href="mailto:{FORGOTTEN}">J&ouml;rg</a>'}),
