@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
-from .erasure import Traces, traces_erase
+from .erasure import Traces, name_forms, sessions_erase, traces_erase
 from .keys import EMAIL, Key, email_key
 from .models import (
     AccountClaim,
@@ -673,7 +673,8 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
     past do not change; with `delete_activities` they go too. Claims of their addresses and accounts
     go, and every other row that mentions one of their e-mails, user names, ids or names — other
     people's activities, audits, merge snapshots, suggestions, claims, export audits, admin history —
-    has it replaced (`contributors.erasure`). The audit keeps only ids and counts.
+    has it replaced, and browser sessions drop what they keep about them (`contributors.erasure`).
+    The audit keeps only ids and counts.
     """
     from activities.models import Activity
 
@@ -684,6 +685,7 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
         identities = list(person.identities.values_list("pk", "kind", "namespace", "value", "name"))
         identity_ids = [identity[0] for identity in identities]
         names = {name for *_key, name in identities} | {person.display_name, person.profile_name}
+        names = {form for name in names if name for form in name_forms(name)}
         traces = Traces(
             values=frozenset(
                 {value for _pk, _kind, _namespace, value, _name in identities}
@@ -709,7 +711,7 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
         person_id = person.pk
         PersonMerge.objects.filter(Q(into_id=person_id) | Q(merged_person_id=person_id)).update(snapshot={})
         person.delete()
-        mentions = traces_erase(traces=traces, targets=_erasure_targets())
+        mentions = traces_erase(traces=traces, targets=_erasure_targets()) + sessions_erase(traces=traces)
         counts = {
             "identities": len(identity_ids),
             "activities_anonymised": anonymised,

@@ -1,11 +1,16 @@
 """Erasure that leaves nothing (issue 15, finding 6): after "forget", no row of any table holds the
 person's e-mails, user names, uids or names — other people's activities and audits included."""
 
+import html
 import json
+import unicodedata
+from urllib.parse import unquote
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.contenttypes.models import ContentType
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
 from django.db import connection
 from django.urls import reverse
 
@@ -49,13 +54,38 @@ def everything_stored(*, skip_user: int) -> list[tuple[str, str]]:
                 as_dict = dict(zip(columns, row, strict=True))
                 if table == "auth_user" and as_dict["id"] == skip_user:
                     continue
+                if table == "django_session":  # encoded and signed: read as the application reads it
+                    as_dict["decoded"] = SessionStore().decode(as_dict["session_data"])
                 found.append((table, json.dumps(as_dict, default=str, ensure_ascii=False)))
     return found
+
+
+def folded(text: str) -> str:
+    """Text as a reader takes it: HTML references and percent escapes decoded, full width, accents
+    written apart, case (ß is ss) and runs of white space folded."""
+    return " ".join(unicodedata.normalize("NFKC", unquote(html.unescape(text))).casefold().split())
+
+
+def strings_in(value) -> list[str]:
+    if isinstance(value, str):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return [value]
+        return [value, *strings_in(parsed)] if isinstance(parsed, dict | list) else [value]
+    if isinstance(value, dict):
+        return [text for key, item in value.items() for text in (*strings_in(key), *strings_in(item))]
+    if isinstance(value, list):
+        return [text for item in value for text in strings_in(item)]
+    return [str(value)]
 
 
 def mentions(stored: list[tuple[str, str]]) -> list[tuple[str, str, str]]:
     hits = []
     for table, text in stored:
+        # Every string of the row, JSON parsed, as a reader takes it.
+        as_read = "\n".join(folded(string) for string in strings_in(json.loads(text)))
+        hits.extend((table, value, text[:300]) for value in HER if folded(value) in as_read)
         # json.dumps above escaped quotes again; look for every written form of each value.
         haystack = text.casefold()
         for value in HER:
@@ -126,7 +156,18 @@ def world():
     SyncRun.objects.create(source=bugzilla, rejections=[{"external_id": "bug:7", "reason": f"actor {EMAIL!r} is odd"}])
     LogEntry.objects.create(user=staff, content_type=ContentType.objects.get_for_model(Person), object_id=str(her.pk),
                             object_repr=str(her)[:200], action_flag=CHANGE, change_message="[]")
-    return {"her": her, "user": user, "staff": staff}
+    # Her values written otherwise in others' text: upper case, escaped, full width, decomposed.
+    Activity.objects.create(source=bugzilla, external_id="comment:5", type="bugzilla.comment.created",
+                            occurred_at="2025-01-02T00:00:00Z", identity=Identity.objects.get(value="bob@example.org"),
+                            title=f"Seen by {NAME.upper()}  and Vikt&oacute;ria &quot;Vic&quot; O&#39;Secretname",
+                            url=f"https://bugzilla.example.org/buglist.cgi?email1={EMAIL.replace('@', '%40')}",
+                            data={"text": "cc " + "".join(chr(ord(c) + 0xFEE0) for c in HOME),
+                                  "html": f"<b>{unicodedata.normalize('NFD', NAME)}</b>"})
+    # A sign-in of hers that was refused keeps her address in the browser's session, to say why.
+    refused = SessionStore()
+    refused["oidc_refusal"] = {"reason": "not-allowed", "email": EMAIL}
+    refused.create()
+    return {"her": her, "user": user, "staff": staff, "refused_session": refused.session_key}
 
 
 @pytest.mark.parametrize("delete_activities", [False, True])
@@ -145,6 +186,11 @@ def test_forgetting_leaves_no_trace_in_any_table(world, delete_activities):
     assert comment == f"Thanks @{FORGOTTEN} and {FORGOTTEN}! Mail <{FORGOTTEN}>, ask “{FORGOTTEN}”."
     assert Identity.objects.filter(value="carol@example.org").exists()
     assert AccountClaim.objects.get(username="bob").evidence == f"Not {FORGOTTEN}, see {FORGOTTEN}"
+    written_otherwise = Activity.objects.get(external_id="comment:5")
+    assert written_otherwise.title == f"Seen by {FORGOTTEN}  and {FORGOTTEN}"
+    assert written_otherwise.url == f"https://bugzilla.example.org/buglist.cgi?email1={FORGOTTEN}"
+    assert written_otherwise.data == {"text": f"cc {FORGOTTEN}", "html": f"<b>{FORGOTTEN}</b>"}
+    assert not Session.objects.filter(session_key=world["refused_session"]).exists()
     assert MergeSuggestion.objects.get().identity_b_id == Identity.objects.get(value="carol@example.org").pk
 
 
@@ -192,3 +238,73 @@ def test_someone_else_with_the_same_name_keeps_it_on_their_own_record():
            record("github", {"uid": "2", "name": "Dave Jones"}, "github.comment.created", external_id="c:2"))
     person_forget(person=Identity.objects.get(value="1").person)
     assert Identity.objects.get(value="2").name == "Dave Jones"
+
+
+JORG = {"email": "jorg.strauss@example.org", "username": "joergsecret", "uid": "77123456", "name": "Jörg Strauß"}
+FULL_WIDTH = "".join(chr(ord(char) + 0xFEE0) for char in JORG["email"])
+
+
+def forget_jorg(**written) -> Activity:
+    """Forget Jörg after Bob's activity mentioned him as `written`; return Bob's activity."""
+    Source.objects.create(slug="github", kind="github", name="GitHub")
+    ingest(record("github", JORG, "github.commit.authored", external_id="his"),
+           record("github", {"username": "bob", "uid": "9"}, "github.comment.created", external_id="bob", **written))
+    person_forget(person=Identity.objects.get(value=JORG["email"]).person)
+    assert not [(table, value) for table, value, _text in mentions(everything_stored(skip_user=0))
+                if value in JORG.values()]
+    return Activity.objects.get(external_id="bob")
+
+
+@pytest.mark.parametrize(("written", "left"), [
+    ({"title": "Review by JÖRG STRAUSS"}, f"Review by {FORGOTTEN}"),  # case folding changes the length
+    ({"title": "Review by JÖRG STRAUß"}, f"Review by {FORGOTTEN}"),  # SQLite's LIKE folds ASCII only
+    ({"title": "Thanks Jörg  Strauß!"}, f"Thanks {FORGOTTEN}!"),
+    ({"title": unicodedata.normalize("NFD", "Jörg Strauß") + " reviewed"}, f"{FORGOTTEN} reviewed"),
+    ({"title": "Strauß, Jörg reviewed"}, f"{FORGOTTEN} reviewed"),
+    ({"title": "Thanks J&ouml;rg Strau&szlig; (jorg.strauss&#64;example.org)"}, f"Thanks {FORGOTTEN} ({FORGOTTEN})"),
+    ({"url": "https://bugzilla.example.org/buglist.cgi?email1=jorg.strauss%40example.org&x=1"},
+     f"https://bugzilla.example.org/buglist.cgi?email1={FORGOTTEN}&x=1"),
+    ({"url": "https://example.org/?who=J%C3%B6rg%20Strau%C3%9F"}, f"https://example.org/?who={FORGOTTEN}"),
+    ({"url": "https://example.org/?q=%22jorg.strauss%40example.org%22"}, f"https://example.org/?q=%22{FORGOTTEN}%22"),
+    ({"data": {"text": f"cc {FULL_WIDTH}"}}, {"text": f"cc {FORGOTTEN}"}),
+    ({"data": {"html": '<a href="mailto:jorg.strauss&#64;example.org">J&ouml;rg</a>'}},
+     {"html": f'<a href="mailto:{FORGOTTEN}">J&ouml;rg</a>'}),
+])
+def test_her_values_are_found_however_they_are_written(written, left):
+    (field,) = written
+    assert getattr(forget_jorg(**written), field) == left
+
+
+def test_a_refused_sign_in_forgets_her_address_and_nobody_is_signed_out():
+    refused, signed_in = SessionStore(), SessionStore()
+    refused["oidc_refusal"] = {"reason": "not-allowed", "email": JORG["email"]}
+    refused.create()
+    signed_in.update({"_auth_user_id": "1", "django_language": "de", "oidc_refusal": {"email": JORG["email"].upper()}})
+    signed_in.create()
+    forget_jorg()
+    assert not Session.objects.filter(session_key=refused.session_key).exists()
+    assert SessionStore(session_key=signed_in.session_key).load() == {"_auth_user_id": "1", "django_language": "de"}
+
+
+def test_written_otherwise_a_longer_address_still_stays():
+    Source.objects.create(slug="bugzilla", kind="bugzilla", name="Bugzilla")
+    ingest(
+        record("bugzilla", {"email": "ann@example.org", "username": "ann"}, "bugzilla.bug.filed", external_id="bug:1"),
+        record("bugzilla", {"email": "joann@example.org"}, "bugzilla.bug.filed", external_id="bug:2",
+               url="https://b.example.org/?cc=joann%40example.org&cc=ANN%40EXAMPLE.ORG",
+               title="J&ouml;ann&#64;example.org and ａｎｎ＠ｅｘａｍｐｌｅ．ｏｒｇ．ｕｋ stay"),
+    )
+    person_forget(person=Identity.objects.get(value="ann").person)
+    other = Activity.objects.get(external_id="bug:2")
+    assert other.url == f"https://b.example.org/?cc=joann%40example.org&cc={FORGOTTEN}"
+    assert other.title == "J&ouml;ann&#64;example.org and ａｎｎ＠ｅｘａｍｐｌｅ．ｏｒｇ．ｕｋ stay"
+
+
+def test_a_name_in_another_script_is_found_by_reading_every_row():
+    Source.objects.create(slug="github", kind="github", name="GitHub")
+    ingest(record("github", {"uid": "1", "name": "Иван Петров"}, "github.commit.authored", external_id="his"),
+           record("github", {"uid": "2"}, "github.comment.created", external_id="bob", title="Thanks ИВАН  ПЕТРОВ",
+                  data={"by": "Ива&#1085; Петров"}))
+    person_forget(person=Identity.objects.get(value="1").person)
+    bob = Activity.objects.get(external_id="bob")
+    assert (bob.title, bob.data) == (f"Thanks {FORGOTTEN}", {"by": FORGOTTEN})
