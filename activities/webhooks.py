@@ -3,7 +3,8 @@
 The secret lives in the environment variable named by the source's `options["webhook_secret_env"]`
 (never in the configuration file), whose name starts with `BALOO_TOKEN_` like every source secret. Deliveries are turned into the same records, with the same
 external ids, as the sync makes, so a redelivery or a later sync never counts anything twice.
-Events Baloo does not count are acknowledged (202) and ignored.
+Events Baloo does not count, and events of a repository the source's options do not name, are
+acknowledged (202) and ignored.
 """
 
 import hashlib
@@ -19,7 +20,14 @@ from django.views.decorators.csrf import csrf_exempt
 
 from conversion_points.metrics import metrics_recompute_soon
 
-from .connectors.github import comment_record, issue_records, pull_request_records, push_commit_record, review_record
+from .connectors.github import (
+    comment_record,
+    issue_records,
+    pull_request_records,
+    push_commit_record,
+    review_record,
+    source_repo,
+)
 from .models import Source
 from .services import activities_ingest
 from .validators import TOKEN_ENV_NAME, TOKEN_ENV_PREFIX
@@ -29,13 +37,14 @@ MAX_BODY_BYTES = 25 * 1024 * 1024
 # Checked against when a delivery names no source with a secret, for the same work as a real check;
 # random per process, so no signature can match it.
 UNKNOWN_SOURCE_SECRET = secrets.token_hex(32)
+# The events that can hold activity Baloo counts; GitHub's delivery of each names its repository.
+COUNTED_EVENTS = frozenset({"issues", "pull_request", "pull_request_review", "issue_comment", "pull_request_review_comment", "push"})
 
 logger = logging.getLogger(__name__)
 
 
-def github_records(source: str, event: str, payload: dict) -> list[dict] | None:
-    """Activity records for one delivery; None for an event Baloo does not count."""
-    repo = (payload.get("repository") or {}).get("full_name", "")
+def github_records(source: str, event: str, payload: dict, *, repo: str) -> list[dict] | None:
+    """Activity records for one delivery of repository `repo` (spelled as the sync spells it); None for an event Baloo does not count."""
     action = payload.get("action")
     if event == "issues" and payload.get("issue") and action != "deleted":
         return issue_records(source, repo, payload["issue"])
@@ -88,8 +97,24 @@ def github_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         payload = orjson.loads(body)
     except orjson.JSONDecodeError:
         return JsonResponse({"error": "The payload is not JSON (set the webhook's content type to application/json)."}, status=HTTPStatus.BAD_REQUEST)
+    if event not in COUNTED_EVENTS:
+        return JsonResponse({"ignored": event}, status=HTTPStatus.ACCEPTED)
+    repository = payload.get("repository") if isinstance(payload, dict) else None
+    full_name = repository.get("full_name") if isinstance(repository, dict) else None
+    if not (isinstance(full_name, str) and full_name):
+        # GitHub names the repository in every delivery of these events: one without it is not
+        # GitHub's, and would be counted under no repository (`issue::7`) beside the sync's record.
+        # 400, not 202: the delivery log shows the failure, and GitHub never redelivers by itself.
+        return JsonResponse(
+            {"error": f"The {event!r} payload names no repository (repository.full_name, as GitHub sends it)."},
+            status=HTTPStatus.BAD_REQUEST,
+        )
+    repo = source_repo(source.options or {}, full_name)
+    if repo is None:
+        # A webhook installed on an organisation, or on a repository the source stopped counting.
+        return JsonResponse({"ignored": "not a repository of this source"}, status=HTTPStatus.ACCEPTED)
     try:
-        records = github_records(source.slug, event, payload) if isinstance(payload, dict) else None
+        records = github_records(source.slug, event, payload, repo=repo)
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         # Signed, but not shaped like GitHub's delivery of this event: say so, never a 500.
         return JsonResponse(

@@ -11,6 +11,9 @@ shows on their first page, which is what makes a 304 on that page trustworthy.
 External ids are shared with the webhook receiver (activities/webhooks.py), so an activity seen by
 both is stored once: `issue:<repo>:<number>`, `pr:<repo>:<number>`, `merged:<repo>:<number>`,
 `review:<repo>:<id>`, `comment:<repo>:<id>`, `review_comment:<repo>:<id>`, `commit:<repo>:<sha>`.
+`<repo>` is spelled as the options spell it in `repos`, else as GitHub's listing of `org` does;
+GitHub ignores case in owner and repository names, and so does `source_repo`, which the webhook
+uses to find that same spelling.
 """
 
 import copy
@@ -52,6 +55,35 @@ def _commit_data(commit: dict) -> dict:
         "parents": [parent.get("sha") for parent in commit.get("parents") or [] if isinstance(parent, dict)],
         "commit": {part: {"date": (details.get(part) or {}).get("date")} for part in ("author", "committer")},
     }
+
+
+def source_repo(options: dict, full_name: str) -> str | None:
+    """The spelling under which the source counts repository `full_name`; None when its options name it nowhere.
+
+    GitHub compares names without regard to case, so `Example/App` in `repos` is `example/app`'s
+    spelling; a repository of `org` keeps GitHub's own, which is what the organisation's listing
+    gives the sync. Names are ASCII on GitHub: `lower()`, never `casefold()` (no `ß` as `ss`).
+    """
+    wanted = full_name.lower()
+    for repo in _names(options.get("repos")):
+        if repo.lower() == wanted:
+            return repo
+    org = options.get("org")
+    if isinstance(org, str) and org and full_name.partition("/")[0].lower() == org.lower():
+        return full_name
+    return None
+
+
+def _names(value: Any) -> list[str]:
+    return [name for name in value if isinstance(name, str) and name] if isinstance(value, list) else []
+
+
+def _unique_ignoring_case(names: list[str]) -> list[str]:
+    """Each repository once, under its first spelling: GitHub serves `Example/App` and `example/app` alike."""
+    seen: dict[str, str] = {}
+    for name in names:
+        seen.setdefault(str(name).lower(), name)
+    return list(seen.values())
 
 
 def _actor(user: dict | None, *, email: str | None = None, name: str | None = None) -> dict:
@@ -151,7 +183,8 @@ class GitHubConnector(Connector):
         if self.options.get("org"):
             org_repos, org_state = self._org_repos(state.get("org", {}))
             state["org"] = org_state
-        for repo in dict.fromkeys([*repos, *org_repos]):
+        # `repos` first: its spelling is the one the webhook maps deliveries to (`source_repo`).
+        for repo in _unique_ignoring_case([*repos, *org_repos]):
             try:
                 yield from self._repo_pages(repo, state)
             except NotFound:

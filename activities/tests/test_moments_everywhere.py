@@ -41,7 +41,7 @@ def test_a_sync_rejects_the_item_and_keeps_the_rest_of_its_page(created, updated
 def test_a_webhook_delivery_keeps_its_good_commits(client, monkeypatch):
     monkeypatch.setenv("BALOO_TOKEN_TEST_HOOK_SECRET", "s3cret")
     Source.objects.create(slug="github-example", kind="github", name="GitHub",
-                          options={"webhook_secret_env": "BALOO_TOKEN_TEST_HOOK_SECRET"})
+                          options={"repos": ["example/app"], "webhook_secret_env": "BALOO_TOKEN_TEST_HOOK_SECRET"})
     author = {"name": "Ann", "email": "ann@example.org", "username": "ann"}
     commits = [{"id": f"{n:040x}", "timestamp": moment, "author": author}
                for n, moment in enumerate(["2024-03-04T09:00:00+01:00", *BAD_MOMENTS])]

@@ -145,3 +145,121 @@ def test_a_webhook_secret_is_read_only_from_a_baloo_token_variable(client, monke
     )
 
     assert response.status_code == 401
+
+
+def test_events_of_a_repository_the_source_does_not_name_are_acknowledged_and_stored_nowhere(client, source):
+    """A webhook may be installed on more repositories than the source counts (an organisation's, say):
+    their deliveries are answered 202, so GitHub's log shows no failure, and count for nobody."""
+    other = {"id": 2, "full_name": "evil/other", "name": "other"}
+    issue = gh_issue("evil/other", 7, user=gh_user("ann", 501), created=at(1))
+    push = {"repository": other, "commits": [{"id": "c0ffee", "timestamp": at(1), "author": {"email": "ann@example.org"}}]}
+
+    for event, payload in (("issues", {"action": "opened", "issue": issue, "repository": other}), ("push", push),
+                           ("issues", {"action": "opened", "issue": issue, "repository": {**other, "full_name": "example/app-2"}})):
+        response = deliver(client, event, payload)
+        assert response.status_code == 202
+        assert response.json() == {"ignored": "not a repository of this source"}
+    assert not Activity.objects.exists()
+
+
+@pytest.mark.parametrize("repository", [None, "example/app", {}, {"full_name": ""}, {"full_name": ["example/app"]}])
+def test_a_delivery_without_a_repository_is_refused_and_the_sync_still_counts_the_issue_once(client, source, repository):
+    """Every event Baloo counts names its repository: without one, the activity has no container and
+    no external id the sync would share (`issue::7`), so it is refused, saying why, and stores nothing."""
+    issue = gh_issue("example/app", 7, user=gh_user("ann", 501), created=at(1))
+    payload = {"action": "opened", "issue": issue} | ({} if repository == {} else {"repository": repository})
+
+    response = deliver(client, "issues", payload)
+
+    assert response.status_code == 400
+    assert "repository" in response.json()["error"]
+    assert not Activity.objects.exists()
+    api = FakeGitHub()
+    api.repo("example/app")["issues"].append(issue)
+    with Server(api) as url:
+        Source.objects.filter(pk=source.pk).update(base_url=url)
+        source.refresh_from_db()
+        source_sync(source=source)
+    assert list(Activity.objects.values_list("external_id", flat=True)) == ["issue:example/app:7"]
+
+
+def test_events_of_an_unrelated_kind_are_ignored_with_or_without_a_repository(client, source):
+    assert deliver(client, "star", {"action": "created"}).json() == {"ignored": "star"}
+    assert deliver(client, "member", {"action": "added", "repository": {"full_name": "evil/other"}}).json() == {"ignored": "member"}
+
+
+@pytest.mark.parametrize("configured", ["Example/App", "EXAMPLE/app"])
+def test_webhook_and_sync_count_once_when_the_repo_is_configured_in_another_case(client, monkeypatch, configured):
+    """GitHub's owner and repository names ignore case: an operator writes `Example/App`, GitHub's deliveries
+    say `example/app`. Both store the item under the configured spelling, as the sync always has."""
+    monkeypatch.setenv("BALOO_TOKEN_TEST_HOOK_SECRET", SECRET)
+    source = Source.objects.create(slug="github-example", kind="github", name="GitHub", base_url="http://127.0.0.1:9",
+                                   options={"repos": [configured], "webhook_secret_env": "BALOO_TOKEN_TEST_HOOK_SECRET", "backoff_seconds": 0})
+    api = FakeGitHub()
+    repo = api.repo(configured)
+    issue = gh_issue("example/app", 3, user=gh_user("ann", 501), created=at(1))
+    comment = gh_comment("example/app", 66, user=gh_user("cat", 503), created=at(2))
+    commit = sample("github_commit")
+    repo["issues"].append(issue)
+    repo["comments"].append(comment)
+    repo["commits"].append(commit)
+    deliver(client, "issues", {"action": "opened", "issue": issue, "repository": REPO})
+    deliver(client, "issue_comment", {"action": "created", "comment": comment, "repository": REPO})
+    deliver(client, "push", {"repository": REPO, "commits": [{"id": commit["sha"], "timestamp": commit["commit"]["author"]["date"],
+                                                               "author": {"email": "ann@example.org", "username": "ann"}}]})
+
+    with Server(api) as url:
+        Source.objects.filter(pk=source.pk).update(base_url=url)
+        source.refresh_from_db()
+        run = source_sync(source=source)
+
+    assert (run.created, run.duplicate) == (0, 3)
+    assert set(Activity.objects.values_list("external_id", "container")) == {
+        (f"issue:{configured}:3", configured), (f"comment:{configured}:66", configured), (f"commit:{configured}:{commit['sha']}", configured)}
+
+
+def test_every_repository_of_the_sources_organisation_counts_in_githubs_spelling(client, monkeypatch):
+    """With `org`, the sync names each repository as GitHub's listing spells it, whatever case the option
+    uses; the webhook names it as GitHub's delivery does, which is the same spelling."""
+    monkeypatch.setenv("BALOO_TOKEN_TEST_HOOK_SECRET", SECRET)
+    source = Source.objects.create(slug="github-example", kind="github", name="GitHub", base_url="http://127.0.0.1:9",
+                                   options={"org": "EXAMPLE", "webhook_secret_env": "BALOO_TOKEN_TEST_HOOK_SECRET", "backoff_seconds": 0})
+    api = FakeGitHub()
+    api.orgs["EXAMPLE"] = ["Example/App"]
+    issue = gh_issue("Example/App", 3, user=gh_user("ann", 501), created=at(1))
+    api.repo("Example/App")["issues"].append(issue)
+    repository = {**REPO, "full_name": "Example/App"}
+
+    assert deliver(client, "issues", {"action": "opened", "issue": issue, "repository": repository}).json()["created"] == 1
+    assert deliver(client, "issues", {"action": "opened", "issue": issue, "repository": {"full_name": "examples/app"}}).status_code == 202
+    with Server(api) as url:
+        Source.objects.filter(pk=source.pk).update(base_url=url)
+        source.refresh_from_db()
+        run = source_sync(source=source)
+
+    assert (run.created, run.duplicate) == (0, 1)
+    assert list(Activity.objects.values_list("external_id", "container")) == [("issue:Example/App:3", "Example/App")]
+
+
+def test_a_repository_named_by_repos_and_by_the_organisation_in_another_case_counts_once(client, monkeypatch):
+    """`repos` spells it `example/app`, the organisation's listing `Example/App`: the sync reads it once,
+    under the spelling `repos` gives, and the webhook stores it there too."""
+    monkeypatch.setenv("BALOO_TOKEN_TEST_HOOK_SECRET", SECRET)
+    source = Source.objects.create(slug="github-example", kind="github", name="GitHub", base_url="http://127.0.0.1:9",
+                                   options={"repos": ["example/app"], "org": "Example", "webhook_secret_env": "BALOO_TOKEN_TEST_HOOK_SECRET",
+                                            "backoff_seconds": 0})
+    api = FakeGitHub()
+    api.orgs["Example"] = ["Example/App"]
+    issue = gh_issue("Example/App", 3, user=gh_user("ann", 501), created=at(1))
+    api.repo("example/app")["issues"].append(issue)
+    api.repo("Example/App")["issues"].append(issue)
+
+    deliver(client, "issues", {"action": "opened", "issue": issue, "repository": {**REPO, "full_name": "Example/App"}})
+    with Server(api) as url:
+        Source.objects.filter(pk=source.pk).update(base_url=url)
+        source.refresh_from_db()
+        run = source_sync(source=source)
+        again = source_sync(source=source)
+
+    assert run.status == again.status == "succeeded", run.error
+    assert list(Activity.objects.values_list("external_id", flat=True)) == ["issue:example/app:3"]
