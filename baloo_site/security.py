@@ -75,10 +75,13 @@ def parse_rate(value: str | None) -> Rate | None:
 # guess nothing (the provider checks passwords and limits its own form), and an office behind one
 # address signing in together must not lock itself out.
 LOGIN_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?admin/login/$")
+# Forms anyone may post without signing in, each stored for a person to read.
+PUBLIC_FORM_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?integrations/request/$")
 
 
 def rate_scope(request: HttpRequest) -> str | None:
-    """Which limit a request counts against: `public_api`, `push`, `login` (password guesses), or none."""
+    """Which limit a request counts against: `public_api`, `push`, `login` (password guesses),
+    `public_form` (a form anyone may post), or none."""
     path = request.path_info
     if path.startswith(("/api/v1/metrics/", "/api/v1/schema/")):
         return "public_api"
@@ -86,6 +89,8 @@ def rate_scope(request: HttpRequest) -> str | None:
         return "push"
     if request.method == "POST" and LOGIN_PATH.match(path):
         return "login"
+    if request.method == "POST" and PUBLIC_FORM_PATH.match(path):
+        return "public_form"
     return None
 
 
@@ -144,6 +149,10 @@ class RateLimitMiddleware:
                 from accounts.views import login_throttled
 
                 return login_throttled(request, retry_after=retry_after)
+            if scope == "public_form":  # so does a person at a public form
+                from community.views import integration_request_throttled
+
+                return integration_request_throttled(request, retry_after=retry_after)
             return self._refused(scope, rate, retry_after)
         response = self.get_response(request)
         if scope == "push" and response.status_code == HTTPStatus.UNAUTHORIZED:

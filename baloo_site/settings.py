@@ -328,6 +328,8 @@ BALOO_RATE_LIMITS = {
     "public_api": env("BALOO_RATE_LIMIT_PUBLIC_API", default="600/m"),
     "push": env("BALOO_RATE_LIMIT_PUSH", default="600/m"),
     "login": env("BALOO_RATE_LIMIT_LOGIN", default="10/m"),
+    # Integration requests anyone may post: each is stored for the team to read.
+    "public_form": env("BALOO_RATE_LIMIT_PUBLIC_FORM", default="10/h"),
 }
 BALOO_RATE_LIMIT_CACHE = "default"
 # Behind a proxy every request comes from the proxy's address: name the header holding the

@@ -5,6 +5,7 @@ help address redirects there."""
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_http_methods
 
 from .forms import IntegrationRequestForm
@@ -74,6 +75,25 @@ def integration_request(request: HttpRequest) -> HttpResponse:
             )
         return redirect("community:integration-request-thanks")
     return render(request, "community/integration_request.html", {"form": form, "section": "integrations"})
+
+
+def integration_request_throttled(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+    """The request form's answer once many requests came from one address: the form, kept, with why."""
+    form = IntegrationRequestForm(request.POST)
+    form.is_valid()
+    minutes = max(1, -(-retry_after // 60))
+    form.add_error(
+        None,
+        ngettext(
+            "Many requests came from your address in a short time. Please try again in %(minutes)s minute.",
+            "Many requests came from your address in a short time. Please try again in %(minutes)s minutes.",
+            minutes,
+        )
+        % {"minutes": minutes},
+    )
+    response = render(request, "community/integration_request.html", {"form": form, "section": "integrations"}, status=429)
+    response["Retry-After"] = str(retry_after)
+    return response
 
 
 def integration_request_thanks(request: HttpRequest) -> HttpResponse:

@@ -78,3 +78,17 @@ def test_the_team_reviews_requests_in_the_admin(admin_client):
     )
     item.refresh_from_db()
     assert item.status == IntegrationRequest.Status.PLANNED
+
+
+def test_one_address_cannot_flood_the_team_with_requests(client, settings):
+    """Anyone may post the form, and each request is stored for a person to read: one address gets a
+    few an hour, then the form again, saying why, and nothing more is stored."""
+    settings.BALOO_RATE_LIMITS = {**settings.BALOO_RATE_LIMITS, "public_form": "3/h"}
+    url = reverse("community:integration-request")
+
+    answers = [client.post(url, request_data(system=f"System {n}")) for n in range(5)]
+
+    assert [answer.status_code for answer in answers] == [302, 302, 302, 429, 429]
+    assert IntegrationRequest.objects.count() == 3
+    assert "Many requests came from your address" in answers[-1].content.decode()
+    assert 'value="System 4"' in answers[-1].content.decode() and int(answers[-1]["Retry-After"]) > 0
