@@ -1,6 +1,9 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+from baloo_site.site_url import site_url_check
 
 
 class AccountsConfig(AppConfig):
@@ -10,6 +13,9 @@ class AccountsConfig(AppConfig):
     def ready(self) -> None:
         # The OpenAPI extension registers itself on import (drf-spectacular reads a registry).
         from . import roles, schema, signals  # noqa: F401
+
+        # Sign-out gives the provider an absolute return address: `check --deploy` says when it could be forged.
+        checks.register(site_url_check, checks.Tags.security, deploy=True)
 
         # Permissions exist only after migrate; the role groups are (re)built from them then.
         post_migrate.connect(_groups_after_migrate, sender=self, dispatch_uid="accounts_role_groups")

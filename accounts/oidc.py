@@ -14,6 +14,8 @@ import requests
 from django.conf import settings
 from django.http import HttpRequest
 
+from baloo_site.site_url import site_url
+
 logger = logging.getLogger(__name__)
 
 # Setting name → the discovery document's key.
@@ -109,7 +111,7 @@ def provider_logout_url(request: HttpRequest) -> str:
     provider whose session to end. A provider that cannot be reached does not keep anyone signed
     in to Baloo: the Baloo session still ends, and the browser goes back to Baloo.
     """
-    after = request.build_absolute_uri(settings.LOGOUT_REDIRECT_URL or "/")
+    after = site_url(settings.LOGOUT_REDIRECT_URL or "/", request=request)
     try:
         end_session = endpoint("OIDC_OP_LOGOUT_ENDPOINT")
     except SignInFailed:

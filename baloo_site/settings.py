@@ -29,6 +29,18 @@ if not SECRET_KEY:
 
 # Host names this site answers to.
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if DEBUG else [])
+# The site's public address (scheme and host, e.g. https://baloo.example.org), used for every absolute
+# link that leaves a page: in e-mails, and the return address given to the sign-in provider. Unset,
+# the request's host is used, which is safe only while ALLOWED_HOSTS holds no wildcard.
+BALOO_SITE_URL = env("BALOO_SITE_URL", default="").strip().rstrip("/")
+_site = urlsplit(BALOO_SITE_URL)
+if BALOO_SITE_URL and (
+    _site.scheme not in ("http", "https")
+    or not _site.hostname
+    or "@" in _site.netloc
+    or BALOO_SITE_URL != f"{_site.scheme}://{_site.netloc}"
+):
+    raise environ.ImproperlyConfigured("BALOO_SITE_URL is a scheme and host only, e.g. https://baloo.example.org")
 
 INSTALLED_APPS = [
     # modeltranslation must come before the admin so translated fields show in it.
@@ -347,6 +359,8 @@ BALOO_ISSUE_TRACKER_URL = env("BALOO_ISSUE_TRACKER_URL", default="https://github
 # development; EMAIL_URL names a server in production, e.g. smtp+tls://user:password@host:587.
 vars().update({key: value for key, value in env.email_url("EMAIL_URL", default="consolemail://").items() if value is not None})
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Baloo <baloo@localhost>")
+# Seconds to wait for the mail server: one that is down ends on a page that says so, not a hung request.
+EMAIL_TIMEOUT = 10
 # How long a link confirming a contributor's other e-mail address works, in hours.
 BALOO_CLAIM_LINK_MAX_AGE_HOURS = env.int("BALOO_CLAIM_LINK_MAX_AGE_HOURS", default=72)
 

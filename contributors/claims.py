@@ -13,9 +13,10 @@ separated) waits for a staff member instead. Erasure runs `person_forget`.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
@@ -41,6 +42,8 @@ from .services import (
     person_forget,
     persons_merge,
 )
+
+logger = logging.getLogger(__name__)
 
 TOKEN_SALT = "contributors.email-claim"
 # A contributor may send this many confirmation links a day: enough to fix a typo, too few to spam anyone.
@@ -122,6 +125,13 @@ def email_claim_start(*, user: AbstractBaseUser, email: str, link_for: Callable[
 
     `link_for(token)` builds the absolute URL of the confirmation page. Asking again for the same
     address sends a fresh link; only the latest link works.
+
+    A link the mail server did not take (down, refusing) was never sent: the claim is put back as
+    it was (a new one deleted, a renewed one given back its previous link and time), so it does not
+    count against the day's links and an earlier link still works, the failure is logged for
+    operators, and the contributor is asked to try later (`ClaimError`, code "not-sent"). The claim
+    is saved (committed) before the mail goes and undone after, rather than held in a transaction
+    across the call to the mail server, which may take `EMAIL_TIMEOUT` seconds to fail.
     """
     # Normalised before anything, the link included: it must reach the address the key stands for.
     address = email_key(email)[2]
@@ -142,6 +152,7 @@ def email_claim_start(*, user: AbstractBaseUser, email: str, link_for: Callable[
         raise ClaimError(_("You've asked for quite a few links today. Please try again tomorrow."), code="too-many")
 
     claim = EmailClaim.objects.filter(user=user, email=address, status=EmailClaim.Status.SENT).first()
+    before = None if claim is None else (claim.nonce, claim.sent_at)
     if claim is None:
         claim = EmailClaim(user=user, email=address)
     claim.nonce = secrets.token_hex(16)
@@ -153,13 +164,37 @@ def email_claim_start(*, user: AbstractBaseUser, email: str, link_for: Callable[
         "link": link_for(email_claim_token(claim=claim)),
         "hours": settings.BALOO_CLAIM_LINK_MAX_AGE_HOURS,
     }
-    send_mail(
-        subject=render_to_string("contributors/email/claim_subject.txt", context).strip(),
-        message=render_to_string("contributors/email/claim_body.txt", context),
-        from_email=None,
-        recipient_list=[address],
-    )
+    try:
+        send_mail(
+            subject=render_to_string("contributors/email/claim_subject.txt", context).strip(),
+            message=render_to_string("contributors/email/claim_body.txt", context),
+            from_email=None,
+            recipient_list=[address],
+        )
+    except OSError as error:  # smtplib's errors, refused connections and timeouts alike
+        # The error's class and SMTP code tell operators what happened; its text may name the address.
+        logger.error(
+            "The confirmation link of e-mail claim #%s could not be sent: %s %s",
+            claim.pk,
+            type(error).__name__,
+            getattr(error, "smtp_code", "") or getattr(error, "errno", "") or "",
+            extra={"claim_id": claim.pk, "user_id": user.pk},
+        )
+        _email_claim_unsend(claim=claim, before=before)
+        raise ClaimError(
+            _("We couldn't send the link just now. Please try again later."),
+            code="not-sent",
+        ) from None
     return claim
+
+
+def _email_claim_unsend(*, claim: EmailClaim, before: tuple[str, datetime | None] | None) -> None:
+    """Put back a claim whose link was not sent: deleted if it was new, else its previous link and time."""
+    if before is None:
+        claim.delete()
+        return
+    claim.nonce, claim.sent_at = before
+    claim.save(update_fields=["nonce", "sent_at"])
 
 
 def email_claim_check(*, token: str, user: AbstractBaseUser) -> EmailClaim:

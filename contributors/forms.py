@@ -1,9 +1,13 @@
 """Forms of the contributor pages: claiming addresses and accounts, profile choices, erasure."""
 
 from django import forms
+from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 
 from activities.models import Source
+
+from .keys import looks_like_email
+from .models import EmailClaim
 
 
 class EmailClaimForm(forms.Form):
@@ -12,6 +16,17 @@ class EmailClaimForm(forms.Form):
         help_text=_("We'll send a link there. Follow it while signed in here, and the two histories become one."),
         max_length=320,
     )
+
+
+class EmailClaimCancelForm(forms.Form):
+    """Which of the contributor's own links to cancel: any other value (not a number, someone else's
+    claim, one already used) is simply not a choice."""
+
+    claim = forms.ModelChoiceField(queryset=EmailClaim.objects.none())
+
+    def __init__(self, *args: object, user: AbstractBaseUser, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["claim"].queryset = EmailClaim.objects.filter(user=user, status=EmailClaim.Status.SENT)
 
 
 class AccountClaimForm(forms.Form):
@@ -51,7 +66,7 @@ class ProfileForm(forms.Form):
 
     def clean_name(self) -> str:
         name = self.cleaned_data["name"].strip()
-        if "@" in name:
+        if looks_like_email(name):
             raise forms.ValidationError(_("Please pick a name rather than an address: profiles never show e-mails."))
         return name
 

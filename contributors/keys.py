@@ -37,6 +37,21 @@ def email_normalise(value: str) -> str:
     return INVISIBLE.sub("", value).strip()
 
 
+# An address spelled out to dodge harvesters, `ann (at) example.org` or `ann [at] example [dot] org`:
+# a bracketed "at" before a dotted domain (`。` too, which IDNA reads as a dot).
+SPELLED_OUT_ADDRESS = re.compile(
+    r"\S\s*[(\[{<]\s*at\s*[)\]}>]\s*[\w-]+(?:\s*(?:[.。]|[(\[{<]\s*dot\s*[)\]}>])\s*[\w-]+)+", re.IGNORECASE
+)
+
+
+def looks_like_email(value: str) -> bool:
+    """Whether text shown on a public page would show an e-mail address: any `@` once normalised
+    (`email_normalise`: `ann＠example．org`, `ann﹫example.org`, `ann@\u200bexample.org`), or an
+    address spelled out (`ann (at) example.org`). Public names and user names that do are not shown."""
+    normalised = email_normalise(value)
+    return "@" in normalised or bool(SPELLED_OUT_ADDRESS.search(normalised))
+
+
 def email_lowercase(value: str) -> str:
     """An e-mail in lower case, letter by letter, so that addresses compare case-insensitively
     without one letter ever becoming others.

@@ -23,7 +23,7 @@ from activities.models import Activity, Source
 from conversion_points.metrics import LEVEL_RANK, WINDOW_DAYS
 from conversion_points.models import Area, ConversionPoint
 
-from .keys import sign_in_email_key
+from .keys import looks_like_email, sign_in_email_key
 from .models import AccountClaim, EmailClaim, Identity, IdentityAudit, Person
 
 ACTIVE_LEVELS = {ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE}
@@ -312,19 +312,23 @@ def public_profile(*, person_id: int) -> dict[str, Any] | None:
     """What a person chose to show the world, or None when they have no public profile.
 
     Only the chosen public name, areas, levels and counts; user names only when the person opted
-    in; never an e-mail address.
+    in; never an e-mail address. A user name can be one (SUMO's often are, and pushed or imported
+    records name whatever they like), so one that looks like an address (`looks_like_email`) is
+    left out; a public name saved before names were checked that way shows no profile at all.
     """
     person = Person.objects.filter(pk=person_id, profile_public=True, is_bot=False).first()
-    if person is None:
+    if person is None or looks_like_email(person.profile_name):
         return None
     record = person_record(person=person)
     usernames = []
     if person.profile_shows_usernames:
-        usernames = list(
-            person.identities.filter(kind=Identity.Kind.USERNAME)
+        usernames = [
+            (namespace, value)
+            for namespace, value in person.identities.filter(kind=Identity.Kind.USERNAME)
             .order_by("namespace", "value")
             .values_list("namespace", "value")
-        )
+            if not looks_like_email(value)
+        ]
     return {
         "person": person,
         "name": person.profile_name,

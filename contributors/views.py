@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -18,10 +18,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts import oidc
+from baloo_site.site_url import site_url
 
 from . import claims
-from .forms import AccountClaimForm, EmailClaimForm, ForgetForm, ProfileForm
-from .models import EmailClaim
+from .forms import AccountClaimForm, EmailClaimCancelForm, EmailClaimForm, ForgetForm, ProfileForm
 from .selectors import claims_of_user, person_activities, person_export, person_for_user, person_record, public_profile
 
 ACTIVITIES_PER_PAGE = 25
@@ -112,8 +112,8 @@ def my_accounts(request: HttpRequest) -> HttpResponse:
                     claim = claims.email_claim_start(
                         user=request.user,
                         email=email_form.cleaned_data["email"],
-                        link_for=lambda token: request.build_absolute_uri(
-                            reverse("contributors:email-confirm", args=[token])
+                        link_for=lambda token: site_url(
+                            reverse("contributors:email-confirm", args=[token]), request=request
                         ),
                     )
                 except claims.ClaimError as error:
@@ -143,9 +143,12 @@ def my_accounts(request: HttpRequest) -> HttpResponse:
                     )
                     return redirect("contributors:my-accounts")
         elif action == "cancel":
-            claim = get_object_or_404(EmailClaim, pk=request.POST.get("claim"), user=request.user)
-            claims.email_claim_cancel(claim=claim)
-            messages.info(request, _("Done: that link won't work any more."))
+            cancel_form = EmailClaimCancelForm(request.POST, user=request.user)
+            if cancel_form.is_valid():
+                claims.email_claim_cancel(claim=cancel_form.cleaned_data["claim"])
+                messages.info(request, _("Done: that link won't work any more."))
+            else:
+                messages.error(request, _("There is no such link waiting to be cancelled."))
             return redirect("contributors:my-accounts")
     person = person_for_user(user=request.user)
     email_claims, account_claims = claims_of_user(user=request.user)

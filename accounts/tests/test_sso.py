@@ -503,6 +503,23 @@ def test_contributors_sign_out_with_a_confirmation_and_the_provider_session_ends
     assert b"You are signed out" in browser.client.get("/oidc/logout/").content
 
 
+@pytest.mark.parametrize("host", ["evil.example", "testserver.evil.example"])
+def test_sign_out_gives_the_provider_the_sites_address_not_the_host_a_request_names(
+    sso, browser_for, settings, host: str
+) -> None:
+    """With a wildcard in DJANGO_ALLOWED_HOSTS, the provider's return address comes from BALOO_SITE_URL."""
+    settings.ALLOWED_HOSTS = ["testserver", ".example"]
+    settings.BALOO_SITE_URL = "http://testserver"
+    browser = browser_for("ann")
+    browser.sign_in("/")
+
+    response = browser.client.post("/oidc/logout/", HTTP_HOST=host)
+
+    assert response.status_code == 302 and response["Location"].startswith(f"{sso.issuer}/logout/")
+    assert parse_qs(urlparse(response["Location"]).query)["post_logout_redirect_uri"] == ["http://testserver/"]
+    assert browser.at_provider(response["Location"]) == "http://testserver/"
+
+
 def test_sign_out_works_while_the_provider_is_down(sso, browser_for) -> None:
     browser = browser_for("carol")
     browser.sign_in("/")

@@ -48,6 +48,20 @@ def test_check_deploy_is_clean_in_production():
     assert "no issues" in result.stdout
 
 
+def test_check_deploy_warns_of_a_wildcard_host_without_a_site_url():
+    """With `.example.org` allowed, links in e-mails would go to any host a request names (BALOO_SITE_URL)."""
+    run = lambda **extra: subprocess.run(  # noqa: E731
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=PROJECT_DIR, env=_production_env(DJANGO_ALLOWED_HOSTS=".example.org", **extra), capture_output=True, text=True, timeout=120,
+    )
+    wildcard = run()
+    assert wildcard.returncode != 0 and "baloo.W001" in wildcard.stdout + wildcard.stderr
+    assert run(BALOO_SITE_URL="https://baloo.example.org").returncode == 0
+    for not_a_site_url in ("https://baloo.example.org/path", "javascript:alert(1)", "https://user@evil.example"):
+        refused = run(BALOO_SITE_URL=not_a_site_url)
+        assert refused.returncode != 0 and "BALOO_SITE_URL is a scheme and host only" in refused.stderr
+
+
 def test_plain_http_for_loopback_is_a_deliberate_choice():
     script = "from django.conf import settings as s; print(s.SECURE_SSL_REDIRECT, s.SECURE_HSTS_SECONDS, s.SESSION_COOKIE_SECURE)"
     env = _production_env(DJANGO_SETTINGS_MODULE="baloo_site.settings")

@@ -2,6 +2,7 @@
 
 import html
 import re
+import socket
 import time
 from types import SimpleNamespace
 
@@ -205,6 +206,110 @@ def test_too_many_links_in_a_day_are_refused(client, histories):
     for n in range(6):
         ask_for_link(client, f"ann{n}@elsewhere.test")
     assert len(mail.outbox) == 5
+
+
+def mail_server_down(settings) -> None:
+    """A real SMTP backend pointed at a port nobody listens on: every send is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 2
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+
+
+def test_a_link_the_mail_server_cannot_take_ends_on_the_page_and_costs_nothing(client, histories, settings, caplog):
+    mail_server_down(settings)
+    client.force_login(histories)
+    client.raise_request_exception = False
+
+    response = ask_for_link(client, "ann@home.test")
+
+    assert response.status_code == 200
+    assert "couldn't send the link" in response.context["email_form"].errors["email"][0]
+    assert not EmailClaim.objects.exists(), "a link never sent does not count against the day's links"
+    failure = next(r for r in caplog.records if r.name == "contributors.claims" and r.levelname == "ERROR")
+    assert "ann@home.test" not in failure.getMessage()
+
+
+def test_a_renewed_link_the_mail_server_cannot_take_leaves_the_earlier_link_working(client, histories, settings):
+    client.force_login(histories)
+    ask_for_link(client, "ann@home.test")
+    earlier = link_in(mail.outbox[0])
+    sent_at = EmailClaim.objects.get().sent_at
+    mail_server_down(settings)
+
+    assert ask_for_link(client, "ann@home.test").status_code == 200
+
+    assert EmailClaim.objects.get().sent_at == sent_at
+    assert client.post(earlier).status_code == 200
+    assert person_of("ann@home.test") == person_of("ann@example.org")
+
+
+def test_links_the_mail_server_did_not_take_leave_the_days_links_to_ask_for(client, histories, settings):
+    client.force_login(histories)
+    locmem = settings.EMAIL_BACKEND
+    mail_server_down(settings)
+    for n in range(6):
+        ask_for_link(client, f"ann{n}@elsewhere.test")
+    settings.EMAIL_BACKEND = locmem
+
+    assert ask_for_link(client, "ann@home.test").status_code == 302
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize("value", ["abc", "", "99999999999999999999", "-1", "1.5", "\x00", "1 OR 1=1"])
+def test_cancelling_a_link_with_an_odd_claim_id_says_so(client, histories, value):
+    client.force_login(histories)
+    client.raise_request_exception = False
+    ask_for_link(client, "ann@home.test")
+
+    response = client.post(reverse("contributors:my-accounts"), {"action": "cancel", "claim": value}, follow=True)
+
+    assert response.status_code == 200
+    assert "There is no such link waiting to be cancelled." in response.content.decode()
+    assert EmailClaim.objects.get().status == EmailClaim.Status.SENT
+
+
+def test_cancelling_someone_elses_link_does_nothing(client, histories):
+    bob = UserFactory(email="bob@example.org")
+    claim = EmailClaim.objects.create(user=bob, email="bob@home.test", nonce="x")
+    client.force_login(histories)
+
+    response = client.post(reverse("contributors:my-accounts"), {"action": "cancel", "claim": claim.pk})
+
+    assert response.status_code == 302
+    claim.refresh_from_db()
+    assert claim.status == EmailClaim.Status.SENT
+
+
+def test_cancelling_my_link_stops_it(client, histories):
+    client.force_login(histories)
+    ask_for_link(client, "ann@home.test")
+    claim = EmailClaim.objects.get()
+
+    client.post(reverse("contributors:my-accounts"), {"action": "cancel", "claim": claim.pk})
+
+    claim.refresh_from_db()
+    assert claim.status == EmailClaim.Status.CANCELLED
+    assert client.post(link_in(mail.outbox[0])).status_code == 400
+
+
+def test_the_link_goes_to_the_sites_address_not_the_host_a_request_names(client, histories, settings):
+    """With a wildcard in DJANGO_ALLOWED_HOSTS, any host it allows (an attacker's own subdomain)
+    could be named in a request: the link in the mail uses BALOO_SITE_URL instead."""
+    settings.ALLOWED_HOSTS = [".baloo.example", "testserver"]
+    settings.BALOO_SITE_URL = "https://baloo.example"
+    client.force_login(histories)
+
+    client.post(
+        reverse("contributors:my-accounts"), {"action": "email", "email": "ann@home.test"}, HTTP_HOST="evil.baloo.example"
+    )
+
+    body = mail.outbox[0].body
+    assert "evil" not in body
+    link = re.search(r"https://baloo\.example(/\S+/)", body).group(1)
+    assert client.post(link).status_code == 200
 
 
 # A user name in a system: a staff member decides

@@ -172,3 +172,38 @@ def test_the_privacy_page_offers_every_choice(client, ann):
     page = client.get(reverse("contributors:my-privacy")).content.decode()
     for url in (reverse("contributors:my-data"), reverse("contributors:my-forget"), reverse("community:privacy")):
         assert url in page
+
+
+def test_a_public_profile_never_shows_a_user_name_that_is_an_address(client, ann):
+    """SUMO user names (and pushed or imported ones) can be addresses: "show my user names" leaves those out."""
+    for username in ("ann.private@corp.test", "ann.home＠corp．test", "ann (at) corp.test"):
+        ingest(record("sumo", {"email": "ann@example.org", "username": username}, "sumo.question.asked", title="t"))
+    client.force_login(ann)
+    client.post(reverse("contributors:my-privacy"), {"public": "on", "name": "Ann", "show_usernames": "on"})
+    person = Identity.objects.get(value="ann@example.org").person
+    client.logout()
+
+    page = html.unescape(client.get(reverse("contributors:profile", args=[person.pk])).content.decode())
+
+    assert "annie" in page
+    assert "corp" not in page and "＠" not in page and "@" not in page.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+@pytest.mark.parametrize(
+    "name", ["ann＠example．org", "ann﹫example.org", "ann@\u200bexample.org", "ann (at) example.org", "ann [at] example [dot] org"]
+)
+def test_a_public_name_that_is_an_address_in_disguise_is_refused(client, ann, name):
+    client.force_login(ann)
+    response = client.post(reverse("contributors:my-privacy"), {"public": "on", "name": name})
+
+    assert response.status_code == 200 and response.context["form"].errors["name"]
+    person = Identity.objects.get(value="ann@example.org").person
+    assert not person.profile_public and person.profile_name == ""
+
+
+def test_a_public_name_that_is_an_address_from_before_the_check_shows_no_profile(client, ann):
+    person = Identity.objects.get(value="ann@example.org").person
+    person.profile_public, person.profile_name = True, "ann＠example．org"
+    person.save(update_fields=["profile_public", "profile_name"])
+
+    assert client.get(reverse("contributors:profile", args=[person.pk])).status_code == 404
