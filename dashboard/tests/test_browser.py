@@ -120,3 +120,33 @@ def test_language_switch_changes_text_and_url_and_drilldown_works(demo_site, bro
     page.click("a[href$='/overlap/'] >> nth=0")
     assert page.locator("table.heatmap td.diagonal").count() >= 6
     assert page.problems == []
+
+
+@pytest.fixture
+def plain_site(transactional_db, settings, monkeypatch):
+    """Baloo on a live server with no data: pages that need none."""
+    settings.SECURE_SSL_REDIRECT = False
+    settings.ALLOWED_HOSTS = ["localhost"]
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    server = LiveServer("localhost")
+    yield server.url
+    server.stop()
+
+
+@pytest.mark.parametrize("locale", ["en-US", "de-DE", "fr-FR", "es-ES"])
+def test_the_sign_out_refusal_and_request_pages_fit_a_phone(plain_site, browser, locale):
+    """The pages issue 15 added or changed — signing out, a refused sign-in, the integration request
+    form with its errors — never scroll sideways on a 360 px screen, in any language."""
+    context = browser.new_context(locale=locale, viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    wider = []
+    for path in ("/oidc/logout/", "/oidc/refused/", "/integrations/request/"):
+        page.goto(f"{plain_site}{path}")
+        if path == "/integrations/request/":
+            page.click("button[type=submit]")  # every field missing: the errors are shown
+            page.wait_for_load_state()
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > 360:
+            wider.append((path, width))
+    context.close()
+    assert wider == []
