@@ -9,7 +9,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django import forms
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
@@ -26,6 +25,7 @@ from activities.models import Activity, Source
 from contributors.models import Identity, Person
 from conversion_points.models import Area, ConversionPoint
 from conversion_points.services import config_load, conversion_points_approve
+from conversion_points.tests.test_area_sources import page_form
 from dashboard.selectors import scope_conversion_points
 
 pytestmark = pytest.mark.django_db
@@ -115,29 +115,6 @@ def what_they_read(user: Any, area: str = "support") -> set[str]:
         lines = b"".join(response.streaming_content).decode().splitlines()[1:]
         names |= {line.split(",")[1] for line in lines}
     return names
-
-
-def page_form(response: Any) -> dict[str, Any]:
-    """What the browser would send back from an admin change page, unchanged (read-only fields are not inputs)."""
-    data: dict[str, Any] = {}
-
-    def add(form: Any) -> None:
-        for name, field in form.fields.items():
-            value, key = form[name].value(), form.add_prefix(name)
-            if isinstance(field.widget, forms.CheckboxInput):
-                if value:
-                    data[key] = "on"
-            elif isinstance(value, list | tuple):
-                data[key] = [str(v) for v in value]
-            elif value is not None:
-                data[key] = str(value)
-
-    add(response.context["adminform"].form)
-    for inline in response.context["inline_admin_formsets"]:
-        add(inline.formset.management_form)
-        for form in inline.formset.forms:
-            add(form)
-    return data
 
 
 def edit_in_admin(user: Any, point: ConversionPoint, **changes: str) -> Any:
