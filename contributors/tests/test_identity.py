@@ -83,7 +83,7 @@ def test_a_github_noreply_address_is_its_github_account_wherever_it_appears(addr
     ingest(activity("git-firefox", {"email": address, "name": "Ann"}, "git.commit.authored"))
 
     assert Person.objects.count() == 1
-    assert person_of(address.casefold()) == person_of("ann")
+    assert person_of(address.casefold()) == Identity.objects.get(value="ann", namespace="github").person
 
 
 def test_the_same_username_in_sources_that_do_not_share_accounts_is_never_merged():
