@@ -653,6 +653,16 @@ def persons_merge(*, into: Person, others: Sequence[Person], reason: str, by: Us
     return Person.objects.get(pk=into.pk)
 
 
+def persons_merge_groups(*, merges: Sequence[tuple[int, Sequence[int]]], reason: str, by: User = None) -> None:
+    """Merge several groups of persons chosen by a staff member at once, each (into, others) as
+    `persons_merge` does (audited, each merge reversible on its own)."""
+    with transaction.atomic():
+        resolution_lock()
+        persons_merge_many(merges=merges, reason=reason, by=by)
+        if merges:
+            _recount()
+
+
 def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:
     """Undo a merge: the merged person comes back with its id, fields and identities, exactly.
 
