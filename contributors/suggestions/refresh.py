@@ -2,12 +2,16 @@
 
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import replace
 from itertools import combinations
 
 from ..keys import EMAIL, USERNAME
 from ..models import Identity, MergeSuggestion, Person
 from .signals import (
     ADDRESS,
+    ADDRESS_WORDS,
+    CROWD_PENALTY,
+    CROWDED,
     GENERIC_HANDLES,
     LOGIN,
     MAX_PERSONS_PER_KEY,
@@ -37,12 +41,18 @@ class Blocks:
         self.handles: dict[str, dict[int, int]] = defaultdict(dict)
         self.origins: dict[tuple[str, int], set[str]] = defaultdict(set)  # (handle, person) → what made it
         self.names_of: dict[int, set[str]] = defaultdict(set)
+        # (given, family) names of each person's names of several words, and every given name seen:
+        # a handle that is only a given name (`alex@…`, `chris@…`) says nothing.
+        self.full_names_of: dict[int, set[tuple[str, str]]] = defaultdict(set)
+        self.given_names: set[str] = set()
 
     def add_name(self, person_id: int, identity_id: int, name: str) -> None:
         if not name or name in self.names_of[person_id]:
             return
         self.names_of[person_id].add(name)
         for words in name_variants(name):
+            self.full_names_of[person_id].add((words[0], words[-1]))
+            self.given_names.add(words[0])
             for key in name_keys(words):
                 self.names[key].setdefault(person_id, identity_id)
             for handle in name_handles(words):
@@ -57,11 +67,13 @@ class Blocks:
 
     def add_identity(self, person_id: int, identity_id: int, kind: str, value: str) -> None:
         if kind == EMAIL:
-            login, handles = address_handles(value)
+            login, handles, named = address_handles(value)
             if login:
                 self.add_handle(person_id, identity_id, login, LOGIN)
             for handle in handles:
                 self.add_handle(person_id, identity_id, handle, ADDRESS)
+            for handle in named:
+                self.add_handle(person_id, identity_id, handle, ADDRESS_WORDS)
         elif kind == USERNAME:
             handle = compact(value)
             if len(handle) >= MIN_HANDLE and handle not in GENERIC_HANDLES:
@@ -72,7 +84,8 @@ class Blocks:
         the signals that hold for it and, for each, the two identities that show it."""
         found: dict[Pair, list[tuple[Signal, int, int]]] = defaultdict(list)
         named: set[Pair] = set()
-        for holders in self.names.values():
+        # Smallest blocks first: a pair is judged on its names once, where its key is least crowded.
+        for holders in sorted(self.names.values(), key=len):
             for (person_a, identity_a), (person_b, identity_b) in _pairs(holders):
                 pair = frozenset((person_a, person_b))
                 if pair in named:
@@ -80,13 +93,38 @@ class Blocks:
                 named.add(pair)
                 signal = name_signal(self.names_of[person_a], self.names_of[person_b])
                 if signal:
-                    found[pair].append((signal, identity_a, identity_b))
+                    found[pair].append((_uncrowded(signal, len(holders)), identity_a, identity_b))
         for handle, holders in self.handles.items():
+            if handle in self.given_names:
+                continue
             for (person_a, identity_a), (person_b, identity_b) in _pairs(holders):
+                if self._names_differ(person_a, person_b):
+                    continue
                 signal = handle_signal(handle, self.origins[(handle, person_a)], self.origins[(handle, person_b)])
                 if signal:
-                    found[frozenset((person_a, person_b))].append((signal, identity_a, identity_b))
+                    found[frozenset((person_a, person_b))].append((_uncrowded(signal, len(holders)), identity_a, identity_b))
         return found
+
+
+    def _names_differ(self, person_a: int, person_b: int) -> bool:
+        """Both persons give full names, and none of one's could be one of the other's: another
+        family name ("Andreas Florath", "Andreas Hilboll") or another given name ("Sebastian Berg",
+        "Stuart Berg"; "Chris" and "Christopher" may be one). A shared handle is then a coincidence."""
+        names_a, names_b = self.full_names_of.get(person_a), self.full_names_of.get(person_b)
+        if not names_a or not names_b:
+            return False
+        return not any(
+            family_a == family_b and (given_a.startswith(given_b) or given_b.startswith(given_a))
+            for given_a, family_a in names_a
+            for given_b, family_b in names_b
+        )
+
+
+def _uncrowded(signal: Signal, holders: int) -> Signal:
+    """A signal found in a crowded block says less."""
+    if holders <= CROWDED:
+        return signal
+    return replace(signal, score=round(signal.score - CROWD_PENALTY, 2))
 
 
 def _pairs(holders: dict[int, int]) -> Iterator[tuple[tuple[int, int], tuple[int, int]]]:

@@ -74,7 +74,12 @@ GENERIC_HANDLES = {
     "yourname",
 }
 # A key shared by more persons than this is too common to suggest anything ("David Smith").
-MAX_PERSONS_PER_KEY = 3
+MAX_PERSONS_PER_KEY = 5
+# One human often writes the same name on several addresses: a key shared by more than this many
+# persons still suggests, more weakly (in a small community, one human's five addresses; in a large
+# one, five people with one name).
+CROWDED = 3
+CROWD_PENALTY = 0.15
 # Handles shorter than this (`ab@…`, a user name `jo`) are too easily someone else's.
 MIN_HANDLE = 4
 # A handle made from a name (`rgommers` from "Ralf Gommers") must be longer still.
@@ -143,18 +148,27 @@ def name_handles(words: tuple[str, ...]) -> set[str]:
     return {handle for handle in handles if len(handle) >= MIN_NAME_HANDLE and handle not in GENERIC_HANDLES}
 
 
-def address_handles(email: str) -> tuple[str, set[str]]:
-    """The GitHub login a noreply address names, and the handles of any other address: its local
-    part without a `+tag`, compacted, and again without trailing digits (`gfyoung17`)."""
+def address_handles(email: str) -> tuple[str, set[str], set[str]]:
+    """The GitHub login a noreply address names; the handles of any other address: its local part
+    without a `+tag`, compacted, and again without trailing digits (`gfyoung17`); and, when the
+    local part is words (`magdalena.proszewska`), the handles made of them as of a name (`mproszewska`)."""
     match = GITHUB_NOREPLY.match(email)
     if match:
-        return compact(match["login"]), set()
+        return compact(match["login"]), set(), set()
     local = email.rsplit("@", 1)[0].split("+", 1)[0]
     handles = set()
     for handle in (compact(local), TRAILING_DIGITS.sub("", compact(local))):
         if len(handle) >= MIN_HANDLE and handle not in GENERIC_HANDLES and not handle.isdigit():
             handles.add(handle)
-    return "", handles
+    words = tuple(word for word in SEPARATORS.split(TRAILING_DIGITS.sub("", compact_words(local))) if word)
+    named = name_handles(words) - handles if len(words) >= 2 and all(word.isalpha() for word in words) else set()
+    return "", handles, named
+
+
+def compact_words(handle: str) -> str:
+    """A handle without case or accents, separators kept: `Magdalena.Proszewska` is `magdalena.proszewska`."""
+    decomposed = unicodedata.normalize("NFKD", handle.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(FOLDED)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,7 +220,7 @@ def _names_alike(name_a: str, name_b: str) -> Signal | None:
 def _initials_compatible(words_a: tuple[str, ...], words_b: tuple[str, ...]) -> bool:
     """"A. Example" and "Ann Example", "Ann B. Example" and "Ann Example": the same last word, first
     words that are one the initial (or the start) of the other, and middle words that do not clash."""
-    if words_a[-1] != words_b[-1] or words_a == words_b:
+    if words_a[-1] != words_b[-1] or len(words_a[-1]) < 2 or words_a == words_b:
         return False
     first_a, first_b = words_a[0], words_b[0]
     if not (first_a.startswith(first_b) or first_b.startswith(first_a)):
@@ -220,10 +234,17 @@ def _initials_compatible(words_a: tuple[str, ...], words_b: tuple[str, ...]) -> 
 LOGIN_AND_ADDRESS_SCORE = 0.65
 SAME_HANDLE_SCORE = 0.6
 NAME_AS_HANDLE_SCORE = 0.5
+ONE_WORD_NAME_SCORE = 0.4
 
-# What a handle was made from, and how much two origins sharing one handle say.
-ADDRESS, LOGIN, NAME, WORD = "address", "login", "name", "word"
+# What a handle was made from, and how much two origins sharing one handle say: an address's local
+# part, a login, a name of several words (`annexample`, `aexample`…), a one-word name, the words of
+# an address's local part made into a handle as a name's are (`ann.example@` → `aexample`).
+ADDRESS, LOGIN, NAME, WORD, ADDRESS_WORDS = "address", "login", "name", "word", "address words"
 HANDLE_PAIRS = {
+    frozenset((WORD,)): (ONE_WORD_NAME_SCORE, "the same one-word name: “{}”"),
+    frozenset((ADDRESS_WORDS, LOGIN)): (NAME_AS_HANDLE_SCORE, "a login made of the words of an address: “{}”"),
+    frozenset((ADDRESS_WORDS, ADDRESS)): (NAME_AS_HANDLE_SCORE, "two addresses made of the same words: “{}”"),
+    frozenset((ADDRESS_WORDS, WORD)): (NAME_AS_HANDLE_SCORE, "a name made of the words of an address: “{}”"),
     frozenset((LOGIN, ADDRESS)): (LOGIN_AND_ADDRESS_SCORE, "a login and the name of an address: “{}”"),
     frozenset((ADDRESS,)): (SAME_HANDLE_SCORE, "the same address name at different domains: “{}”"),
     frozenset((LOGIN,)): (SAME_HANDLE_SCORE, "the same user name in different systems: “{}”"),
