@@ -84,13 +84,19 @@ def main() -> None:
     suggestions_refresh()
 
     # The list's answer: each address as Baloo keys it → the canonical address most of its commits map to.
-    canonical_of: dict[str, Counter] = defaultdict(Counter)
-    for _sha, _name, email, _date, _mapped_name, mapped_email in rows:
-        if email.count("@") == 1:
-            canonical_of[email_key(email)[2]][mapped_email.lower()] += 1
+    # (Old histories converted from other systems have "addresses" that are not: they were imported
+    # as user names, and are looked up the same way.)
+    canonical_of: dict[tuple[str, str], Counter] = defaultdict(Counter)
+    for _sha, name, email, _date, mapped_name, mapped_email in rows:
+        key = email_key(email) if email.count("@") == 1 else ("username", (email or name).strip().casefold())
+        # Without an address, the list can only have fixed the name: that is the human.
+        canonical = mapped_email.lower() if "@" in mapped_email else f"name:{mapped_name.casefold()}"
+        canonical_of[(key[0], key[-1])][canonical] += 1
     human_of_person: dict[int, Counter] = defaultdict(Counter)
-    for person_id, value in Identity.objects.filter(kind="email", person__is_bot=False).values_list("person_id", "value"):
-        human_of_person[person_id].update(canonical_of.get(value, Counter()))
+    for person_id, kind, value in Identity.objects.filter(kind__in=["email", "username"], person__is_bot=False).values_list(
+        "person_id", "kind", "value"
+    ):
+        human_of_person[person_id].update(canonical_of.get((kind, value), Counter()))
     human = {person_id: votes.most_common(1)[0][0] for person_id, votes in human_of_person.items() if votes}
     persons_of_human: dict[str, list[int]] = defaultdict(list)
     for person_id, canonical in human.items():

@@ -50,6 +50,10 @@ class Blocks:
         if not name or name in self.names_of[person_id]:
             return
         self.names_of[person_id].add(name)
+        if name.count("@") == 1 and " " not in name.strip():
+            # An address typed where the name goes: a handle, not a name.
+            self.add_identity(person_id, identity_id, EMAIL, name.strip().casefold())
+            return
         for words in name_variants(name):
             self.full_names_of[person_id].add((words[0], words[-1]))
             self.given_names.add(words[0])
