@@ -3,8 +3,9 @@
 Automatic merging happens only on exact, trustworthy keys, transitively: everything one activity
 record that Baloo read itself names together (an e-mail and a login on the same commit; records a
 push token holder typed link only when their source is trusted to), the same e-mail from any source
-(case-folded), a GitHub noreply address and its account, the same user name or uid within one
-account namespace. Never on names. Excluded values never join anything, locked persons and
+(case-folded), a GitHub noreply address and its account (with or without a GitHub source), the
+same user name or uid within one account namespace — where the uid is the account: a login seen
+with another uid is another account's (`AccountGroups`). Never on names. Excluded values never join anything, locked persons and
 persons an admin separated are never merged automatically. Every change is audited.
 """
 
