@@ -526,6 +526,13 @@ def _suggest_reused_logins(
         if len(persons) == 2:
             suggestions.setdefault(persons, tuple(sorted((identity_of[uid], identity_of[login]))))
     if suggestions:
+        # Not again for two persons already suggested (a rejection holds, whichever identities).
+        person_ids = {person_id for persons in suggestions for person_id in persons}
+        for known in MergeSuggestion.objects.filter(
+            identity_a__person_id__in=person_ids, identity_b__person_id__in=person_ids
+        ).values_list("identity_a__person_id", "identity_b__person_id"):
+            suggestions.pop(frozenset(known), None)
+    if suggestions:
         MergeSuggestion.objects.bulk_create(
             [
                 MergeSuggestion(identity_a_id=a, identity_b_id=b, reason=REUSED_LOGIN_REASON, score=REUSED_LOGIN_SCORE)

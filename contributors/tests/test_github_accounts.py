@@ -74,6 +74,17 @@ def test_a_reused_login_is_left_to_a_human_with_a_reason_never_merged(github):
     assert Person.objects.count() == 2
 
 
+def test_a_reused_login_rejected_once_is_not_suggested_again(github):
+    from contributors.suggestions import suggestion_reject
+
+    ingest(activity("github", {"uid": "1", "username": "ann"}))
+    ingest(activity("github", {"uid": "2", "username": "ann"}))
+    suggestion_reject(suggestion=MergeSuggestion.objects.get())
+    ingest(activity("github", {"uid": "2", "username": "ann", "email": "two@example.org"}))
+
+    assert MergeSuggestion.objects.get().status == MergeSuggestion.Status.REJECTED
+
+
 def test_a_login_that_joined_an_account_through_an_address_is_not_a_bridge_to_another_uid(github):
     ingest(
         activity("github", {"uid": "1", "email": "ann@example.org"}),
