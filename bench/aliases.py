@@ -61,8 +61,9 @@ def main() -> None:
     django.setup()
     from django.core.management import call_command
 
-    call_command("flush", interactive=False, verbosity=0) if "postgres" in args.database_url else None
     call_command("migrate", verbosity=0)
+    if not args.database_url.startswith("sqlite"):
+        call_command("flush", interactive=False, verbosity=0)  # a scratch database: emptied each run
 
     from activities.services import activities_ingest
     from contributors.keys import email_key
