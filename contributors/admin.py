@@ -3,16 +3,25 @@
 Every change goes through the identity services, so it is audited and can be undone.
 """
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge
 from .services import identity_move, person_forget, person_set_flags, person_unmerge, persons_merge
-from .suggestions import suggestion_accept, suggestion_reject
+from .suggestions import (
+    suggestion_accept,
+    suggestion_reject,
+    suggestions_above,
+    suggestions_accept_many,
+    suggestions_bulk_plan,
+)
 
 # Identity keys are normalised and de-duplicated when activities and the people directory arrive;
 # typed by hand they would skip that, so they are shown here, not edited.
@@ -224,9 +233,62 @@ class MergeSuggestionAdmin(admin.ModelAdmin):
         "created_at",
     )
     actions = ("accept", "reject")
+    # The bulk review page shows this many groups at most; the rest are counted.
+    PREVIEW_GROUPS = 500
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "accept-above/",
+                self.admin_site.admin_view(self.accept_above_view),
+                name="contributors_mergesuggestion_accept_above",
+            ),
+            *super().get_urls(),
+        ]
+
+    def accept_above_view(self, request: HttpRequest) -> HttpResponse:
+        """Accept every open suggestion at or above a score, after a preview of who becomes one."""
+        if not (self.has_change_permission(request) and request.user.has_perm("contributors.change_person")):
+            raise PermissionDenied
+        form = BulkAcceptForm(request.POST or request.GET or None)
+        score = form.cleaned_data["score"] if form.is_valid() else BulkAcceptForm.DEFAULT_SCORE
+        if request.method == "POST" and form.is_valid() and request.POST.get("confirmed"):
+            chosen = MergeSuggestion.objects.filter(pk__in=form.cleaned_data["suggestion_ids"])
+            plan = suggestions_accept_many(
+                suggestions=list(chosen),
+                reason=f"Merge suggestions accepted together (score ≥ {score:.2f})",
+                by=request.user,
+            )
+            self.message_user(
+                request,
+                ngettext(
+                    "Accepted %(count)d suggestion. Each merge can be undone from “person merges”.",
+                    "Accepted %(count)d suggestions. Each merge can be undone from “person merges”.",
+                    len(plan.accepted),
+                )
+                % {"count": len(plan.accepted)},
+            )
+            return HttpResponseRedirect(reverse("admin:contributors_mergesuggestion_changelist"))
+        suggestions = list(suggestions_above(score=score))
+        plan = suggestions_bulk_plan(suggestions=suggestions)
+        return TemplateResponse(
+            request,
+            "admin/contributors/mergesuggestion_accept_above.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": _("Accept all suggestions above a score"),
+                "opts": self.model._meta,
+                "form": form if form.is_bound else BulkAcceptForm(initial={"score": score}),
+                "score": score,
+                "plan": plan,
+                "groups": _with_identities(plan.groups[: self.PREVIEW_GROUPS]),
+                "more_groups": max(0, len(plan.groups) - self.PREVIEW_GROUPS),
+                "suggestion_ids": ",".join(str(s.pk) for s in plan.accepted),
+            },
+        )
 
     @admin.action(description=_("Same person: merge them"))
     def accept(self, request: HttpRequest, queryset: QuerySet[MergeSuggestion]) -> None:
@@ -239,6 +301,33 @@ class MergeSuggestionAdmin(admin.ModelAdmin):
         for suggestion in queryset.filter(status=MergeSuggestion.Status.OPEN):
             suggestion_reject(suggestion=suggestion, by=request.user)
         self.message_user(request, _("Noted. They will not be suggested again."))
+
+
+class BulkAcceptForm(forms.Form):
+    DEFAULT_SCORE = 0.8
+
+    score = forms.FloatField(
+        label=_("Accept every suggestion with a score of at least"),
+        min_value=0.0,
+        max_value=1.0,
+        initial=DEFAULT_SCORE,
+        help_text=_("From 0 to 1. Look at the preview before confirming: every group shown becomes one person."),
+    )
+    suggestion_ids = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def clean_suggestion_ids(self) -> list[int]:
+        raw = self.cleaned_data.get("suggestion_ids") or ""
+        try:
+            return [int(value) for value in raw.split(",") if value.strip()]
+        except ValueError as error:
+            raise forms.ValidationError(_("The list of suggestions was changed; open the preview again.")) from error
+
+
+def _with_identities(groups: list[list[Person]]) -> list[list[Person]]:
+    """The persons of the preview with their identities, read in one query."""
+    person_ids = [person.pk for group in groups for person in group]
+    fetched = Person.objects.prefetch_related("identities__source").in_bulk(person_ids)
+    return [[fetched[person.pk] for person in group if person.pk in fetched] for group in groups]
 
 
 @admin.register(IdentityExclusion)

@@ -15,6 +15,9 @@ UID = "uid"
 
 # GitHub's private commit addresses: `12345+login@users.noreply.github.com`, or the older `login@…`.
 GITHUB_NOREPLY = re.compile(r"^(?:(?P<uid>\d+)\+)?(?P<login>[^@+]+)@users\.noreply\.github\.com$")
+# The account namespace of github.com itself: a noreply address names a github.com account whether
+# or not a GitHub source is configured (a community may import only git histories).
+GITHUB_COM_NAMESPACE = "github.com"
 
 
 # Shown as nothing either, though not format characters: Unicode's other default-ignorable code
@@ -88,12 +91,14 @@ def username_key(namespace: str, value: str) -> Key:
 
 
 def github_noreply_keys(email: str, *, namespaces: set[str]) -> list[Key]:
-    """The GitHub account keys a noreply address stands for, in each GitHub account namespace."""
+    """The GitHub account keys a noreply address stands for: in github.com's own namespace
+    (`GITHUB_COM_NAMESPACE`), always, so `12345+ann@…` and `ann@…` are one account with no GitHub
+    source configured, and in the namespace of each github.com source, so they join its accounts."""
     match = GITHUB_NOREPLY.match(email)
     if not match:
         return []
     keys: list[Key] = []
-    for namespace in sorted(namespaces):
+    for namespace in sorted(namespaces | {GITHUB_COM_NAMESPACE}):
         if match["uid"]:
             keys.append((UID, namespace, match["uid"]))
         keys.append((USERNAME, namespace, match["login"]))

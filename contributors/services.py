@@ -3,8 +3,9 @@
 Automatic merging happens only on exact, trustworthy keys, transitively: everything one activity
 record that Baloo read itself names together (an e-mail and a login on the same commit; records a
 push token holder typed link only when their source is trusted to), the same e-mail from any source
-(case-folded), a GitHub noreply address and its account, the same user name or uid within one
-account namespace. Never on names. Excluded values never join anything, locked persons and
+(case-folded), a GitHub noreply address and its account (with or without a GitHub source), the
+same user name or uid within one account namespace — where the uid is the account: a login seen
+with another uid is another account's (`AccountGroups`). Never on names. Excluded values never join anything, locked persons and
 persons an admin separated are never merged automatically. Every change is audited.
 """
 
@@ -23,7 +24,7 @@ from django.utils import timezone
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
 from .erasure import Traces, name_forms, sessions_erase, traces_erase
-from .keys import EMAIL, Key, email_key
+from .keys import EMAIL, UID, USERNAME, Key, email_key
 from .models import (
     AccountClaim,
     EmailClaim,
@@ -84,6 +85,76 @@ class UnionFind:
         first_root, second_root = self.find(first), self.find(second)
         if first_root != second_root:
             self.parent[second_root] = first_root
+
+
+class AccountGroups(UnionFind):
+    """Keys joined transitively, each group knowing the uids it holds in each account namespace.
+
+    The uid is the account: within a namespace, a user name seen together with a uid belongs to
+    that uid's account, and a user name seen with a different uid is a different account's (logins
+    are renamed and reused: GitHub hands a released login to whoever asks next). A rename keeps the
+    uid, and so the person. So a user name never joins a group that holds uids of its namespace,
+    none of them the record's own: logins alone never join accounts across uids.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.uids: dict = {}  # group root → {(namespace, uid)}
+
+    def find(self, node):
+        if node not in self.parent and node[0] == UID:
+            self.uids[node] = {(node[1], node[2])}
+        return super().find(node)
+
+    def union(self, first, second) -> None:
+        first_root, second_root = self.find(first), self.find(second)
+        if first_root != second_root:
+            self.parent[second_root] = first_root
+            moved = self.uids.pop(second_root, None)
+            if moved:
+                self.uids.setdefault(first_root, set()).update(moved)
+
+    def tag_uids(self, uids: Iterable[tuple[Key, str, str]]) -> None:
+        """Note uids that a group's existing person holds: (a key of that group, namespace, uid)."""
+        for key, namespace, uid in uids:
+            self.uids.setdefault(self.find(key), set()).add((namespace, uid))
+
+    def login_of_another_account(self, key: Key, keys: Sequence[Key]) -> Key | None:
+        """When `key` is a user name whose group holds uids of its namespace and the record's own
+        uid there (among `keys`) is none of them: that uid's key. Else None (they may join)."""
+        if key[0] != USERNAME:
+            return None
+        namespace = key[1]
+        own = {uid for kind, space, uid in keys if kind == UID and space == namespace}
+        if not own:
+            return None
+        held = {uid for space, uid in self.uids.get(self.find(key), ()) if space == namespace}
+        if not held or held & own:
+            return None
+        return (UID, namespace, min(own))
+
+
+def _uids_of_persons(actors: Sequence[Actor], existing: dict[Key, tuple[int, int]]) -> list[tuple[Key, str, str]]:
+    """The uids the persons of known keys hold, in the namespaces where a record of this batch names a
+    uid and a user name together (the only place `AccountGroups` asks), as `AccountGroups.tag_uids` takes them."""
+    namespaces = {
+        key[1]
+        for actor in actors
+        for key in actor.keys
+        if key[0] == UID and any(other[0] == USERNAME and other[1] == key[1] for other in actor.keys)
+    }
+    if not namespaces or not existing:
+        return []
+    key_of_person = {person_id: key for key, (_identity_id, person_id) in existing.items()}
+    person_ids = list(key_of_person)
+    found = []
+    for start in range(0, len(person_ids), 5000):
+        found.extend(
+            Identity.objects.filter(
+                kind=UID, namespace__in=namespaces, person_id__in=person_ids[start : start + 5000]
+            ).values_list("person_id", "namespace", "value")
+        )
+    return [(key_of_person[person_id], namespace, value) for person_id, namespace, value in found]
 
 
 def resolution_lock() -> None:
@@ -256,7 +327,12 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     all_keys = list(dict.fromkeys(key for actor in actors for key in actor.keys))
     existing = identities_existing(keys=all_keys)
 
-    groups = UnionFind()
+    groups = AccountGroups()
+    for key, (_identity_id, person_id) in existing.items():
+        groups.union(("person", "", str(person_id)), key)
+    groups.tag_uids(_uids_of_persons(actors, existing))
+    # A login seen with another account's uid: kept apart, left to a human (see `AccountGroups`).
+    reused_logins: list[tuple[Key, Key]] = []
     for actor in actors:
         first = actor.keys[0]
         for key in actor.keys:
@@ -268,10 +344,13 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
                     groups.union(key, other)
         elif not (excluded and (first[0], first[2]) in excluded):
             for key in actor.keys[1:]:
-                if (key[0], key[2]) not in excluded:
-                    groups.union(first, key)
-    for key, (_identity_id, person_id) in existing.items():
-        groups.union(("person", "", str(person_id)), key)
+                if (key[0], key[2]) in excluded:
+                    continue
+                uid = groups.login_of_another_account(key, actor.keys)
+                if uid is not None:
+                    reused_logins.append((uid, key))
+                    continue
+                groups.union(first, key)
 
     persons_of_group: dict = {}
     first_actor_of_group: dict = {}
@@ -369,6 +448,11 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
         identity_of=identity_of_key,
         excluded=excluded,
     )
+    _suggest_reused_logins(
+        reused_logins,
+        person_of=lambda key: person_of_key.get(key) or person_of_group[groups.find(key)],
+        identity_of=identity_of_key,
+    )
     return [identity_of_key[actor.keys[0]] for actor in every_actor]
 
 
@@ -422,6 +506,37 @@ def _suggest_unlinked(
             [
                 MergeSuggestion(identity_a_id=a, identity_b_id=b, reason=UNLINKED_REASON, score=UNLINKED_SCORE)
                 for a, b in pairs.values()
+            ],
+            ignore_conflicts=True,
+        )
+
+
+REUSED_LOGIN_REASON = "The same login seen with two different accounts (uids): a login may be renamed and reused"
+REUSED_LOGIN_SCORE = 0.2
+
+
+def _suggest_reused_logins(
+    pairs: Sequence[tuple[Key, Key]], *, person_of: Callable[[Key], int], identity_of: dict[Key, int]
+) -> None:
+    """A login seen with a uid other than its own account's: the two accounts stay two persons, and a
+    human may join them (one human may hold two accounts; usually someone else took a released login)."""
+    suggestions: dict[frozenset[int], tuple[int, int]] = {}
+    for uid, login in pairs:
+        persons = frozenset((person_of(uid), person_of(login)))
+        if len(persons) == 2:
+            suggestions.setdefault(persons, tuple(sorted((identity_of[uid], identity_of[login]))))
+    if suggestions:
+        # Not again for two persons already suggested (a rejection holds, whichever identities).
+        person_ids = {person_id for persons in suggestions for person_id in persons}
+        for known in MergeSuggestion.objects.filter(
+            identity_a__person_id__in=person_ids, identity_b__person_id__in=person_ids
+        ).values_list("identity_a__person_id", "identity_b__person_id"):
+            suggestions.pop(frozenset(known), None)
+    if suggestions:
+        MergeSuggestion.objects.bulk_create(
+            [
+                MergeSuggestion(identity_a_id=a, identity_b_id=b, reason=REUSED_LOGIN_REASON, score=REUSED_LOGIN_SCORE)
+                for a, b in suggestions.values()
             ],
             ignore_conflicts=True,
         )
@@ -544,6 +659,16 @@ def persons_merge(*, into: Person, others: Sequence[Person], reason: str, by: Us
         persons_merge_many(merges=[(into.pk, [o.pk for o in others if o.pk != into.pk])], reason=reason, by=by)
         _recount()
     return Person.objects.get(pk=into.pk)
+
+
+def persons_merge_groups(*, merges: Sequence[tuple[int, Sequence[int]]], reason: str, by: User = None) -> None:
+    """Merge several groups of persons chosen by a staff member at once, each (into, others) as
+    `persons_merge` does (audited, each merge reversible on its own)."""
+    with transaction.atomic():
+        resolution_lock()
+        persons_merge_many(merges=merges, reason=reason, by=by)
+        if merges:
+            _recount()
 
 
 def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:

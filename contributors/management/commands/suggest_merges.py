@@ -6,7 +6,10 @@ from contributors.suggestions import suggestions_refresh
 
 
 class Command(BaseCommand):
-    help = "Find new merge suggestions (same full name, same user name in different systems). Nothing is merged."
+    help = (
+        "Find new merge suggestions (names in other spellings, orders or with initials; address names across "
+        "domains; logins; user names in different systems). Nothing is merged."
+    )
 
     def handle(self, *args, **options) -> None:
         created = suggestions_refresh()
