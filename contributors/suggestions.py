@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from .keys import USERNAME
 from .models import Identity, MergeSuggestion, Person
+from .placeholders import counted
 from .services import persons_merge
 
 # Names that say nothing about who someone is.
@@ -56,7 +57,7 @@ def is_suggestible_name(normalised: str) -> bool:
 def suggestions_refresh() -> int:
     """Find new suggestions: the same full name on different persons, or the same user name in
     different sources. Returns how many new suggestions were made."""
-    rows = list(Identity.objects.exclude(person__is_bot=True).values_list("pk", "person_id", "kind", "value", "name"))
+    rows = list(Identity.objects.filter(counted("person")).values_list("pk", "person_id", "kind", "value", "name"))
     by_name: dict[str, dict[int, int]] = defaultdict(dict)
     by_username: dict[str, dict[int, int]] = defaultdict(dict)
     for identity_id, person_id, kind, value, name in rows:

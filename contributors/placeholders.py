@@ -1,0 +1,168 @@
+"""Placeholder accounts: accounts that are no human, and the one rule of who never counts.
+
+A system stands a shared or stand-in account in for people: Kitsune's `AnonymousUser` (anonymous
+questions and answers) and `SumoBot` (the content of deleted users), Bugzilla's `nobody@mozilla.org`
+(a bug nobody took), GitHub's `ghost` (deleted users). Staff keep the list in the admin
+(`PlaceholderAccount`, one default list per system kind). A placeholder account:
+
+- keeps its activities, which never count anywhere (like a bot's);
+- never joins or merges with anyone: a record naming it is its activity alone (the record's other
+  keys are left out, so a real address beside it is never pulled into it), no claim, directory record
+  or staff merge joins it to a person, and each placeholder identity stays a person of its own;
+- takes effect on data already stored: a change of the list asks for a recompute, and counting
+  resolves it then.
+
+`persons_not_counted()` is the one definition of the persons who never count (bots and placeholder
+accounts); every reader excludes them through it (or `counted`, its form for a query's join path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.db.models import F, Func, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
+from django.db.models.lookups import Exact
+
+from activities.models import Activity, Source
+
+from .keys import EMAIL, UID, Key, email_key
+from .models import Identity, Person, PlaceholderAccount
+
+
+class PlaceholderMergeError(ValueError):
+    """A placeholder account merges with nobody."""
+
+    def __init__(self) -> None:
+        super().__init__("A placeholder account is no human: it never merges with anyone.")
+
+
+def placeholder_value(kind: str, value: str) -> str:
+    """A value written as its identity key writes it (`contributors.keys`): an e-mail normalised and in
+    lower case, a user name trimmed and case-folded, a uid trimmed."""
+    if kind == EMAIL:
+        return email_key(value)[2]
+    if kind == UID:
+        return value.strip()
+    return value.strip().casefold()
+
+
+def _namespaces_of_kinds() -> dict[str, set[str]]:
+    """Source kind → the account namespaces of its sources ("" → every source's)."""
+    namespaces: dict[str, set[str]] = {"": set()}
+    for source in Source.objects.only("slug", "kind", "account_namespace"):
+        namespaces.setdefault(source.kind, set()).add(source.accounts_namespace)
+        namespaces[""].add(source.accounts_namespace)
+    return namespaces
+
+
+def placeholder_keys() -> frozenset[Key]:
+    """The identity keys of every placeholder account now: e-mails in their one namespace, user names
+    and uids in the namespace of each source of their system kind (of every source for "any")."""
+    rows = list(PlaceholderAccount.objects.values_list("source_kind", "kind", "value"))
+    if not rows:
+        return frozenset()
+    namespaces = _namespaces_of_kinds()
+    keys: set[Key] = set()
+    for source_kind, kind, value in rows:
+        for namespace in [""] if kind == EMAIL else namespaces.get(source_kind, ()):
+            keys.add((kind, namespace, value))
+    return frozenset(keys)
+
+
+def placeholder_emails() -> set[str]:
+    """The e-mails of the placeholder accounts, as their keys write them (e-mails are one namespace)."""
+    return {value for kind, _namespace, value in placeholder_keys() if kind == EMAIL}
+
+
+def placeholder_identities() -> QuerySet[Identity]:
+    """The identities that are placeholder accounts (looked up by their unique key, never a scan)."""
+    keys = placeholder_keys()
+    if not keys:
+        return Identity.objects.none()
+    condition = Q()
+    for kind, namespace, value in keys:
+        condition |= Q(kind=kind, namespace=namespace, value=value)
+    return Identity.objects.filter(condition)
+
+
+def placeholder_persons() -> QuerySet[Person]:
+    """The persons holding a placeholder account's identity."""
+    return Person.objects.filter(pk__in=placeholder_identities().values("person_id"))
+
+
+def persons_not_counted() -> QuerySet[Person]:
+    """The persons who never count anywhere: bots, and every person holding a placeholder account.
+
+    The engine, the staff API, the contributor's record and the dashboard leave these out of every
+    count and list of contributors; their activities stay stored.
+    """
+    return Person.objects.filter(Q(is_bot=True) | Q(pk__in=placeholder_identities().values("person_id")))
+
+
+def counted(path: str) -> Q:
+    """`persons_not_counted()` as a condition on the person at `path` of a query's rows: e.g.
+    `Activity.objects.filter(counted("identity__person"))`, `Person.objects.filter(counted("pk"))`."""
+    bot = "is_bot" if path == "pk" else f"{path}__is_bot"
+    return Q(**{bot: False}) & ~Q(**{f"{path}__in": placeholder_identities().values("person_id")})
+
+
+def is_placeholder(key: Key) -> bool:
+    """Whether this identity key is a placeholder account's."""
+    return key in placeholder_keys()
+
+
+def placeholder_accounts_with_counts() -> QuerySet[PlaceholderAccount]:
+    """Placeholder accounts with `activity_count`: the activities their identities hold now.
+
+    One subquery per listed account, each finding its identities by their unique key (kind, the
+    namespaces of the sources of its system kind, value) and their activities by the identity index.
+    """
+    namespaces = (
+        Source.objects.filter(
+            Q(kind=OuterRef(OuterRef(OuterRef("source_kind")))) | Exact(OuterRef(OuterRef(OuterRef("source_kind"))), Value(""))
+        )
+        .annotate(namespace=Coalesce(NullIf(F("account_namespace"), Value("")), F("slug")))
+        .values("namespace")
+    )
+    identities = Identity.objects.filter(
+        Q(namespace="") | Q(namespace__in=namespaces), kind=OuterRef(OuterRef("kind")), value=OuterRef(OuterRef("value"))
+    ).values("pk")
+    activities = (
+        Activity.objects.filter(identity_id__in=identities)
+        .order_by()
+        .annotate(count=Func(Value(1), function="COUNT"))
+        .values("count")
+    )
+    return PlaceholderAccount.objects.annotate(activity_count=Coalesce(Subquery(activities[:1]), 0))
+
+
+# --------------------------------------------------------------------------- writes
+
+
+def _recount() -> None:
+    from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
+
+    metrics_recompute_soon()
+
+
+def placeholder_account_save(*, account: PlaceholderAccount) -> PlaceholderAccount:
+    """Add or change a placeholder account; the numbers follow at the next (requested) recompute."""
+    account.value = placeholder_value(account.kind, account.value)
+    account.source_kind = account.source_kind.strip().lower()
+    with transaction.atomic():
+        account.save()
+        _recount()
+    return account
+
+
+def placeholder_accounts_delete(*, accounts: Iterable[PlaceholderAccount]) -> int:
+    """Remove placeholder accounts from the list: their activities count again from the next recompute."""
+    ids = [account.pk for account in accounts]
+    with transaction.atomic():
+        deleted, _ = PlaceholderAccount.objects.filter(pk__in=ids).delete()
+        if deleted:
+            _recount()
+    return deleted
+
