@@ -21,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 
 from activities.models import Activity, Source
 
@@ -79,21 +80,34 @@ def placeholder_emails() -> set[str]:
     return {value for kind, _namespace, value in placeholder_keys() if kind == EMAIL}
 
 
+def _placeholder_identities_sql(column: str) -> RawSQL:
+    """`column` ("id" or "person_id") of the placeholder identities, in one SQL statement run inside
+    the query that uses it (no round trip of its own). The rule of `placeholder_keys`, joined the
+    way the unique index on (kind, namespace, value) answers: each listed account meets the sources
+    of its system kind, which give the namespace, then its identity by the whole key."""
+    quote = connection.ops.quote_name
+    identity, placeholder, source = (
+        quote(model._meta.db_table) for model in (Identity, PlaceholderAccount, Source)
+    )
+    sql = (
+        f"SELECT i.{column} FROM {placeholder} p "
+        f"JOIN {source} s ON (s.kind = p.source_kind OR p.source_kind = %s) "
+        f"JOIN {identity} i ON i.kind = p.kind AND i.namespace = COALESCE(NULLIF(s.account_namespace, %s), s.slug) "
+        "AND i.value = p.value WHERE p.kind <> %s "
+        f"UNION SELECT i.{column} FROM {identity} i WHERE i.kind = %s AND i.namespace = %s "
+        f"AND i.value IN (SELECT p.value FROM {placeholder} p WHERE p.kind = %s)"
+    )
+    return RawSQL(sql, ["", "", EMAIL, EMAIL, "", EMAIL])
+
+
 def placeholder_identities() -> QuerySet[Identity]:
-    """The identities that are placeholder accounts (looked up by their unique key, never a scan)."""
-    return _identities_of(_keys_of_accounts())
-
-
-def _identities_of(keys_of: dict[int, set[Key]]) -> QuerySet[Identity]:
-    condition = Q(pk__in=[])
-    for kind, namespace, value in {key for keys in keys_of.values() for key in keys}:
-        condition |= Q(kind=kind, namespace=namespace, value=value)
-    return Identity.objects.filter(condition)
+    """The identities that are placeholder accounts (each found by its unique key, never a scan)."""
+    return Identity.objects.filter(pk__in=_placeholder_identities_sql("id"))
 
 
 def placeholder_persons() -> QuerySet[Person]:
     """The persons holding a placeholder account's identity."""
-    return Person.objects.filter(pk__in=placeholder_identities().values("person_id"))
+    return Person.objects.filter(pk__in=_placeholder_identities_sql("person_id"))
 
 
 def persons_not_counted() -> QuerySet[Person]:
@@ -102,14 +116,15 @@ def persons_not_counted() -> QuerySet[Person]:
     The engine, the staff API, the contributor's record and the dashboard leave these out of every
     count and list of contributors; their activities stay stored.
     """
-    return Person.objects.filter(Q(is_bot=True) | Q(pk__in=placeholder_identities().values("person_id")))
+    return Person.objects.filter(Q(is_bot=True) | Q(pk__in=_placeholder_identities_sql("person_id")))
 
 
 def counted(path: str) -> Q:
-    """`persons_not_counted()` as a condition on the person at `path` of a query's rows: e.g.
-    `Activity.objects.filter(counted("identity__person"))`, `Person.objects.filter(counted("pk"))`."""
+    """`persons_not_counted()` as a condition on the person at `path` of a query's rows, evaluated by
+    the database inside that query: e.g. `Activity.objects.filter(counted("identity__person"))`,
+    `Person.objects.filter(counted("pk"))`."""
     bot = "is_bot" if path == "pk" else f"{path}__is_bot"
-    return Q(**{bot: False}) & ~Q(**{f"{path}__in": placeholder_identities().values("person_id")})
+    return Q(**{bot: False}) & ~Q(**{f"{path}__in": _placeholder_identities_sql("person_id")})
 
 
 def is_placeholder(key: Key) -> bool:
@@ -129,7 +144,7 @@ def placeholder_accounts_with_counts() -> QuerySet[PlaceholderAccount]:
     if keys_of:
         per_key = dict(
             ((kind, namespace, value), count)
-            for kind, namespace, value, count in Activity.objects.filter(identity__in=_identities_of(keys_of))
+            for kind, namespace, value, count in Activity.objects.filter(identity__in=placeholder_identities())
             .order_by()
             .values_list("identity__kind", "identity__namespace", "identity__value")
             .annotate(count=Count("id"))
