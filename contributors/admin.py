@@ -13,7 +13,16 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge
+from activities.records import is_email
+
+from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge, PlaceholderAccount
+from .placeholders import (
+    PlaceholderMergeError,
+    placeholder_account_save,
+    placeholder_accounts_delete,
+    placeholder_accounts_with_counts,
+    placeholder_value,
+)
 from .services import identity_move, person_forget, person_set_flags, person_unmerge, persons_merge
 from .suggestions import (
     suggestion_accept,
@@ -21,6 +30,11 @@ from .suggestions import (
     suggestions_above,
     suggestions_accept_many,
     suggestions_bulk_plan,
+)
+
+PLACEHOLDER_MERGE_MESSAGE = _(
+    "Nothing was merged: one of them is a placeholder account (see “placeholder accounts”), which is no human "
+    "and never merges with anyone."
 )
 
 # Identity keys are normalised and de-duplicated when activities and the people directory arrive;
@@ -119,7 +133,11 @@ class PersonAdmin(admin.ModelAdmin):
         into, others = people[0], people[1:]
         if request.POST.get("confirmed"):
             reason = request.POST.get("reason", "").strip() or "Merged by staff"
-            persons_merge(into=into, others=others, reason=reason, by=request.user)
+            try:
+                persons_merge(into=into, others=others, reason=reason, by=request.user)
+            except PlaceholderMergeError:
+                self.message_user(request, PLACEHOLDER_MERGE_MESSAGE, messages.ERROR)
+                return None
             self.message_user(
                 request,
                 ngettext(
@@ -293,7 +311,11 @@ class MergeSuggestionAdmin(admin.ModelAdmin):
     @admin.action(description=_("Same person: merge them"))
     def accept(self, request: HttpRequest, queryset: QuerySet[MergeSuggestion]) -> None:
         for suggestion in queryset.filter(status=MergeSuggestion.Status.OPEN):
-            suggestion_accept(suggestion=suggestion, by=request.user)
+            try:
+                suggestion_accept(suggestion=suggestion, by=request.user)
+            except PlaceholderMergeError:
+                self.message_user(request, PLACEHOLDER_MERGE_MESSAGE, messages.ERROR)
+                return
         self.message_user(request, _("Merged. Each merge can be undone from “person merges”."))
 
     @admin.action(description=_("Not the same person (never suggest again)"))
@@ -335,6 +357,71 @@ class IdentityExclusionAdmin(admin.ModelAdmin):
     list_display = ("value", "kind", "note", "created_at")
     list_filter = ("kind",)
     search_fields = ("value", "note")
+
+
+class PlaceholderAccountForm(forms.ModelForm):
+    class Meta:
+        model = PlaceholderAccount
+        fields = ("source_kind", "kind", "value", "note")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        kind, value = data.get("kind"), data.get("value")
+        if kind and value:
+            if kind == Identity.Kind.EMAIL and not is_email(value.strip()):
+                self.add_error("value", _("That is not an e-mail address. Choose the kind “user name” or “user id” instead."))
+            # Written as identities are, so the list cannot hold the same account twice in two spellings.
+            data["value"] = placeholder_value(kind, value)
+            self.instance.value = data["value"]
+        if data.get("source_kind") is not None:
+            data["source_kind"] = data["source_kind"].strip().lower()
+            self.instance.source_kind = data["source_kind"]
+        return data
+
+
+@admin.register(PlaceholderAccount)
+class PlaceholderAccountAdmin(admin.ModelAdmin):
+    """Staff keep the list; every change asks for a recompute, so stored activities follow it."""
+
+    form = PlaceholderAccountForm
+    list_display = ("value", "kind", "system_kind", "activity_count", "note", "created_at")
+    list_filter = ("source_kind", "kind")
+    search_fields = ("value", "note")
+    fieldsets = (
+        (
+            _("Account"),
+            {
+                "fields": ("source_kind", "kind", "value"),
+                "description": _(
+                    "An account that is no human: a system's shared account (Kitsune's AnonymousUser), the account "
+                    "it gives deleted users' content to (SumoBot, GitHub's ghost) or a stand-in (Bugzilla's "
+                    "nobody@mozilla.org). Its activities stay stored but never count, and it never joins or merges "
+                    "with anyone. Changes apply to everything already stored at the next recompute, within minutes."
+                ),
+            },
+        ),
+        (_("Why"), {"fields": ("note",)}),
+    )
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PlaceholderAccount]:
+        return placeholder_accounts_with_counts()
+
+    @admin.display(description=_("system kind"), ordering="source_kind")
+    def system_kind(self, obj: PlaceholderAccount) -> str:
+        return obj.source_kind or _("any system")
+
+    @admin.display(description=_("activities held (not counted)"), ordering="activity_count")
+    def activity_count(self, obj: PlaceholderAccount) -> int:
+        return obj.activity_count
+
+    def save_model(self, request: HttpRequest, obj: PlaceholderAccount, form, change: bool) -> None:
+        placeholder_account_save(account=obj)
+
+    def delete_model(self, request: HttpRequest, obj: PlaceholderAccount) -> None:
+        placeholder_accounts_delete(accounts=[obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PlaceholderAccount]) -> None:
+        placeholder_accounts_delete(accounts=queryset)
 
 
 @admin.register(IdentityAudit)

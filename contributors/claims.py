@@ -32,6 +32,7 @@ from activities.records import is_email
 
 from .keys import EMAIL, USERNAME, Key, email_key, username_key
 from .models import AccountClaim, EmailClaim, Identity, Person, PersonMerge
+from .placeholders import is_placeholder
 from .selectors import person_for_user
 from .services import (
     Actor,
@@ -84,6 +85,15 @@ def person_ensure_for_user(*, user: AbstractBaseUser) -> Person:
     return Identity.objects.select_related("person").get(pk=identity_id).person
 
 
+def _placeholder_refused(key: Key) -> None:
+    """A placeholder account (`contributors.placeholders`) is nobody's: claiming it would hand its
+    activities to whoever asked."""
+    if is_placeholder(key):
+        raise ClaimError(
+            _("That account stands for many people (or for nobody), so nobody can claim it."), code="placeholder"
+        )
+
+
 def _key_join(
     *, user: AbstractBaseUser, key: Key, reason: str, by: AbstractBaseUser | None, staff_decides: bool
 ) -> tuple[bool, PersonMerge | None]:
@@ -91,7 +101,9 @@ def _key_join(
 
     A key nobody holds becomes a new identity of theirs; a key of another person brings that person
     along (a merge). Not joined (False) when the merge needs a staff member and none is deciding.
+    A placeholder account is never joined (`ClaimError`), even when it became one after the claim.
     """
+    _placeholder_refused(key)
     mine = person_ensure_for_user(user=user)
     kind, namespace, value = key
     with transaction.atomic():
@@ -147,6 +159,7 @@ def email_claim_start(*, user: AbstractBaseUser, email: str, link_for: Callable[
         raise ClaimError(
             _("That address is shared by many people (or by machines), so nobody can claim it."), code="excluded"
         )
+    _placeholder_refused((kind, namespace, value))
     since = timezone.now() - timedelta(days=1)
     if EmailClaim.objects.filter(user=user, sent_at__gte=since).count() >= LINKS_PER_DAY:
         raise ClaimError(_("You've asked for quite a few links today. Please try again tomorrow."), code="too-many")
@@ -293,6 +306,7 @@ def account_claim_submit(*, user: AbstractBaseUser, source: Source, username: st
         raise ClaimError(
             _("That account is shared by many people (or by machines), so nobody can claim it."), code="excluded"
         )
+    _placeholder_refused((kind, namespace, value))
     pending = AccountClaim.objects.filter(
         user=user, source=source, username__iexact=username, status=AccountClaim.Status.PENDING
     ).first()

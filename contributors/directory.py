@@ -16,6 +16,7 @@ from baloo_site.bulk import insert_rows_returning_ids, update_rows
 
 from .keys import Key, email_key, username_key
 from .models import Identity, IdentityAudit, Person
+from .placeholders import placeholder_keys
 from .services import blocked_person_pairs, identities_existing, merge_allowed, persons_merge_many, resolution_lock
 
 
@@ -26,6 +27,8 @@ class DirectoryResult:
     merged: int = 0
     left: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    # Keys of applied records that were left out (placeholder accounts), with why.
+    left_out: list[tuple[int, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -92,6 +95,7 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
     """
     result = DirectoryResult()
     namespaces = {source.slug: source.accounts_namespace for source in Source.objects.all()}
+    placeholders = placeholder_keys()
     parsed: list[DirectoryRecord] = []
     first_line_of_id: dict[str, int] = {}
     owner_of_key: dict[Key, str] = {}
@@ -106,6 +110,11 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
         except DirectoryError as error:
             result.rejected.append((line, str(error)))
             continue
+        if placeholders and any(key in placeholders for key in keys):
+            # A placeholder account is nobody's: the rest of the record still applies.
+            left_out = [key[2] for key in keys if key in placeholders]
+            keys = [key for key in keys if key not in placeholders]
+            result.left_out.append((line, f"{', '.join(left_out)} left out: a placeholder account is no one's"))
         first_line_of_id[directory_id] = line
         for key in keys:
             owner_of_key[key] = directory_id

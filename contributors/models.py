@@ -180,6 +180,42 @@ class IdentityExclusion(models.Model):
         return self.value
 
 
+class PlaceholderAccount(models.Model):
+    """An account that is no human: a system's shared or stand-in account (Kitsune's `AnonymousUser`,
+    the `SumoBot` that inherits deleted users' content, Bugzilla's `nobody@mozilla.org`, GitHub's
+    `ghost`). Its activities are kept and never counted, and it never joins or merges with anyone
+    (`contributors.placeholders`)."""
+
+    source_kind = models.SlugField(
+        _("system kind"),
+        max_length=50,
+        blank=True,
+        help_text=_(
+            "The kind of source whose accounts this is: “github”, “bugzilla”, “sumo”… Leave empty for any "
+            "system. E-mails are one namespace across systems, so an e-mail is a placeholder everywhere."
+        ),
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Identity.Kind.choices, default=Identity.Kind.USERNAME)
+    value = models.CharField(
+        _("value"),
+        max_length=320,
+        help_text=_("The account's user name, user id or e-mail. Stored as identities are: trimmed, case-folded (ids only trimmed)."),
+    )
+    note = models.CharField(_("why"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["source_kind", "kind", "value"]
+        verbose_name = _("placeholder account")
+        verbose_name_plural = _("placeholder accounts")
+        constraints = [
+            models.UniqueConstraint(fields=["source_kind", "kind", "value"], name="placeholder_account_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.value} ({self.source_kind or '*'})"
+
+
 class Separation(models.Model):
     """Two identities an admin said belong to different people: no automatic rule joins them again."""
 

@@ -25,6 +25,7 @@ from conversion_points.models import Area, ConversionPoint
 
 from .keys import looks_like_email, sign_in_email_key
 from .models import AccountClaim, EmailClaim, Identity, IdentityAudit, Person
+from .placeholders import counted
 
 ACTIVE_LEVELS = {ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE}
 # The contribution counts celebrated, smallest first.
@@ -316,7 +317,7 @@ def public_profile(*, person_id: int) -> dict[str, Any] | None:
     records name whatever they like), so one that looks like an address (`looks_like_email`) is
     left out; a public name saved before names were checked that way shows no profile at all.
     """
-    person = Person.objects.filter(pk=person_id, profile_public=True, is_bot=False).first()
+    person = Person.objects.filter(counted("pk"), pk=person_id, profile_public=True).first()
     if person is None or looks_like_email(person.profile_name):
         return None
     record = person_record(person=person)

@@ -36,6 +36,7 @@ from .models import (
     PersonMerge,
     Separation,
 )
+from .placeholders import PlaceholderMergeError, placeholder_keys, placeholder_persons
 
 # Identity resolution is serialised across processes: two imports creating the same new identity
 # at once would otherwise race. Parsing and activity inserts still run in parallel.
@@ -299,7 +300,7 @@ class ResolvedActors:
 def _identities_mark() -> tuple[int, frozenset]:
     """Changes as soon as anyone else changes identities (read under the resolution lock)."""
     last_audit = IdentityAudit.objects.order_by("-id").values_list("id", flat=True).first() or 0
-    return last_audit, frozenset(excluded_values())
+    return last_audit, frozenset(excluded_values()) | placeholder_keys()
 
 
 def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
@@ -318,6 +319,9 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     if not actors:
         return []
     resolution_lock()
+    placeholders = placeholder_keys()
+    if placeholders:
+        actors = [_placeholder_alone(actor, placeholders) for actor in actors]
     excluded = excluded_values()
     if excluded:
         actors = [_without_excluded_links(actor, excluded) for actor in actors]
@@ -468,6 +472,13 @@ def _distinct_actors(actors: Sequence[Actor]) -> list[Actor]:
         elif (actor.is_bot and not seen.is_bot) or (actor.name and not seen.name):
             distinct[signature] = replace(seen, name=seen.name or actor.name, is_bot=seen.is_bot or actor.is_bot)
     return list(distinct.values())
+
+
+def _placeholder_alone(actor: Actor, placeholders: frozenset[Key]) -> Actor:
+    """A record naming a placeholder account (`contributors.placeholders`) is that account's activity
+    alone: its other keys are left out, so nothing joins the placeholder, nor it anyone."""
+    own = tuple(key for key in actor.keys if key in placeholders)
+    return replace(actor, keys=own, derived=()) if own else actor
 
 
 def _without_excluded_links(actor: Actor, excluded: set[tuple[str, str]]) -> Actor:
@@ -653,9 +664,13 @@ def _identities_move_persons(into_of: dict[int, int]) -> None:
 
 
 def persons_merge(*, into: Person, others: Sequence[Person], reason: str, by: User = None) -> Person:
-    """Merge persons chosen by a staff member into one (audited, reversible)."""
+    """Merge persons chosen by a staff member into one (audited, reversible). A placeholder account
+    merges with nobody (`PlaceholderMergeError`)."""
     with transaction.atomic():
         resolution_lock()
+        ids = {into.pk, *(other.pk for other in others)}
+        if len(ids) > 1 and placeholder_persons().filter(pk__in=ids).exists():
+            raise PlaceholderMergeError
         persons_merge_many(merges=[(into.pk, [o.pk for o in others if o.pk != into.pk])], reason=reason, by=by)
         _recount()
     return Person.objects.get(pk=into.pk)

@@ -42,6 +42,7 @@ from django.utils import timezone
 from activities.models import Activity
 from baloo_site.bulk import copy_rows, is_postgresql
 from contributors.models import Identity, Person
+from contributors.placeholders import persons_not_counted
 
 from .models import AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
 
@@ -337,7 +338,7 @@ class People:
     identity: np.ndarray  # identity ids, ascending
     person: np.ndarray  # the person of each
     staff: np.ndarray  # staff persons (not bots), ascending
-    bots: np.ndarray  # bot persons, ascending
+    bots: np.ndarray  # persons who never count (bots, placeholder accounts), ascending
 
     @classmethod
     def load(cls) -> People:
@@ -350,7 +351,8 @@ class People:
             identity=identity_ids,
             person=person_ids,
             staff=np.sort(_fetch_ids(f"SELECT id FROM {Person._meta.db_table} WHERE is_staff AND NOT is_bot")),
-            bots=np.sort(_fetch_ids(f"SELECT id FROM {Person._meta.db_table} WHERE is_bot")),
+            # Bots and placeholder accounts (`contributors.placeholders`): persons who never count.
+            bots=np.sort(np.fromiter(persons_not_counted().order_by().values_list("pk", flat=True), dtype=np.int64)),
         )
 
     def persons_of(self, identity: np.ndarray) -> np.ndarray:

@@ -10,6 +10,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from activities.models import Activity, Source
+from contributors.placeholders import counted
 
 from .metrics import WINDOW_DAYS, day_number, week_of_day, week_sunday
 from .models import Area, ConversionPoint, MetricPoint, MetricRun, Population
@@ -160,7 +161,7 @@ def conversion_point_preview(*, source: Source, types: list[str], container: str
             people=Count(
                 "identity__person",
                 distinct=True,
-                filter=Q(identity__isnull=False, identity__person__is_bot=False),
+                filter=Q(identity__isnull=False) & counted("identity__person"),
             ),
         )
     )

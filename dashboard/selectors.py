@@ -18,6 +18,7 @@ from django.db.models import Count, Max, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from activities.models import Activity, Source
+from contributors.placeholders import counted
 from conversion_points import selectors as conversion_points_selectors
 from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
@@ -138,7 +139,7 @@ def _contributions(*, points: Iterable[ConversionPoint], run: MetricRun, populat
         return Activity.objects.none()
     start, end = _window(run)
     activities = Activity.objects.filter(
-        condition, occurred_at__gte=start, occurred_at__lt=end, identity__isnull=False, identity__person__is_bot=False
+        condition, counted("identity__person"), occurred_at__gte=start, occurred_at__lt=end, identity__isnull=False
     )
     if population == Population.VOLUNTEERS:
         activities = activities.filter(identity__person__is_staff=False)

@@ -1,7 +1,8 @@
 """Bugzilla (the REST API as bugzilla.mozilla.org serves it): bugs filed, comments, attachments, bugs fixed.
 
 Options: `{"products": ["Firefox"], "components": ["General"]}` (both optional, lists),
-`"page_size"` (default 100), `"nobody": ["nobody@mozilla.org"]` (default assignees that fix nothing).
+`"page_size"` (default 100), `"nobody": ["…"]` (more default assignees that fix nothing, besides the
+e-mails of the placeholder accounts staff list in the admin, `nobody@mozilla.org` among them).
 The API key comes from the environment variable named by the source's `token_env`.
 
 Bugs are walked newest-changed first (`order=changeddate DESC`) with `limit`/`offset`: a bug that
@@ -15,6 +16,9 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
+from contributors.keys import email_key
+from contributors.placeholders import placeholder_emails
+
 from .base import Connector, Page, iso, later, parse_time, with_query
 from .http import SourceError
 
@@ -22,7 +26,6 @@ BUG_FIELDS = (
     "id,summary,product,component,status,resolution,creator,creator_detail,creation_time,"
     "last_change_time,assigned_to,assigned_to_detail,cf_last_resolved"
 )
-DEFAULT_NOBODY = ("nobody@mozilla.org",)
 # What each record keeps of Bugzilla's object as its raw payload: ids, states and times. Not the people
 # a bug names (creator, assignee and their details) nor comment text: the actor is the record's own,
 # and an erasure must not have to hunt for anyone in other people's payloads.
@@ -119,7 +122,7 @@ class BugzillaConnector(Connector):
 
     def _bug_records(self, bugs: list[dict]) -> list[dict]:
         records = []
-        nobody = set(self.options.get("nobody", DEFAULT_NOBODY))
+        nobody = placeholder_emails() | {email_key(value)[2] for value in self.options.get("nobody", ()) if isinstance(value, str)}
         for bug in bugs:
             container = f"{bug.get('product', '')}::{bug.get('component', '')}"
             common = {"container": container, "url": self._bug_url(bug["id"]), "title": bug.get("summary") or ""}
@@ -129,7 +132,7 @@ class BugzillaConnector(Connector):
                 records.append(self.record(external_id=f"bug:{bug['id']}", type="bugzilla.bug.filed",
                                            occurred_at=bug["creation_time"], actor=creator, data=data, **common))
             assignee = _actor(bug.get("assigned_to"), bug.get("assigned_to_detail"))
-            if bug.get("resolution") == "FIXED" and assignee and bug.get("assigned_to") not in nobody:
+            if bug.get("resolution") == "FIXED" and assignee and email_key(str(bug.get("assigned_to") or ""))[2] not in nobody:
                 fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
                 if fixed_at:
                     records.append(self.record(external_id=f"fixed:{bug['id']}", type="bugzilla.bug.fixed",

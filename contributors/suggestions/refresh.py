@@ -7,6 +7,7 @@ from itertools import combinations
 
 from ..keys import EMAIL, USERNAME
 from ..models import Identity, MergeSuggestion, Person
+from ..placeholders import counted
 from .signals import (
     ADDRESS,
     ADDRESS_WORDS,
@@ -144,13 +145,13 @@ def suggestions_refresh() -> int:
     at different domains, a GitHub login (from a noreply address or an account) that is the name of
     another address, a name written as an address name or login, the same user name in different
     systems. Persons are compared only within blocks of a shared key, so the work grows with the
-    number of identities, not its square. Bots are left out. A pair of persons that was ever
+    number of identities, not its square. Bots and placeholder accounts are left out. A pair of persons that was ever
     suggested — to review, merged or rejected — is not suggested again, whatever identities now
     show it: a rejection holds for the persons its identities belong to now, merges included.
     """
     blocks = Blocks()
     rows = (
-        Identity.objects.exclude(person__is_bot=True)
+        Identity.objects.filter(counted("person"))
         .order_by()
         .values_list("pk", "person_id", "kind", "value", "name")
         .iterator(chunk_size=5000)
@@ -187,7 +188,7 @@ def suggestions_refresh() -> int:
 
 
 def _display_names() -> Iterator[tuple[int, str]]:
-    persons = Person.objects.filter(is_bot=False).exclude(display_name="").order_by()
+    persons = Person.objects.filter(counted("pk")).exclude(display_name="").order_by()
     return persons.values_list("pk", "display_name").iterator(chunk_size=5000)
 
 

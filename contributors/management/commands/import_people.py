@@ -22,7 +22,7 @@ class Command(BaseCommand):
         with stream:
             lines = list(read_lines(stream, limit=MAX_RECORD_BYTES))
         result = people_directory_import(records=lines)
-        for line, reason in result.rejected:
+        for line, reason in sorted(result.rejected + result.left_out):
             self.stderr.write(f"line {line}: {reason}")
         self.stdout.write(
             f"created: {result.created}  updated: {result.updated}  merged: {result.merged}  "
