@@ -261,3 +261,66 @@ def test_a_worker_killed_mid_sync_resumes_from_the_checkpoint(api, server, monke
     assert resumed.status == SyncRun.Status.SUCCEEDED
     assert resumed.duplicate == 0
     assert stored(source) == expected
+
+
+ABUSE = (b'{"message": "You have triggered an abuse detection mechanism. Please wait a few minutes before you try again.",'
+         b' "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#abuse-rate-limits"}')
+
+
+def test_an_abuse_detection_403_without_retry_after_defers_and_backs_off_on_repeats(api, server):
+    expected = github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    # The words "rate limit" appear nowhere in this answer, and no header says when to come back.
+    api.fail("/issues/comments", status=403, times=3, body=ABUSE)
+    source = make_source(server)
+
+    waits = []
+    for _ in range(3):
+        run = source_sync(source=source)
+        assert run.status == SyncRun.Status.DEFERRED, run.error
+        assert "secondary rate limit" in run.error and "abuse detection" in run.error
+        waits.append((run.resume_at - timezone.now()).total_seconds())
+    resumed = source_sync(source=source)
+
+    # At least a minute, then twice as long for each run in a row the limit stops.
+    assert 60 <= waits[0] < 70 and 120 <= waits[1] < 130 and 240 <= waits[2] < 250
+    assert resumed.status == SyncRun.Status.SUCCEEDED and stored(source) == expected
+    assert SyncState.objects.get(source=source).secondary_limits == 0
+
+
+def test_a_secondary_limit_honours_the_reset_when_nothing_remains(api, server):
+    github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    reset = int((timezone.now() + timedelta(minutes=10)).timestamp())
+    api.fail("/issues/comments", status=429, times=1, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+             body=b'{"message": "You have exceeded a secondary rate limit."}')
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.DEFERRED
+    assert timedelta(minutes=9) < run.resume_at - timezone.now() < timedelta(minutes=11)
+
+
+def test_a_secondary_limit_does_not_move_on_to_another_token(api, server, monkeypatch):
+    monkeypatch.setenv("BALOO_TOKEN_TEST_GH", "ghp_one,ghp_two")
+    github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    api.fail("/issues/comments", status=403, times=1, body=ABUSE)
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.DEFERRED
+    # Asked once, with the first token: a second token would dodge the limit, which GitHub forbids.
+    assert [path for path, _headers in api.requests if path.endswith("/issues/comments")] == ["/repos/example/app/issues/comments"]
+
+
+@pytest.mark.parametrize("body", [b'{"message": "Resource not accessible by personal access token"}',
+                                  b'{"message": "Must have admin rights to Repository."}'])
+def test_a_plain_403_fails_the_run_with_the_reason(api, server, body):
+    github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    api.fail("/issues", status=403, times=1, body=body)
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.FAILED and run.resume_at is None
+    assert "HTTP 403" in run.error and body.decode().split('"')[3] in run.error
