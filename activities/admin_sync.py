@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from .connectors import has_connector
-from .models import SourceHealth, SourceToken, SyncRun
+from .models import RejectedItem, SourceHealth, SourceToken, SyncRun
 from .sync import source_sync_restart
 from .tokens import source_token_create, source_token_revoke
 
@@ -133,6 +133,28 @@ class SyncRunAdmin(admin.ModelAdmin):
     @admin.display(description=_("error"))
     def short_error(self, obj: SyncRun) -> str:
         return obj.error[:120]
+
+
+@admin.register(RejectedItem)
+class RejectedItemAdmin(admin.ModelAdmin):
+    """Items syncs and webhooks read and did not store, for a reason that will not change. Read-only.
+
+    Each is counted as rejected on the run that first met it, never again: this list is where
+    every one of them stays visible.
+    """
+
+    list_display = ("external_id", "source", "reason", "rejected_at", "sync_run")
+    list_filter = ("source", "reason")
+    list_select_related = ("source", "sync_run")
+    search_fields = ("external_id",)
+    date_hierarchy = "rejected_at"
+    readonly_fields = [field.name for field in RejectedItem._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RejectedItem | None = None) -> bool:
+        return False
 
 
 @admin.register(SourceToken)

@@ -242,6 +242,10 @@ class SyncState(models.Model):
     next_sync_at = models.DateTimeField(
         _("next sync"), null=True, blank=True, help_text=_("When the schedule next runs this source (later after a rate limit).")
     )
+    secondary_limits = models.PositiveSmallIntegerField(
+        _("secondary rate limits in a row"), default=0,
+        help_text=_("Runs in a row that the system stopped with a secondary rate limit naming no time: each waits twice as long."),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -287,6 +291,35 @@ class SyncRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id} {self.started_at:%Y-%m-%d %H:%M} {self.status}"
+
+
+class RejectedItem(models.Model):
+    """An item a sync (or a webhook) read and did not store, for a reason that will not change.
+
+    A deleted account, a question that no longer exists, a merged pull request without a merge
+    date: each is counted as rejected, with its reason, on the run that first meets it, and never
+    again however often later syncs read it (listings overlap, a changed pull request brings all
+    its reviews back). Malformed records are not kept here: they are rejected on every run that
+    reads them, until the system or the connector is fixed.
+    """
+
+    source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="rejected_items")
+    external_id = models.CharField(_("external id"), max_length=255)
+    reason = models.CharField(_("reason"), max_length=200)
+    rejected_at = models.DateTimeField(_("rejected"), default=timezone.now)
+    sync_run = models.ForeignKey(
+        SyncRun, verbose_name=_("sync run"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text=_("The run that first met the item; empty when a webhook delivered it."),
+    )
+
+    class Meta:
+        ordering = ["-rejected_at"]
+        verbose_name = _("rejected item")
+        verbose_name_plural = _("rejected items")
+        constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="rejecteditem_source_external_id_uniq")]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.reason}"
 
 
 class SourceHealth(Source):

@@ -2,11 +2,11 @@
 
 import threading
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, connections, transaction
@@ -16,8 +16,12 @@ from baloo_site.bulk import copy_from_text, copy_rows, copy_text, cycle_collecto
 from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
 from contributors.services import Actor, ResolvedActors
 
-from .models import Activity, Source
+from .models import Activity, RejectedItem, Source
 from .records import ActivityRecord, RecordError, record_parse
+
+if TYPE_CHECKING:
+    from .connectors.base import Rejected
+    from .models import SyncRun
 
 BATCH_SIZE = 25_000
 ACTIVITY_COLUMNS = (
@@ -455,3 +459,32 @@ def _stored_positions(rows: list[tuple]) -> set[int]:
             [source_param, external_param],
         )
         return {position for (position,) in cursor.fetchall()}
+
+
+def rejected_items_record(
+    *, source: Source, rejected: "Sequence[Rejected]", sync_run: "SyncRun | None" = None
+) -> list["Rejected"]:
+    """Keep the items a sync or a webhook of `source` rejected for a lasting reason; return those met for the first time.
+
+    Each item is counted as rejected once: an item kept by an earlier run, or met twice in
+    `rejected`, is left out of the answer. An item whose activity is already stored is no
+    rejection at all (its author deleted their account after the activity was synced: the
+    activity stays as it was stored). Must run inside the transaction that stores the page.
+    """
+    first: dict[str, Rejected] = {}
+    for item in rejected:
+        first.setdefault(item.external_id, item)
+    if not first:
+        return []
+    ids = list(first)
+    known = set(RejectedItem.objects.filter(source=source, external_id__in=ids).values_list("external_id", flat=True))
+    known |= set(Activity.objects.filter(source=source, external_id__in=ids).values_list("external_id", flat=True))
+    new = [item for external_id, item in first.items() if external_id not in known]
+    RejectedItem.objects.bulk_create(
+        [
+            RejectedItem(source=source, external_id=item.external_id, reason=item.reason[:200], sync_run=sync_run)
+            for item in new
+        ],
+        ignore_conflicts=True,
+    )
+    return new

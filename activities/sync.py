@@ -22,10 +22,11 @@ from django.utils import timezone
 from conversion_points.metrics import metrics_recompute_soon
 
 from .connectors import Page, RateLimited, SourceError, connector_for, has_connector
-from .connectors.http import HttpClient
+from .connectors.base import Rejected
+from .connectors.http import SECONDARY_LIMIT_WAIT, HttpClient
 from .models import Source, SyncRun, SyncState
 from .outbound import remote_text
-from .services import activities_ingest
+from .services import activities_ingest, rejected_items_record
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,10 @@ COMMIT_RECORDS = 2_000
 COMMIT_SECONDS = 5.0
 # Sources whose sync has been rate limited are retried a little after the reset, not at it.
 RESET_MARGIN = timedelta(seconds=5)
+# A secondary limit that names no time is waited out for a minute, then twice as long for each
+# run in a row it stops (GitHub's documentation asks for an exponentially growing wait), up to
+# 2**6 minutes: the source is never given up, and its health page says why it waits.
+SECONDARY_LIMIT_MAX_DOUBLINGS = 6
 
 
 class LockLost(Exception):
@@ -86,6 +91,8 @@ def source_sync(
         )
     run = SyncRun.objects.create(source=source, trigger=trigger)
     connector = None
+    # Any run that a secondary limit does not stop ends a streak of them.
+    secondary_limits = 0
     errors: list[str] = []
     pending = _Pending()
     try:
@@ -103,6 +110,9 @@ def source_sync(
     except RateLimited as limited:
         # Pages fetched before the limit are good: keep them.
         _pending_commit(run, state, pending, owner=owner, lock_seconds=lock_seconds, client=connector.client)
+        if limited.backoff:
+            limited = limited.later(_backoff_until(limited.resume_at, repeats=state.secondary_limits))
+        secondary_limits = state.secondary_limits + 1 if limited.secondary else 0
         run.status, run.resume_at = SyncRun.Status.DEFERRED, limited.resume_at + RESET_MARGIN
         errors.append(str(limited))
     except SourceError as error:
@@ -126,7 +136,7 @@ def source_sync(
         if run.status == SyncRun.Status.RUNNING:
             run.status = SyncRun.Status.FAILED
         run.save()
-        _lock_release(state, owner=owner, next_sync_at=_next_sync_at(source, run))
+        _lock_release(state, owner=owner, next_sync_at=_next_sync_at(source, run), secondary_limits=secondary_limits)
     if run.created:
         metrics_recompute_soon()
     return run
@@ -147,17 +157,19 @@ class _Pending:
 
     def __init__(self) -> None:
         self.records: list[dict] = []
+        self.rejected: list[Rejected] = []
         self.checkpoint: dict | None = None
         self.pages = 0
         self.since = time.monotonic()
 
     def add(self, page: Page) -> None:
         self.records.extend(page.records)
+        self.rejected.extend(page.rejected)
         self.checkpoint = page.checkpoint
         self.pages += 1
 
     def full(self) -> bool:
-        return len(self.records) >= COMMIT_RECORDS or time.monotonic() - self.since >= COMMIT_SECONDS
+        return len(self.records) + len(self.rejected) >= COMMIT_RECORDS or time.monotonic() - self.since >= COMMIT_SECONDS
 
     def clear(self) -> None:
         self.__init__()
@@ -166,17 +178,28 @@ class _Pending:
 def _pending_commit(run: SyncRun, state: SyncState, pending: _Pending, *, owner: str, lock_seconds: int, client: HttpClient) -> None:
     if pending.checkpoint is None:
         return
-    _page_commit(run, state, owner=owner, records=pending.records, checkpoint=pending.checkpoint, lock_seconds=lock_seconds)
+    _page_commit(
+        run, state, owner=owner, records=pending.records, rejected=pending.rejected, checkpoint=pending.checkpoint,
+        lock_seconds=lock_seconds,
+    )
     run.pages += pending.pages
     pending.clear()
     run.requests, run.not_modified = client.requests_made, client.not_modified
     run.save(update_fields=["requests", "not_modified", "pages", "created", "duplicate", "rejected", "rejections"])
 
 
-def _page_commit(run: SyncRun, state: SyncState, *, owner: str, records: list[dict], checkpoint: dict, lock_seconds: int) -> None:
-    """Store pages' records and the checkpoint after them, together, or neither."""
+def _page_commit(
+    run: SyncRun, state: SyncState, *, owner: str, records: list[dict], rejected: list[Rejected], checkpoint: dict,
+    lock_seconds: int,
+) -> None:
+    """Store pages' records, the items they reject and the checkpoint after them, together, or neither.
+
+    Records the ingestion service rejects (malformed) count on every run that reads them; items the
+    connector rejected for a lasting reason count on the first run that meets them only.
+    """
     with transaction.atomic():
         result = activities_ingest(records=enumerate(records))
+        first_met = rejected_items_record(source=run.source, rejected=rejected, sync_run=run)
         advanced = SyncState.objects.filter(pk=state.pk, lock_owner=owner).update(
             checkpoint=checkpoint, locked_until=timezone.now() + timedelta(seconds=lock_seconds)
         )
@@ -184,11 +207,16 @@ def _page_commit(run: SyncRun, state: SyncState, *, owner: str, records: list[di
             raise LockLost("The lock on this source expired and another sync took over; this run stopped.")
     run.created += result.created
     run.duplicate += result.duplicate
-    run.rejected += len(result.rejected)
-    for rejection in result.rejected[: max(0, REJECTION_SAMPLES - len(run.rejections))]:
-        record = records[rejection.position]
-        external_id = record.get("external_id", "") if isinstance(record, dict) else ""
-        run.rejections.append({"external_id": external_id, "reason": rejection.reason})
+    run.rejected += len(result.rejected) + len(first_met)
+    samples = [
+        *(
+            (record.get("external_id", "") if isinstance(record := records[rejection.position], dict) else "", rejection.reason)
+            for rejection in result.rejected
+        ),
+        *((item.external_id, item.reason) for item in first_met),
+    ]
+    for external_id, reason in samples[: max(0, REJECTION_SAMPLES - len(run.rejections))]:
+        run.rejections.append({"external_id": external_id, "reason": reason})
 
 
 def _lock_acquire(state: SyncState, *, owner: str, seconds: int) -> bool:
@@ -199,8 +227,16 @@ def _lock_acquire(state: SyncState, *, owner: str, seconds: int) -> bool:
     )
 
 
-def _lock_release(state: SyncState, *, owner: str, next_sync_at: datetime | None) -> None:
-    SyncState.objects.filter(pk=state.pk, lock_owner=owner).update(lock_owner="", locked_until=None, next_sync_at=next_sync_at)
+def _lock_release(state: SyncState, *, owner: str, next_sync_at: datetime | None, secondary_limits: int) -> None:
+    SyncState.objects.filter(pk=state.pk, lock_owner=owner).update(
+        lock_owner="", locked_until=None, next_sync_at=next_sync_at, secondary_limits=secondary_limits
+    )
+
+
+def _backoff_until(least: datetime, *, repeats: int) -> datetime:
+    """When to come back after a secondary limit that named no time, the `repeats`-th such run in a row."""
+    wait = timedelta(seconds=SECONDARY_LIMIT_WAIT) * 2 ** min(repeats, SECONDARY_LIMIT_MAX_DOUBLINGS)
+    return max(least, timezone.now() + wait)
 
 
 def _next_sync_at(source: Source, run: SyncRun) -> datetime | None:

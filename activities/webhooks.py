@@ -4,7 +4,8 @@ The secret lives in the environment variable named by the source's `options["web
 (never in the configuration file), whose name starts with `BALOO_TOKEN_` like every source secret. Deliveries are turned into the same records, with the same
 external ids, as the sync makes, so a redelivery or a later sync never counts anything twice.
 Events Baloo does not count, and events of a repository the source's options do not name, are
-acknowledged (202) and ignored.
+acknowledged (202) and ignored. An item stored nowhere (its author's account deleted: `user: null`)
+is an explained rejection in the answer, kept once among the source's rejected items like a sync's.
 """
 
 import hashlib
@@ -20,6 +21,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from conversion_points.metrics import metrics_recompute_soon
 
+from .connectors.base import Rejected, split_rejected
 from .connectors.github import (
     comment_record,
     issue_records,
@@ -29,7 +31,7 @@ from .connectors.github import (
     source_repo,
 )
 from .models import Source
-from .services import activities_ingest
+from .services import activities_ingest, rejected_items_record
 from .validators import TOKEN_ENV_NAME, TOKEN_ENV_PREFIX
 
 # GitHub caps webhook payloads at 25 MB.
@@ -43,7 +45,7 @@ COUNTED_EVENTS = frozenset({"issues", "pull_request", "pull_request_review", "is
 logger = logging.getLogger(__name__)
 
 
-def github_records(source: str, event: str, payload: dict, *, repo: str) -> list[dict] | None:
+def github_records(source: str, event: str, payload: dict, *, repo: str) -> list[dict | Rejected] | None:
     """Activity records for one delivery of repository `repo` (spelled as the sync spells it); None for an event Baloo does not count."""
     action = payload.get("action")
     if event == "issues" and payload.get("issue") and action != "deleted":
@@ -123,7 +125,11 @@ def github_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         )
     if records is None:
         return JsonResponse({"ignored": event}, status=HTTPStatus.ACCEPTED)
+    records, rejected = split_rejected(records)
     result = activities_ingest(records=enumerate(records))
+    rejected_items_record(source=source, rejected=rejected)
     if result.created:
         metrics_recompute_soon()
-    return JsonResponse(result.as_dict())
+    answer = result.as_dict()
+    answer["rejected"] += [{"external_id": item.external_id, "reason": item.reason} for item in rejected]
+    return JsonResponse(answer)

@@ -7,7 +7,7 @@ always describes committed work. A connector resumes from any checkpoint it ever
 
 import copy
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -24,10 +24,32 @@ if TYPE_CHECKING:
     from activities.models import Source
 
 
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An item the connector read and turns into no activity, and why, in a few plain words.
+
+    Only for reasons that will not change when the item is read again ("deleted account",
+    "question no longer exists"): the sync service counts each such item as rejected on the run
+    that first meets it, and never again (`RejectedItem`), so a checkpoint moves past it like past
+    any stored item. A record that is malformed is not `Rejected` by the connector: it goes to
+    the ingestion service, which rejects it, with its reason, on every run that reads it.
+    """
+
+    external_id: str
+    reason: str
+
+
+# The reasons connectors give, one wording each, so the run records and the docs say the same.
+DELETED_ACCOUNT = "deleted account"
+NO_AUTHOR = "no author named"
+NO_TIME = "no time given"
+
+
 @dataclass
 class Page:
     """Records to commit, then the checkpoint that is true once they are committed.
 
+    `records` may hold `Rejected` items among the activity records: they are moved to `rejected`.
     `errors` are problems that did not stop the sync (a deleted repository among several); they
     end up on the run record.
     """
@@ -35,6 +57,21 @@ class Page:
     records: list[dict]
     checkpoint: dict
     errors: list[str] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        records, rejected = split_rejected(self.records)
+        self.records = records
+        self.rejected = [*self.rejected, *rejected]
+
+
+def split_rejected(items: Iterable[dict | Rejected]) -> tuple[list[dict], list[Rejected]]:
+    """Activity records apart from the items a connector rejected."""
+    records: list[dict] = []
+    rejected: list[Rejected] = []
+    for item in items:
+        (rejected if isinstance(item, Rejected) else records).append(item)
+    return records, rejected
 
 
 class Connector:

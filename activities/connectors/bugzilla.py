@@ -13,13 +13,14 @@ come in one request each (`ids=` repeated).
 """
 
 import copy
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from contributors.keys import email_key
 from contributors.placeholders import placeholder_emails
 
-from .base import Connector, Page, iso, later, parse_time, with_query
+from .base import NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso, later, parse_time, with_query
 from .http import SourceError
 
 BUG_FIELDS = (
@@ -33,6 +34,29 @@ BUG_KEPT = ("id", "product", "component", "status", "resolution", "creation_time
 COMMENT_KEPT = ("id", "bug_id", "count", "creation_time", "is_private")
 ATTACHMENT_KEPT = ("id", "bug_id", "creation_time", "last_change_time", "content_type", "is_patch", "is_obsolete",
                    "is_private", "size")
+
+
+FIXED_BY_NOBODY = "fixed with no assignee (the default assignee fixes nothing)"
+# Where the name ends in a Bugzilla real name: people add their nick and their availability to
+# it ("Ann Example [:ann] (PTO until 2 Jan)", "Ann Example (:ann)", "Ann Example :ann", "Ann
+# Example [he/him] ⌚UTC+1", "Ann Example - away"). Brackets of any kind, a `:nick`, a dash or bar
+# standing alone, a watch.
+_NAME_ENDS = re.compile(r"[\[\(\{<（【]|(?<!\S):{1,2}\w|\s[-|–—]\s|⌚")
+_BRACKETED = re.compile(r"[\[\(\{<（【][^\]\)\}>）】]*[\]\)\}>）】]?")
+
+
+def plain_name(real_name: str | None) -> str:
+    """A Bugzilla real name without the nick and availability notes people add to it (see `_NAME_ENDS`).
+
+    "Ann Example [:ann] (PTO until 2 Jan)" is "Ann Example"; a name that is all decoration
+    ("[:ann] Ann Example") keeps what stands outside the brackets; nothing left is no name.
+    """
+    name = " ".join((real_name or "").split()).lstrip(":")
+    cut = _NAME_ENDS.search(name)
+    plain = name[: cut.start()] if cut else name
+    if not plain.strip(" ,;:|-–—"):
+        plain = _NAME_ENDS.split(_BRACKETED.sub(" ", name).strip(), maxsplit=1)[0]
+    return plain.strip(" ,;:|-–—")
 
 
 def _kept(item: dict, fields: tuple[str, ...]) -> dict:
@@ -50,8 +74,8 @@ def _actor(login: str | None, detail: dict | None = None) -> dict:
         actor["username"] = nick
     if detail.get("id") is not None:
         actor["uid"] = str(detail["id"])
-    if detail.get("real_name"):
-        actor["name"] = detail["real_name"]
+    if name := plain_name(detail.get("real_name")):
+        actor["name"] = name
     return actor
 
 
@@ -128,15 +152,26 @@ class BugzillaConnector(Connector):
             common = {"container": container, "url": self._bug_url(bug["id"]), "title": bug.get("summary") or ""}
             creator = _actor(bug.get("creator"), bug.get("creator_detail"))
             data = _kept(bug, BUG_KEPT)
-            if creator and bug.get("creation_time"):
-                records.append(self.record(external_id=f"bug:{bug['id']}", type="bugzilla.bug.filed",
+            filed = f"bug:{bug['id']}"
+            if not creator:
+                records.append(Rejected(filed, NO_AUTHOR))
+            elif not bug.get("creation_time"):
+                records.append(Rejected(filed, NO_TIME))
+            else:
+                records.append(self.record(external_id=filed, type="bugzilla.bug.filed",
                                            occurred_at=bug["creation_time"], actor=creator, data=data, **common))
+            if bug.get("resolution") != "FIXED":
+                continue
+            fixed = f"fixed:{bug['id']}"
             assignee = _actor(bug.get("assigned_to"), bug.get("assigned_to_detail"))
-            if bug.get("resolution") == "FIXED" and assignee and email_key(str(bug.get("assigned_to") or ""))[2] not in nobody:
-                fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
-                if fixed_at:
-                    records.append(self.record(external_id=f"fixed:{bug['id']}", type="bugzilla.bug.fixed",
-                                               occurred_at=iso(fixed_at), actor=assignee, data=data, **common))
+            fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
+            if not assignee or email_key(str(bug.get("assigned_to") or ""))[2] in nobody:
+                records.append(Rejected(fixed, FIXED_BY_NOBODY))
+            elif not fixed_at:
+                records.append(Rejected(fixed, NO_TIME))
+            else:
+                records.append(self.record(external_id=fixed, type="bugzilla.bug.fixed",
+                                           occurred_at=iso(fixed_at), actor=assignee, data=data, **common))
         return records
 
     def _containers(self, bugs: list[dict]) -> dict[str, tuple[str, str]]:
@@ -152,17 +187,23 @@ class BugzillaConnector(Connector):
         records = []
         for bug_id, entry in (self._items(response.data, "bugs") or {}).items():
             container, summary = containers.get(str(bug_id), ("", ""))
-            for comment in (entry or {}).get("comments", []):
+            # Comments come oldest first, the description first of all. Not every Bugzilla gives a
+            # comment its `count` (its number on the bug): then its position in the list is its number.
+            for position, comment in enumerate((entry or {}).get("comments", [])):
+                number = comment.get("count")
+                number = position if not isinstance(number, int) else number
                 # Comment 0 is the bug's description: its filing is already `bugzilla.bug.filed`.
-                if comment.get("count") == 0:
+                if number == 0:
                     continue
+                external_id = f"comment:{comment['id']}"
                 actor = _actor(comment.get("creator") or comment.get("author"))
                 when = comment.get("creation_time") or comment.get("time")
                 if not actor or not when:
+                    records.append(Rejected(external_id, NO_AUTHOR if not actor else NO_TIME))
                     continue
-                records.append(self.record(external_id=f"comment:{comment['id']}", type="bugzilla.comment.created",
+                records.append(self.record(external_id=external_id, type="bugzilla.comment.created",
                                            occurred_at=when, actor=actor, container=container, title=summary,
-                                           url=f"{self._bug_url(int(bug_id))}#c{comment.get('count', '')}",
+                                           url=f"{self._bug_url(int(bug_id))}#c{number}",
                                            data=_kept(comment, COMMENT_KEPT)))
         return records
 
@@ -175,6 +216,7 @@ class BugzillaConnector(Connector):
             for attachment in attachments or []:
                 actor = _actor(attachment.get("creator") or attachment.get("attacher"))
                 if not actor or not attachment.get("creation_time"):
+                    records.append(Rejected(f"attachment:{attachment['id']}", NO_AUTHOR if not actor else NO_TIME))
                     continue
                 records.append(self.record(external_id=f"attachment:{attachment['id']}", type="bugzilla.attachment.created",
                                            occurred_at=attachment["creation_time"], actor=actor, container=container,

@@ -5,8 +5,14 @@ Politeness rules, in the order they apply to each request:
   used; when every token rests, `RateLimited` tells the caller when to come back (the Celery task
   reschedules itself then instead of blocking a worker);
 - `If-None-Match` with a stored ETag: a 304 answer costs no rate limit and no work;
-- 403/429 with `Retry-After` or an exhausted `X-RateLimit-Remaining` (primary and secondary limits):
-  a short wait is waited, a long one becomes `RateLimited`;
+- 403/429 with an exhausted `X-RateLimit-Remaining` (a primary limit): the token rests until
+  `X-RateLimit-Reset` and the next one is used; a short wait is waited, a long one becomes
+  `RateLimited`;
+- 403/429 that is a secondary limit ("abuse detection"): a 429, a `Retry-After`, or a body that
+  says "rate limit" or "abuse", with or without `Retry-After`. As GitHub's documentation asks:
+  after `Retry-After` when given, else at least a minute, and longer on repeats (`RateLimited`
+  says `backoff`, and the sync service doubles the wait for each such run in a row). Never by
+  moving on to another token. Any other 403 (a bad token, no access) is a `SourceError`;
 - 5xx and connection errors are retried with exponential backoff, then reported as `SourceError`.
 
 Where requests go (activities/outbound.py): every request, redirects and URLs read from answers
@@ -37,6 +43,10 @@ USER_AGENT = "Baloo-sync/1.0 (+https://github.com/mozilla/baloo)"
 TRANSIENT_STATUSES = frozenset({500, 502, 503, 504})
 # GitHub asks clients hit by a secondary limit without Retry-After to wait at least a minute.
 SECONDARY_LIMIT_WAIT = 60.0
+# What a 403 says when it is a secondary limit: GitHub's words have changed over the years
+# ("You have triggered an abuse detection mechanism", "You have exceeded a secondary rate limit"),
+# and its documentation links name them too.
+SECONDARY_LIMIT_WORDS = ("rate limit", "abuse detection", "abuse-rate-limits", "secondary-rate-limits")
 MAX_REDIRECTS = 5
 
 
@@ -49,12 +59,22 @@ class NotFound(SourceError):
 
 
 class RateLimited(Exception):
-    """Every token is resting: come back at `resume_at`."""
+    """Every token is resting: come back at `resume_at`.
 
-    def __init__(self, resume_at: datetime, detail: str) -> None:
+    `secondary`: the system's secondary limit ("abuse detection") stopped the sync. `backoff`: it
+    named no time, so `resume_at` is the least wait, and the caller waits longer on each repeat.
+    """
+
+    def __init__(self, resume_at: datetime, detail: str, *, secondary: bool = False, backoff: bool = False) -> None:
         super().__init__(f"rate limited until {resume_at:%Y-%m-%d %H:%M:%S} UTC ({detail})")
         self.resume_at = resume_at
         self.detail = detail
+        self.secondary = secondary
+        self.backoff = backoff
+
+    def later(self, resume_at: datetime) -> "RateLimited":
+        """The same limit, waited out until `resume_at` instead."""
+        return RateLimited(resume_at, self.detail, secondary=self.secondary, backoff=self.backoff)
 
 
 @dataclass(slots=True)
@@ -160,6 +180,7 @@ class HttpClient:
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.url(path_or_url)
         attempt = 0
         hops = 0
+        limited = 0
         while True:
             problem = url_problem(url)
             if problem:
@@ -198,20 +219,28 @@ class HttpClient:
             if raw.status_code == 304:
                 self.not_modified += 1
                 return Response(url=raw.url, status=304, headers=raw.headers)
-            if raw.status_code in (403, 429) and self._is_rate_limited(raw):
-                wait_until = self._retry_at(raw)
+            limit = self._limit_kind(raw) if raw.status_code in (403, 429) else None
+            if limit is not None:
+                wait_until, named = self._retry_at(raw)
                 wait = (wait_until - datetime.now(UTC)).total_seconds()
-                if token_index is not None and len(self.pool.tokens) > 1 and not raw.headers.get("Retry-After"):
+                limited += 1
+                if limit == "primary" and token_index is not None and len(self.pool.tokens) > 1:
                     self.pool.rest(token_index, wait_until)
                     continue
-                if wait <= self.max_wait:
+                if wait <= self.max_wait and limited <= self.max_retries:
                     self.sleep(max(wait, 0))
                     continue
                 if token_index is not None:
                     self.pool.rest(token_index, wait_until)
                 else:
                     self.anonymous_resting_until = wait_until
-                raise RateLimited(wait_until, f"HTTP {raw.status_code} from {url_shown(url)}")
+                if limit == "primary":
+                    raise RateLimited(wait_until, f"HTTP {raw.status_code} from {url_shown(url)}")
+                said = f": {reason}" if (reason := _reason(raw)) else ""
+                raise RateLimited(
+                    wait_until, f"secondary rate limit, HTTP {raw.status_code} from {url_shown(url)}{said}",
+                    secondary=True, backoff=not named,
+                )
             if raw.status_code in TRANSIENT_STATUSES:
                 attempt += 1
                 if attempt > self.max_retries:
@@ -243,26 +272,32 @@ class HttpClient:
                     self.pool.rest(token_index, reset)
 
     @staticmethod
-    def _is_rate_limited(raw: requests.Response) -> bool:
-        if raw.status_code == 429 or raw.headers.get("Retry-After") or raw.headers.get("X-RateLimit-Remaining") == "0":
-            return True
-        return "rate limit" in raw.text[:500].lower()
+    def _limit_kind(raw: requests.Response) -> str | None:
+        """For a 403 or 429: "primary" (the hourly quota is used up), "secondary" (any other limit), or
+        None (a refusal that no wait cures: a bad token, no access)."""
+        if raw.headers.get("X-RateLimit-Remaining") == "0":
+            return "primary"
+        if raw.status_code == 429 or raw.headers.get("Retry-After"):
+            return "secondary"
+        said = raw.text[:1000].lower()
+        return "secondary" if any(words in said for words in SECONDARY_LIMIT_WORDS) else None
 
     @staticmethod
-    def _retry_at(raw: requests.Response) -> datetime:
+    def _retry_at(raw: requests.Response) -> tuple[datetime, bool]:
+        """When to ask again, and whether the system named that time (else: GitHub's least wait, a minute)."""
         now = datetime.now(UTC)
         retry_after = raw.headers.get("Retry-After")
         if retry_after:
             if retry_after.strip().isdigit():
-                return now + timedelta(seconds=int(retry_after.strip()))
+                return now + timedelta(seconds=int(retry_after.strip())), True
             try:
-                return parsedate_to_datetime(retry_after).astimezone(UTC)
+                return parsedate_to_datetime(retry_after).astimezone(UTC), True
             except (TypeError, ValueError):
                 pass
         reset = _reset_time(raw.headers)
         if reset and raw.headers.get("X-RateLimit-Remaining") == "0":
-            return max(reset, now)
-        return now + timedelta(seconds=SECONDARY_LIMIT_WAIT)
+            return max(reset, now), True
+        return now + timedelta(seconds=SECONDARY_LIMIT_WAIT), False
 
 
 def _reset_time(headers: Mapping[str, str]) -> datetime | None:

@@ -12,6 +12,10 @@ checkpoint:
 An answer's container is its question's, looked up among the questions already synced and, for
 the few that are not, asked for one by one.
 
+Items stored nowhere are rejected with a reason, once (`Rejected`): spam, a question or answer
+whose author's account is deleted (`creator: null`), an answer whose question no longer exists.
+Answers to questions outside the configured products and locales are not the source's: skipped.
+
 Knowledge-base revisions: Kitsune's public API offers no revision listing, so
 `sumo.revision.created` arrives only through the push API or imports.
 """
@@ -21,7 +25,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from .base import Connector, Page, stored_containers, walk_listing, with_query
+from .base import DELETED_ACCOUNT, NO_TIME, Connector, Page, Rejected, stored_containers, walk_listing, with_query
 from .http import NotFound, SourceError
 
 # Kitsune's `updated__gt`/`created__gt` are strict: read the last second again, duplicates are free.
@@ -32,6 +36,10 @@ OVERLAP = timedelta(seconds=1)
 QUESTION_KEPT = ("id", "product", "topic", "locale", "created", "updated", "is_solved", "solution", "is_locked",
                  "is_archived", "is_spam", "num_answers", "num_votes")
 ANSWER_KEPT = ("id", "question", "created", "updated", "is_spam", "num_helpful_votes", "num_unhelpful_votes")
+SPAM = "marked as spam"
+QUESTION_GONE = "question no longer exists"
+# An answer's question that the API no longer has (404), apart from one outside the source (None).
+GONE = "gone"
 
 
 def _kept(item: dict, fields: tuple[str, ...]) -> dict:
@@ -67,7 +75,7 @@ class SumoConnector(Connector):
     def pages(self, checkpoint: dict) -> Iterator[Page]:
         state = copy.deepcopy(checkpoint)
         state.setdefault("questions", {})
-        containers: dict[int, str | None] = {}
+        containers: dict[int, str | None] = {}  # a question's container, None outside the source, or GONE
         for product in self.options.get("products") or [None]:
             for locale in self.options.get("locales") or [None]:
                 key = f"{product or '*'}::{locale or '*'}"
@@ -90,11 +98,24 @@ class SumoConnector(Connector):
         for items, new_state in walk_listing(self.client, answers, url=url, item_time=lambda a: a.get("created"),
                                              next_url=_next, items_of=_results, lookback=OVERLAP):
             self._learn_containers(containers, {answer["question"] for answer in items if answer.get("question")})
-            records = []
+            records: list[dict | Rejected] = []
             for answer in items:
-                container = containers.get(answer.get("question"))
+                external_id = f"answer:{answer['id']}"
+                container = containers.get(answer.get("question")) if answer.get("question") else GONE
                 actor = _actor(answer.get("creator"))
-                if container is None or not actor or answer.get("is_spam"):
+                if answer.get("is_spam"):
+                    records.append(Rejected(external_id, SPAM))
+                    continue
+                if container == GONE:
+                    records.append(Rejected(external_id, QUESTION_GONE))
+                    continue
+                if container is None:
+                    continue
+                if not actor:
+                    records.append(Rejected(external_id, DELETED_ACCOUNT))
+                    continue
+                if not answer.get("created"):
+                    records.append(Rejected(external_id, NO_TIME))
                     continue
                 records.append(self.record(
                     external_id=f"answer:{answer['id']}", type="sumo.answer.posted", occurred_at=answer["created"],
@@ -116,20 +137,33 @@ class SumoConnector(Connector):
     def _question_url(self, question_id: int, anchor: str = "") -> str:
         return self.client.url(f"questions/{question_id}{anchor}")
 
-    def _question_records(self, question: dict) -> list[dict]:
+    def _question_records(self, question: dict) -> list[dict | Rejected]:
         container = self._container(question)
-        actor = _actor(question.get("creator"))
-        if container is None or question.get("is_spam") or not actor:
+        if container is None:
             return []
+        asked = f"question:{question['id']}"
+        if question.get("is_spam"):
+            return [Rejected(asked, SPAM)]
+        if not question.get("created"):
+            return [Rejected(asked, NO_TIME)]
         common = {"container": container, "url": self._question_url(question["id"]), "title": question.get("title") or "",
                   "data": _kept(question, QUESTION_KEPT)}
-        records = [self.record(external_id=f"question:{question['id']}", type="sumo.question.asked",
-                               occurred_at=question["created"], actor=actor, **common)]
-        solver = _actor(question.get("solved_by"))
-        if question.get("solution") and solver:
-            # The API does not say when the solution was marked; the question's `updated` is the closest.
-            records.append(self.record(external_id=f"solution:{question['id']}:{question['solution']}", type="sumo.answer.solution",
-                                       occurred_at=question.get("updated") or question["created"], actor=solver, **common))
+        records: list[dict | Rejected] = []
+        actor = _actor(question.get("creator"))
+        if actor:
+            records.append(self.record(external_id=asked, type="sumo.question.asked", occurred_at=question["created"],
+                                       actor=actor, **common))
+        else:
+            records.append(Rejected(asked, DELETED_ACCOUNT))
+        if question.get("solution"):
+            solved = f"solution:{question['id']}:{question['solution']}"
+            solver = _actor(question.get("solved_by"))
+            if solver:
+                # The API does not say when the solution was marked; the question's `updated` is the closest.
+                records.append(self.record(external_id=solved, type="sumo.answer.solution",
+                                           occurred_at=question.get("updated") or question["created"], actor=solver, **common))
+            else:
+                records.append(Rejected(solved, DELETED_ACCOUNT))
         return records
 
     def _learn_containers(self, containers: dict[int, str | None], question_ids: set[int]) -> None:
@@ -145,6 +179,6 @@ class SumoConnector(Connector):
             try:
                 question = self.client.get(f"api/2/question/{question_id}/", params={"format": "json"}).data
             except NotFound:
-                containers[question_id] = None
+                containers[question_id] = GONE
                 continue
             containers[question_id] = self._container(question) if isinstance(question, dict) else None

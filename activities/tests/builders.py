@@ -42,6 +42,16 @@ def gh_issue(repo: str, number: int, *, user: dict, created: str, updated: str |
     return item
 
 
+def gh_pull(repo: str, number: int, *, user: dict | None, created: str, updated: str | None = None,
+            merged_at: str | None = None, state: str = "closed") -> dict:
+    """An item of the pulls listing (`GET /repos/{owner}/{repo}/pulls`), which always carries `merged_at`."""
+    item = sample("github_pull")
+    item.update(id=number * 10 + 8, number=number, user=user, created_at=created, updated_at=updated or created,
+                closed_at=(updated or created) if state == "closed" else None, merged_at=merged_at, state=state,
+                html_url=f"https://github.com/{repo}/pull/{number}", title=f"Item {number}")
+    return item
+
+
 def gh_comment(repo: str, comment_id: int, *, user: dict, created: str, updated: str | None = None) -> dict:
     item = sample("github_comment")
     item.update(id=comment_id, user=user, created_at=created, updated_at=updated or created,
@@ -76,6 +86,9 @@ def github_repo(api: FakeGitHub, repo: str, *, issues: int, pulls: int, comments
         item = gh_issue(repo, number, user=people[number % 40], created=at(minute), updated=at(minute + 1),
                         pull=pull, merged_at=at(minute + 1) if merged else None)
         data["issues"].append(item)
+        if pull:
+            data["pulls"].append(gh_pull(repo, number, user=people[number % 40], created=at(minute), updated=at(minute + 1),
+                                         merged_at=at(minute + 1) if merged else None))
         expected["github.pull_request.opened" if pull else "github.issue.opened"] += 1
         if merged:
             expected["github.pull_request.merged"] += 1

@@ -94,7 +94,7 @@ class Recorder(StandIn):
 
 
 class FakeGitHub(StandIn):
-    """GitHub REST v3: issues (with pull requests), comments, review comments, reviews, commits, org repos."""
+    """GitHub REST v3: issues (with pull requests), pulls, comments, review comments, reviews, commits, org repos."""
 
     def __init__(self, *, rate_limit: int | None = None) -> None:
         super().__init__()
@@ -107,7 +107,7 @@ class FakeGitHub(StandIn):
         self.exhausted_tokens: set[str] = set()
 
     def repo(self, name: str) -> dict[str, Any]:
-        return self.repos.setdefault(name, {"issues": [], "comments": [], "review_comments": [], "commits": [], "reviews": {}})
+        return self.repos.setdefault(name, {"issues": [], "pulls": [], "comments": [], "review_comments": [], "commits": [], "reviews": {}})
 
     def rate_headers(self) -> dict[str, str]:
         if self.remaining is None:
@@ -151,6 +151,12 @@ class FakeGitHub(StandIn):
         rest = parts[3:]
         if rest == ["issues"]:
             items = self._since(repo["issues"], since, "updated_at")
+        elif rest == ["pulls"]:
+            # No `since` here: GitHub's pulls listing has none. `state` defaults to open.
+            state = query.get("state", ["open"])[-1]
+            key = {"updated": "updated_at", "created": "created_at"}.get(query.get("sort", ["created"])[-1], "created_at")
+            items = [pull for pull in repo["pulls"] if state == "all" or pull["state"] == state]
+            items.sort(key=lambda pull: (pull[key], pull["number"]), reverse=query.get("direction", ["desc"])[-1] == "desc")
         elif rest == ["issues", "comments"]:
             items = self._since(repo["comments"], since, "updated_at")
         elif rest == ["pulls", "comments"]:

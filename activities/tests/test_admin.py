@@ -126,3 +126,15 @@ def test_activity_changelist_queries_do_not_grow_with_rows(admin_client: Client,
         admin_client.get(url)
 
     assert len(six_rows) == len(one_row)
+
+
+def test_rejected_items_are_listed_read_only(admin_client: Client, source: Source) -> None:
+    from activities.models import RejectedItem
+
+    RejectedItem.objects.create(source=source, external_id="issue:mozilla/kitsune:9", reason="deleted account")
+
+    page = admin_client.get(reverse("admin:activities_rejecteditem_changelist"))
+
+    assert page.status_code == 200
+    assert b"issue:mozilla/kitsune:9" in page.content and b"deleted account" in page.content
+    assert admin_client.get(reverse("admin:activities_rejecteditem_add")).status_code == 403

@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from activities.models import Activity, Source, SyncRun, SyncState
-from activities.sync import source_sync
+from activities.sync import source_sync, source_sync_restart
 from contributors.models import Identity
 
 from .builders import at, gh_comment, gh_user, github_repo
@@ -261,3 +261,164 @@ def test_a_worker_killed_mid_sync_resumes_from_the_checkpoint(api, server, monke
     assert resumed.status == SyncRun.Status.SUCCEEDED
     assert resumed.duplicate == 0
     assert stored(source) == expected
+
+
+ABUSE = (b'{"message": "You have triggered an abuse detection mechanism. Please wait a few minutes before you try again.",'
+         b' "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api#abuse-rate-limits"}')
+
+
+def test_an_abuse_detection_403_without_retry_after_defers_and_backs_off_on_repeats(api, server):
+    expected = github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    # The words "rate limit" appear nowhere in this answer, and no header says when to come back.
+    api.fail("/issues/comments", status=403, times=3, body=ABUSE)
+    source = make_source(server)
+
+    waits = []
+    for _ in range(3):
+        run = source_sync(source=source)
+        assert run.status == SyncRun.Status.DEFERRED, run.error
+        assert "secondary rate limit" in run.error and "abuse detection" in run.error
+        waits.append((run.resume_at - timezone.now()).total_seconds())
+    resumed = source_sync(source=source)
+
+    # At least a minute, then twice as long for each run in a row the limit stops.
+    assert 60 <= waits[0] < 70 and 120 <= waits[1] < 130 and 240 <= waits[2] < 250
+    assert resumed.status == SyncRun.Status.SUCCEEDED and stored(source) == expected
+    assert SyncState.objects.get(source=source).secondary_limits == 0
+
+
+def test_a_secondary_limit_honours_the_reset_when_nothing_remains(api, server):
+    github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    reset = int((timezone.now() + timedelta(minutes=10)).timestamp())
+    api.fail("/issues/comments", status=429, times=1, headers={"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(reset)},
+             body=b'{"message": "You have exceeded a secondary rate limit."}')
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.DEFERRED
+    assert timedelta(minutes=9) < run.resume_at - timezone.now() < timedelta(minutes=11)
+
+
+def test_a_secondary_limit_does_not_move_on_to_another_token(api, server, monkeypatch):
+    monkeypatch.setenv("BALOO_TOKEN_TEST_GH", "ghp_one,ghp_two")
+    github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    api.fail("/issues/comments", status=403, times=1, body=ABUSE)
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.DEFERRED
+    # Asked once, with the first token: a second token would dodge the limit, which GitHub forbids.
+    assert [path for path, _headers in api.requests if path.endswith("/issues/comments")] == ["/repos/example/app/issues/comments"]
+
+
+@pytest.mark.parametrize("body", [b'{"message": "Resource not accessible by personal access token"}',
+                                  b'{"message": "Must have admin rights to Repository."}'])
+def test_a_plain_403_fails_the_run_with_the_reason(api, server, body):
+    github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    api.fail("/issues", status=403, times=1, body=body)
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.FAILED and run.resume_at is None
+    assert "HTTP 403" in run.error and body.decode().split('"')[3] in run.error
+
+
+def as_older_api_versions_serve_it(api: FakeGitHub, repo: str) -> None:
+    """The issues listing as older API versions (and some items still) serve it: no `merged_at` at all."""
+    for item in api.repo(repo)["issues"]:
+        if item.get("pull_request"):
+            del item["pull_request"]["merged_at"]
+
+
+def test_merges_missing_from_the_issues_listing_come_from_the_pulls_listing(api, server):
+    expected = github_repo(api, "example/app", issues=130, pulls=150, comments=10, commits=10)
+    as_older_api_versions_serve_it(api, "example/app")
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    assert stored(source) == expected and expected["github.pull_request.merged"] == 75
+    pulls = {pull["number"]: pull for pull in api.repo("example/app")["pulls"]}
+    for merge in Activity.objects.filter(source=source, type="github.pull_request.merged"):
+        number = int(merge.external_id.rsplit(":", 1)[1])
+        assert merge.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ") == pulls[number]["merged_at"]
+    # The pulls listing is read page by page as the issues need it (150 closed pulls: 2 pages),
+    # never one request per pull request.
+    assert run.requests == 3 + 150 + 2 + 1 + 1 + 1
+    assert sum(path.endswith("/pulls") for path, _headers in api.requests) == 2
+
+
+def test_a_pull_request_merged_later_is_found_with_one_page_of_the_pulls_listing(api, server):
+    github_repo(api, "example/app", issues=10, pulls=5, comments=0, commits=0)
+    as_older_api_versions_serve_it(api, "example/app")
+    source = make_source(server)
+    source_sync(source=source)
+    repo = api.repo("example/app")
+    issue = next(item for item in repo["issues"] if item["number"] == 11)
+    pull = next(item for item in repo["pulls"] if item["number"] == 11)
+    issue["updated_at"] = pull["updated_at"] = pull["merged_at"] = at(5_000)
+    requests_before = len(api.requests)
+
+    run = source_sync(source=source)
+
+    assert run.created == 1
+    merge = Activity.objects.get(source=source, external_id="merged:example/app:11")
+    assert merge.occurred_at.strftime("%Y-%m-%dT%H:%M:%SZ") == at(5_000)
+    assert sum(path.endswith("/pulls") for path, _headers in api.requests[requests_before:]) == 1
+
+
+def test_a_merged_pull_request_without_a_date_is_rejected_and_said_once(api, server):
+    github_repo(api, "example/app", issues=2, pulls=2, comments=0, commits=0)
+    as_older_api_versions_serve_it(api, "example/app")
+    pull = next(item for item in api.repo("example/app")["pulls"] if item["number"] == 4)
+    pull.update(merged_at=None, merged=True)
+    source = make_source(server)
+
+    first = source_sync(source=source)
+    source_sync_restart(source=source)
+    again = source_sync(source=source)
+
+    assert first.rejections == [{"external_id": "merged:example/app:4", "reason": "merged pull request without a merge date"}]
+    assert (first.rejected, again.rejected) == (1, 0)
+    assert not Activity.objects.filter(external_id="merged:example/app:4").exists()
+
+
+def test_items_of_deleted_accounts_are_rejected_once_and_the_sync_moves_past_them(api, server):
+    from .builders import gh_issue, gh_review
+
+    github_repo(api, "example/app", issues=3, pulls=2, comments=3, commits=2)
+    repo = api.repo("example/app")
+    repo["issues"][0]["user"] = None
+    repo["comments"][0]["user"] = None
+    repo["reviews"][5].append(gh_review(999, user=None, submitted=at(4)))
+    source = make_source(server)
+
+    first = source_sync(source=source)
+    # New activity on the pull request brings its reviews back, the deleted reviewer's included.
+    repo["issues"].append(gh_issue("example/app", 6, user=gh_user("ann", 501), created=at(10)))
+    next(item for item in repo["issues"] if item["number"] == 5)["updated_at"] = at(11)
+    second = source_sync(source=source)
+
+    reasons = {sample["external_id"]: sample["reason"] for sample in first.rejections}
+    assert reasons == {"issue:example/app:1": "deleted account", "comment:example/app:1": "deleted account",
+                       "review:example/app:999": "deleted account"}
+    assert first.status == SyncRun.Status.SUCCEEDED and first.rejected == 3
+    assert (second.created, second.rejected) == (1, 0)
+    assert SyncState.objects.get(source=source).checkpoint["repos"]["example/app"]["issues"]["since"] == at(11)
+
+
+def test_every_github_actor_is_its_uid_with_the_login_as_user_name(api, server):
+    expected = github_repo(api, "example/app", issues=5, pulls=4, comments=5, commits=5)
+    source = make_source(server)
+
+    source_sync(source=source)
+
+    activities = Activity.objects.filter(source=source).select_related("identity")
+    assert activities.count() == sum(expected.values())
+    assert {activity.identity.kind for activity in activities} == {Identity.Kind.UID}
+    uid = Identity.objects.get(kind=Identity.Kind.UID, value="10001")
+    assert Identity.objects.get(kind=Identity.Kind.USERNAME, value="user1").person_id == uid.person_id

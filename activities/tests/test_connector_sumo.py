@@ -7,7 +7,7 @@ import pytest
 from django.utils import timezone
 
 from activities.models import Activity, Source, SyncRun
-from activities.sync import source_sync
+from activities.sync import source_sync, source_sync_restart
 
 from .builders import at, kitsune_data, sumo_answer
 from .standin import FakeKitsune, Server
@@ -98,3 +98,41 @@ def test_a_long_429_defers_the_run(api, server):
     resumed = source_sync(source=source)
     assert stored(source) == expected
     assert resumed.status == SyncRun.Status.SUCCEEDED
+
+
+def test_answers_and_questions_stored_nowhere_are_rejected_once_with_a_reason(api, server):
+    expected = kitsune_data(api, 6)
+    api.questions[0]["creator"] = None  # its author's account was deleted; its answers still count
+    api.answers[1]["creator"] = None
+    api.answers.append(sumo_answer(7001, 999, user="helper1", created=at(100)))  # question 999 is gone
+    spam = sumo_answer(7002, 2, user="spammer", created=at(101))
+    spam["is_spam"] = True
+    api.answers.append(spam)
+    source = make_source(server)
+
+    first = source_sync(source=source)
+    # A new answer moves the listing on; the last second is read again (`created__gt` is strict).
+    api.answers.append(sumo_answer(7003, 3, user="latecomer", created=at(101)))
+    second = source_sync(source=source)
+    source_sync_restart(source=source)
+    restarted = source_sync(source=source)
+
+    assert first.status == SyncRun.Status.SUCCEEDED, first.error
+    reasons = {sample["external_id"]: sample["reason"] for sample in first.rejections}
+    assert reasons == {"question:1": "deleted account", "answer:2": "deleted account",
+                       "answer:7001": "question no longer exists", "answer:7002": "marked as spam"}
+    assert first.rejected == 4
+    assert (second.created, second.rejected, restarted.created, restarted.rejected) == (1, 0, 0, 0)
+    assert stored(source) == expected - Counter({"sumo.question.asked": 1, "sumo.answer.posted": 1}) + Counter({"sumo.answer.posted": 1})
+    assert Activity.objects.get(source=source, external_id="answer:1").container == "thunderbird::en-US"
+
+
+def test_a_solution_whose_solver_is_gone_is_rejected(api, server):
+    kitsune_data(api, 4)
+    api.questions[3]["solved_by"] = None
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.rejections == [{"external_id": "solution:4:4", "reason": "deleted account"}]
+    assert not Activity.objects.filter(type="sumo.answer.solution").exists()

@@ -6,8 +6,9 @@ import hmac
 import orjson
 import pytest
 
-from activities.models import Activity, Source
+from activities.models import Activity, RejectedItem, Source
 from activities.sync import source_sync
+from contributors.models import Identity
 
 from .builders import at, gh_comment, gh_issue, gh_review, gh_user, sample
 from .standin import FakeGitHub, Server
@@ -263,3 +264,44 @@ def test_a_repository_named_by_repos_and_by_the_organisation_in_another_case_cou
 
     assert run.status == again.status == "succeeded", run.error
     assert list(Activity.objects.values_list("external_id", flat=True)) == ["issue:example/app:3"]
+
+
+def test_items_of_deleted_accounts_are_explained_rejections_kept_once(client, source):
+    issue = gh_issue("example/app", 8, user=None, created=at(1))
+    comment = gh_comment("example/app", 77, user=None, created=at(2))
+
+    answers = [deliver(client, "issues", {"action": "opened", "issue": issue, "repository": REPO}),
+               deliver(client, "issue_comment", {"action": "created", "comment": comment, "repository": REPO}),
+               deliver(client, "issues", {"action": "edited", "issue": issue, "repository": REPO})]
+
+    assert [answer.status_code for answer in answers] == [200, 200, 200]
+    assert answers[0].json() == {"created": 0, "duplicate": 0,
+                                 "rejected": [{"external_id": "issue:example/app:8", "reason": "deleted account"}]}
+    assert answers[1].json()["rejected"] == [{"external_id": "comment:example/app:77", "reason": "deleted account"}]
+    assert not Activity.objects.exists()
+    assert sorted(RejectedItem.objects.values_list("external_id", "reason")) == [
+        ("comment:example/app:77", "deleted account"), ("issue:example/app:8", "deleted account")]
+
+
+def test_a_merged_pull_request_without_a_merge_date_is_said_plainly(client, source):
+    pull = {"number": 10, "user": gh_user("bob", 502), "created_at": at(1), "merged_at": None, "merged": True,
+            "html_url": "https://github.com/example/app/pull/10", "title": "Fix it"}
+
+    answer = deliver(client, "pull_request", {"action": "closed", "pull_request": pull, "repository": REPO}).json()
+
+    assert answer["created"] == 1
+    assert answer["rejected"] == [{"external_id": "merged:example/app:10", "reason": "merged pull request without a merge date"}]
+
+
+def test_a_push_names_no_account_by_login_alone(client, source):
+    """A push gives the author's login but not the account's uid: the login could be another account's by now."""
+    commit = sample("github_commit")
+    push = {"ref": "refs/heads/main", "repository": REPO, "commits": [
+        {"id": commit["sha"], "message": "Keep the query", "timestamp": "2024-03-04T09:00:00+01:00",
+         "url": commit["html_url"], "author": {"name": "Ann Example", "email": "ann@example.org", "username": "ann"}}]}
+
+    deliver(client, "push", push)
+
+    activity = Activity.objects.select_related("identity").get()
+    assert (activity.identity.kind, activity.identity.value) == (Identity.Kind.EMAIL, "ann@example.org")
+    assert not Identity.objects.filter(kind=Identity.Kind.USERNAME).exists()
