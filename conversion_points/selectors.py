@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from activities.models import Activity, Source
 
-from .metrics import WINDOW_DAYS, day_number, week_of_day, week_sunday
-from .models import Area, ConversionPoint, MetricPoint, MetricRun, Population
+from .contributions import scope_counts, today_utc
+from .metrics import WINDOW_DAYS
+from .models import Area, ConversionPoint, MetricPoint, MetricRun
 from .rules import rule_condition
 
 T = TypeVar("T")
@@ -73,22 +74,36 @@ def scope_exists(*, scope: str, run: MetricRun) -> bool:
     return model.objects.filter(slug=slug).exists() or MetricPoint.objects.filter(run=run, scope=scope).exists()
 
 
-def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dict[str, Any]:
-    """The headline numbers at one week: everything, the sum of areas, each area and each source."""
-    when = week_sunday(week_of_day(day_number(day))) if day else run.latest_week
-    values = (
-        {
-            row["scope"]: row
-            for row in MetricPoint.objects.filter(run=run, population=population, date=when).values(
-                "scope", "active", "new"
-            )
-        }
-        if when
-        else {}
+AS_OF_NAMESPACE = "as-of"
+
+
+def scope_counts_as_of(*, run: MetricRun, day: date, population: str) -> dict[str, Any]:
+    """`contributions.scope_counts` at `day`, kept per (metric run, day, population).
+
+    It costs one query over every contribution up to the day (see `scope_counts`); the home page and
+    the summary ask for it on every request, so it is counted once per run and day, and a recompute
+    (which every ingestion asks for) makes the next request count it afresh.
+    """
+    return run_cached(
+        run=run,
+        namespace=AS_OF_NAMESPACE,
+        name=f"{day.isoformat()}:{population}",
+        build=lambda: scope_counts(day=day, population=population),
     )
 
+
+def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dict[str, Any]:
+    """The headline numbers as of a day (today by default): everything, the sum of areas, each area and each source.
+
+    "As of D" (BRIEF): active in the 365 days ending D, new in the 7 days ending D, dated D — so a
+    contribution made today shows today. Counted by `conversion_points.contributions`, the rule the
+    weekly series follow: on a Sunday, the numbers equal that Sunday's weekly point.
+    """
+    day = day or today_utc()
+    counts = scope_counts_as_of(run=run, day=day, population=population)["scopes"]
+
     def numbers(scope: str) -> tuple[int, int]:
-        row = values.get(scope)
+        row = counts.get(scope)
         return (row["active"], row["new"]) if row else (0, 0)
 
     areas = []
@@ -99,14 +114,13 @@ def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dic
     for source in Source.objects.order_by("slug"):
         active, new = numbers(f"source:{source.slug}")
         sources.append({"slug": source.slug, "name": source.name, "active": active, "new": new})
-    everyone = population == Population.EVERYONE
     return {
-        "date": when.isoformat() if when else None,
+        "date": day.isoformat(),
         "window_days": WINDOW_DAYS,
         "active": numbers("all")[0],
         "new": numbers("all")[1],
         "sum_of_areas": sum(area["active"] for area in areas),
-        "contributors_ever": run.contributors_ever_everyone if everyone else run.contributors_ever,
+        "contributors_ever": scope_counts_as_of(run=run, day=day, population=population)["ever"],
         "areas": areas,
         "sources": sources,
     }
