@@ -2,19 +2,17 @@
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 from django.core.cache import cache as django_cache
-from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Count, QuerySet
 
 from activities.models import Activity, Source
 
-from .contributions import scope_counts, today_utc
+from .contributions import contributions, scope_counts, today_utc, window_start
 from .metrics import WINDOW_DAYS
-from .models import Area, ConversionPoint, MetricPoint, MetricRun
-from .rules import rule_condition
+from .models import Area, ConversionPoint, MetricPoint, MetricRun, Population
 
 T = TypeVar("T")
 
@@ -155,30 +153,19 @@ def metrics_series(
     return {"scope": scope, "window_days": WINDOW_DAYS, "points": points}
 
 
-def _matching_activities(*, source: Source, types: list[str], container: str) -> QuerySet[Activity]:
-    rule = rule_condition(source_id=source.pk, types=types, container=container)
-    return Activity.objects.none() if rule is None else Activity.objects.filter(rule)
-
-
 def conversion_point_preview(*, source: Source, types: list[str], container: str) -> dict[str, Any]:
     """What a rule would match over the last 12 months: "matches N activities by M people".
 
-    People are counted as the engine counts them: through identities, bots left out, staff included.
+    The contributions it would make on the 365 days ending today, counted as everywhere else
+    (`contributions.contributions`, everyone: bots left out, staff included).
     """
-    since = timezone.now() - timedelta(days=WINDOW_DAYS)
-    totals = (
-        _matching_activities(source=source, types=types, container=container)
-        .filter(occurred_at__gte=since)
-        .aggregate(
-            activities=Count("id"),
-            people=Count(
-                "identity__person",
-                distinct=True,
-                filter=Q(identity__isnull=False, identity__person__is_bot=False),
-            ),
-        )
+    today = today_utc()
+    rule = ConversionPoint(source=source, types=types, container=container)
+    since = window_start(today)
+    totals = contributions(points=[rule], population=Population.EVERYONE, start=since, end=today).aggregate(
+        activities=Count("id"), people=Count("identity__person", distinct=True)
     )
-    return {"activities": totals["activities"], "people": totals["people"], "since": since.date()}
+    return {"activities": totals["activities"], "people": totals["people"], "since": since}
 
 
 def activity_types_seen(*, source: Source) -> list[str]:
