@@ -31,10 +31,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Value, When
+from django.db.models import Case, Count, F, IntegerField, Max, Min, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.utils import timezone
 
 from activities.models import Activity, Source
+from contributors.models import Person
 
 from .metrics import LEVEL_RANK, WINDOW_DAYS
 from .models import Area, ConversionPoint, Population
@@ -341,3 +342,29 @@ def areas_of_persons(
 def is_active(last: datetime | None, *, day: date) -> bool:
     """Whether a last contribution up to `day` makes its person active at `day`."""
     return last is not None and last >= day_start(window_start(day))
+
+
+# --------------------------------------------------------------------------- first and last contribution
+
+
+def persons_with_contribution_dates(
+    persons: QuerySet[Person], *, points: QuerySet[ConversionPoint] | None = None
+) -> QuerySet[Person]:
+    """`persons` annotated with `first_contribution_at` and `last_contribution_at` (None when none).
+
+    A person's first and last contribution of any level, in any area, staff ones included; none for
+    a person that never counts. Computed when read, from the activities and who is who now, so
+    ingestion, merges, unmerges and erasure show at once (nothing stored can go stale). Two
+    correlated subqueries per person, through the activities' identity index: for a page of people
+    or a streamed export, not for sorting everyone.
+    """
+    rows = (
+        contributions(points=scope_points("all", points=points), population=Population.EVERYONE)
+        .filter(identity__person=OuterRef("pk"))
+        .order_by()
+        .values("identity__person")
+    )
+    return persons.annotate(
+        first_contribution_at=Subquery(rows.annotate(at=Min("occurred_at")).values("at")[:1]),
+        last_contribution_at=Subquery(rows.annotate(at=Max("occurred_at")).values("at")[:1]),
+    )
