@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 
 from django.db.models import F, Q, QuerySet
 
@@ -12,10 +12,6 @@ from contributors.models import Identity, Person
 from conversion_points import contributions
 from conversion_points.models import Area, ConversionPoint, Population
 from conversion_points.rules import COUNTED_LEVELS, rules_condition
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def contributions_of_areas(*, areas: Sequence[Area] | QuerySet[Area], approved_only: bool = True) -> QuerySet[Activity]:
