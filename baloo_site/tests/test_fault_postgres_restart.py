@@ -372,6 +372,6 @@ def test_postgresql_restarted_mid_import_loses_nothing_committed_and_a_rerun_com
     # The rows committed before the restart kept their ids and identities.
     assert {key: final[key] for key in committed} == committed
     # Identities consistent: one person per contributor, with both identities, as a clean import gives.
-    assert len(people) == _persons(range(RECORDS)) and all(len(person[5]) == 2 for person in people)
+    assert len(people) == _persons(range(RECORDS)) and all(len(person[3]) == 2 for person in people)
     assert people == clean_people
     assert _canonical(final) == _canonical(reference)
