@@ -50,6 +50,7 @@ from .permissions import (
     areas_for,
     identities_for,
     people_for,
+    people_with_contribution_dates,
     readable_people,
     sees_all_areas,
 )
@@ -414,6 +415,13 @@ class PersonSerializer(serializers.ModelSerializer):
     # identities of the activities they may read, and no name that only other sources report.
     display_name = serializers.CharField(source="shown_name", read_only=True)
     identities = IdentitySerializer(many=True, read_only=True)
+    # Read from the activities with the page (accounts.permissions.people_with_contribution_dates).
+    first_contribution_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Their first contribution (any level), as far as the reader may see."
+    )
+    last_contribution_at = serializers.DateTimeField(
+        read_only=True, allow_null=True, help_text="Their latest contribution (any level), as far as the reader may see."
+    )
 
     class Meta:
         model = Person
@@ -448,7 +456,7 @@ def _people(request: Request) -> QuerySet[Person]:
             people = people.filter(**{f"is_{flag}": value})
     if params.get("source"):
         people = people.filter(pk__in=identities.filter(source__slug=params["source"]).values("person_id"))
-    return people.order_by("id")
+    return people_with_contribution_dates(user=user, people=people).order_by("id")
 
 
 @extend_schema(
@@ -499,7 +507,8 @@ class PersonDetailView(StaffAPIView, generics.RetrieveAPIView):
 
     def get_queryset(self) -> QuerySet[Person]:
         # Someone a community builder may not read answers exactly like someone who does not exist.
-        return readable_people(user=self.request.user, people=people_for(self.request.user))
+        user = self.request.user
+        return people_with_contribution_dates(user=user, people=readable_people(user=user, people=people_for(user)))
 
 
 # --------------------------------------------------------------------------- activities

@@ -32,6 +32,7 @@ from rest_framework import authentication, exceptions, status
 
 from contributors.keys import email_lowercase, sign_in_email_key
 from contributors.models import Identity
+from contributors.placeholders import counted
 from contributors.services import excluded_values
 
 from . import oidc
@@ -100,7 +101,7 @@ def is_known_contributor(email: str) -> bool:
     kind, namespace, value = key
     if (kind, value) in excluded_values():
         return False
-    return Identity.objects.filter(kind=kind, namespace=namespace, value=value, person__is_bot=False).exists()
+    return Identity.objects.filter(counted("person"), kind=kind, namespace=namespace, value=value).exists()
 
 
 class OIDCBackend(OIDCAuthenticationBackend):

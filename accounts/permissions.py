@@ -16,7 +16,9 @@ from rest_framework.permissions import BasePermission
 
 from activities.models import Activity
 from contributors.models import Identity, Person
-from conversion_points.models import Area
+from conversion_points.contributions import persons_with_contribution_dates
+from conversion_points.models import Area, ConversionPoint
+from conversion_points.rules import COUNTED_LEVELS
 
 from .roles import BUILDER_GROUP
 from .selectors import contributions_of_areas
@@ -57,6 +59,20 @@ def activities_for(user: Any) -> QuerySet[Activity]:
     if sees_all_areas(user):
         return Activity.objects.all()
     return contributions_of_areas(areas=areas_for(user), approved_only=True)
+
+
+def people_with_contribution_dates(*, user: Any, people: QuerySet[Person]) -> QuerySet[Person]:
+    """`people` with their first and last contribution as `user` may see them: every contribution for
+    staff, else only the contributions to their areas by approved active or core rules (what
+    `activities_for` lets them read)."""
+    if sees_all_areas(user):
+        return persons_with_contribution_dates(people)
+    points = (
+        ConversionPoint.objects.over_area_sources()
+        .approved()
+        .filter(area__in=areas_for(user), level__in=COUNTED_LEVELS)
+    )
+    return persons_with_contribution_dates(people, points=points)
 
 
 def identities_for(user: Any) -> QuerySet[Identity]:

@@ -2,21 +2,16 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 
-from django.db.models import F, Max, Min, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 
 from activities.models import Activity, Source
 from contributors.keys import Key, email_key, username_key
 from contributors.models import Identity, Person
-from contributors.placeholders import counted
-from conversion_points.metrics import WINDOW_DAYS
-from conversion_points.models import Area, ConversionPoint
+from conversion_points import contributions
+from conversion_points.models import Area, ConversionPoint, Population
 from conversion_points.rules import COUNTED_LEVELS, rules_condition
-
-
-def day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
 
 
 def contributions_of_areas(*, areas: Sequence[Area] | QuerySet[Area], approved_only: bool = True) -> QuerySet[Activity]:
@@ -47,66 +42,40 @@ def area_contributors(
 ) -> list[AreaContributor]:
     """The area's active contributors at `day`, which of them are new, and who lapsed that week.
 
-    In the BRIEF's words, for this area's contributions (active and core conversion points):
-    - **active at D**: at least one contribution on the 365 days ending D (UTC dates D−364 … D);
-    - **new in the week ending D**: the first-ever contribution falls on D−6 … D;
-    - **lapsed in the week ending D**: active at D−7, not active at D.
-    Bots never count; staff only when asked for. Each person once, however many identities. A
+    Counted by `conversion_points.contributions.contributor_statuses` (active, new and lapsed in
+    the BRIEF's words, the engine's rule) over the area's points that draw on its own sources; a
     community builder's list (`approved_only`) uses only the rules staff approved as they are.
+    Bots never count; staff only when asked for. Each person once, however many identities.
     `people`: the persons as the reader may see them (accounts.permissions.readable_people, with a
     `shown_name` they are sorted by); as stored by default.
     """
     if people is None:
         people = Person.objects.annotate(shown_name=F("display_name"))
-    end = day_start(day + timedelta(days=1))
-    end_previous = end - timedelta(days=7)
-    window_start = end - timedelta(days=WINDOW_DAYS)
-    rows = (
-        contributions_of_areas(areas=[area], approved_only=approved_only)
-        .filter(counted("identity__person"), occurred_at__lt=end)
-        .filter(Q() if include_staff else Q(identity__person__is_staff=False))
-        .values("identity__person")
-        .annotate(
-            first=Min("occurred_at"),
-            last=Max("occurred_at"),
-            last_before_previous=Max("occurred_at", filter=Q(occurred_at__lt=end_previous)),
-        )
-        .filter(Q(last__gte=window_start) | Q(last_before_previous__gte=window_start - timedelta(days=7)))
+    points = ConversionPoint.objects.over_area_sources()
+    if approved_only:
+        points = points.approved()
+    found = contributions.contributor_statuses(
+        scope=f"area:{area.slug}",
+        day=day,
+        population=Population.EVERYONE if include_staff else Population.VOLUNTEERS,
+        points=points,
     )
-    found = []
-    for row in rows:
-        active = row["last"] >= window_start
-        was_active = row["last_before_previous"] is not None and row["last_before_previous"] >= window_start - timedelta(days=7)
-        if active:
-            status = "new" if row["first"] >= end - timedelta(days=7) else "active"
-        elif was_active:
-            status = "lapsed"
-        else:
-            continue
-        found.append((row["identity__person"], status, row["first"], row["last"]))
-    persons = people.in_bulk([person_id for person_id, *_ in found])
-    result = [AreaContributor(persons[pid], status, first, last) for pid, status, first, last in found]
+    persons = people.in_bulk([row.person_id for row in found])
+    result = [AreaContributor(persons[row.person_id], row.status, row.first, row.last) for row in found]
     result.sort(key=lambda c: (c.status != "new", c.status == "lapsed", c.person.shown_name.casefold(), c.person.pk))
     return result
 
 
 def active_areas_of_persons(*, person_ids: Sequence[int], day: date) -> dict[int, list[str]]:
-    """Person id → slugs of the areas where the person is an active contributor at `day`."""
-    end = day_start(day + timedelta(days=1))
-    found: dict[int, list[str]] = {pid: [] for pid in person_ids}
-    if not person_ids:
-        return found
-    for area in Area.objects.order_by("position", "slug"):
-        active = (
-            # Asked by staff only (the de-duplication check): every rule, approved or not.
-            contributions_of_areas(areas=[area], approved_only=False)
-            .filter(identity__person_id__in=person_ids, occurred_at__lt=end, occurred_at__gte=end - timedelta(days=WINDOW_DAYS))
-            .values_list("identity__person_id", flat=True)
-            .distinct()
-        )
-        for person_id in active:
-            found[person_id].append(area.slug)
-    return found
+    """Person id → slugs of the areas where the person is an active contributor at `day` (staff counted, bots never)."""
+    # Asked by staff only (the de-duplication check): every rule over its area's sources, approved or not.
+    areas = contributions.areas_of_persons(
+        person_ids=person_ids, end=day, population=Population.EVERYONE, points=ConversionPoint.objects.over_area_sources()
+    )
+    return {
+        person_id: [slug for slug, (_first, last) in found.items() if contributions.is_active(last, day=day)]
+        for person_id, found in areas.items()
+    }
 
 
 @dataclass

@@ -5,6 +5,7 @@ Every change goes through the identity services, so it is audited and can be und
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import display_for_value
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -14,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from activities.records import is_email
+from conversion_points.contributions import persons_with_contribution_dates
 
 from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge, PlaceholderAccount
 from .placeholders import (
@@ -80,24 +82,26 @@ class PersonAdmin(admin.ModelAdmin):
         "locked",
         "identity_count",
         "directory_id",
-        "first_contribution_at",
-        "last_contribution_at",
+        "first_contribution",
+        "last_contribution",
     )
     list_filter = ("is_staff", "staff_reason", "is_bot", "locked")
     search_fields = ("display_name", "^identities__value", "=directory_id")
     search_help_text = _("Finds a person by name, or by the start of one of their e-mails, user names or ids.")
-    readonly_fields = ("staff_reason", "directory_id", "first_contribution_at", "last_contribution_at", "created_at")
+    readonly_fields = ("staff_reason", "directory_id", "first_contribution", "last_contribution", "created_at")
     fieldsets = (
         (None, {"fields": ("display_name", "directory_id")}),
         (_("Who counts"), {"fields": ("is_staff", "staff_reason", "is_bot")}),
         (_("Automatic changes"), {"fields": ("locked",)}),
-        (_("Contributions"), {"fields": ("first_contribution_at", "last_contribution_at", "created_at")}),
+        (_("Contributions"), {"fields": ("first_contribution", "last_contribution", "created_at")}),
     )
     inlines = (IdentityInline,)
     actions = ("merge_people", "forget_people")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Person]:
-        return super().get_queryset(request).annotate(identity_count=Count("identities"))
+        # The dates are read from the activities for the page shown (nothing stored goes stale).
+        people = super().get_queryset(request).annotate(identity_count=Count("identities"))
+        return persons_with_contribution_dates(people)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # A person is born with their first identity, from a sync, an import or the people directory.
@@ -119,6 +123,14 @@ class PersonAdmin(admin.ModelAdmin):
     @admin.display(description=_("display name"), ordering="display_name")
     def display_name_or_id(self, obj: Person) -> str:
         return str(obj)
+
+    @admin.display(description=_("first contribution"), ordering="first_contribution_at")
+    def first_contribution(self, obj: Person) -> str:
+        return display_for_value(obj.first_contribution_at, self.get_empty_value_display())
+
+    @admin.display(description=_("last contribution"), ordering="last_contribution_at")
+    def last_contribution(self, obj: Person) -> str:
+        return display_for_value(obj.last_contribution_at, self.get_empty_value_display())
 
     @admin.display(description=_("identities"), ordering="identity_count")
     def identity_count(self, obj: Person) -> int:

@@ -43,8 +43,9 @@ class Person(models.Model):
     is_bot = models.BooleanField(
         _("bot"), default=False, help_text=_("Automated accounts never count anywhere. Accounts ending in “[bot]” are bots automatically.")
     )
-    first_contribution_at = models.DateTimeField(_("first contribution"), null=True, blank=True)
-    last_contribution_at = models.DateTimeField(_("last contribution"), null=True, blank=True)
+    # A person's first and last contribution are not stored: they are read from the activities when
+    # shown (conversion_points.contributions.persons_with_contribution_dates), so they stay true
+    # through ingestion, merges, unmerges and erasure.
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     # The contributor's own choices about being seen (set on their privacy page, off by default).
     # Database defaults too: identity resolution inserts persons in bulk, naming only its own columns.

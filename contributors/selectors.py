@@ -6,7 +6,8 @@ claimed join that same person, so the lookup finds everything.
 
 A *contribution* is an activity matching an enabled conversion point (BRIEF: the common language).
 A person is *active* in an area today when they have a contribution of the active or core level in
-that area on the 365 UTC days ending today (D−364 … D), the rule the public counts use.
+that area on the 365 UTC days ending today (D−364 … D), the rule the public counts use, asked of
+`conversion_points.contributions` (bots are never active, staff are in their own record).
 """
 
 from __future__ import annotations
@@ -20,14 +21,14 @@ from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 
 from activities.models import Activity, Source
-from conversion_points.metrics import LEVEL_RANK, WINDOW_DAYS
+from conversion_points.contributions import areas_of_persons, is_active, today_utc
+from conversion_points.metrics import LEVEL_RANK
 from conversion_points.models import Area, ConversionPoint
 
 from .keys import looks_like_email, sign_in_email_key
 from .models import AccountClaim, EmailClaim, Identity, IdentityAudit, Person
 from .placeholders import counted
 
-ACTIVE_LEVELS = {ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE}
 # The contribution counts celebrated, smallest first.
 COUNT_MILESTONES = (1, 10, 100, 1000)
 
@@ -43,7 +44,12 @@ def person_for_user(*, user: AbstractBaseUser) -> Person | None:
     if key is None:
         return None
     kind, namespace, value = key
-    identity = Identity.objects.filter(kind=kind, namespace=namespace, value=value).select_related("person").first()
+    # A placeholder account (Bugzilla's nobody@…) or a bot is no one's record: nobody signs in as it.
+    identity = (
+        Identity.objects.filter(counted("person"), kind=kind, namespace=namespace, value=value)
+        .select_related("person")
+        .first()
+    )
     return identity.person if identity else None
 
 
@@ -167,8 +173,7 @@ def person_record(*, person: Person, today: date | None = None) -> PersonRecord:
     against the enabled conversion points in Python: a person has few such groups, and the rules
     (container globs) are the same ones the metrics engine applies.
     """
-    today = today or timezone.now().date()
-    window_start = today - timedelta(days=WINDOW_DAYS - 1)
+    today = today or today_utc()
     groups = _groups(person)
     points = list(
         ConversionPoint.objects.filter(enabled=True)
@@ -179,8 +184,6 @@ def person_record(*, person: Person, today: date | None = None) -> PersonRecord:
     matched: set[Group] = set()
     area_groups: dict[int, dict[Group, dict[str, Any]]] = {}
     area_levels: dict[int, str] = {}
-    area_first_active: dict[int, datetime] = {}
-    area_active_now: dict[int, bool] = {}
     reached: dict[int, list[PointReached]] = {}
     areas: dict[int, Area] = {}
     for point in points:
@@ -203,11 +206,9 @@ def person_record(*, person: Person, today: date | None = None) -> PersonRecord:
             key = (group["source_id"], group["type"], group["container"])
             matched.add(key)
             area_groups.setdefault(area_id, {})[key] = group
-            if point.level in ACTIVE_LEVELS:
-                if area_id not in area_first_active or group["first"] < area_first_active[area_id]:
-                    area_first_active[area_id] = group["first"]
-                if group["last"].date() >= window_start:
-                    area_active_now[area_id] = True
+
+    # Active where the public counts say so: the one rule, asked of `conversion_points.contributions`.
+    counted = areas_of_persons(person_ids=[person.pk], end=today)[person.pk]
 
     area_records = []
     for area_id, area in areas.items():
@@ -220,8 +221,8 @@ def person_record(*, person: Person, today: date | None = None) -> PersonRecord:
                 count=sum(group["count"] for group in in_area),
                 first=min(group["first"] for group in in_area),
                 last=max(group["last"] for group in in_area),
-                active_now=area_active_now.get(area_id, False),
-                first_active=area_first_active.get(area_id),
+                active_now=is_active(counted.get(area.slug, (None, None))[1], day=today),
+                first_active=counted.get(area.slug, (None, None))[0],
                 points=reached[area_id],
             )
         )

@@ -3,6 +3,7 @@
 import hashlib
 import io
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -20,6 +21,7 @@ from rest_framework.views import APIView
 
 from baloo_site.spreadsheet import csv_writer
 
+from .contributions import today_utc
 from .models import MetricRun, Population
 from .selectors import metric_run_current, metrics_series, metrics_summary, run_cached, scope_exists
 from .serializers import SeriesQuerySerializer, SeriesSerializer, SummaryQuerySerializer, SummarySerializer
@@ -69,10 +71,12 @@ class MetricsView(APIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    def cached(self, run: MetricRun, request: Request, build: Callable[[], Any]) -> Any:
-        """`build()` once per run, language, view and query (the format aside: JSON and CSV share the data)."""
+    def cached(self, run: MetricRun, request: Request, build: Callable[[], Any], *, day: date | None = None) -> Any:
+        """`build()` once per run, language, view, query (the format aside: JSON and CSV share the data)
+        and `day` (the day an "as of today" answer is for: tomorrow's is another one)."""
         params = urlencode(sorted((k, v) for k, v in request.query_params.items() if k != "format"))
-        digest = hashlib.sha256(f"{translation.get_language()}|{type(self).__name__}|{params}".encode()).hexdigest()
+        name = f"{translation.get_language()}|{type(self).__name__}|{params}|{day.isoformat() if day else ''}"
+        digest = hashlib.sha256(name.encode()).hexdigest()
         return run_cached(run=run, namespace=CACHE_NAMESPACE, name=digest, build=build)
 
 
@@ -93,14 +97,19 @@ ERRORS = {
 
 
 class MetricsSummaryView(MetricsView):
-    """Active contributors now (or at a date): everything, each area, each source."""
+    """Active contributors as of today (or an earlier day): everything, each area, each source."""
 
     query_serializer = SummaryQuerySerializer
 
     @extend_schema(
         operation_id="metrics_summary",
         parameters=[
-            OpenApiParameter("date", OpenApiTypes.DATE, description="Default: the latest computed week."),
+            OpenApiParameter(
+                "date",
+                OpenApiTypes.DATE,
+                description="As of this day: active in the 365 days ending it, new in the 7 days ending it. "
+                "Default: today; a day that has not happened is refused (400).",
+            ),
             STAFF,
             FORMAT,
         ],
@@ -111,19 +120,22 @@ class MetricsSummaryView(MetricsView):
         run = metric_run_current()
         if run is None:
             raise NotComputedYet()
-        day = query.get("date")
-        if day and run.latest_week and day > run.latest_week:
+        today = today_utc()
+        day = query.get("date") or today
+        if day > today:
             return Response(
                 {
                     "date": [
-                        _("No metrics after the latest computed week, %(week)s.")
-                        % {"week": run.latest_week.isoformat()}
+                        _("%(day)s has not happened yet: numbers are given as of today, %(today)s, or an earlier day.")
+                        % {"day": day.isoformat(), "today": today.isoformat()}
                     ]
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
         return Response(
-            self.cached(run, request, lambda: metrics_summary(run=run, day=day, population=population(query)))
+            self.cached(
+                run, request, lambda: metrics_summary(run=run, day=day, population=population(query)), day=day
+            )
         )
 
     def csv_rows(self, data: dict) -> tuple[list[str], list[list]]:

@@ -13,7 +13,8 @@ Choices the BRIEF leaves open, made here once:
   itself: it counts the people its rule matched, whatever its level.
 - *Where a series starts and ends.* It starts with the week of the scope's first contribution of
   any level (for the population counted), and ends with the latest computed week: the week holding
-  the latest activity stored, or this week if an activity claims to be in the future. Every week in
+  the latest activity stored, or the last complete week (whose Sunday is over, UTC) if that is
+  earlier — never the week in progress, dated on a Sunday that has not happened. Every week in
   between is a point, zeros included.
 - *contributors_ever* counts the people, not bots, with any contribution (any level) ever.
 """
@@ -44,6 +45,7 @@ from baloo_site.bulk import copy_rows, is_postgresql
 from contributors.models import Identity, Person
 from contributors.placeholders import persons_not_counted
 
+from .containers import container_sql
 from .models import AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
 
 logger = logging.getLogger(__name__)
@@ -76,82 +78,6 @@ def week_of_day(day: int) -> int:
 def week_sunday(week: int) -> date:
     """The Sunday (UTC) a week's point is dated on."""
     return EPOCH + timedelta(days=7 * week + 3)
-
-
-# --------------------------------------------------------------------------- container globs
-
-
-def glob_to_regex(pattern: str) -> str | None:
-    """A container glob (`mozilla/*`, `Firefox::*`, `[a-c]?`) as a regular expression, None if it matches nothing.
-
-    The result means what `fnmatch.fnmatchcase` means, and reads the same in Python, PostgreSQL
-    (`~`) and SQLite (Django's REGEXP): literals are escaped, `*` is any text, `?` one character,
-    `[...]` a set (`[!...]` its complement, `a-z` a range), and an unclosed `[` is a plain bracket.
-    """
-
-    def literal(char: str) -> str:
-        return char if char.isalnum() or char == "_" else "\\" + char
-
-    out = ["(?s)^"]
-    i, n = 0, len(pattern)
-    while i < n:
-        char = pattern[i]
-        i += 1
-        if char == "*":
-            out.append(".*")
-        elif char == "?":
-            out.append(".")
-        elif char == "[":
-            j = i
-            if j < n and pattern[j] == "!":
-                j += 1
-            if j < n and pattern[j] == "]":
-                j += 1
-            while j < n and pattern[j] != "]":
-                j += 1
-            if j >= n:
-                out.append("\\[")
-                continue
-            content, i = pattern[i:j], j + 1
-            negate = content.startswith("!")
-            content = content[1:] if negate else content
-            items, k = [], 0
-            while k < len(content):
-                if k + 2 < len(content) and content[k + 1] == "-":
-                    low, high = content[k], content[k + 2]
-                    if low <= high:  # a reversed range matches nothing, as in fnmatch
-                        items.append(literal(low) + "-" + literal(high))
-                    k += 3
-                else:
-                    items.append(literal(content[k]))
-                    k += 1
-            if not items:
-                if not negate:
-                    return None
-                out.append(".")
-                continue
-            out.append(("[^" if negate else "[") + "".join(items) + "]")
-        else:
-            out.append(literal(char))
-    out.append("$")
-    return "".join(out)
-
-
-def _container_condition(pattern: str) -> tuple[str, list[str]] | None:
-    """SQL deciding whether `a.container` matches a glob, or None when every container does."""
-    if not pattern or pattern == "*":
-        return None
-    postgresql = is_postgresql()
-    if "[" not in pattern:
-        if postgresql:
-            escaped = pattern.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            return "a.container LIKE %s", [escaped.replace("*", "%").replace("?", "_")]
-        # SQLite's GLOB is case-sensitive and means the same as fnmatch for * and ? (LIKE is not).
-        return "a.container GLOB %s", [pattern]
-    regex = glob_to_regex(pattern)
-    if regex is None:
-        return "1 = 0", []
-    return ("a.container ~ %s" if postgresql else "a.container REGEXP %s"), [regex]
 
 
 # --------------------------------------------------------------------------- reading contributions
@@ -225,7 +151,7 @@ def _rules_sql(rules: Rules, *, after: int | None = None, upto: int | None = Non
         return "", []
     filters, filter_params, filtered = [], [], []
     for number, point in enumerate(rules.points):
-        condition = _container_condition(point.container)
+        condition = container_sql(point.container)
         if condition is not None:
             filtered.append(number)
             filters.append(f"(r.cp = {number} AND {condition[0]})")
@@ -384,13 +310,17 @@ def contributions_fetch(*, rules: Rules) -> Contributions:
     return people.contributions(cp, people.persons_of(identity), day)
 
 
+def last_complete_week() -> int:
+    """The latest week whose Sunday is over (UTC): on a Sunday, the week before; never the week in progress."""
+    return week_of_day(day_number(timezone.now().astimezone(UTC).date())) - 1
+
+
 def latest_week() -> int | None:
-    """The latest computed week: the one holding the latest activity, never after this week."""
+    """The latest computed week: the one holding the latest activity, never after the last complete week."""
     latest = Activity.objects.aggregate(latest=Max("occurred_at"))["latest"]
     if latest is None:
         return None
-    this_week = week_of_day(day_number(timezone.now().astimezone(UTC).date()))
-    return min(week_of_day(day_number(latest.astimezone(UTC).date())), this_week)
+    return _capped_week(day_number(latest.astimezone(UTC).date()))
 
 
 # --------------------------------------------------------------------------- counting
@@ -990,11 +920,15 @@ def _activities_between(after: int, upto: int) -> tuple[int, int | None]:
 
 
 def _capped_week(latest_day: int | None) -> int | None:
-    """The latest computed week: the one holding the latest activity, never after this week."""
+    """The latest computed week: the one holding the latest activity, never after the last complete week.
+
+    A week in progress is never a point: its Sunday has not happened (the summary answers "as of
+    today" for it). Activities of the week in progress are read all the same, and counted once
+    their week is complete.
+    """
     if latest_day is None:
         return None
-    this_week = week_of_day(day_number(timezone.now().astimezone(UTC).date()))
-    return min(week_of_day(latest_day), this_week)
+    return min(week_of_day(latest_day), last_complete_week())
 
 
 def _in(persons: np.ndarray, chosen: np.ndarray) -> np.ndarray:

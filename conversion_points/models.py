@@ -1,11 +1,11 @@
 """The "what counts": areas (teams) and the conversion points that turn activities into contributions."""
 
-from fnmatch import fnmatchcase
-
 from django.conf import settings
 from django.core.validators import URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from .containers import container_matches
 
 
 class HttpsURLField(models.URLField):
@@ -174,8 +174,7 @@ class ConversionPoint(models.Model):
         return self.approved_definition is not None and self.approved_definition == self.definition()
 
     def matches_container(self, container: str) -> bool:
-        pattern = self.container or "*"
-        return pattern == "*" or fnmatchcase(container, pattern)
+        return container_matches(self.container, container)
 
 
 class MetricRun(models.Model):

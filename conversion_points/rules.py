@@ -1,7 +1,7 @@
 """Conversion points as conditions on activities, for the reads that ask Django (the engine writes its own SQL).
 
 A rule matches an activity of its source whose type is one of its types and whose container
-matches its glob (`glob_to_regex`; empty or `*` means any container). Who did it — identity,
+matches its glob (`containers.container_q`; empty or `*` means any container). Who did it — identity,
 bots, staff — is for each caller to decide.
 """
 
@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from django.db.models import Q
 
-from .metrics import glob_to_regex
+from .containers import container_q
 from .models import ConversionPoint
 
 # The levels whose contributions make someone an active contributor; casual ones are shown, not counted.
@@ -18,13 +18,10 @@ COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
 
 def rule_condition(*, source_id: int, types: Iterable[str] | None, container: str | None) -> Q | None:
     """The activities one rule matches, as a `Q` on Activity; None when its glob matches no container."""
-    condition = Q(source_id=source_id, type__in=list(types or []))
-    if container and container != "*":
-        regex = glob_to_regex(container)
-        if regex is None:
-            return None
-        condition &= Q(container__regex=regex)
-    return condition
+    matching = container_q(container)
+    if matching is None:
+        return None
+    return Q(source_id=source_id, type__in=list(types or [])) & matching
 
 
 def rules_condition(points: Iterable[ConversionPoint]) -> Q | None:

@@ -2,19 +2,17 @@
 
 import re
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date
 from typing import Any, TypeVar
 
 from django.core.cache import cache as django_cache
-from django.db.models import Count, Q, QuerySet
-from django.utils import timezone
+from django.db.models import Count, QuerySet
 
 from activities.models import Activity, Source
-from contributors.placeholders import counted
 
-from .metrics import WINDOW_DAYS, day_number, week_of_day, week_sunday
+from .contributions import contributions, scope_counts, today_utc, window_start
+from .metrics import WINDOW_DAYS
 from .models import Area, ConversionPoint, MetricPoint, MetricRun, Population
-from .rules import rule_condition
 
 T = TypeVar("T")
 
@@ -74,22 +72,36 @@ def scope_exists(*, scope: str, run: MetricRun) -> bool:
     return model.objects.filter(slug=slug).exists() or MetricPoint.objects.filter(run=run, scope=scope).exists()
 
 
-def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dict[str, Any]:
-    """The headline numbers at one week: everything, the sum of areas, each area and each source."""
-    when = week_sunday(week_of_day(day_number(day))) if day else run.latest_week
-    values = (
-        {
-            row["scope"]: row
-            for row in MetricPoint.objects.filter(run=run, population=population, date=when).values(
-                "scope", "active", "new"
-            )
-        }
-        if when
-        else {}
+AS_OF_NAMESPACE = "as-of"
+
+
+def scope_counts_as_of(*, run: MetricRun, day: date, population: str) -> dict[str, Any]:
+    """`contributions.scope_counts` at `day`, kept per (metric run, day, population).
+
+    It costs one query over every contribution up to the day (see `scope_counts`); the home page and
+    the summary ask for it on every request, so it is counted once per run and day, and a recompute
+    (which every ingestion asks for) makes the next request count it afresh.
+    """
+    return run_cached(
+        run=run,
+        namespace=AS_OF_NAMESPACE,
+        name=f"{day.isoformat()}:{population}",
+        build=lambda: scope_counts(day=day, population=population),
     )
 
+
+def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dict[str, Any]:
+    """The headline numbers as of a day (today by default): everything, the sum of areas, each area and each source.
+
+    "As of D" (BRIEF): active in the 365 days ending D, new in the 7 days ending D, dated D — so a
+    contribution made today shows today. Counted by `conversion_points.contributions`, the rule the
+    weekly series follow: on a Sunday, the numbers equal that Sunday's weekly point.
+    """
+    day = day or today_utc()
+    counts = scope_counts_as_of(run=run, day=day, population=population)["scopes"]
+
     def numbers(scope: str) -> tuple[int, int]:
-        row = values.get(scope)
+        row = counts.get(scope)
         return (row["active"], row["new"]) if row else (0, 0)
 
     areas = []
@@ -100,14 +112,13 @@ def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dic
     for source in Source.objects.order_by("slug"):
         active, new = numbers(f"source:{source.slug}")
         sources.append({"slug": source.slug, "name": source.name, "active": active, "new": new})
-    everyone = population == Population.EVERYONE
     return {
-        "date": when.isoformat() if when else None,
+        "date": day.isoformat(),
         "window_days": WINDOW_DAYS,
         "active": numbers("all")[0],
         "new": numbers("all")[1],
         "sum_of_areas": sum(area["active"] for area in areas),
-        "contributors_ever": run.contributors_ever_everyone if everyone else run.contributors_ever,
+        "contributors_ever": scope_counts_as_of(run=run, day=day, population=population)["ever"],
         "areas": areas,
         "sources": sources,
     }
@@ -142,30 +153,19 @@ def metrics_series(
     return {"scope": scope, "window_days": WINDOW_DAYS, "points": points}
 
 
-def _matching_activities(*, source: Source, types: list[str], container: str) -> QuerySet[Activity]:
-    rule = rule_condition(source_id=source.pk, types=types, container=container)
-    return Activity.objects.none() if rule is None else Activity.objects.filter(rule)
-
-
 def conversion_point_preview(*, source: Source, types: list[str], container: str) -> dict[str, Any]:
     """What a rule would match over the last 12 months: "matches N activities by M people".
 
-    People are counted as the engine counts them: through identities, bots left out, staff included.
+    The contributions it would make on the 365 days ending today, counted as everywhere else
+    (`contributions.contributions`, everyone: bots left out, staff included).
     """
-    since = timezone.now() - timedelta(days=WINDOW_DAYS)
-    totals = (
-        _matching_activities(source=source, types=types, container=container)
-        .filter(occurred_at__gte=since)
-        .aggregate(
-            activities=Count("id"),
-            people=Count(
-                "identity__person",
-                distinct=True,
-                filter=Q(identity__isnull=False) & counted("identity__person"),
-            ),
-        )
+    today = today_utc()
+    rule = ConversionPoint(source=source, types=types, container=container)
+    since = window_start(today)
+    totals = contributions(points=[rule], population=Population.EVERYONE, start=since, end=today).aggregate(
+        activities=Count("id"), people=Count("identity__person", distinct=True)
     )
-    return {"activities": totals["activities"], "people": totals["people"], "since": since.date()}
+    return {"activities": totals["activities"], "people": totals["people"], "since": since}
 
 
 def activity_types_seen(*, source: Source) -> list[str]:

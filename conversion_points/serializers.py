@@ -8,7 +8,11 @@ from .selectors import SCOPE_PATTERN
 
 class SummaryQuerySerializer(serializers.Serializer):
     date = serializers.DateField(
-        required=False, help_text=_("A day; the week holding it is used. Default: the latest computed week.")
+        required=False,
+        help_text=_(
+            "The numbers as of this day: active in the 365 days ending it, new in the 7 days ending it. "
+            "Default: today. Never a day that has not happened."
+        ),
     )
     staff = serializers.ChoiceField(choices=["include"], required=False, help_text=_("“include” counts staff too."))
 

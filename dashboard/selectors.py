@@ -2,27 +2,25 @@
 
 Everything here is aggregate — counts per scope and week, never a person. The weekly series, the
 overlap and the movements come from the snapshots of the latest complete metric run. Two figures are
-not in the snapshots and are computed here from the contributions, each with a few set-based
-queries, once per run (the callers cache them by run): the drop-off projection and the levels of a
+not in the snapshots and are counted by `conversion_points.contributions` (the engine's rule, set
+based), once per run (the callers cache them by run): the drop-off projection and the levels of a
 source (the engine keeps levels for everything and for areas only).
 """
 
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Count, Max, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import QuerySet, Sum
 
-from activities.models import Activity, Source
-from contributors.placeholders import counted
+from activities.models import Source
+from conversion_points import contributions
 from conversion_points import selectors as conversion_points_selectors
 from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
-from conversion_points.rules import COUNTED_LEVELS, rules_condition
 
 T = TypeVar("T")
 
@@ -110,58 +108,20 @@ def site_target() -> tuple[int | None, str]:
 
 
 def scope_conversion_points(*, scope: str) -> QuerySet[ConversionPoint]:
-    """The enabled conversion points that make up a scope (`all`, `area:SLUG` or `source:SLUG`)."""
-    points = ConversionPoint.objects.filter(enabled=True).select_related("area", "source")
-    if scope == "all":
-        return points
-    kind, slug = scope.split(":", 1)
-    if kind == "area":
-        return points.filter(area__slug=slug)
-    if kind == "source":
-        return points.filter(source__slug=slug)
-    return points.filter(slug=slug)
-
-
-def _window(run: MetricRun) -> tuple[datetime, datetime]:
-    """The 365 UTC days ending the run's latest week, as [start, end) datetimes."""
-    end = datetime.combine(run.latest_week + timedelta(days=1), time.min, tzinfo=UTC)
-    return end - timedelta(days=WINDOW_DAYS), end
-
-
-def _contributions(*, points: Iterable[ConversionPoint], run: MetricRun, population: str) -> QuerySet[Activity]:
-    """The activities in the run's window that the points turn into contributions, bots left out.
-
-    The same rule as the engine's: source, activity type and container glob of an enabled point,
-    the identity resolved to its person now, bots never, staff only when everyone is counted.
-    """
-    condition = rules_condition(points)
-    if condition is None:
-        return Activity.objects.none()
-    start, end = _window(run)
-    activities = Activity.objects.filter(
-        condition, counted("identity__person"), occurred_at__gte=start, occurred_at__lt=end, identity__isnull=False
-    )
-    if population == Population.VOLUNTEERS:
-        activities = activities.filter(identity__person__is_staff=False)
-    return activities
+    """The enabled conversion points that make up a scope (`all`, `area:SLUG`, `source:SLUG` or `cp:SLUG`)."""
+    return contributions.scope_points(scope)
 
 
 def last_contribution_days(*, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS) -> list[date]:
     """The UTC day of each active contributor's last counted contribution at the latest week, sorted.
 
-    One set-based query: the contributions of the scope's active and core points in the 365 days
-    ending the latest week, grouped by person. There is one day per person active at that week, so
-    its length is the snapshot's active count.
+    One set-based query (`contributions.active_contributors`, the engine's rule): one day per
+    person active at that week, so its length is the snapshot's active count.
     """
     if run.latest_week is None:
         return []
-    points = scope_conversion_points(scope=scope).filter(level__in=COUNTED_LEVELS)
-    return sorted(
-        _contributions(points=points, run=run, population=population)
-        .values("identity__person")
-        .annotate(last=Max(TruncDate("occurred_at", tzinfo=UTC)))
-        .values_list("last", flat=True)
-    )
+    rows = contributions.active_contributors(scope=scope, day=run.latest_week, population=population)
+    return sorted(row["last"].astimezone(UTC).date() for row in rows)
 
 
 def dropoff_projection(
@@ -188,23 +148,13 @@ def dropoff_projection(
 def scope_levels(*, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS) -> Levels | None:
     """People by the highest level they reached in the window — stored for areas, counted here for sources.
 
-    Three distinct counts over the window: anyone with a contribution, anyone with an active or
-    core one, anyone with a core one; the differences are the casual and active levels.
+    Counted by `contributions.level_counts` (one query) at the latest week.
     """
     stored = latest_levels(run=run, scope=scope, population=population)
     if stored is not None or run.latest_week is None:
         return stored
-    points = list(scope_conversion_points(scope=scope))
-    # One query over every point's contributions; the active and core counts keep the rows their points match.
-    counts = {"anyone": Count("identity__person", distinct=True)}
-    for name, levels in (("counted", COUNTED_LEVELS), ("core", [ConversionPoint.Level.CORE])):
-        condition = rules_condition(point for point in points if point.level in levels)
-        if condition is not None:
-            counts[name] = Count("identity__person", distinct=True, filter=condition)
-    # With no point able to match, `_contributions` is empty and Django answers 0 without a query.
-    people = _contributions(points=points, run=run, population=population).aggregate(**counts)
-    anyone, counted, core = people["anyone"], people.get("counted", 0), people.get("core", 0)
-    return Levels(casual=anyone - counted, active=counted - core, core=core)
+    casual, active, core = contributions.level_counts(scope=scope, day=run.latest_week, population=population)
+    return Levels(casual=casual, active=active, core=core)
 
 
 def overlap_matrix(*, run: MetricRun, population: str = Population.VOLUNTEERS) -> dict[str, Any]:

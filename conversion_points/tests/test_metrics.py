@@ -3,7 +3,7 @@
 The oracle reads the database with the ORM and plain Python: for every Sunday D of every scope it
 counts the persons with a contribution on D−364 … D, those whose first contribution falls on
 D−6 … D, and those active at D−7 but not at D. Nothing of the engine is reused (not even its glob
-translation: the oracle matches containers with `ConversionPoint.matches_container`).
+translation: the oracle matches containers with `fnmatch.fnmatchcase`).
 """
 
 import fnmatch
@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from activities.models import Activity, Source
 from contributors.models import Identity, Person
-from conversion_points.metrics import glob_to_regex, metrics_recompute, metrics_recompute_soon
+from conversion_points.containers import glob_to_regex
+from conversion_points.metrics import metrics_recompute, metrics_recompute_soon
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap
 
 from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
@@ -43,7 +44,7 @@ def oracle() -> dict:
             if (
                 point.source_id == activity.source_id
                 and activity.type in point.types
-                and point.matches_container(activity.container)
+                and (point.container in ("", "*") or fnmatch.fnmatchcase(activity.container, point.container))
             ):
                 contributions.append((activity.identity.person, day, point))
     latest = Activity.objects.order_by("-occurred_at").first()

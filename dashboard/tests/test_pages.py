@@ -16,6 +16,7 @@ from conversion_points.tests.factories import (
     ConversionPointFactory,
     IdentityFactory,
     PersonFactory,
+    the_day_after_sunday,
 )
 from dashboard import selectors
 from dashboard.templatetags.dashboard import count
@@ -37,8 +38,7 @@ def _fresh_cache(settings):
     cache.clear()
 
 
-@pytest.fixture
-def computed(db):
+def community():
     """Two areas sharing one person; a casual rule; a staff member and a bot who never count."""
     sumo = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
     github = Source.objects.create(slug="github", kind="github", name="GitHub")
@@ -85,6 +85,13 @@ def computed(db):
     ActivityFactory(source=sumo, type="sumo.answer.posted", identity=staff, occurred_at=at(SUNDAY))
     ActivityFactory(source=github, type="github.pr.opened", container="mozilla/a", identity=bot, occurred_at=at(SUNDAY))
     return metrics_recompute()
+
+
+@pytest.fixture
+def computed(db):
+    """`community`, counted on the Monday after SUNDAY (the clock stands still): SUNDAY is the last complete week."""
+    with the_day_after_sunday():
+        yield community()
 
 
 def test_home_shows_the_deduplicated_total_the_sum_of_areas_and_the_goal(client, computed):
