@@ -9,6 +9,7 @@ from django.db.models import F, Max, Min, Q, QuerySet
 from activities.models import Activity, Source
 from contributors.keys import Key, email_key, username_key
 from contributors.models import Identity, Person
+from contributors.staff import staff_contribution_q
 from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, ConversionPoint
 from conversion_points.rules import COUNTED_LEVELS, rules_condition
@@ -63,7 +64,7 @@ def area_contributors(
     rows = (
         contributions_of_areas(areas=[area], approved_only=approved_only)
         .filter(occurred_at__lt=end, identity__person__is_bot=False)
-        .filter(Q() if include_staff else Q(identity__person__is_staff=False))
+        .filter(Q() if include_staff else ~staff_contribution_q())
         .values("identity__person")
         .annotate(
             first=Min("occurred_at"),

@@ -15,6 +15,7 @@ from django.utils import timezone
 from baloo_site.bulk import copy_from_text, copy_rows, copy_text, cycle_collector_paused, is_postgresql, text_array
 from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
 from contributors.services import Actor, ResolvedActors
+from contributors.staff import staff_periods_from_email_domains
 
 from .models import Activity, Source
 from .records import ActivityRecord, RecordError, record_parse
@@ -230,6 +231,7 @@ def _store_batch(
         with transaction.atomic():
             identity_ids = _resolve_batch(prepared, sources=sources, resolved=resolved)
             _count_inserted(prepared, _insert_activities(_rows(prepared, identity_ids, sources), repeats))
+            staff_periods_from_email_domains(identity_ids=set(identity_ids))
     return prepared.result
 
 
@@ -282,6 +284,7 @@ def _write_resolved(prepared: _PreparedBatch, resolving: Future, repeats: "_Repe
     if rows:
         with transaction.atomic():
             _count_inserted(prepared, _insert_activities(rows, repeats, text=text))
+            staff_periods_from_email_domains(identity_ids={int(row[4]) for row in rows})
     return prepared.result
 
 

@@ -18,6 +18,7 @@ from django.db.models import Count, Max, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
 from activities.models import Activity, Source
+from contributors.staff import staff_contribution_q
 from conversion_points import selectors as conversion_points_selectors
 from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
@@ -141,7 +142,7 @@ def _contributions(*, points: Iterable[ConversionPoint], run: MetricRun, populat
         condition, occurred_at__gte=start, occurred_at__lt=end, identity__isnull=False, identity__person__is_bot=False
     )
     if population == Population.VOLUNTEERS:
-        activities = activities.filter(identity__person__is_staff=False)
+        activities = activities.filter(~staff_contribution_q())
     return activities
 
 

@@ -12,6 +12,7 @@ from activities.demo import DEMO_PEOPLE, STAFF_DOMAIN, demo_config, demo_end_dat
 from activities.models import Activity, Source
 from activities.services import activities_ingest
 from contributors.models import Person
+from contributors.staff import staff_periods_from_email_domains
 from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area
 from conversion_points.services import config_load
@@ -45,12 +46,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             config_load(config=demo_config())
             created, rejected = self._ingest(end=end, people=people)
-            # The demo marks its staff by e-mail domain; the real rule lives with the people directory.
-            staff = (
-                Person.objects.filter(identities__kind="email", identities__value__endswith=f"@{STAFF_DOMAIN}")
-                .distinct()
-                .update(is_staff=True, staff_reason=Person.StaffReason.EMAIL_DOMAIN)
-            )
+            # The demo's staff are those with an address on its staff domain, for the days from their
+            # first to their last activity with it (as STAFF_EMAIL_DOMAINS would make them).
+            staff = staff_periods_from_email_domains(domains=[STAFF_DOMAIN])
         # Count the demo community right away, so the dashboard shows it on the first visit.
         metrics_recompute()
         for rejection in rejected[:5]:
