@@ -3,7 +3,9 @@
 The oracle reads the database with the ORM and plain Python: for every Sunday D of every scope it
 counts the persons with a contribution on D−364 … D, those whose first contribution falls on
 D−6 … D, and those active at D−7 but not at D. Nothing of the engine is reused (not even its glob
-translation: the oracle matches containers with `ConversionPoint.matches_container`).
+translation: the oracle matches containers with `ConversionPoint.matches_container`). Volunteers are
+the contributions whose UTC day is outside every staff period of their person, checked one period
+at a time.
 """
 
 import fnmatch
@@ -16,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activities.models import Activity, Source
-from contributors.models import Identity, Person
+from contributors.models import Identity, Person, StaffPeriod
 from conversion_points.metrics import glob_to_regex, metrics_recompute, metrics_recompute_soon
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap
 
@@ -34,7 +36,10 @@ def week_end(day: date) -> date:
 def oracle() -> dict:
     """Expected series: {(scope, population): [(date, active, new, lapsed, levels or None), …]}."""
     points = [p for p in ConversionPoint.objects.filter(enabled=True).select_related("area", "source")]
-    contributions = []  # (person, day, point)
+    periods = defaultdict(list)
+    for period in StaffPeriod.objects.all():
+        periods[period.person_id].append((period.staff_from or date.min, period.staff_until or date.max))
+    contributions = []  # (person, day, point, staff)
     for activity in Activity.objects.select_related("identity__person"):
         if activity.identity is None or activity.identity.person.is_bot:
             continue
@@ -45,7 +50,9 @@ def oracle() -> dict:
                 and activity.type in point.types
                 and point.matches_container(activity.container)
             ):
-                contributions.append((activity.identity.person, day, point))
+                person = activity.identity.person
+                staff = any(start <= day <= end for start, end in periods[person.pk])
+                contributions.append((person, day, point, staff))
     latest = Activity.objects.order_by("-occurred_at").first()
     if latest is None:
         return {}
@@ -64,8 +71,8 @@ def oracle() -> dict:
         for population in ("volunteers", "everyone"):
             rows = [
                 (person.pk, day, LEVELS[point.level])
-                for person, day, point in contributions
-                if in_scope(point) and (population == "everyone" or not person.is_staff)
+                for person, day, point, staff in contributions
+                if in_scope(point) and (population == "everyone" or not staff)
             ]
             if not rows:
                 continue
@@ -124,7 +131,18 @@ days_before = st.one_of(
 @st.composite
 def worlds(draw):
     n_people = draw(st.integers(1, 5))
-    people = [(draw(st.booleans()), draw(st.integers(0, 6)) == 0) for _ in range(n_people)]  # staff, bot
+    # Staff periods (days after BASE_SUNDAY, None for an open end) and bot flag of each person.
+    period_day = st.one_of(st.none(), st.sampled_from([-900, -400, -365, -8, -7, -6, -1, 0, 1, 7]), st.integers(-900, 30))
+    people = [
+        (
+            [
+                pair if None in pair else tuple(sorted(pair))
+                for pair in draw(st.lists(st.tuples(period_day, period_day), max_size=2))
+            ],
+            draw(st.integers(0, 6)) == 0,
+        )
+        for _ in range(n_people)
+    ]
     identities = [draw(st.integers(0, n_people - 1)) for _ in range(draw(st.integers(1, 7)))]
     points = [
         (
@@ -158,7 +176,15 @@ def build(world) -> list[Person]:
     for model in (MetricRun, Activity, Identity, Person, ConversionPoint, Area, Source):
         model.objects.all().delete()
     sources = {slug: Source.objects.create(slug=slug, kind="manual", name=slug) for slug in ("src-x", "src-y")}
-    persons = [PersonFactory(is_staff=staff, is_bot=bot) for staff, bot in people]
+    persons = [
+        PersonFactory(
+            is_bot=bot,
+            staff_periods=[
+                tuple(None if day is None else BASE_SUNDAY + timedelta(days=day) for day in pair) for pair in periods
+            ],
+        )
+        for periods, bot in people
+    ]
     idents = [IdentityFactory(person=persons[owner]) for owner in identities]
     for number, (area, source, types, container, level, enabled) in enumerate(points):
         ConversionPointFactory(
@@ -260,7 +286,7 @@ def test_times_just_before_and_after_midnight_utc_in_other_offsets(world):
 
 
 def test_staff_count_only_when_asked_and_bots_never(world):
-    staff, bot, volunteer = PersonFactory(is_staff=True), PersonFactory(is_bot=True), PersonFactory()
+    staff, bot, volunteer = PersonFactory(staff_periods=True), PersonFactory(is_bot=True), PersonFactory()
     for person in (staff, bot, volunteer):
         ActivityFactory(
             source=world,
