@@ -24,7 +24,7 @@ from datetime import UTC, date
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Exists, Max, Min, OuterRef, Q
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, Max, Min, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -42,7 +42,7 @@ def staff_contribution_q(*, person: str = "identity__person", occurred_at: str =
     keeps staff contributions, `.exclude(staff_contribution_q())` (or `filter(~…)`) the volunteers'.
     An activity whose identity is gone has no person and is never staff.
     """
-    day = TruncDate(OuterRef(occurred_at), tzinfo=UTC)
+    day = TruncDate(ExpressionWrapper(OuterRef(occurred_at), output_field=DateTimeField()), tzinfo=UTC)
     return Exists(
         StaffPeriod.objects.filter(person=OuterRef(person))
         .filter(Q(staff_from__isnull=True) | Q(staff_from__lte=day))

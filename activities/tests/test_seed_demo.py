@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from activities.demo import demo_end_date, demo_records
 from activities.models import Activity, Source
-from contributors.models import Person
+from contributors.models import Person, StaffPeriod
 from conversion_points.models import Area, ConversionPoint
 
 PEOPLE = 300
@@ -44,7 +44,7 @@ def test_seed_demo_fills_an_empty_database_with_a_realistic_community():
     humans = Person.objects.filter(is_bot=False).count()
     # Accounts that nothing links (a SUMO user name and a GitHub login) stay separate persons.
     assert PEOPLE * 0.9 <= humans <= PEOPLE * 1.4
-    assert Person.objects.filter(is_staff=True).exists()
+    assert StaffPeriod.objects.filter(origin="email-domain").exists()
     assert Person.objects.filter(is_bot=True).count() == 2
     two_emails = Person.objects.annotate(emails=Count("identities", filter=Q(identities__kind="email")))
     assert two_emails.filter(emails__gte=2).exists()

@@ -13,13 +13,16 @@ import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import numpy as np
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activities.models import Activity, Source
 from contributors.models import Identity, Person, StaffPeriod
-from conversion_points.metrics import glob_to_regex, metrics_recompute, metrics_recompute_soon
+from contributors.staff import staff_contribution_q, staff_contribution_sql
+from conversion_points.metrics import People, day_number, glob_to_regex, metrics_recompute, metrics_recompute_soon
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap
 
 from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
@@ -220,11 +223,33 @@ def build(world) -> list[Person]:
 def test_engine_equals_the_oracle_on_random_worlds(world):
     persons = build(world)
     check_against_oracle()
+    check_staff_condition_agrees_with_the_engine()
     # A merge joins two people (possibly active in different weeks): counted once from the next recompute.
     if len(persons) >= 2:
         Identity.objects.filter(person=persons[1]).update(person=persons[0])
         persons[1].delete()
         check_against_oracle()
+
+
+def check_staff_condition_agrees_with_the_engine() -> None:
+    """The shared condition other readers use (ORM and SQL) says "staff" of the same activities as the engine."""
+    people = People.load()
+    rows = list(Activity.objects.filter(identity__isnull=False).values_list("pk", "identity__person_id", "occurred_at"))
+    days = [day_number(at.astimezone(UTC).date()) for _pk, _person, at in rows]
+    engine = people.staff_rows(
+        np.array([person for _pk, person, _at in rows], dtype=np.int64), np.array(days, dtype=np.int64)
+    )
+    by_engine = {pk for (pk, _person, _at), staff in zip(rows, engine, strict=True) if staff}
+    assert set(Activity.objects.filter(staff_contribution_q()).values_list("pk", flat=True)) == by_engine
+    condition = staff_contribution_sql(person="i.person_id", occurred_at="a.occurred_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id FROM {Activity._meta.db_table} a JOIN {Identity._meta.db_table} i ON i.id = a.identity_id "
+            f"WHERE {condition}"
+        )
+        assert {pk for (pk,) in cursor.fetchall()} == by_engine
+    volunteers = Activity.objects.filter(identity__isnull=False).exclude(staff_contribution_q())
+    assert set(volunteers.values_list("pk", flat=True)) == {pk for pk, _p, _a in rows} - by_engine
 
 
 # --------------------------------------------------------------------------- the edges, by hand
@@ -298,6 +323,61 @@ def test_staff_count_only_when_asked_and_bots_never(world):
     assert series(run)[BASE_SUNDAY][0] == 1
     assert series(run, population="everyone")[BASE_SUNDAY][0] == 2
     assert (run.contributors_ever, run.contributors_ever_everyone) == (1, 2)
+
+
+def weekly(run, population="volunteers", scope="all") -> list[tuple]:
+    return [
+        (p.date, p.active, p.new, p.lapsed)
+        for p in MetricPoint.objects.filter(run=run, scope=scope, population=population).order_by("date")
+    ]
+
+
+def answer(world, identity, day: date) -> None:
+    ActivityFactory(source=world, type="sumo.answer.posted", identity=identity, occurred_at=at(day))
+
+
+def test_a_volunteer_hired_mid_history_keeps_their_volunteer_weeks(world):
+    hired_on = BASE_SUNDAY + timedelta(days=3)  # a Wednesday: the week holds both kinds
+    noor = IdentityFactory()
+    for days in (-70, -14, 1, 3, 5, 60):
+        answer(world, noor, BASE_SUNDAY + timedelta(days=days))
+    # Something counted by no rule, a year and a half on: the series run that far.
+    ActivityFactory(source=world, type="other.thing.done", occurred_at=at(BASE_SUNDAY + timedelta(days=400)))
+    before = metrics_recompute()
+    volunteer_before, everyone_before = weekly(before), weekly(before, "everyone")
+
+    StaffPeriod.objects.create(person=noor.person, staff_from=hired_on, origin=StaffPeriod.Origin.DIRECTORY)
+    run = check_against_oracle()
+    volunteer = {d: (a, n, lapsed) for d, a, n, lapsed in weekly(run)}
+    # Every week up to the hire keeps its numbers; the hire week counts the Monday's answer.
+    assert [p for p in weekly(run) if p[0] <= BASE_SUNDAY + timedelta(days=7)] == [
+        p for p in volunteer_before if p[0] <= BASE_SUNDAY + timedelta(days=7)
+    ]
+    assert volunteer[BASE_SUNDAY - timedelta(days=70)] == (1, 1, 0)
+    # Still active as a volunteer for the 365 days after their last volunteer day, then lapsed.
+    assert volunteer[BASE_SUNDAY + timedelta(days=364)][0] == 1
+    assert volunteer[BASE_SUNDAY + timedelta(days=371)] == (0, 0, 1)
+    assert weekly(run, "everyone") == everyone_before
+    assert (run.contributors_ever, run.contributors_ever_everyone) == (1, 1)
+
+
+def test_staff_who_leave_and_go_on_contributing_join_the_volunteer_series_then(world):
+    sam = IdentityFactory(person=PersonFactory(staff_periods=[(None, BASE_SUNDAY)]))
+    for days in (-300, -7, 0, 1, 30):
+        answer(world, sam, BASE_SUNDAY + timedelta(days=days))
+    run = check_against_oracle()
+    volunteer = {d: (a, n, lapsed) for d, a, n, lapsed in weekly(run)}
+    assert min(volunteer) == BASE_SUNDAY + timedelta(days=7)  # the series starts with the Monday after
+    assert volunteer[BASE_SUNDAY + timedelta(days=7)] == (1, 1, 0)  # new as a volunteer that week
+    assert weekly(run, "everyone")[0] == (BASE_SUNDAY - timedelta(days=300 - 6), 1, 1, 0)
+    assert (run.contributors_ever, run.contributors_ever_everyone) == (1, 1)
+
+
+def test_staff_since_always_never_count_as_volunteers(world):
+    sam = IdentityFactory(person=PersonFactory(staff_periods=True))
+    answer(world, sam, BASE_SUNDAY)
+    run = check_against_oracle()
+    assert weekly(run) == [] and (run.contributors_ever, run.contributors_ever_everyone) == (0, 1)
 
 
 def test_overlap_and_movement_at_the_latest_week(world):
