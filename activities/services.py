@@ -231,7 +231,7 @@ def _store_batch(
         with transaction.atomic():
             identity_ids = _resolve_batch(prepared, sources=sources, resolved=resolved)
             _count_inserted(prepared, _insert_activities(_rows(prepared, identity_ids, sources), repeats))
-            staff_periods_from_email_domains(identity_ids=set(identity_ids))
+            _staff_addresses_seen(prepared, identity_ids)
     return prepared.result
 
 
@@ -261,6 +261,14 @@ def _resolve_and_write_rows(
     return rows, (copy_text(rows, ordered=True) if rows and is_postgresql() else None)
 
 
+def _staff_addresses_seen(prepared: _PreparedBatch, identity_ids: list[int]) -> None:
+    """Records naming an address on a staff e-mail domain widen their person's staff period (see
+    `contributors.staff`); only here is the record's address known. `identity_ids` match the valid records."""
+    staff_periods_from_email_domains(
+        seen=zip(identity_ids, (r.email for r in prepared.valid), (r.moment for r in prepared.valid), strict=True)
+    )
+
+
 def _count_inserted(prepared: _PreparedBatch, created: int) -> None:
     prepared.result.created += created
     prepared.result.duplicate += len(prepared.valid) - created
@@ -284,7 +292,7 @@ def _write_resolved(prepared: _PreparedBatch, resolving: Future, repeats: "_Repe
     if rows:
         with transaction.atomic():
             _count_inserted(prepared, _insert_activities(rows, repeats, text=text))
-            staff_periods_from_email_domains(identity_ids={int(row[4]) for row in rows})
+            _staff_addresses_seen(prepared, [int(row[4]) for row in rows])
     return prepared.result
 
 

@@ -35,7 +35,7 @@ from .models import (
     Separation,
     StaffPeriod,
 )
-from .staff import staff_periods_from_email_domains, staff_periods_move, staff_periods_restore, staff_periods_snapshot
+from .staff import staff_periods_move, staff_periods_restore, staff_periods_snapshot
 
 # Identity resolution is serialised across processes: two imports creating the same new identity
 # at once would otherwise race. Parsing and activity inserts still run in parallel.
@@ -556,8 +556,7 @@ def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:
             if into.directory_id == snapshot.get("directory_id") and into.directory_id != before["directory_id"]:
                 into.directory_id = before["directory_id"]
             into.save(update_fields=["display_name", "is_bot", "directory_id"])
-        # Each keeps the e-mail-domain period of its own addresses' activities.
-        staff_periods_from_email_domains(person_ids=[restored.pk] + ([into.pk] if into is not None else []))
+
         if snapshot.get("directory_id") and not Person.objects.filter(directory_id=snapshot["directory_id"]).exists():
             restored.directory_id = snapshot["directory_id"]
             restored.save(update_fields=["directory_id"])
@@ -615,8 +614,6 @@ def identity_move(*, identity: Identity, to: Person | None = None, reason: str =
         )
         if not staying:
             source_person.delete()
-        # Each keeps the e-mail-domain period of its own addresses' activities.
-        staff_periods_from_email_domains(person_ids=[to.pk] + ([source_person.pk] if staying else []))
         _recount()
     return to
 

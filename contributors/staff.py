@@ -11,7 +11,8 @@ Periods come from three places, each keeping its own (`StaffPeriod.origin`):
   a person who leaves the directory (or is listed as no longer staff) has their open period ended
   on that import's date;
 - `STAFF_EMAIL_DOMAINS`: one period per person from the UTC day of the first to the day of the
-  last activity made with an address on such a domain (`staff_periods_from_email_domains`);
+  last activity whose record named an address on such a domain (`staff_periods_from_email_domains`,
+  kept by ingestion);
 - an admin, on the person's page.
 
 The metrics engine applies the rule vectorised (`conversion_points.metrics.People`); every other
@@ -20,17 +21,17 @@ the same thing, and the engine's tests check that they agree with it.
 """
 
 from collections.abc import Iterable
-from datetime import UTC, date
+from datetime import UTC, date, datetime
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, Max, Min, OuterRef, Q
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from baloo_site.bulk import is_postgresql
 
-from .keys import EMAIL, email_key
+from .keys import email_key
 from .models import Identity, StaffPeriod
 
 
@@ -85,77 +86,58 @@ def staff_email_domains() -> set[str]:
     return {email_key(domain)[2] for domain in settings.STAFF_EMAIL_DOMAINS if domain.strip()}
 
 
-def _on_domains(domains: Iterable[str], prefix: str = "") -> Q:
-    condition = Q(pk__in=[])
-    for domain in sorted(domains):
-        condition |= Q(**{f"{prefix}value__endswith": f"@{domain}"})
-    return Q(**{f"{prefix}kind": EMAIL}) & condition
+def staff_periods_from_email_domains(*, seen: Iterable[tuple[int, str | None, datetime]]) -> int:
+    """Widen the periods staff e-mail domains give (`STAFF_EMAIL_DOMAINS`): one per person, from the
+    UTC day of their first to the day of their last activity whose record named an address on such a
+    domain. Returns how many persons' periods changed.
 
-
-def staff_periods_from_email_domains(
-    *,
-    identity_ids: Iterable[int] | None = None,
-    person_ids: Iterable[int] | None = None,
-    domains: Iterable[str] | None = None,
-) -> int:
-    """Keep the periods that staff e-mail domains give: one per person, from the UTC day of their
-    first to the day of their last activity made with an address on one of `domains` (default:
-    `STAFF_EMAIL_DOMAINS`). Returns how many persons' periods changed.
-
-    With `identity_ids` (the identities of activities just stored) or `person_ids` (persons whose
-    identities changed) only the persons concerned are looked at; with neither, everyone: then a
-    person with no such activity (any more) loses their e-mail-domain period. Set-based: one
-    aggregate over the activities of the addresses concerned. Call inside the writer's transaction.
+    `seen` holds (identity id, e-mail key or None, moment) for each activity record just stored, in
+    the writer's transaction: ingestion calls this for every batch (the record's address is known
+    only then — the activity points at its most specific key, often an account, not the address).
+    Records already stored before change nothing, so re-importing is harmless. A period only ever
+    widens; an admin narrows or removes one by hand.
     """
-    from activities.models import Activity  # activities depend on people, not back
-
-    domains = staff_email_domains() if domains is None else {email_key(domain)[2] for domain in domains}
-    everyone = identity_ids is None and person_ids is None
-    if not domains and not everyone:
+    domains = staff_email_domains()
+    if not domains:
         return 0
-    scope: set[int] | None = None
-    if not everyone:
-        scope = set(person_ids or ())
-        if identity_ids is not None:
-            ids = list(identity_ids)
-            if ids:
-                scope |= set(
-                    Identity.objects.filter(_on_domains(domains), pk__in=ids).values_list("person_id", flat=True)
-                )
-        if not scope:
-            return 0
-    spans = Activity.objects.filter(_on_domains(domains, "identity__")) if domains else Activity.objects.none()
-    existing = StaffPeriod.objects.filter(origin=StaffPeriod.Origin.EMAIL_DOMAIN)
-    if scope is not None:
-        spans = spans.filter(identity__person_id__in=scope)
-        existing = existing.filter(person_id__in=scope)
-    wanted = {
-        row["identity__person_id"]: (row["first"].astimezone(UTC).date(), row["last"].astimezone(UTC).date())
-        for row in spans.order_by().values("identity__person_id").annotate(first=Min("occurred_at"), last=Max("occurred_at"))
-    }
+    span_of_identity: dict[int, tuple[date, date]] = {}
+    for identity_id, email, moment in seen:
+        if email and email.rsplit("@", 1)[-1] in domains:
+            day = moment.astimezone(UTC).date()
+            first, last = span_of_identity.get(identity_id, (day, day))
+            span_of_identity[identity_id] = (min(first, day), max(last, day))
+    if not span_of_identity:
+        return 0
+    wanted: dict[int, tuple[date | None, date | None]] = {}
+    for identity_id, person_id in Identity.objects.filter(pk__in=span_of_identity).values_list("pk", "person_id"):
+        first, last = span_of_identity[identity_id]
+        wanted[person_id] = _hull(wanted.get(person_id, (first, last)), (first, last))
     have: dict[int, list[tuple[int, date | None, date | None]]] = {}
-    for pk, person_id, start, end in existing.values_list("pk", "person_id", "staff_from", "staff_until"):
+    for pk, person_id, start, end in StaffPeriod.objects.filter(
+        origin=StaffPeriod.Origin.EMAIL_DOMAIN, person_id__in=wanted
+    ).values_list("pk", "person_id", "staff_from", "staff_until"):
         have.setdefault(person_id, []).append((pk, start, end))
-    changed = [
-        person_id
-        for person_id in {*wanted, *have}
-        if [(start, end) for _pk, start, end in have.get(person_id, [])] != ([wanted[person_id]] if person_id in wanted else [])
-    ]
+    changed = []
+    for person_id, span in wanted.items():
+        periods = have.get(person_id, [])
+        for _pk, start, end in periods:
+            span = _hull(span, (start, end))
+        if [(start, end) for _pk, start, end in periods] != [span]:
+            changed.append((person_id, span))
     if changed:
-        StaffPeriod.objects.filter(
-            pk__in=[pk for person_id in changed for pk, _s, _e in have.get(person_id, [])]
-        ).delete()
+        StaffPeriod.objects.filter(pk__in=[pk for person_id, _span in changed for pk, _s, _e in have.get(person_id, [])]).delete()
         StaffPeriod.objects.bulk_create(
-            StaffPeriod(
-                person_id=person_id,
-                staff_from=wanted[person_id][0],
-                staff_until=wanted[person_id][1],
-                origin=StaffPeriod.Origin.EMAIL_DOMAIN,
-            )
-            for person_id in changed
-            if person_id in wanted
+            StaffPeriod(person_id=person_id, staff_from=start, staff_until=end, origin=StaffPeriod.Origin.EMAIL_DOMAIN)
+            for person_id, (start, end) in changed
         )
     return len(changed)
+
+
+def _hull(one: tuple[date | None, date | None], other: tuple[date | None, date | None]) -> tuple[date | None, date | None]:
+    """The smallest period holding both (None: open on that side)."""
+    start = None if one[0] is None or other[0] is None else min(one[0], other[0])
+    end = None if one[1] is None or other[1] is None else max(one[1], other[1])
+    return start, end
 
 
 # --------------------------------------------------------------------------- merges and unmerges
