@@ -1,7 +1,7 @@
 """Staff status gets dates: each staff flag becomes one period since always, open, from where the flag came.
 
-Nothing counted changes by this migration; the directory's next import, the staff e-mail domains
-(`refresh_staff_periods`) and admins narrow the periods from then on.
+Nothing counted changes by this migration; the directory's next import and admins narrow the
+periods from then on (contributors.staff).
 """
 
 import django.db.models.deletion
