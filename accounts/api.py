@@ -37,7 +37,8 @@ from rest_framework.views import APIView
 from activities.models import Activity, Source
 from baloo_site.spreadsheet import csv_writer
 from contributors.keys import email_lowercase
-from contributors.models import Identity, Person
+from contributors.models import Identity, Person, StaffPeriod
+from contributors.staff import staff_on_q
 from conversion_points.models import Area
 
 from .auth import ApiTokenAuthentication, OIDCBearerAuthentication
@@ -410,10 +411,20 @@ class IdentitySerializer(serializers.ModelSerializer):
         fields = ["id", "kind", "namespace", "value", "name", "source"]
 
 
+class StaffPeriodSerializer(serializers.ModelSerializer):
+    """Contributions on these days (UTC, both included; empty: open) count as staff."""
+
+    class Meta:
+        model = StaffPeriod
+        fields = ["staff_from", "staff_until", "origin"]
+
+
 class PersonSerializer(serializers.ModelSerializer):
     # What the reader may see (accounts.permissions.readable_people): a community builder, only the
     # identities of the activities they may read, and no name that only other sources report.
     display_name = serializers.CharField(source="shown_name", read_only=True)
+    is_staff = serializers.BooleanField(read_only=True, help_text="Staff today (a staff period holds today).")
+    staff_periods = StaffPeriodSerializer(many=True, read_only=True)
     identities = IdentitySerializer(many=True, read_only=True)
     # Read from the activities with the page (accounts.permissions.people_with_contribution_dates).
     first_contribution_at = serializers.DateTimeField(
@@ -426,7 +437,7 @@ class PersonSerializer(serializers.ModelSerializer):
     class Meta:
         model = Person
         fields = [
-            "id", "display_name", "is_staff", "is_bot", "directory_id", "locked",
+            "id", "display_name", "is_staff", "staff_periods", "is_bot", "directory_id", "locked",
             "first_contribution_at", "last_contribution_at", "identities",
         ]
 
@@ -450,6 +461,8 @@ def _people(request: Request) -> QuerySet[Person]:
         people = people.filter(
             Q(shown_name__icontains=text) | Q(pk__in=identities.filter(values).values("person_id"))
         )
+    # "Staff" is staff today: a staff period holds today (contributions count by their own day).
+    people = people.annotate(is_staff=staff_on_q()).prefetch_related("staff_periods")
     for flag in ("staff", "bot"):
         value = query_flag(request, flag)
         if value is not None:
@@ -463,7 +476,7 @@ def _people(request: Request) -> QuerySet[Person]:
     tags=["staff"],
     parameters=[
         OpenApiParameter("q", str, description="Part of a display name, e-mail or user name."),
-        OpenApiParameter("staff", bool, description="`true`: staff only; `false`: no staff."),
+        OpenApiParameter("staff", bool, description="`true`: staff today only; `false`: no one staff today."),
         OpenApiParameter("bot", bool, description="`true`: bots only; `false`: no bots."),
         OpenApiParameter("source", str, description="Only people with an identity first seen in this source (slug)."),
         CSV_PARAMETER,
@@ -485,11 +498,15 @@ class PersonListView(StaffAPIView, generics.ListAPIView):
             return super().list(request, *args, **kwargs)
         people = self.get_queryset()
         rows = (
-            [p.pk, p.shown_name, p.is_staff, p.is_bot, p.directory_id or "", _iso(p.first_contribution_at),
+            [p.pk, p.shown_name, p.is_staff, "; ".join(str(period) for period in p.staff_periods.all()),
+             p.is_bot, p.directory_id or "", _iso(p.first_contribution_at),
              _iso(p.last_contribution_at), " ".join(str(i) for i in p.identities.all())]
             for p in people.iterator(chunk_size=2000)
         )
-        header = ["id", "display_name", "is_staff", "is_bot", "directory_id", "first_contribution_at", "last_contribution_at", "identities"]
+        header = [
+            "id", "display_name", "is_staff", "staff_periods", "is_bot", "directory_id",
+            "first_contribution_at", "last_contribution_at", "identities",
+        ]
         return self.export(what="people", count=people.count(), filename="people.csv", header=header, rows=rows)
 
 
@@ -508,7 +525,8 @@ class PersonDetailView(StaffAPIView, generics.RetrieveAPIView):
     def get_queryset(self) -> QuerySet[Person]:
         # Someone a community builder may not read answers exactly like someone who does not exist.
         user = self.request.user
-        return people_with_contribution_dates(user=user, people=readable_people(user=user, people=people_for(user)))
+        people = readable_people(user=user, people=people_for(user)).annotate(is_staff=staff_on_q()).prefetch_related("staff_periods")
+        return people_with_contribution_dates(user=user, people=people)
 
 
 # --------------------------------------------------------------------------- activities

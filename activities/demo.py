@@ -6,7 +6,8 @@ example.net, and the staff domain mozilla.example); no real person's data is use
 
 The community has the shape real ones have: most people contribute once or twice, a few every
 week for years; people work in several areas and systems; some show up with two e-mail addresses
-that a commit links through their GitHub login; some are staff; two bots open pull requests.
+that a commit links through their GitHub login; some are staff; one volunteer is hired half-way
+(their volunteer weeks stay volunteer weeks); two bots open pull requests.
 """
 
 import math
@@ -798,7 +799,32 @@ class _Community:
             for moment in self._moments(human, tier):
                 area = human.areas[0] if rng.random() < 0.7 else rng.choice(human.areas)
                 yield from self._occasion(human, tier, area, moment)
+        yield from self._hired()
         yield from self._bots()
+
+    def _hired(self) -> Iterator[dict]:
+        """A volunteer who codes most weeks and is hired half-way: from then on their commits carry
+        a staff address (linked to the old one through their GitHub account), so the staff period
+        starts that day and their earlier weeks stay a volunteer's."""
+        rng = self.rng
+        human = _Human(
+            name="Noor Haddad",
+            emails=[self._unique("noor.haddad") + "@example.net"],
+            login=self._unique("noorh"),
+            uid=self._unique(str(rng.randint(1_000_000, 180_000_000))),
+            sumo_username="",
+            staff=False,
+            noreply=False,
+            tz_hours=1,
+            areas=["coding-firefox"],
+        )
+        staff_email = self._unique("nhaddad") + "@" + STAFF_DOMAIN
+        hired = self.start + (self.end - self.start) / 2
+        for week in range((self.end - self.start).days // 7):
+            moment = self.start + timedelta(weeks=week, days=rng.randrange(5), hours=9 + rng.randrange(8))
+            if moment >= hired and human.emails != [staff_email]:
+                human.emails, human.staff = [staff_email], True
+            yield from self._github_work(human, rng.choice(REPOS["coding-firefox"]), moment, True)
 
     def _occasion(self, human: _Human, tier: Tier, area: str, moment: datetime) -> Iterator[dict]:
         rng = self.rng

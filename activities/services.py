@@ -15,6 +15,7 @@ from django.utils import timezone
 from baloo_site.bulk import copy_from_text, copy_rows, copy_text, cycle_collector_paused, is_postgresql, text_array
 from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
 from contributors.services import Actor, ResolvedActors
+from contributors.staff import staff_periods_from_email_domains
 
 from .models import Activity, RejectedItem, Source
 from .records import ActivityRecord, RecordError, record_parse
@@ -234,6 +235,7 @@ def _store_batch(
         with transaction.atomic():
             identity_ids = _resolve_batch(prepared, sources=sources, resolved=resolved)
             _count_inserted(prepared, _insert_activities(_rows(prepared, identity_ids, sources), repeats))
+            _staff_addresses_seen(prepared, identity_ids)
     return prepared.result
 
 
@@ -263,6 +265,14 @@ def _resolve_and_write_rows(
     return rows, (copy_text(rows, ordered=True) if rows and is_postgresql() else None)
 
 
+def _staff_addresses_seen(prepared: _PreparedBatch, identity_ids: list[int]) -> None:
+    """Records naming an address on a staff e-mail domain widen their person's staff period (see
+    `contributors.staff`); only here is the record's address known. `identity_ids` match the valid records."""
+    staff_periods_from_email_domains(
+        seen=zip(identity_ids, (r.email for r in prepared.valid), (r.moment for r in prepared.valid), strict=True)
+    )
+
+
 def _count_inserted(prepared: _PreparedBatch, created: int) -> None:
     prepared.result.created += created
     prepared.result.duplicate += len(prepared.valid) - created
@@ -286,6 +296,7 @@ def _write_resolved(prepared: _PreparedBatch, resolving: Future, repeats: "_Repe
     if rows:
         with transaction.atomic():
             _count_inserted(prepared, _insert_activities(rows, repeats, text=text))
+            _staff_addresses_seen(prepared, [int(row[4]) for row in rows])
     return prepared.result
 
 

@@ -202,7 +202,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
 }
 
-# Identity: e-mail domains whose addresses mark a person as staff (for communities without a directory).
+# Identity: e-mail domains whose addresses make a person staff, from the first to the last activity
+# naming one (for communities without a directory; see contributors/staff.py).
 STAFF_EMAIL_DOMAINS = env.list("STAFF_EMAIL_DOMAINS", default=[])
 
 # Imports: the longest single activity record accepted, in bytes (a larger line is rejected, not read).

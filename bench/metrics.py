@@ -110,8 +110,15 @@ def fill(cursor, activities: int, people: int) -> None:
         [AREAS, SOURCES, TYPES_PER_SOURCE, TYPES_PER_SOURCE, TYPES_PER_SOURCE, POINTS - 1],
     )
     cursor.execute(
-        "INSERT INTO contributors_person (id, display_name, is_staff, is_bot, created_at) "
-        "SELECT p, '', random() < 0.02, random() < 0.001, now() FROM generate_series(1, %s) p",
+        "INSERT INTO contributors_person (id, display_name, is_bot, created_at) "
+        "SELECT p, '', random() < 0.001, now() FROM generate_series(1, %s) p",
+        [people],
+    )
+    # 2% staff: half of them since always, half hired on a day of the last four years.
+    cursor.execute(
+        "INSERT INTO contributors_staffperiod (person_id, staff_from, origin, created_at) "
+        "SELECT p, CASE WHEN random() < 0.5 THEN NULL ELSE current_date - (random() * 1460)::int END, 'admin', now() "
+        "FROM generate_series(1, %s) p WHERE random() < 0.02",
         [people],
     )
     cursor.execute("SELECT setval(pg_get_serial_sequence('contributors_person', 'id'), %s)", [people])

@@ -17,7 +17,16 @@ from django.utils.translation import ngettext
 from activities.records import is_email
 from conversion_points.contributions import persons_with_contribution_dates
 
-from .models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge, PlaceholderAccount
+from .models import (
+    Identity,
+    IdentityAudit,
+    IdentityExclusion,
+    MergeSuggestion,
+    Person,
+    PersonMerge,
+    PlaceholderAccount,
+    StaffPeriod,
+)
 from .placeholders import (
     PlaceholderMergeError,
     placeholder_account_save,
@@ -26,6 +35,7 @@ from .placeholders import (
     placeholder_value,
 )
 from .services import identity_move, person_forget, person_set_flags, person_unmerge, persons_merge
+from .staff import staff_on_q, staff_periods_save
 from .suggestions import (
     suggestion_accept,
     suggestion_reject,
@@ -73,11 +83,38 @@ class IdentityInline(admin.TabularInline):
         return False
 
 
+class StaffPeriodInline(admin.TabularInline):
+    model = StaffPeriod
+    fields = ("staff_from", "staff_until", "origin")
+    readonly_fields = ("origin",)
+    extra = 0
+    verbose_name_plural = _(
+        "staff periods (contributions on these days count as staff; on any other day as a volunteer's)"
+    )
+
+
+class StaffFilter(admin.SimpleListFilter):
+    title = _("staff")
+    parameter_name = "staff"
+
+    def lookups(self, request: HttpRequest, model_admin) -> list[tuple[str, str]]:
+        return [("now", _("staff today")), ("ever", _("staff at some time")), ("never", _("never staff"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Person]) -> QuerySet[Person]:
+        if self.value() == "now":
+            return queryset.filter(staff_on_q())
+        if self.value() == "ever":
+            return queryset.filter(staff_periods__isnull=False).distinct()
+        if self.value() == "never":
+            return queryset.filter(staff_periods__isnull=True)
+        return queryset
+
+
 @admin.register(Person)
 class PersonAdmin(admin.ModelAdmin):
     list_display = (
         "display_name_or_id",
-        "is_staff",
+        "staff_now",
         "is_bot",
         "locked",
         "identity_count",
@@ -85,22 +122,22 @@ class PersonAdmin(admin.ModelAdmin):
         "first_contribution",
         "last_contribution",
     )
-    list_filter = ("is_staff", "staff_reason", "is_bot", "locked")
+    list_filter = (StaffFilter, "staff_periods__origin", "is_bot", "locked")
     search_fields = ("display_name", "^identities__value", "=directory_id")
     search_help_text = _("Finds a person by name, or by the start of one of their e-mails, user names or ids.")
-    readonly_fields = ("staff_reason", "directory_id", "first_contribution", "last_contribution", "created_at")
+    readonly_fields = ("directory_id", "first_contribution", "last_contribution", "created_at")
     fieldsets = (
         (None, {"fields": ("display_name", "directory_id")}),
-        (_("Who counts"), {"fields": ("is_staff", "staff_reason", "is_bot")}),
+        (_("Who counts"), {"fields": ("is_bot",)}),
         (_("Automatic changes"), {"fields": ("locked",)}),
         (_("Contributions"), {"fields": ("first_contribution", "last_contribution", "created_at")}),
     )
-    inlines = (IdentityInline,)
+    inlines = (StaffPeriodInline, IdentityInline)
     actions = ("merge_people", "forget_people")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Person]:
         # The dates are read from the activities for the page shown (nothing stored goes stale).
-        people = super().get_queryset(request).annotate(identity_count=Count("identities"))
+        people = super().get_queryset(request).annotate(identity_count=Count("identities"), staff_now=staff_on_q())
         return persons_with_contribution_dates(people)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -113,12 +150,23 @@ class PersonAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Person, form, change: bool) -> None:
         flags = {
-            field: form.cleaned_data[field] for field in ("is_staff", "is_bot", "locked") if field in form.changed_data
+            field: form.cleaned_data[field] for field in ("is_bot", "locked") if field in form.changed_data
         }
         original = Person.objects.get(pk=obj.pk)
         original.display_name = obj.display_name
         original.save(update_fields=["display_name"])
         person_set_flags(person=original, by=request.user, **flags)
+
+    def save_formset(self, request: HttpRequest, form, formset, change: bool) -> None:
+        if formset.model is not StaffPeriod:
+            super().save_formset(request, form, formset, change)
+            return
+        saved = formset.save(commit=False)
+        staff_periods_save(person_id=form.instance.pk, saved=saved, deleted=formset.deleted_objects, by=request.user)
+
+    @admin.display(description=_("staff today"), boolean=True, ordering="staff_now")
+    def staff_now(self, obj: Person) -> bool:
+        return obj.staff_now
 
     @admin.display(description=_("display name"), ordering="display_name")
     def display_name_or_id(self, obj: Person) -> str:

@@ -1,9 +1,22 @@
 """The people directory (the HRIS / phonebook export): the source of truth for staff and for
 which e-mails and user names belong to one human. The format is in docs/contracts.md.
+
+Staff periods from the directory (origin `directory`, see `contributors.staff` for the rule):
+- `staff: true` with `staff_from` and/or `staff_until` (ISO dates, inclusive) is that period.
+- `staff: true` without `staff_from`: a person already staff by the directory keeps the start they
+  have. Otherwise, on the directory's first import, staff since always (the directory describes
+  people as they are now, and the people already there are taken as they always were); on a later
+  import, staff from that import's date: hired now, their volunteer weeks stay volunteer weeks.
+- A person who leaves the directory (absent from a later import), or is listed with `staff: false`,
+  has their open directory period ended on that import's date (the last day counted as staff); the
+  period stays, so past weeks keep their numbers.
+Re-importing the same export changes nothing. Periods an admin entered are never touched.
 """
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, date
 from typing import Any
 
 import orjson
@@ -15,7 +28,7 @@ from activities.records import OversizedRecord, is_email
 from baloo_site.bulk import insert_rows_returning_ids, update_rows
 
 from .keys import Key, email_key, username_key
-from .models import Identity, IdentityAudit, Person
+from .models import Identity, IdentityAudit, Person, StaffPeriod
 from .placeholders import placeholder_keys
 from .services import blocked_person_pairs, identities_existing, merge_allowed, persons_merge_many, resolution_lock
 
@@ -26,6 +39,7 @@ class DirectoryResult:
     updated: int = 0
     merged: int = 0
     left: int = 0
+    staff_periods: int = 0  # directory staff periods added, changed, ended or removed
     rejected: list[tuple[int, str]] = field(default_factory=list)
     # Keys of applied records that were left out (placeholder accounts), with why.
     left_out: list[tuple[int, str]] = field(default_factory=list)
@@ -38,13 +52,30 @@ class DirectoryRecord:
     name: str
     keys: list[Key]
     staff: bool
+    staff_from: date | None = None
+    staff_until: date | None = None
 
 
 class DirectoryError(ValueError):
     pass
 
 
-def _parse(raw: Any, *, namespaces: dict[str, str]) -> tuple[str, str, list[Key], bool]:
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date(record: dict, name: str) -> date | None:
+    value = record.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not ISO_DATE.fullmatch(value):
+        raise DirectoryError(f"{name} must be a date written YYYY-MM-DD, not {str(value)[:40]!r}")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise DirectoryError(f"{name} {value!r} is not a day of the calendar") from None
+
+
+def _parse(raw: Any, *, namespaces: dict[str, str]) -> tuple[str, str, list[Key], bool, date | None, date | None]:
     if isinstance(raw, OversizedRecord):
         raise DirectoryError(f"the record is {raw.size:,} bytes; a directory record is never that large")
     try:
@@ -81,17 +112,23 @@ def _parse(raw: Any, *, namespaces: dict[str, str]) -> tuple[str, str, list[Key]
     staff = record.get("staff", False)
     if not isinstance(staff, bool):
         raise DirectoryError("staff must be true or false")
-    return directory_id.strip(), name.strip()[:200], list(dict.fromkeys(keys)), staff
+    staff_from, staff_until = _date(record, "staff_from"), _date(record, "staff_until")
+    if (staff_from or staff_until) and not staff:
+        raise DirectoryError('staff_from and staff_until bound a staff period: give them with "staff": true')
+    if staff_from and staff_until and staff_from > staff_until:
+        raise DirectoryError(f"staff_from {staff_from.isoformat()} is after staff_until {staff_until.isoformat()}")
+    return directory_id.strip(), name.strip()[:200], list(dict.fromkeys(keys)), staff, staff_from, staff_until
 
 
 def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> DirectoryResult:
     """Apply a full people directory export.
 
     Each record is one person with all its e-mails and user names: existing persons holding any of
-    them are merged into it (audited, reversible), `staff` sets the staff flag, and re-importing
-    updates rather than duplicates (the record's `id` is the key). A record that would join persons
-    an admin separated or locked is reported, not applied. Persons no longer in the directory keep
-    their identities but lose a staff flag that the directory had set.
+    them are merged into it (audited, reversible), `staff` (with `staff_from`/`staff_until`) gives
+    a staff period, and re-importing updates rather than duplicates (the record's `id` is the key).
+    A record that would join persons an admin separated or locked is reported, not applied. Persons
+    no longer in the directory keep their identities, and their open directory staff period ends on
+    the import's date (see the module's docstring).
     """
     result = DirectoryResult()
     namespaces = {source.slug: source.accounts_namespace for source in Source.objects.all()}
@@ -101,7 +138,7 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
     owner_of_key: dict[Key, str] = {}
     for line, raw in records:
         try:
-            directory_id, name, keys, staff = _parse(raw, namespaces=namespaces)
+            directory_id, name, keys, staff, staff_from, staff_until = _parse(raw, namespaces=namespaces)
             if directory_id in first_line_of_id:
                 raise DirectoryError(f"duplicate id {directory_id!r} (first on line {first_line_of_id[directory_id]})")
             for key in keys:
@@ -118,7 +155,7 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
         first_line_of_id[directory_id] = line
         for key in keys:
             owner_of_key[key] = directory_id
-        parsed.append(DirectoryRecord(line, directory_id, name, keys, staff))
+        parsed.append(DirectoryRecord(line, directory_id, name, keys, staff, staff_from, staff_until))
 
     with transaction.atomic():
         resolution_lock()
@@ -127,6 +164,7 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
 
 
 def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> None:
+    first_import = not IdentityAudit.objects.filter(action=IdentityAudit.Action.DIRECTORY).exists()
     existing = identities_existing(keys=[key for record in parsed for key in record.keys])
     listed_ids = {r.id for r in parsed}
     person_of_directory_id = {
@@ -176,22 +214,17 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> Non
     new_records = [record for record, person_ids in applicable if not person_ids]
     new_ids = insert_rows_returning_ids(
         Person,
-        ["display_name", "is_staff", "staff_reason", "is_bot", "locked", "directory_id", "created_at"],
-        [
-            (r.name, r.staff, Person.StaffReason.DIRECTORY.value if r.staff else "", False, False, r.id, now)
-            for r in new_records
-        ],
+        ["display_name", "is_bot", "locked", "directory_id", "created_at"],
+        [(r.name, False, False, r.id, now) for r in new_records],
     )
     target_of_record.update(zip((r.id for r in new_records), new_ids, strict=True))
     result.created = len(new_records)
 
-    # Update the persons that were already there: name, directory id, staff flag.
+    # Update the persons that were already there: name and directory id.
     wanted = {target_of_record[r.id] for r, ids in applicable if ids}
     persons = {
         person.pk: person
-        for person in Person.objects.only("pk", "display_name", "directory_id", "is_staff", "staff_reason").iterator(
-            chunk_size=10_000
-        )
+        for person in Person.objects.only("pk", "display_name", "directory_id").iterator(chunk_size=10_000)
         if person.pk in wanted
     }
     changed = []
@@ -199,24 +232,17 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> Non
         if not person_ids:
             continue
         person = persons[target_of_record[record.id]]
-        before = (person.display_name, person.directory_id, person.is_staff, person.staff_reason)
+        before = (person.display_name, person.directory_id)
         person.display_name = record.name or person.display_name
         person.directory_id = record.id
-        if record.staff:
-            person.is_staff = True
-            person.staff_reason = person.staff_reason or Person.StaffReason.DIRECTORY
-            if person.staff_reason != Person.StaffReason.ADMIN:
-                person.staff_reason = Person.StaffReason.DIRECTORY
-        elif person.staff_reason == Person.StaffReason.DIRECTORY:
-            person.is_staff, person.staff_reason = False, ""
-        if (person.display_name, person.directory_id, person.is_staff, person.staff_reason) != before:
+        if (person.display_name, person.directory_id) != before:
             changed.append(person)
     update_rows(
         Person._meta.db_table,
         "id",
-        ["display_name", "directory_id", "is_staff", "staff_reason"],
-        [(p.pk, p.display_name, p.directory_id, p.is_staff, p.staff_reason) for p in changed],
-        types=["bigint", "text", "text", "boolean", "text"],
+        ["display_name", "directory_id"],
+        [(p.pk, p.display_name, p.directory_id) for p in changed],
+        types=["bigint", "text", "text"],
     )
     result.updated = len(changed)
 
@@ -230,13 +256,19 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> Non
         Identity, ["person_id", "kind", "namespace", "value", "source_id", "name", "created_at"], rows
     )
 
-    # Persons who left the directory keep their identities; a staff flag the directory set goes.
+    # Persons who left the directory keep their identities; their open directory period ends today.
     listed = [r.id for r in parsed]
     leavers = Person.objects.filter(directory_id__isnull=False).exclude(directory_id__in=listed)
-    result.left = leavers.count()
-    leavers.filter(staff_reason=Person.StaffReason.DIRECTORY).update(is_staff=False, staff_reason="")
+    leaver_ids = list(leavers.values_list("pk", flat=True))
+    result.left = len(leaver_ids)
     leavers.update(directory_id=None)
-    if result.created or result.updated or result.merged or result.left:
+    result.staff_periods = _staff_periods_apply(
+        [(record, target_of_record[record.id]) for record, _ids in applicable],
+        leaver_ids,
+        today=now.astimezone(UTC).date(),
+        first_import=first_import,
+    )
+    if result.created or result.updated or result.merged or result.left or result.staff_periods:
         from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
 
         metrics_recompute_soon()
@@ -249,5 +281,80 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> Non
                 "updated": result.updated,
                 "merged": result.merged,
                 "left": result.left,
+                "staff_periods": result.staff_periods,
             },
         )
+
+
+def _staff_periods_apply(
+    listed: list[tuple[DirectoryRecord, int]], leaver_ids: list[int], *, today: date, first_import: bool
+) -> int:
+    """Bring the directory's staff periods in line with the import (rules in the module's docstring).
+
+    Returns how many periods were added, changed or removed. One read of the directory periods of
+    the persons concerned, then bulk writes.
+    """
+    person_ids = {person_id for _record, person_id in listed} | set(leaver_ids)
+    periods: dict[int, list[StaffPeriod]] = {}
+    for period in StaffPeriod.objects.filter(origin=StaffPeriod.Origin.DIRECTORY, person_id__in=person_ids).order_by(
+        "person_id", "pk"
+    ):
+        periods.setdefault(period.person_id, []).append(period)
+    added: list[StaffPeriod] = []
+    changed: dict[int, StaffPeriod] = {}
+    removed: set[int] = set()
+
+    def end_open(person_id: int) -> None:
+        for period in periods.get(person_id, []):
+            if period.staff_until is None:
+                if period.staff_from is not None and period.staff_from > today:
+                    removed.add(period.pk)  # it had not begun
+                else:
+                    period.staff_until = today
+                    changed[period.pk] = period
+
+    for record, person_id in listed:
+        mine = periods.get(person_id, [])
+        if not record.staff:
+            end_open(person_id)
+            continue
+        open_ones = sorted(
+            (p for p in mine if p.staff_until is None), key=lambda p: (p.staff_from is not None, p.staff_from or today)
+        )
+        # Two open periods (two persons the directory just merged): the earliest stays.
+        removed.update(p.pk for p in open_ones[1:])
+        current = open_ones[0] if open_ones else None
+        if current is None:
+            # A closed period with the record's bounds (or its start) is the one the record describes.
+            current = next(
+                (p for p in mine if p.staff_from == record.staff_from and p.staff_from is not None), None
+            ) or next((p for p in mine if (p.staff_from, p.staff_until) == (record.staff_from, record.staff_until)), None)
+        if current is None:
+            start = record.staff_from
+            if start is None and record.staff_until is None and not first_import:
+                start = today  # listed as staff for the first time: hired now
+            if start is not None and record.staff_until is not None and start > record.staff_until:
+                start = None
+            added.append(
+                StaffPeriod(
+                    person_id=person_id,
+                    staff_from=start,
+                    staff_until=record.staff_until,
+                    origin=StaffPeriod.Origin.DIRECTORY,
+                )
+            )
+            continue
+        start = record.staff_from if record.staff_from is not None else current.staff_from
+        if start is not None and record.staff_until is not None and start > record.staff_until:
+            start = None
+        if (current.staff_from, current.staff_until) != (start, record.staff_until):
+            current.staff_from, current.staff_until = start, record.staff_until
+            changed[current.pk] = current
+    for person_id in leaver_ids:
+        end_open(person_id)
+
+    changed = {pk: period for pk, period in changed.items() if pk not in removed}
+    StaffPeriod.objects.filter(pk__in=removed).delete()
+    StaffPeriod.objects.bulk_update(list(changed.values()), ["staff_from", "staff_until"], batch_size=2000)
+    StaffPeriod.objects.bulk_create(added, batch_size=2000)
+    return len(added) + len(changed) + len(removed)

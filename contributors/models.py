@@ -8,25 +8,7 @@ from django.utils.translation import gettext_lazy as _
 class Person(models.Model):
     """A human. Has one or more identities; counted once however many they have."""
 
-    class StaffReason(models.TextChoices):
-        NONE = "", _("not staff")
-        DIRECTORY = "directory", _("the people directory says so")
-        EMAIL_DOMAIN = "email-domain", _("an e-mail on a staff domain")
-        ADMIN = "admin", _("marked by an admin")
-
     display_name = models.CharField(_("display name"), max_length=200, blank=True)
-    is_staff = models.BooleanField(
-        _("staff"),
-        default=False,
-        help_text=_("Employees. They count only where staff are asked for (from the people directory or staff e-mail domains)."),
-    )
-    staff_reason = models.CharField(
-        _("staff because"),
-        max_length=20,
-        choices=StaffReason.choices,
-        blank=True,
-        help_text=_("Where the staff flag came from. A flag set by the directory goes when the person leaves it."),
-    )
     directory_id = models.CharField(
         _("people directory id"),
         max_length=100,
@@ -79,6 +61,60 @@ class Person(models.Model):
 
     def __str__(self) -> str:
         return self.display_name or f"Person #{self.pk}"
+
+
+class StaffPeriod(models.Model):
+    """A stretch of days a person was staff: their contributions on those (UTC) days count as staff.
+
+    Staff status has dates, so history keeps its numbers when someone is hired or leaves: a
+    contribution counts as staff when its UTC day falls inside one of its person's periods, and as a
+    volunteer's otherwise (`contributors.staff` holds the rule, for the engine and every other reader).
+    """
+
+    class Origin(models.TextChoices):
+        DIRECTORY = "directory", _("the people directory")
+        EMAIL_DOMAIN = "email-domain", _("an e-mail on a staff domain")
+        ADMIN = "admin", _("entered by an admin")
+
+    person = models.ForeignKey(Person, verbose_name=_("person"), on_delete=models.CASCADE, related_name="staff_periods")
+    staff_from = models.DateField(
+        _("staff from"), null=True, blank=True, help_text=_("The first day (UTC) counted as staff. Empty: since always.")
+    )
+    staff_until = models.DateField(
+        _("staff until"),
+        null=True,
+        blank=True,
+        help_text=_("The last day (UTC) counted as staff. Empty: still staff."),
+    )
+    origin = models.CharField(
+        _("from"),
+        max_length=20,
+        choices=Origin.choices,
+        default=Origin.ADMIN,
+        help_text=_(
+            "Where the period came from. The people directory and staff e-mail domains keep their own periods up to "
+            "date; a period entered by an admin changes only by hand."
+        ),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["person", models.F("staff_from").asc(nulls_first=True), "id"]
+        verbose_name = _("staff period")
+        verbose_name_plural = _("staff periods")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(staff_from__isnull=True)
+                | models.Q(staff_until__isnull=True)
+                | models.Q(staff_from__lte=models.F("staff_until")),
+                name="staff_period_start_before_end",
+            )
+        ]
+
+    def __str__(self) -> str:
+        start = self.staff_from.isoformat() if self.staff_from else "…"
+        end = self.staff_until.isoformat() if self.staff_until else "…"
+        return f"{start} – {end}"
 
 
 class Identity(models.Model):
@@ -272,7 +308,7 @@ class IdentityAudit(models.Model):
         UNMERGE = "unmerge", _("unmerge")
         MOVE = "move", _("identity moved")
         DIRECTORY = "directory", _("people directory")
-        FLAG = "flag", _("staff or bot flag")
+        FLAG = "flag", _("staff period or bot flag")
         FORGET = "forget", _("forgotten on request")
 
     action = models.CharField(_("action"), max_length=20, choices=Action.choices)

@@ -346,6 +346,10 @@ def public_profile(*, person_id: int) -> dict[str, Any] | None:
 # --------------------------------------------------------------------------- export
 
 
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -392,8 +396,11 @@ def person_export(*, person: Person | None, user: AbstractBaseUser) -> dict[str,
     data["person"] = {
         "id": person.pk,
         "display_name": person.display_name,
-        "staff": person.is_staff,
-        "staff_because": person.staff_reason,
+        # Staff periods: contributions on these days count as staff, on any other day as a volunteer's.
+        "staff_periods": [
+            {"from": _day(period.staff_from), "until": _day(period.staff_until), "because": period.origin}
+            for period in person.staff_periods.order_by("staff_from", "pk")
+        ],
         "bot": person.is_bot,
         "people_directory_id": person.directory_id,
         "public_profile": person.profile_public,

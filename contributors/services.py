@@ -15,7 +15,6 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import reduce
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.db.models import Q
@@ -35,8 +34,10 @@ from .models import (
     Person,
     PersonMerge,
     Separation,
+    StaffPeriod,
 )
 from .placeholders import PlaceholderMergeError, placeholder_keys, placeholder_persons
+from .staff import staff_periods_move, staff_periods_restore, staff_periods_snapshot
 
 # Identity resolution is serialised across processes: two imports creating the same new identity
 # at once would otherwise race. Parsing and activity inserts still run in parallel.
@@ -209,11 +210,6 @@ def excluded_values() -> set[tuple[str, str]]:
     }
 
 
-def staff_email_domains() -> set[str]:
-    """The domains whose addresses are staff, written as an e-mail's key writes them."""
-    return {email_key(domain)[2] for domain in settings.STAFF_EMAIL_DOMAINS if domain.strip()}
-
-
 def blocked_person_pairs(person_ids: Iterable[int]) -> tuple[set[int], set[frozenset[int]]]:
     """Among these persons: the locked ones, and the pairs an admin separated."""
     # Locks and separations are rare: read them all and filter here, rather than sending
@@ -313,8 +309,8 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     records a push token holder typed) joins nothing but its derived pairs, whatever the order of
     records in or across batches: each key keeps the person it has or gets one of its own, and each
     cross-person link becomes a merge suggestion. Bot accounts flag their person as a bot (an
-    untrusted record only a person it creates); staff e-mail domains flag it as staff. Must run
-    inside a transaction.
+    untrusted record only a person it creates). Staff e-mail domains give staff periods once the
+    activities are stored (`contributors.staff`). Must run inside a transaction.
     """
     if not actors:
         return []
@@ -362,8 +358,6 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     # A token holder may say an account they name for the first time is a bot, never that someone
     # Baloo already knows is one (that would take them out of every count).
     new_bot_groups: set = set()
-    staff_groups: set = set()
-    domains = staff_email_domains()
     for key, (_identity_id, person_id) in existing.items():
         persons_of_group.setdefault(groups.find(key), set()).add(person_id)
     for actor in actors:
@@ -372,10 +366,6 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
             first_actor_of_group.setdefault(groups.find(key), actor)
         if actor.is_bot:
             (bot_groups if actor.links_accounts else new_bot_groups).add(root)
-        if domains:
-            for key in actor.keys:
-                if key[0] == EMAIL and key[2].rsplit("@", 1)[-1] in domains:
-                    staff_groups.add(groups.find(key))
 
     person_of_group: dict = {}
     person_of_key: dict[Key, int] = {}
@@ -404,12 +394,10 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     now = timezone.now()
     new_person_ids = insert_rows_returning_ids(
         Person,
-        ["display_name", "is_staff", "staff_reason", "is_bot", "locked", "created_at"],
+        ["display_name", "is_bot", "locked", "created_at"],
         [
             (
                 first_actor_of_group[root].name,
-                root in staff_groups,
-                Person.StaffReason.EMAIL_DOMAIN.value if root in staff_groups else "",
                 root in bot_groups or root in new_bot_groups,
                 False,
                 now,
@@ -420,16 +408,9 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     person_of_group.update(zip(new_roots, new_person_ids, strict=True))
 
     new_root_set = set(new_roots)
-    for field, roots in (("is_bot", bot_groups), ("is_staff", staff_groups)):
-        person_ids = [person_of_group[root] for root in roots if root not in new_root_set]
-        if person_ids:
-            updates = {field: True}
-            if field == "is_staff":
-                Person.objects.filter(pk__in=person_ids, is_staff=False).update(
-                    is_staff=True, staff_reason=Person.StaffReason.EMAIL_DOMAIN
-                )
-                continue
-            Person.objects.filter(pk__in=person_ids).update(**updates)
+    bot_ids = [person_of_group[root] for root in bot_groups if root not in new_root_set]
+    if bot_ids:
+        Person.objects.filter(pk__in=bot_ids).update(is_bot=True)
 
     identity_of_key = {key: identity_id for key, (identity_id, _person_id) in existing.items()}
     new_keys: list[Key] = []
@@ -570,8 +551,7 @@ def _suggest_blocked(person_ids: set[int]) -> None:
 def _person_snapshot(person: Person) -> dict:
     return {
         "display_name": person.display_name,
-        "is_staff": person.is_staff,
-        "staff_reason": person.staff_reason,
+        "staff_periods": staff_periods_snapshot(person.pk),
         "is_bot": person.is_bot,
         "locked": person.locked,
         "directory_id": person.directory_id,
@@ -580,7 +560,8 @@ def _person_snapshot(person: Person) -> dict:
 
 
 def persons_merge_many(*, merges: Sequence[tuple[int, Sequence[int]]], reason: str, by: User = None) -> None:
-    """Merge groups of persons, each (into, others): identities move into the first, flags carry over.
+    """Merge groups of persons, each (into, others): identities and staff periods move into the first,
+    flags carry over.
 
     Each merged person is audited with its fields and identity ids, so `person_unmerge` can restore
     exactly the persons as they were.
@@ -621,8 +602,6 @@ def persons_merge_many(*, merges: Sequence[tuple[int, Sequence[int]]], reason: s
                     details={"merged_person_id": other.pk, "identity_ids": identity_ids.get(other.pk, [])},
                 )
             )
-            if other.is_staff and not into.is_staff:
-                into.is_staff, into.staff_reason = True, other.staff_reason
             into.is_bot = into.is_bot or other.is_bot
             into.display_name = into.display_name or other.display_name
             if other.directory_id and not into.directory_id:
@@ -632,15 +611,16 @@ def persons_merge_many(*, merges: Sequence[tuple[int, Sequence[int]]], reason: s
     IdentityAudit.objects.bulk_create(audits)
     # Identities follow their person: one set-based update keyed by the person they leave.
     _identities_move_persons({other: into_id for into_id, other_ids in merges for other in other_ids})
+    staff_periods_move(into_of={other: into_id for into_id, other_ids in merges for other in other_ids})
     merged_ids = [pid for _into, others in merges for pid in others]
     # Free the directory ids before handing them over (they are unique).
     Person.objects.filter(pk__in=merged_ids).update(directory_id=None)
     update_rows(
         Person._meta.db_table,
         "id",
-        ["is_staff", "staff_reason", "is_bot", "display_name", "directory_id"],
-        [(p.pk, p.is_staff, p.staff_reason, p.is_bot, p.display_name, p.directory_id) for p in changed],
-        types=["bigint", "boolean", "text", "boolean", "text", "text"],
+        ["is_bot", "display_name", "directory_id"],
+        [(p.pk, p.is_bot, p.display_name, p.directory_id) for p in changed],
+        types=["bigint", "boolean", "text", "text"],
     )
     Person.objects.filter(pk__in=merged_ids).delete()
 
@@ -687,7 +667,7 @@ def persons_merge_groups(*, merges: Sequence[tuple[int, Sequence[int]]], reason:
 
 
 def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:
-    """Undo a merge: the merged person comes back with its id, fields and identities, exactly.
+    """Undo a merge: the merged person comes back with its id, fields, identities and staff periods.
 
     The two are then separated, so no automatic rule joins them again; the person merged into gets
     back the fields it had before the merge.
@@ -700,8 +680,6 @@ def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:
         restored = Person.objects.create(
             pk=merge.merged_person_id,
             display_name=snapshot.get("display_name", ""),
-            is_staff=snapshot.get("is_staff", False),
-            staff_reason=snapshot.get("staff_reason", ""),
             is_bot=snapshot.get("is_bot", False),
             locked=snapshot.get("locked", False),
         )
@@ -710,13 +688,15 @@ def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:
         )
         Identity.objects.filter(pk__in=identity_ids).update(person=restored)
         into = Person.objects.filter(pk=merge.into_id).first()
+        staff_periods_restore(person_id=restored.pk, snapshot=snapshot, taken_from=merge.into_id)
         if into is not None and "into" in snapshot:
             before = snapshot["into"]
             into.display_name = before["display_name"]
-            into.is_staff, into.staff_reason, into.is_bot = before["is_staff"], before["staff_reason"], before["is_bot"]
+            into.is_bot = before["is_bot"]
             if into.directory_id == snapshot.get("directory_id") and into.directory_id != before["directory_id"]:
                 into.directory_id = before["directory_id"]
-            into.save(update_fields=["display_name", "is_staff", "staff_reason", "is_bot", "directory_id"])
+            into.save(update_fields=["display_name", "is_bot", "directory_id"])
+
         if snapshot.get("directory_id") and not Person.objects.filter(directory_id=snapshot["directory_id"]).exists():
             restored.directory_id = snapshot["directory_id"]
             restored.save(update_fields=["directory_id"])
@@ -781,17 +761,12 @@ def identity_move(*, identity: Identity, to: Person | None = None, reason: str =
 def person_set_flags(
     *,
     person: Person,
-    is_staff: bool | None = None,
     is_bot: bool | None = None,
     locked: bool | None = None,
     by: User = None,
 ) -> Person:
-    """Set a person's staff, bot or locked flag by hand (audited)."""
+    """Set a person's bot or locked flag by hand (audited). Staff periods: `contributors.staff`."""
     changes = {}
-    if is_staff is not None and is_staff != person.is_staff:
-        person.is_staff = is_staff
-        person.staff_reason = Person.StaffReason.ADMIN if is_staff else ""
-        changes["is_staff"] = is_staff
     if is_bot is not None and is_bot != person.is_bot:
         person.is_bot = is_bot
         changes["is_bot"] = is_bot
@@ -799,7 +774,7 @@ def person_set_flags(
         person.locked = locked
         changes["locked"] = locked
     if changes:
-        person.save(update_fields=["is_staff", "staff_reason", "is_bot", "locked"])
+        person.save(update_fields=["is_bot", "locked"])
         IdentityAudit.objects.create(action=IdentityAudit.Action.FLAG, person_id=person.pk, by=by, details=changes)
         _recount()
     return person
@@ -814,7 +789,9 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
     go, and every other row that mentions one of their e-mails, user names, ids or names — other
     people's activities, audits, merge snapshots, suggestions, claims, export audits, admin history —
     has it replaced, and browser sessions drop what they keep about them (`contributors.erasure`).
-    The audit keeps only ids and counts.
+    Their staff periods go with them; when the activities stay, the anonymous person holding them
+    takes the periods (days only), so those activities keep counting as they did. The audit keeps
+    only ids and counts.
     """
     from activities.models import Activity
 
@@ -840,7 +817,9 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
             removed = activities.delete()[1].get("activities.Activity", 0)
             anonymised = 0
         else:
-            placeholder = Person.objects.create(is_staff=person.is_staff, is_bot=person.is_bot)
+            # The anonymous activities keep counting as they did: staff on the same days, or bots.
+            placeholder = Person.objects.create(is_bot=person.is_bot)
+            StaffPeriod.objects.filter(person=person).update(person=placeholder)
             anonymous = Identity.objects.create(
                 person=placeholder, kind=Identity.Kind.UID, namespace=FORGOTTEN_NAMESPACE, value=uuid.uuid4().hex
             )

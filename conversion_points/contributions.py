@@ -37,6 +37,7 @@ from django.utils import timezone
 from activities.models import Activity, Source
 from contributors.models import Person
 from contributors.placeholders import counted as counted_persons
+from contributors.staff import staff_contribution_q
 
 from .metrics import LEVEL_RANK, WINDOW_DAYS
 from .models import Area, ConversionPoint, Population
@@ -47,13 +48,15 @@ SCOPE_KINDS = ("all", "area", "source", "cp")
 
 # --------------------------------------------------------------------------- who counts
 #
-# The two questions other parts of Baloo will answer more finely (staff periods; placeholder
-# accounts): each is asked here in one place, as a condition on Activity.
+# Which contributions are staff ones, and which never count: each is asked here in one place, as a
+# condition on Activity, through the rule its own module owns (`contributors.staff`,
+# `contributors.placeholders`).
 
 
 def _is_staff_contribution() -> Q:
-    """Which contributions are staff ones: today, every contribution of a person flagged staff."""
-    return Q(identity__person__is_staff=True)
+    """Which contributions are staff ones: those whose UTC day falls inside a staff period of their
+    person (`contributors.staff`, the engine's rule)."""
+    return staff_contribution_q()
 
 
 def _counts() -> Q:

@@ -16,7 +16,13 @@ Choices the BRIEF leaves open, made here once:
   the latest activity stored, or the last complete week (whose Sunday is over, UTC) if that is
   earlier — never the week in progress, dated on a Sunday that has not happened. Every week in
   between is a point, zeros included.
-- *contributors_ever* counts the people, not bots, with any contribution (any level) ever.
+- *contributors_ever* counts the people, not bots, with any contribution (any level) ever; among
+  volunteers, the people with at least one volunteer contribution.
+
+Staff and volunteers are told apart per contribution, not per person (`contributors.staff`): a
+contribution is staff when its UTC day falls inside one of its person's staff periods, a
+volunteer's otherwise. The volunteer series count the volunteer contributions only, so a volunteer
+hired later keeps their volunteer weeks, and staff who leave join the volunteer series from then on.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from django.utils import timezone
 
 from activities.models import Activity
 from baloo_site.bulk import copy_rows, is_postgresql
-from contributors.models import Identity, Person
+from contributors.models import Identity, StaffPeriod
 from contributors.placeholders import persons_not_counted
 
 from .containers import container_sql
@@ -57,10 +63,14 @@ LEVEL_RANK = {ConversionPoint.Level.CASUAL: 0, ConversionPoint.Level.ACTIVE: 1, 
 ANY, ACTIVE, CORE = 0, 1, 2
 # Lapsed "in the last 12 months" for movement: on one of the 52 Sundays ending the latest week.
 MOVEMENT_WEEKS = 52
-# Bit widths of the packed sort key (conversion point, person, week, is-Sunday).
+# Bit widths of the packed sort key (conversion point, person, week, is-Sunday, is-staff): 12 + 35 +
+# 14 + 1 + 1 = 63 bits, a non-negative int64.
 _WEEK_BITS = 14
-_PERSON_BITS = 36
+_PERSON_BITS = 35
 _CP_BITS = 12
+# Staff periods in day numbers: an open end is this far (27,000 years) before or after 1970.
+_OPEN_DAYS = 10_000_000
+_DAY_BITS = 25  # days shifted by 2**24 to be non-negative, in the (person, day) keys of staff periods
 # Any number will do as long as every recompute uses the same one.
 _LOCK_KEY = 0x6A1B_0005
 
@@ -131,7 +141,7 @@ class Contributions:
     cp: np.ndarray
     person: np.ndarray
     day: np.ndarray
-    staff: np.ndarray  # bool: the person is staff
+    staff: np.ndarray  # bool: a staff contribution (its day is in one of its person's staff periods)
 
     def __len__(self) -> int:
         return len(self.cp)
@@ -257,13 +267,40 @@ def _fetch_pairs(sql: str) -> tuple[np.ndarray, np.ndarray]:
         return data[:, 0], data[:, 1]
 
 
+def _periods_normalised(
+    person: np.ndarray, start: np.ndarray, end: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Staff periods (day numbers, both ends included) as each person's disjoint periods, sorted by
+    person then start: overlapping and touching periods of a person are merged into one."""
+    person, start, end = (np.asarray(a, dtype=np.int64) for a in (person, start, end))
+    if len(person) == 0:
+        return person, start, end
+    order = np.lexsort((start, person))
+    person, start, end = person[order], start[order], end[order]
+    first_row = np.empty(len(person), dtype=bool)
+    first_row[0] = True
+    np.not_equal(person[1:], person[:-1], out=first_row[1:])
+    # Each person's days offset past the previous person's: one running maximum merges every person's periods.
+    offset = (np.cumsum(first_row) - 1) * (4 * _OPEN_DAYS)
+    reach = np.maximum.accumulate(end + offset)
+    begins = np.empty(len(person), dtype=bool)
+    begins[0] = True
+    np.greater(start[1:] + offset[1:], reach[:-1] + 1, out=begins[1:])
+    ends = np.empty(len(person), dtype=bool)
+    ends[-1] = True
+    ends[:-1] = begins[1:]
+    return person[begins], start[begins], (reach - offset)[ends]
+
+
 @dataclass
 class People:
-    """Who is who now: every identity's person, and the staff and bot persons."""
+    """Who is who now: every identity's person, the staff periods and the bot persons."""
 
     identity: np.ndarray  # identity ids, ascending
     person: np.ndarray  # the person of each
-    staff: np.ndarray  # staff persons (not bots), ascending
+    staff_person: np.ndarray  # staff periods (see `_periods_normalised`): the person of each,
+    staff_from: np.ndarray  # its first day and
+    staff_until: np.ndarray  # its last day (day numbers; ±_OPEN_DAYS for an open end)
     bots: np.ndarray  # persons who never count (bots, placeholder accounts), ascending
 
     @classmethod
@@ -273,13 +310,39 @@ class People:
             if is_postgresql()
             else f"SELECT id, person_id FROM {Identity._meta.db_table} ORDER BY id"
         )
+        staff_person, staff_from, staff_until = _periods_normalised(*_fetch_staff_periods())
         return cls(
             identity=identity_ids,
             person=person_ids,
-            staff=np.sort(_fetch_ids(f"SELECT id FROM {Person._meta.db_table} WHERE is_staff AND NOT is_bot")),
+            staff_person=staff_person,
+            staff_from=staff_from,
+            staff_until=staff_until,
             # Bots and placeholder accounts (`contributors.placeholders`): persons who never count.
             bots=np.sort(np.fromiter(persons_not_counted().order_by().values_list("pk", flat=True), dtype=np.int64)),
         )
+
+    def staff_rows(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """Whether each (person, UTC day) row is a staff contribution: the day is inside one of the
+        person's staff periods. One binary search per row over the periods keyed by (person, start)."""
+        if len(self.staff_person) == 0 or len(person) == 0:
+            return np.zeros(len(person), dtype=bool)
+        shift = np.int64(1 << (_DAY_BITS - 1))
+        starts = (self.staff_person << _DAY_BITS) | (self.staff_from + shift)
+        rows = (person.astype(np.int64) << _DAY_BITS) | (day.astype(np.int64) + shift)
+        at = np.searchsorted(starts, rows, side="right") - 1
+        found = at >= 0
+        at = np.maximum(at, 0)
+        return found & (self.staff_person[at] == person) & (day <= self.staff_until[at])
+
+    def staff_changed(self, other: People) -> np.ndarray:
+        """The persons whose staff periods differ between `other` and these."""
+        mine = np.stack([self.staff_person, self.staff_from, self.staff_until], axis=1)
+        theirs = np.stack([other.staff_person, other.staff_from, other.staff_until], axis=1)
+        both = np.concatenate([mine, theirs]).astype(np.int64)
+        if len(both) == 0:
+            return np.empty(0, dtype=np.int64)
+        rows, counts = np.unique(both, axis=0, return_counts=True)
+        return np.unique(rows[counts == 1, 0])
 
     def persons_of(self, identity: np.ndarray) -> np.ndarray:
         """The person of each identity, -1 for an identity that is gone."""
@@ -299,8 +362,24 @@ class People:
         if len(self.bots):
             keep &= ~np.isin(person, self.bots)
         cp, person, day = cp[keep], person[keep], day[keep]
-        staff = np.isin(person, self.staff) if len(self.staff) else np.zeros(len(cp), bool)
-        return Contributions(cp=cp, person=person, day=day, staff=staff)
+        return Contributions(cp=cp, person=person, day=day, staff=self.staff_rows(person, day))
+
+
+def _fetch_staff_periods() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every staff period as (person, first day, last day), day numbers, open ends as ±_OPEN_DAYS."""
+    table = StaffPeriod._meta.db_table
+    if is_postgresql():
+        days = "({0} - DATE '1970-01-01')"
+    else:
+        days = "CAST(julianday({0}) - 2440587.5 AS INTEGER)"
+    sql = (
+        f"SELECT person_id, COALESCE({days.format('staff_from')}, {-_OPEN_DAYS}), "
+        f"COALESCE({days.format('staff_until')}, {_OPEN_DAYS}) FROM {table}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        data = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
+    return data[:, 0], np.clip(data[:, 1], -_OPEN_DAYS, _OPEN_DAYS), np.clip(data[:, 2], -_OPEN_DAYS, _OPEN_DAYS)
 
 
 def contributions_fetch(*, rules: Rules) -> Contributions:
@@ -526,24 +605,26 @@ def metrics_compute_state(
     horizon = last + HORIZON_WEEKS
     length = horizon - origin + 1
     state.origin, state.length = origin, length
-    # One sorted, distinct (conversion point, person, week, Sunday) key: week-level rows are all the
-    # sweep needs, and a sorted array stays sorted under any mask.
+    # One sorted, distinct (conversion point, person, week, Sunday, staff) key: week-level rows are
+    # all the sweep needs, and a sorted array stays sorted under any mask. The staff bit keeps a
+    # week's volunteer days apart from its staff days (someone hired mid-week).
+    low_bits = _PERSON_BITS + _WEEK_BITS + 2
     key = (
-        (contributions.cp[keep].astype(np.int64) << (_PERSON_BITS + _WEEK_BITS + 1))
-        | (contributions.person[keep] << (_WEEK_BITS + 1))
-        | (week << 1)
-        | sunday
+        (contributions.cp[keep].astype(np.int64) << low_bits)
+        | (contributions.person[keep].astype(np.int64) << (_WEEK_BITS + 2))
+        | (week << 2)
+        | (sunday.astype(np.int64) << 1)
+        | contributions.staff[keep].astype(np.int64)
     )
-    staff_persons = _distinct(contributions.person[contributions.staff])
     key = _distinct(key)
     timings["distinct_s"] = time.perf_counter() - clock
-    cp = (key >> (_PERSON_BITS + _WEEK_BITS + 1)).astype(np.int16)
-    low = key & ((1 << (_PERSON_BITS + _WEEK_BITS + 1)) - 1)
+    cp = (key >> low_bits).astype(np.int16)
+    low = key & ((1 << low_bits) - 1)
     del key
-    person = low >> (_WEEK_BITS + 1)
-    week = (low >> 1) & ((1 << _WEEK_BITS) - 1)
-    sunday = (low & 1).astype(np.int64)
-    volunteer = ~np.isin(person, staff_persons) if len(staff_persons) else np.ones(len(person), bool)
+    person = low >> (_WEEK_BITS + 2)
+    week = (low >> 2) & ((1 << _WEEK_BITS) - 1)
+    sunday = (low >> 1) & 1
+    volunteer = (low & 1) == 0
     level = rules.level[cp] if len(cp) else np.empty(0, np.int8)
     state.stats = {"rows": int(len(person))}
 
@@ -568,7 +649,7 @@ def metrics_compute_state(
             }
     timings["cp_scopes_s"] = time.perf_counter() - clock
 
-    # Everything, areas and sources: rows ordered by (person, week, Sunday), then grouped with a stable sort.
+    # Everything, areas and sources: rows ordered by (person, week, Sunday, staff), then grouped with a stable sort.
     order = np.argsort(low, kind="stable") if {"all", "area", "source"} & set(families) else np.empty(0, np.int64)
     del low
     family_orders = {"all": (order, [slice(0, len(order))], ["all"])} if "all" in families else {}
@@ -689,17 +770,17 @@ def metrics_compute(*, contributions: Contributions, rules: Rules, last: int | N
 # --------------------------------------------------------------------------- the incremental update
 #
 # A full recompute leaves its raw rows (conversion point, identity, UTC day: identities, not persons),
-# the identity → person map and the staff and bot persons it used, and its State (a sum over
+# the identity → person map, the staff periods and bot persons it used, and its State (a sum over
 # persons) in a cache directory, named by a key the run stores. After ingestion, merges or flag
 # changes, the next queued recompute reads only the activities with a larger id than the last one
 # read, re-reads who is who, and finds the persons whose rows or flags changed: the new rows'
-# persons, both sides of every identity that moved, staff and bot flags that flipped, and the
+# persons, both sides of every identity that moved, staff periods that changed, bot flags that flipped, and the
 # persons with contributions between the old and the new latest week. Their old part is counted
 # again from the cached rows and taken out, their new part counted and put in; everyone else's is
 # unchanged by construction. Whatever it cannot vouch for (other rules, an activity or identity
 # deleted, a cache from another run or database, a lock not obtained) gives a full recompute.
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3
 CACHE_MAX_CHUNKS = 16
 # How long to wait for ingestion transactions in flight before reading the largest settled id.
 SETTLE_LOCK_TIMEOUT = "30s"
@@ -792,7 +873,9 @@ class Cache:
             "meta": np.array(json.dumps(meta)),
             "people_identity": self.people.identity,
             "people_person": self.people.person,
-            "people_staff": self.people.staff,
+            "people_staff_person": self.people.staff_person,
+            "people_staff_from": self.people.staff_from,
+            "people_staff_until": self.people.staff_until,
             "people_bots": self.people.bots,
             "series": stacked,
             "member_sizes": np.array([len(persons) for persons in member_persons], dtype=np.int64),
@@ -820,7 +903,9 @@ class Cache:
             people = People(
                 identity=data["people_identity"],
                 person=data["people_person"],
-                staff=data["people_staff"],
+                staff_person=data["people_staff_person"],
+                staff_from=data["people_staff_from"],
+                staff_until=data["people_staff_until"],
                 bots=data["people_bots"],
             )
             state = State(origin=meta["origin"], length=meta["length"], ever=meta["ever"])
@@ -1052,7 +1137,7 @@ def _incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache, dict
     new_person = people.persons_of(new_identity)
     moved = old_person != now_person
     touched = [old_person[moved], now_person[moved], new_person]
-    touched += [np.setxor1d(old.staff, people.staff), np.setxor1d(old.bots, people.bots)]
+    touched += [people.staff_changed(old), np.setxor1d(old.bots, people.bots)]
     if last != cache.last:
         week = week_of_day(cache.day.astype(np.int64))
         between = (week > cache.last) & (week <= last)

@@ -59,7 +59,8 @@ def world() -> dict:
     ann = person("Ann", email="ann@example.org", username="ann")
     ben = person("Ben", email="ben@example.org")
     cid = person("Cid", email="cid@example.org")
-    dot = person("Dot", email="dot@example.org", is_staff=True)
+    dot = person("Dot", email="dot@example.org")
+    dot.staff_periods.create(origin="admin")  # staff since always
     bot = person("Bot", email="bot@example.org", is_bot=True)
     n = iter(range(1000))
 

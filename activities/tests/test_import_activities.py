@@ -1,7 +1,7 @@
 """Importing activity records (JSON Lines) through `import_activities` and the ingestion service."""
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 
 import pytest
@@ -218,12 +218,23 @@ def test_bots_are_flagged(github):
     assert Person.objects.get().is_bot
 
 
-def test_staff_email_domains_flag_staff(github, settings):
+def test_staff_email_domains_give_staff_periods_from_the_first_to_the_last_activity(github, settings):
     settings.STAFF_EMAIL_DOMAINS = ["mozilla.example"]
     activities_ingest(
         records=enumerate([record("1", actor={"email": "ann@Mozilla.example"}), record("2", actor={"email": "vol@example.org"})])
     )
-    assert list(Person.objects.order_by("pk").values_list("is_staff", flat=True)) == [True, False]
+    ann, vol = Person.objects.order_by("pk")
+    assert list(ann.staff_periods.values_list("staff_from", "staff_until", "origin")) == [
+        (date(2024, 5, 1), date(2024, 5, 1), "email-domain")
+    ]
+    assert not vol.staff_periods.exists()
+
+    # Later and earlier activities with the address widen the period; re-importing changes nothing.
+    later = record("3", actor={"email": "ann@mozilla.example"}, occurred_at="2025-02-03T23:30:00-02:00")
+    earlier = record("4", actor={"email": "ann@mozilla.example"}, occurred_at="2023-12-31T23:59:00Z")
+    for _ in range(2):
+        activities_ingest(records=enumerate([later, earlier]))
+        assert list(ann.staff_periods.values_list("staff_from", "staff_until")) == [(date(2023, 12, 31), date(2025, 2, 4))]
 
 
 def test_duplicates_within_one_batch_count_once(github):

@@ -8,10 +8,14 @@ from django.utils import timezone
 
 from activities.demo import demo_end_date, demo_records
 from activities.models import Activity, Source
-from contributors.models import Person
+from contributors.models import Person, StaffPeriod
 from conversion_points.models import Area, ConversionPoint
 
 PEOPLE = 300
+
+
+def span_of(person: Person) -> dict:
+    return Activity.objects.filter(identity__person=person).aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
 
 
 def _counts() -> dict[str, int]:
@@ -44,7 +48,12 @@ def test_seed_demo_fills_an_empty_database_with_a_realistic_community():
     humans = Person.objects.filter(is_bot=False).count()
     # Accounts that nothing links (a SUMO user name and a GitHub login) stay separate persons.
     assert PEOPLE * 0.9 <= humans <= PEOPLE * 1.4
-    assert Person.objects.filter(is_staff=True).exists()
+    assert StaffPeriod.objects.filter(origin="email-domain").exists()
+    # One volunteer is hired half-way: staff from then on, a volunteer before.
+    hired = Person.objects.get(identities__kind="username", identities__value="noorh")
+    period = hired.staff_periods.get()
+    assert span_of(hired)["first"].date() < period.staff_from <= period.staff_until <= span_of(hired)["last"].date()
+    assert period.staff_until > span_of(hired)["last"].date() - timedelta(days=60)
     assert Person.objects.filter(is_bot=True).count() == 2
     two_emails = Person.objects.annotate(emails=Count("identities", filter=Q(identities__kind="email")))
     assert two_emails.filter(emails__gte=2).exists()

@@ -249,7 +249,7 @@ def _people(db) -> set[tuple]:
     """Persons as the identities they group (ids aside) and what is known of them."""
     with db.cursor() as cursor:
         cursor.execute(
-            "SELECT p.display_name, p.is_bot, p.is_staff, "
+            "SELECT p.display_name, p.is_bot, EXISTS (SELECT 1 FROM contributors_staffperiod s WHERE s.person_id = p.id), "
             "array_agg(i.kind || ':' || i.namespace || ':' || i.value ORDER BY i.kind, i.namespace, i.value) "
             "FROM contributors_person p LEFT JOIN contributors_identity i ON i.person_id = p.id GROUP BY p.id"
         )

@@ -1,11 +1,13 @@
 """The people admin: pages render, search finds people by any account, keys stay read-only."""
 
+from datetime import date
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from activities.models import Source
-from contributors.models import Identity, Person, PersonMerge
+from contributors.models import Identity, IdentityAudit, Person, PersonMerge, StaffPeriod
 
 pytestmark = pytest.mark.django_db
 
@@ -61,12 +63,17 @@ def test_person_change_page_lists_identities(admin_client: Client, ann: Person) 
     assert "annex" in html
 
 
-def test_marking_a_person_as_staff(admin_client: Client, ann: Person) -> None:
+def test_giving_a_person_a_staff_period(admin_client: Client, ann: Person) -> None:
     response = admin_client.post(
         reverse("admin:contributors_person_change", args=[ann.pk]),
         {
             "display_name": "Ann Example",
-            "is_staff": "on",
+            "staff_periods-TOTAL_FORMS": "1",
+            "staff_periods-INITIAL_FORMS": "0",
+            "staff_periods-MIN_NUM_FORMS": "0",
+            "staff_periods-MAX_NUM_FORMS": "1000",
+            "staff_periods-0-staff_from": "2024-03-01",
+            "staff_periods-0-staff_until": "",
             "identities-TOTAL_FORMS": "2",
             "identities-INITIAL_FORMS": "2",
             "identities-MIN_NUM_FORMS": "0",
@@ -77,8 +84,38 @@ def test_marking_a_person_as_staff(admin_client: Client, ann: Person) -> None:
     )
 
     assert response.status_code == 302
-    ann.refresh_from_db()
-    assert ann.is_staff
+    period = StaffPeriod.objects.get(person=ann)
+    assert (period.staff_from, period.staff_until, period.origin) == (date(2024, 3, 1), None, "admin")
+    assert IdentityAudit.objects.get(action="flag", person_id=ann.pk).details == {
+        "staff_periods_saved": 1,
+        "staff_periods_deleted": 0,
+    }
+    listed = admin_client.get(reverse("admin:contributors_person_changelist"), {"staff": "now"})
+    assert list(listed.context["cl"].result_list) == [ann]
+
+
+def test_a_staff_period_ending_before_it_starts_is_refused(admin_client: Client, ann: Person) -> None:
+    response = admin_client.post(
+        reverse("admin:contributors_person_change", args=[ann.pk]),
+        {
+            "display_name": "Ann Example",
+            "staff_periods-TOTAL_FORMS": "1",
+            "staff_periods-INITIAL_FORMS": "0",
+            "staff_periods-MIN_NUM_FORMS": "0",
+            "staff_periods-MAX_NUM_FORMS": "1000",
+            "staff_periods-0-staff_from": "2024-03-01",
+            "staff_periods-0-staff_until": "2024-02-01",
+            "identities-TOTAL_FORMS": "2",
+            "identities-INITIAL_FORMS": "2",
+            "identities-MIN_NUM_FORMS": "0",
+            "identities-MAX_NUM_FORMS": "1000",
+            **{f"identities-{i}-id": str(identity.pk) for i, identity in enumerate(ann.identities.all())},
+            **{f"identities-{i}-person": str(ann.pk) for i in range(2)},
+        },
+    )
+
+    assert response.status_code == 200
+    assert not StaffPeriod.objects.exists()
 
 
 def test_identity_pages_render_and_search(admin_client: Client, ann: Person, bot: Person) -> None:

@@ -27,7 +27,7 @@ def test_import_people_prints_what_it_did_and_names_bad_lines(tmp_path):
     out, err = StringIO(), StringIO()
     call_command("import_people", str(path), stdout=out, stderr=err)
 
-    assert "created: 2  updated: 0  merged: 0  left the directory: 0  rejected: 1" in out.getvalue()
+    assert "created: 2  updated: 0  merged: 0  left the directory: 0  staff periods changed: 1  rejected: 1" in out.getvalue()
     assert err.getvalue().startswith("line 3: 'nobody' is not an e-mail address")
     assert Person.objects.get(directory_id="E1").identities.count() == 2
 

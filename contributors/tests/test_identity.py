@@ -1,16 +1,26 @@
 """Unified identity: one person per human, merges people can trust and undo (BRIEF: Identity)."""
 
 import json
+from datetime import UTC, date
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from activities.models import Activity, Source
 from activities.services import activities_ingest
 from activities.tests.factories import SourceFactory
 from contributors.directory import people_directory_import
 from contributors.keys import email_key
-from contributors.models import Identity, IdentityAudit, IdentityExclusion, MergeSuggestion, Person, PersonMerge
+from contributors.models import (
+    Identity,
+    IdentityAudit,
+    IdentityExclusion,
+    MergeSuggestion,
+    Person,
+    PersonMerge,
+    StaffPeriod,
+)
 from contributors.services import (
     Actor,
     ResolvedActors,
@@ -23,6 +33,10 @@ from contributors.services import (
 from contributors.suggestions import suggestion_accept, suggestion_reject, suggestions_refresh
 
 pytestmark = pytest.mark.django_db
+
+
+def staff(person: Person) -> list[tuple]:
+    return list(person.staff_periods.order_by("pk").values_list("staff_from", "staff_until", "origin"))
 
 counter = iter(range(1_000_000))
 
@@ -137,16 +151,18 @@ def test_a_locked_person_is_not_merged_automatically_and_a_human_is_asked():
 def test_an_unmerge_restores_exactly_the_persons_as_they_were():
     ingest(activity("github", {"username": "ann", "name": "Ann"}), activity("git-firefox", {"email": "ann@example.org"}))
     ann, other = person_of("ann"), person_of("ann@example.org")
-    person_set_flags(person=other, is_staff=True)
-    before = {p.pk: (p.display_name, p.is_staff, p.is_bot, sorted(p.identities.values_list("pk", flat=True))) for p in Person.objects.all()}
+    StaffPeriod.objects.create(person=other, staff_until=date(2024, 1, 31), origin="admin")
+    person_set_flags(person=other, is_bot=True)
+    before = {p.pk: (p.display_name, staff(p), p.is_bot, sorted(p.identities.values_list("pk", flat=True))) for p in Person.objects.all()}
 
     ingest(activity("github", {"email": "ann@example.org", "username": "ann"}, "github.commit.authored"))
     assert Person.objects.count() == 1
     merge = PersonMerge.objects.get()
+    assert staff(Person.objects.get()) == [(None, date(2024, 1, 31), "admin")]  # the period came along
 
     person_unmerge(merge=merge)
 
-    after = {p.pk: (p.display_name, p.is_staff, p.is_bot, sorted(p.identities.values_list("pk", flat=True))) for p in Person.objects.all()}
+    after = {p.pk: (p.display_name, staff(p), p.is_bot, sorted(p.identities.values_list("pk", flat=True))) for p in Person.objects.all()}
     assert after == before
     assert {ann.pk, other.pk} == set(after)
     # The unmerge is remembered: the same record does not join them again.
@@ -189,8 +205,8 @@ def test_the_directory_joins_all_listed_keys_and_sets_staff():
 
     assert (result.created, result.merged, result.rejected) == (0, 2, [])
     person = Person.objects.get()
-    assert (person.display_name, person.is_staff, person.directory_id) == ("Ann Example", True, "E1")
-    assert person.staff_reason == "directory"
+    assert (person.display_name, person.directory_id) == ("Ann Example", "E1")
+    assert staff(person) == [(None, None, "directory")]  # the first import: staff since always
 
 
 def test_reimporting_the_directory_changes_nothing():
@@ -199,20 +215,21 @@ def test_reimporting_the_directory_changes_nothing():
         {"id": "E2", "name": "Bob", "emails": ["bob@example.org", "bob@home.example"]},
     ]
     first = directory(*records)
-    state = sorted(Person.objects.values_list("pk", "display_name", "is_staff", "directory_id"))
+    state = sorted(Person.objects.values_list("pk", "display_name", "staff_periods__staff_from", "directory_id"))
     second = directory(*records)
 
-    assert (first.created, second.created, second.updated, second.merged) == (2, 0, 0, 0)
-    assert sorted(Person.objects.values_list("pk", "display_name", "is_staff", "directory_id")) == state
+    assert (first.created, second.created, second.updated, second.merged, second.staff_periods) == (2, 0, 0, 0, 0)
+    assert sorted(Person.objects.values_list("pk", "display_name", "staff_periods__staff_from", "directory_id")) == state
     assert Identity.objects.count() == 3
 
 
-def test_someone_who_leaves_the_directory_keeps_identities_but_loses_the_staff_flag_it_set():
+def test_someone_who_leaves_the_directory_keeps_identities_and_their_staff_period_ends_that_day():
     directory({"id": "E1", "name": "Ann", "emails": ["ann@example.org"], "staff": True})
     directory({"id": "E2", "name": "Bob", "emails": ["bob@example.org"]})
 
     ann = person_of("ann@example.org")
-    assert (ann.is_staff, ann.directory_id) == (False, None)
+    assert ann.directory_id is None
+    assert staff(ann) == [(None, timezone.now().astimezone(UTC).date(), "directory")]
 
 
 def test_a_directory_record_joining_people_an_admin_split_is_reported_not_applied():

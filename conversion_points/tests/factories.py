@@ -7,7 +7,7 @@ import time_machine
 
 from activities.models import Activity
 from activities.tests.factories import SourceFactory
-from contributors.models import Identity, Person
+from contributors.models import Identity, Person, StaffPeriod
 
 from ..models import Area, ConversionPoint
 
@@ -38,8 +38,17 @@ class ConversionPointFactory(factory.django.DjangoModelFactory):
 class PersonFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Person
+        skip_postgeneration_save = True
 
     display_name = factory.Sequence(lambda n: f"Person {n}")
+
+    @factory.post_generation
+    def staff_periods(person, create, periods, **kwargs):
+        """`staff_periods=True`: staff since always; or a list of (staff_from, staff_until), None for open."""
+        if not periods:
+            return
+        for start, end in [(None, None)] if periods is True else periods:
+            StaffPeriod.objects.create(person=person, staff_from=start, staff_until=end)
 
 
 class IdentityFactory(factory.django.DjangoModelFactory):
@@ -92,7 +101,7 @@ def small_computed_community():
     ConversionPointFactory(slug="sumo-answer", area=support, source=sumo, types=["sumo.answer.posted"])
     ConversionPointFactory(slug="pr", area=coding, source=github, types=["github.pr.opened"], level="core")
     ann, ben = IdentityFactory(), IdentityFactory()
-    staff = IdentityFactory(person=PersonFactory(is_staff=True, display_name="Sam Staff"))
+    staff = IdentityFactory(person=PersonFactory(staff_periods=True, display_name="Sam Staff"))
     ActivityFactory(source=sumo, type="sumo.answer.posted", identity=ann, occurred_at=noon(SUNDAY - timedelta(days=14)))
     ActivityFactory(source=github, type="github.pr.opened", identity=ann, occurred_at=noon(SUNDAY))
     ActivityFactory(source=github, type="github.pr.opened", identity=ben, occurred_at=noon(SUNDAY - timedelta(days=3)))

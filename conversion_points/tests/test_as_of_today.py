@@ -11,6 +11,7 @@ import time_machine
 from django.core.cache import cache
 
 from activities.models import Source
+from contributors.models import StaffPeriod
 from conversion_points.metrics import cache_clear, metrics_recompute
 from conversion_points.models import MetricPoint
 
@@ -146,7 +147,8 @@ def test_a_day_that_has_not_happened_is_refused(client, world):
 
 
 def test_the_summary_and_the_weekly_series_agree_on_every_sunday(client, world):
-    staff = IdentityFactory(person=PersonFactory(is_staff=True))
+    staff = IdentityFactory(person=PersonFactory())
+    StaffPeriod.objects.create(person=staff.person, staff_from=None, staff_until=None, origin="admin")
     bot = IdentityFactory(person=PersonFactory(is_bot=True))
     people = [IdentityFactory() for _ in range(4)]
     start = date(2025, 1, 6)

@@ -3,7 +3,9 @@
 The oracle reads the database with the ORM and plain Python: for every Sunday D of every scope it
 counts the persons with a contribution on D−364 … D, those whose first contribution falls on
 D−6 … D, and those active at D−7 but not at D. Nothing of the engine is reused (not even its glob
-translation: the oracle matches containers with `fnmatch.fnmatchcase`).
+translation: the oracle matches containers with `fnmatch.fnmatchcase`). Volunteers are
+the contributions whose UTC day is outside every staff period of their person, checked one period
+at a time.
 """
 
 import fnmatch
@@ -11,14 +13,17 @@ import re
 from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta, timezone
 
+import numpy as np
 import pytest
+from django.db import connection
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activities.models import Activity, Source
-from contributors.models import Identity, Person
+from contributors.models import Identity, Person, StaffPeriod
+from contributors.staff import staff_contribution_q, staff_contribution_sql
 from conversion_points.containers import glob_to_regex
-from conversion_points.metrics import metrics_recompute, metrics_recompute_soon
+from conversion_points.metrics import People, day_number, metrics_recompute, metrics_recompute_soon
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap
 
 from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
@@ -35,7 +40,10 @@ def week_end(day: date) -> date:
 def oracle() -> dict:
     """Expected series: {(scope, population): [(date, active, new, lapsed, levels or None), …]}."""
     points = [p for p in ConversionPoint.objects.filter(enabled=True).select_related("area", "source")]
-    contributions = []  # (person, day, point)
+    periods = defaultdict(list)
+    for period in StaffPeriod.objects.all():
+        periods[period.person_id].append((period.staff_from or date.min, period.staff_until or date.max))
+    contributions = []  # (person, day, point, staff)
     for activity in Activity.objects.select_related("identity__person"):
         if activity.identity is None or activity.identity.person.is_bot:
             continue
@@ -46,7 +54,9 @@ def oracle() -> dict:
                 and activity.type in point.types
                 and (point.container in ("", "*") or fnmatch.fnmatchcase(activity.container, point.container))
             ):
-                contributions.append((activity.identity.person, day, point))
+                person = activity.identity.person
+                staff = any(start <= day <= end for start, end in periods[person.pk])
+                contributions.append((person, day, point, staff))
     latest = Activity.objects.order_by("-occurred_at").first()
     if latest is None:
         return {}
@@ -65,8 +75,8 @@ def oracle() -> dict:
         for population in ("volunteers", "everyone"):
             rows = [
                 (person.pk, day, LEVELS[point.level])
-                for person, day, point in contributions
-                if in_scope(point) and (population == "everyone" or not person.is_staff)
+                for person, day, point, staff in contributions
+                if in_scope(point) and (population == "everyone" or not staff)
             ]
             if not rows:
                 continue
@@ -125,7 +135,18 @@ days_before = st.one_of(
 @st.composite
 def worlds(draw):
     n_people = draw(st.integers(1, 5))
-    people = [(draw(st.booleans()), draw(st.integers(0, 6)) == 0) for _ in range(n_people)]  # staff, bot
+    # Staff periods (days after BASE_SUNDAY, None for an open end) and bot flag of each person.
+    period_day = st.one_of(st.none(), st.sampled_from([-900, -400, -365, -8, -7, -6, -1, 0, 1, 7]), st.integers(-900, 30))
+    people = [
+        (
+            [
+                pair if None in pair else tuple(sorted(pair))
+                for pair in draw(st.lists(st.tuples(period_day, period_day), max_size=2))
+            ],
+            draw(st.integers(0, 6)) == 0,
+        )
+        for _ in range(n_people)
+    ]
     identities = [draw(st.integers(0, n_people - 1)) for _ in range(draw(st.integers(1, 7)))]
     points = [
         (
@@ -159,7 +180,15 @@ def build(world) -> list[Person]:
     for model in (MetricRun, Activity, Identity, Person, ConversionPoint, Area, Source):
         model.objects.all().delete()
     sources = {slug: Source.objects.create(slug=slug, kind="manual", name=slug) for slug in ("src-x", "src-y")}
-    persons = [PersonFactory(is_staff=staff, is_bot=bot) for staff, bot in people]
+    persons = [
+        PersonFactory(
+            is_bot=bot,
+            staff_periods=[
+                tuple(None if day is None else BASE_SUNDAY + timedelta(days=day) for day in pair) for pair in periods
+            ],
+        )
+        for periods, bot in people
+    ]
     idents = [IdentityFactory(person=persons[owner]) for owner in identities]
     for number, (area, source, types, container, level, enabled) in enumerate(points):
         ConversionPointFactory(
@@ -195,11 +224,33 @@ def build(world) -> list[Person]:
 def test_engine_equals_the_oracle_on_random_worlds(world):
     persons = build(world)
     check_against_oracle()
+    check_staff_condition_agrees_with_the_engine()
     # A merge joins two people (possibly active in different weeks): counted once from the next recompute.
     if len(persons) >= 2:
         Identity.objects.filter(person=persons[1]).update(person=persons[0])
         persons[1].delete()
         check_against_oracle()
+
+
+def check_staff_condition_agrees_with_the_engine() -> None:
+    """The shared condition other readers use (ORM and SQL) says "staff" of the same activities as the engine."""
+    people = People.load()
+    rows = list(Activity.objects.filter(identity__isnull=False).values_list("pk", "identity__person_id", "occurred_at"))
+    days = [day_number(at.astimezone(UTC).date()) for _pk, _person, at in rows]
+    engine = people.staff_rows(
+        np.array([person for _pk, person, _at in rows], dtype=np.int64), np.array(days, dtype=np.int64)
+    )
+    by_engine = {pk for (pk, _person, _at), staff in zip(rows, engine, strict=True) if staff}
+    assert set(Activity.objects.filter(staff_contribution_q()).values_list("pk", flat=True)) == by_engine
+    condition = staff_contribution_sql(person="i.person_id", occurred_at="a.occurred_at")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT a.id FROM {Activity._meta.db_table} a JOIN {Identity._meta.db_table} i ON i.id = a.identity_id "
+            f"WHERE {condition}"
+        )
+        assert {pk for (pk,) in cursor.fetchall()} == by_engine
+    volunteers = Activity.objects.filter(identity__isnull=False).exclude(staff_contribution_q())
+    assert set(volunteers.values_list("pk", flat=True)) == {pk for pk, _p, _a in rows} - by_engine
 
 
 # --------------------------------------------------------------------------- the edges, by hand
@@ -261,7 +312,7 @@ def test_times_just_before_and_after_midnight_utc_in_other_offsets(world):
 
 
 def test_staff_count_only_when_asked_and_bots_never(world):
-    staff, bot, volunteer = PersonFactory(is_staff=True), PersonFactory(is_bot=True), PersonFactory()
+    staff, bot, volunteer = PersonFactory(staff_periods=True), PersonFactory(is_bot=True), PersonFactory()
     for person in (staff, bot, volunteer):
         ActivityFactory(
             source=world,
@@ -273,6 +324,61 @@ def test_staff_count_only_when_asked_and_bots_never(world):
     assert series(run)[BASE_SUNDAY][0] == 1
     assert series(run, population="everyone")[BASE_SUNDAY][0] == 2
     assert (run.contributors_ever, run.contributors_ever_everyone) == (1, 2)
+
+
+def weekly(run, population="volunteers", scope="all") -> list[tuple]:
+    return [
+        (p.date, p.active, p.new, p.lapsed)
+        for p in MetricPoint.objects.filter(run=run, scope=scope, population=population).order_by("date")
+    ]
+
+
+def answer(world, identity, day: date) -> None:
+    ActivityFactory(source=world, type="sumo.answer.posted", identity=identity, occurred_at=at(day))
+
+
+def test_a_volunteer_hired_mid_history_keeps_their_volunteer_weeks(world):
+    hired_on = BASE_SUNDAY + timedelta(days=3)  # a Wednesday: the week holds both kinds
+    noor = IdentityFactory()
+    for days in (-70, -14, 1, 3, 5, 60):
+        answer(world, noor, BASE_SUNDAY + timedelta(days=days))
+    # Something counted by no rule, a year and a half on: the series run that far.
+    ActivityFactory(source=world, type="other.thing.done", occurred_at=at(BASE_SUNDAY + timedelta(days=400)))
+    before = metrics_recompute()
+    volunteer_before, everyone_before = weekly(before), weekly(before, "everyone")
+
+    StaffPeriod.objects.create(person=noor.person, staff_from=hired_on, origin=StaffPeriod.Origin.DIRECTORY)
+    run = check_against_oracle()
+    volunteer = {d: (a, n, lapsed) for d, a, n, lapsed in weekly(run)}
+    # Every week up to the hire keeps its numbers; the hire week counts the Monday's answer.
+    assert [p for p in weekly(run) if p[0] <= BASE_SUNDAY + timedelta(days=7)] == [
+        p for p in volunteer_before if p[0] <= BASE_SUNDAY + timedelta(days=7)
+    ]
+    assert volunteer[BASE_SUNDAY - timedelta(days=70)] == (1, 1, 0)
+    # Still active as a volunteer for the 365 days after their last volunteer day, then lapsed.
+    assert volunteer[BASE_SUNDAY + timedelta(days=364)][0] == 1
+    assert volunteer[BASE_SUNDAY + timedelta(days=371)] == (0, 0, 1)
+    assert weekly(run, "everyone") == everyone_before
+    assert (run.contributors_ever, run.contributors_ever_everyone) == (1, 1)
+
+
+def test_staff_who_leave_and_go_on_contributing_join_the_volunteer_series_then(world):
+    sam = IdentityFactory(person=PersonFactory(staff_periods=[(None, BASE_SUNDAY)]))
+    for days in (-300, -7, 0, 1, 30):
+        answer(world, sam, BASE_SUNDAY + timedelta(days=days))
+    run = check_against_oracle()
+    volunteer = {d: (a, n, lapsed) for d, a, n, lapsed in weekly(run)}
+    assert min(volunteer) == BASE_SUNDAY + timedelta(days=7)  # the series starts with the Monday after
+    assert volunteer[BASE_SUNDAY + timedelta(days=7)] == (1, 1, 0)  # new as a volunteer that week
+    assert weekly(run, "everyone")[0] == (BASE_SUNDAY - timedelta(days=300 - 6), 1, 1, 0)
+    assert (run.contributors_ever, run.contributors_ever_everyone) == (1, 1)
+
+
+def test_staff_since_always_never_count_as_volunteers(world):
+    sam = IdentityFactory(person=PersonFactory(staff_periods=True))
+    answer(world, sam, BASE_SUNDAY)
+    run = check_against_oracle()
+    assert weekly(run) == [] and (run.contributors_ever, run.contributors_ever_everyone) == (0, 1)
 
 
 def test_overlap_and_movement_at_the_latest_week(world):

@@ -1,8 +1,8 @@
 """The incremental update equals a full recompute, whatever arrived or changed in between.
 
 A full run leaves its cache; then new activities arrive (older, in the same weeks, or moving the
-latest week on, some by new identities), people merge, an identity moves to a new person, a staff
-or bot flag flips. The incremental update must give exactly what a full recompute gives at that
+latest week on, some by new identities), people merge, an identity moves to a new person, someone is
+hired or leaves (a staff period starts, ends or goes), a bot flag flips. The incremental update must give exactly what a full recompute gives at that
 moment: every point of every series, overlap, movement and contributors ever. Whatever it cannot
 vouch for (rules changed, activities or identities deleted, a cache of another run) is recomputed
 in full.
@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from activities.models import Activity, Source
-from contributors.models import Identity, Person
+from contributors.models import Identity, Person, StaffPeriod
 from conversion_points.metrics import Cache, cache_dir, metrics_recompute
 from conversion_points.models import AreaMovement, ConversionPoint, MetricRun, Overlap
 
@@ -68,7 +68,8 @@ changes = st.fixed_dictionaries(
         ),
         "merge": st.booleans(),
         "split": st.booleans(),  # one identity moves to a new person (as an unmerge does)
-        "flag": st.sampled_from([None, "staff", "bot"]),
+        "flag": st.sampled_from([None, "hired", "left", "unstaffed", "bot"]),
+        "flag_day": st.sampled_from([-400, -8, -7, -1, 0, 1, 6, 7, 365]),
         "flag_person": st.integers(0, 4),
     }
 )
@@ -103,11 +104,22 @@ def apply(change, round_number: int) -> None:
     persons = list(Person.objects.order_by("pk"))
     if change["flag"] and persons:
         person = persons[change["flag_person"] % len(persons)]
-        if change["flag"] == "staff":
-            person.is_staff = not person.is_staff
+        day = BASE_SUNDAY + timedelta(days=change["flag_day"])
+        if change["flag"] == "hired":
+            StaffPeriod.objects.create(person=person, staff_from=day)
+        elif change["flag"] == "left":
+            # The directory ends the open periods: on `day`, or drops one that had not begun.
+            for period in StaffPeriod.objects.filter(person=person, staff_until__isnull=True):
+                if period.staff_from is not None and period.staff_from > day:
+                    period.delete()
+                else:
+                    period.staff_until = day
+                    period.save()
+        elif change["flag"] == "unstaffed":
+            StaffPeriod.objects.filter(person=person).delete()
         else:
             person.is_bot = not person.is_bot
-        person.save()
+            person.save()
 
 
 @pytest.mark.django_db

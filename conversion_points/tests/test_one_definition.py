@@ -17,7 +17,7 @@ import time_machine
 
 from accounts.selectors import active_areas_of_persons, area_contributors
 from activities.models import Source
-from contributors.models import Person
+from contributors.models import Person, StaffPeriod
 from contributors.selectors import person_record
 from contributors.services import persons_merge
 from conversion_points import contributions
@@ -65,9 +65,14 @@ def community(db):
         bugzilla: ["Firefox::Core", "Firefox::More", "Firefox::Sore", "Core::Foo"],
     }
     types = {github: ["pr", "issue", "comment"], sumo: ["answer", "comment"], bugzilla: ["bug", "patch"]}
-    persons = [PersonFactory(is_staff=n % 7 == 0) for n in range(24)] + [PersonFactory(is_bot=True)]
+    persons = [PersonFactory() for n in range(24)] + [PersonFactory(is_bot=True)]
     identities = [IdentityFactory(person=person) for person in persons for _ in range(1 + persons.index(person) % 2)]
     start = TODAY - timedelta(days=600)
+    # Staff periods of every shape: staff since always, hired half-way, left a year ago, a stint between.
+    periods = {0: (None, None), 7: (start + timedelta(days=300), None), 14: (None, TODAY - timedelta(days=365)),
+               21: (start + timedelta(days=100), start + timedelta(days=250))}
+    for number, (staff_from, staff_until) in periods.items():
+        StaffPeriod.objects.create(person=persons[number], staff_from=staff_from, staff_until=staff_until, origin="admin")
     sources = [github, sumo, bugzilla]
     for _ in range(700):
         source = chance.choice(sources)

@@ -69,7 +69,7 @@ def community():
     ann = IdentityFactory(value="ann-the-helper", person=PersonFactory(display_name="Ann Secretname"))
     ben = IdentityFactory(value="ben-the-coder")
     cat = IdentityFactory(value="cat-casual")
-    staff = IdentityFactory(person=PersonFactory(is_staff=True, display_name="Sam Staff"))
+    staff = IdentityFactory(person=PersonFactory(staff_periods=True, display_name="Sam Staff"))
     bot = IdentityFactory(value="robot[bot]", person=PersonFactory(is_bot=True))
     ActivityFactory(source=sumo, type="sumo.answer.posted", identity=ann, occurred_at=at(SUNDAY - timedelta(days=300)))
     ActivityFactory(source=github, type="github.pr.opened", container="mozilla/a", identity=ann, occurred_at=at(SUNDAY))
@@ -246,8 +246,7 @@ def test_source_levels_take_one_counting_query_and_keep_each_level_apart(compute
     ]:
         ConversionPointFactory(slug=slug, area=area, source=matrix, types=types, container=container, level=level)
     casual, both, core, staff, bot, old = (IdentityFactory() for _ in range(6))
-    staff.person.is_staff = True
-    staff.person.save()
+    staff.person.staff_periods.create(origin="admin")  # staff since always
     bot.person.is_bot = True
     bot.person.save()
     for identity, activity_type, container, day in [

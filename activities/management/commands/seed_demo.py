@@ -4,14 +4,16 @@ import time
 from datetime import date
 from itertools import islice
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.test import override_settings
 from django.utils import timezone
 
 from activities.demo import DEMO_PEOPLE, STAFF_DOMAIN, demo_config, demo_end_date, demo_records
 from activities.models import Activity, Source
 from activities.services import activities_ingest
-from contributors.models import Person
+from contributors.models import Person, StaffPeriod
 from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area
 from conversion_points.services import config_load
@@ -44,13 +46,11 @@ class Command(BaseCommand):
         end = demo_end_date(timezone.now().date())
         with transaction.atomic():
             config_load(config=demo_config())
-            created, rejected = self._ingest(end=end, people=people)
-            # The demo marks its staff by e-mail domain; the real rule lives with the people directory.
-            staff = (
-                Person.objects.filter(identities__kind="email", identities__value__endswith=f"@{STAFF_DOMAIN}")
-                .distinct()
-                .update(is_staff=True, staff_reason=Person.StaffReason.EMAIL_DOMAIN)
-            )
+            # The demo's staff are those with an address on its staff domain, for the days from their
+            # first to their last activity with it: its domain is a staff e-mail domain while it loads.
+            with override_settings(STAFF_EMAIL_DOMAINS=[*settings.STAFF_EMAIL_DOMAINS, STAFF_DOMAIN]):
+                created, rejected = self._ingest(end=end, people=people)
+            staff = StaffPeriod.objects.values("person").distinct().count()
         # Count the demo community right away, so the dashboard shows it on the first visit.
         metrics_recompute()
         for rejection in rejected[:5]:

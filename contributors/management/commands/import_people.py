@@ -26,5 +26,6 @@ class Command(BaseCommand):
             self.stderr.write(f"line {line}: {reason}")
         self.stdout.write(
             f"created: {result.created}  updated: {result.updated}  merged: {result.merged}  "
-            f"left the directory: {result.left}  rejected: {len(result.rejected)}"
+            f"left the directory: {result.left}  staff periods changed: {result.staff_periods}  "
+            f"rejected: {len(result.rejected)}"
         )

@@ -1,0 +1,228 @@
+"""Staff periods: when a person counted as staff, and the one rule every reader of contributions applies.
+
+**The rule.** Staff status is a set of periods per person (`StaffPeriod`: a first and a last day,
+either of them open). A contribution counts as staff when its UTC day falls inside one of its
+person's periods; otherwise it counts as a volunteer's. So when a volunteer is hired, the weeks they
+volunteered keep counting as volunteer weeks, and when staff leave and go on contributing they join
+the volunteer series from the day after their period ends: past weeks keep their numbers.
+
+Periods come from three places, each keeping its own (`StaffPeriod.origin`):
+- the people directory (`contributors.directory`): `staff` with optional `staff_from`/`staff_until`;
+  a person who leaves the directory (or is listed as no longer staff) has their open period ended
+  on that import's date;
+- `STAFF_EMAIL_DOMAINS`: one period per person from the UTC day of the first to the day of the
+  last activity whose record named an address on such a domain (`staff_periods_from_email_domains`,
+  kept by ingestion);
+- an admin, on the person's page.
+
+The metrics engine applies the rule vectorised (`conversion_points.metrics.People`); every other
+reader filters with `staff_contribution_q` (ORM) or `staff_contribution_sql` (raw SQL), which say
+the same thing, and the engine's tests check that they agree with it.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, date, datetime
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from baloo_site.bulk import is_postgresql
+
+from .keys import email_key
+from .models import Identity, StaffPeriod
+
+
+def staff_contribution_q(*, person: str = "identity__person", occurred_at: str = "occurred_at") -> Exists:
+    """ORM condition: this contribution is a staff contribution (see the rule above).
+
+    `person` and `occurred_at` are the paths, from the model being filtered, to the contribution's
+    person and its time. On activities the defaults do: `Activity.objects.filter(staff_contribution_q())`
+    keeps staff contributions, `.exclude(staff_contribution_q())` (or `filter(~…)`) the volunteers'.
+    An activity whose identity is gone has no person and is never staff.
+    """
+    day = TruncDate(ExpressionWrapper(OuterRef(occurred_at), output_field=DateTimeField()), tzinfo=UTC)
+    return Exists(
+        StaffPeriod.objects.filter(person=OuterRef(person))
+        .filter(Q(staff_from__isnull=True) | Q(staff_from__lte=day))
+        .filter(Q(staff_until__isnull=True) | Q(staff_until__gte=day))
+    )
+
+
+def staff_contribution_sql(*, person: str, occurred_at: str) -> str:
+    """Raw SQL condition: this contribution is a staff contribution (see the rule above).
+
+    `person` and `occurred_at` are SQL expressions of the query it goes into, e.g.
+    `staff_contribution_sql(person="i.person_id", occurred_at="a.occurred_at")` with activities `a`
+    joined to identities `i`; `NOT (…)` keeps the volunteers'. No parameters to pass. PostgreSQL and
+    SQLite (where Django stores times in UTC) both.
+    """
+    if is_postgresql():
+        day = f"(({occurred_at}) AT TIME ZONE 'UTC')::date"
+    else:
+        day = f"date({occurred_at})"
+    table = connection.ops.quote_name(StaffPeriod._meta.db_table)
+    return (
+        f"EXISTS (SELECT 1 FROM {table} sp WHERE sp.person_id = {person} "
+        f"AND (sp.staff_from IS NULL OR sp.staff_from <= {day}) "
+        f"AND (sp.staff_until IS NULL OR sp.staff_until >= {day}))"
+    )
+
+
+def staff_on_q(*, person: str = "pk", day: date | None = None) -> Exists:
+    """ORM condition: the person is staff on `day` (UTC; default today), e.g. to show "staff now"."""
+    day = day or timezone.now().astimezone(UTC).date()
+    return Exists(
+        StaffPeriod.objects.filter(person=OuterRef(person))
+        .filter(Q(staff_from__isnull=True) | Q(staff_from__lte=day))
+        .filter(Q(staff_until__isnull=True) | Q(staff_until__gte=day))
+    )
+
+
+def staff_email_domains() -> set[str]:
+    """The domains whose addresses are staff, written as an e-mail's key writes them."""
+    return {email_key(domain)[2] for domain in settings.STAFF_EMAIL_DOMAINS if domain.strip()}
+
+
+def staff_periods_from_email_domains(*, seen: Iterable[tuple[int, str | None, datetime]]) -> int:
+    """Widen the periods staff e-mail domains give (`STAFF_EMAIL_DOMAINS`): one per person, from the
+    UTC day of their first to the day of their last activity whose record named an address on such a
+    domain. Returns how many persons' periods changed.
+
+    `seen` holds (identity id, e-mail key or None, moment) for each activity record just stored, in
+    the writer's transaction: ingestion calls this for every batch (the record's address is known
+    only then — the activity points at its most specific key, often an account, not the address).
+    Records already stored before change nothing, so re-importing is harmless. A period only ever
+    widens; an admin narrows or removes one by hand.
+    """
+    domains = staff_email_domains()
+    if not domains:
+        return 0
+    span_of_identity: dict[int, tuple[date, date]] = {}
+    for identity_id, email, moment in seen:
+        if email and email.rsplit("@", 1)[-1] in domains:
+            day = moment.astimezone(UTC).date()
+            first, last = span_of_identity.get(identity_id, (day, day))
+            span_of_identity[identity_id] = (min(first, day), max(last, day))
+    if not span_of_identity:
+        return 0
+    wanted: dict[int, tuple[date | None, date | None]] = {}
+    for identity_id, person_id in Identity.objects.filter(pk__in=span_of_identity).values_list("pk", "person_id"):
+        first, last = span_of_identity[identity_id]
+        wanted[person_id] = _hull(wanted.get(person_id, (first, last)), (first, last))
+    have: dict[int, list[tuple[int, date | None, date | None]]] = {}
+    for pk, person_id, start, end in StaffPeriod.objects.filter(
+        origin=StaffPeriod.Origin.EMAIL_DOMAIN, person_id__in=wanted
+    ).values_list("pk", "person_id", "staff_from", "staff_until"):
+        have.setdefault(person_id, []).append((pk, start, end))
+    changed = []
+    for person_id, span in wanted.items():
+        periods = have.get(person_id, [])
+        for _pk, start, end in periods:
+            span = _hull(span, (start, end))
+        if [(start, end) for _pk, start, end in periods] != [span]:
+            changed.append((person_id, span))
+    if changed:
+        StaffPeriod.objects.filter(pk__in=[pk for person_id, _span in changed for pk, _s, _e in have.get(person_id, [])]).delete()
+        StaffPeriod.objects.bulk_create(
+            StaffPeriod(person_id=person_id, staff_from=start, staff_until=end, origin=StaffPeriod.Origin.EMAIL_DOMAIN)
+            for person_id, (start, end) in changed
+        )
+    return len(changed)
+
+
+def _hull(one: tuple[date | None, date | None], other: tuple[date | None, date | None]) -> tuple[date | None, date | None]:
+    """The smallest period holding both (None: open on that side)."""
+    start = None if one[0] is None or other[0] is None else min(one[0], other[0])
+    end = None if one[1] is None or other[1] is None else max(one[1], other[1])
+    return start, end
+
+
+# --------------------------------------------------------------------------- merges and unmerges
+
+
+def staff_periods_snapshot(person_id: int) -> list[dict]:
+    """A person's periods as a merge snapshot keeps them (to give them back on unmerge)."""
+    return [
+        {
+            "id": pk,
+            "staff_from": start.isoformat() if start else None,
+            "staff_until": end.isoformat() if end else None,
+            "origin": origin,
+        }
+        for pk, start, end, origin in StaffPeriod.objects.filter(person_id=person_id)
+        .order_by("pk")
+        .values_list("pk", "staff_from", "staff_until", "origin")
+    ]
+
+
+def staff_periods_move(*, into_of: dict[int, int]) -> None:
+    """Periods follow their person into a merge: each person in `into_of` hands theirs to the person it maps to."""
+    moving = StaffPeriod.objects.filter(person_id__in=list(into_of)).values_list("pk", "person_id")
+    by_into: dict[int, list[int]] = {}
+    for pk, person_id in moving:
+        by_into.setdefault(into_of[person_id], []).append(pk)
+    for into, pks in by_into.items():
+        StaffPeriod.objects.filter(pk__in=pks).update(person_id=into)
+
+
+def staff_periods_restore(*, person_id: int, snapshot: dict, taken_from: int | None) -> None:
+    """Give a person restored by an unmerge the periods its merge snapshot lists.
+
+    A period that is still with the person it was merged into (`taken_from`) goes back as it is now
+    (the directory may have ended it since); one that is gone is recreated as it was. Snapshots
+    written before periods existed hold a staff flag instead: it becomes a period since always.
+    """
+    periods = snapshot.get("staff_periods")
+    if periods is None:
+        if snapshot.get("is_staff"):
+            origin = snapshot.get("staff_reason") or StaffPeriod.Origin.ADMIN
+            StaffPeriod.objects.create(person_id=person_id, origin=origin)
+        return
+    present = set(
+        StaffPeriod.objects.filter(pk__in=[p["id"] for p in periods], person_id=taken_from).values_list("pk", flat=True)
+    )
+    StaffPeriod.objects.filter(pk__in=present).update(person_id=person_id)
+    StaffPeriod.objects.bulk_create(
+        StaffPeriod(
+            person_id=person_id,
+            staff_from=date.fromisoformat(p["staff_from"]) if p["staff_from"] else None,
+            staff_until=date.fromisoformat(p["staff_until"]) if p["staff_until"] else None,
+            origin=p["origin"],
+        )
+        for p in periods
+        if p["id"] not in present
+    )
+
+
+# --------------------------------------------------------------------------- by hand
+
+
+def staff_periods_save(*, person_id: int, saved: Iterable[StaffPeriod], deleted: Iterable[StaffPeriod], by=None) -> int:
+    """Save the periods an admin added or changed and delete those they removed (audited).
+
+    A period entered or changed by hand is the admin's from then on: the directory and the staff
+    e-mail domains never change it again. Returns how many periods changed.
+    """
+    from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
+
+    from .models import IdentityAudit
+
+    saved, deleted = list(saved), [period for period in deleted if period.pk]
+    for period in saved:
+        period.person_id = person_id
+        period.origin = StaffPeriod.Origin.ADMIN
+        period.save()
+    for period in deleted:
+        period.delete()
+    if saved or deleted:
+        IdentityAudit.objects.create(
+            action=IdentityAudit.Action.FLAG,
+            person_id=person_id,
+            by=by,
+            details={"staff_periods_saved": len(saved), "staff_periods_deleted": len(deleted)},
+        )
+        metrics_recompute_soon()
+    return len(saved) + len(deleted)
