@@ -8,8 +8,10 @@ The API key comes from the environment variable named by the source's `token_env
 Bugs are walked newest-changed first (`order=changeddate DESC`) with `limit`/`offset`: a bug that
 changes during the walk jumps to the already-read first page, so the pages after it shift towards
 later offsets and are read again (harmless duplicates) instead of being skipped. The next sync
-starts from the latest `last_change_time` seen. Comments and attachments of a whole page of bugs
-come in one request each (`ids=` repeated).
+starts from the latest `last_change_time` seen. Comments and attachments come one bug at a time
+(`/rest/bug/<id>/comment`, `/rest/bug/<id>/attachment`): Bugzilla's REST server takes the bug
+named in the path as the `ids` parameter, overriding any `ids` in the query string, so a request
+for several bugs at once would answer for the first only.
 """
 
 import copy
@@ -177,15 +179,23 @@ class BugzillaConnector(Connector):
     def _containers(self, bugs: list[dict]) -> dict[str, tuple[str, str]]:
         return {str(bug["id"]): (f"{bug.get('product', '')}::{bug.get('component', '')}", bug.get("summary") or "") for bug in bugs}
 
-    def _batch_url(self, bugs: list[dict], what: str, extra: dict[str, Any]) -> str:
-        first, *others = (bug["id"] for bug in bugs)
-        return self.client.url(with_query(f"rest/bug/{first}/{what}", {"ids": others or None, **extra}))
+    def _per_bug(self, bugs: list[dict], what: str, extra: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        """(bug id, its entry in the answer's `bugs`) for each bug of the page, one request per bug.
+
+        Not `ids=` repeated on one request: Bugzilla's REST server makes the path's bug id the `ids`
+        parameter and lets it override the query string's, so only the first bug would answer.
+        A bug read twice on one page (it changed while pages were read) is asked for once.
+        """
+        for bug_id in dict.fromkeys(str(bug["id"]) for bug in bugs):
+            response = self.client.get(self.client.url(with_query(f"rest/bug/{bug_id}/{what}", extra)))
+            entries = self._items(response.data, "bugs") or {}
+            if bug_id in entries:
+                yield bug_id, entries[bug_id]
 
     def _comment_records(self, bugs: list[dict]) -> list[dict]:
         containers = self._containers(bugs)
-        response = self.client.get(self._batch_url(bugs, "comment", {}))
         records = []
-        for bug_id, entry in (self._items(response.data, "bugs") or {}).items():
+        for bug_id, entry in self._per_bug(bugs, "comment", {}):
             container, summary = containers.get(str(bug_id), ("", ""))
             # Comments come oldest first, the description first of all. Not every Bugzilla gives a
             # comment its `count` (its number on the bug): then its position in the list is its number.
@@ -209,9 +219,8 @@ class BugzillaConnector(Connector):
 
     def _attachment_records(self, bugs: list[dict]) -> list[dict]:
         containers = self._containers(bugs)
-        response = self.client.get(self._batch_url(bugs, "attachment", {"exclude_fields": "data"}))
         records = []
-        for bug_id, attachments in (self._items(response.data, "bugs") or {}).items():
+        for bug_id, attachments in self._per_bug(bugs, "attachment", {"exclude_fields": "data"}):
             container, _summary = containers.get(str(bug_id), ("", ""))
             for attachment in attachments or []:
                 actor = _actor(attachment.get("creator") or attachment.get("attacher"))

@@ -212,7 +212,10 @@ class FakeBugzilla(StandIn):
             limit = int(query.get("limit", ["0"])[-1]) or len(bugs)
             return self.json({"bugs": bugs[offset : offset + limit]}, headers)
         if len(parts) == 4 and parts[:2] == ["rest", "bug"] and parts[3] in ("comment", "attachment"):
-            ids = [int(parts[2])] + [int(value) for value in query.get("ids", [])]
+            # As Bugzilla's REST server does: the bug id in the path is the `ids` parameter, and it
+            # overrides any `ids` in the query string (Bugzilla::WebService::Server::REST merges the
+            # path's parameters last), so one request answers for one bug.
+            ids = [int(parts[2])]
             if parts[3] == "comment":
                 data = {"bugs": {str(bug_id): {"comments": self.comments.get(bug_id, [])} for bug_id in ids}, "comments": {}}
             else:
