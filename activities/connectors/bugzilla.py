@@ -22,7 +22,7 @@ from typing import Any
 from contributors.keys import email_key
 from contributors.placeholders import placeholder_emails
 
-from .base import NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso, later, parse_time, with_query
+from .base import NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso, later, parse_time, stored_containers, with_query
 from .http import SourceError
 
 BUG_FIELDS = (
@@ -146,8 +146,22 @@ class BugzillaConnector(Connector):
     def _bug_url(self, bug_id: int) -> str:
         return self.client.url(f"show_bug.cgi?id={bug_id}")
 
+    def _fixed_at(self, bug: dict):
+        """When `bug` was last resolved FIXED, by its history; else its `last_change_time`."""
+        response = self.client.get(self.client.url(f"rest/bug/{bug['id']}/history"))
+        entries = self._items(response.data, "bugs") or []
+        when = None
+        for entry in entries if isinstance(entries, list) else []:
+            for change in (entry or {}).get("history") or []:
+                if any(item.get("field_name") == "resolution" and item.get("added") == "FIXED"
+                       for item in change.get("changes") or [] if isinstance(item, dict)):
+                    when = later(when, change.get("when"))
+        return parse_time(when or bug.get("last_change_time"))
+
     def _bug_records(self, bugs: list[dict]) -> list[dict]:
         records = []
+        fixed_ids = [f"fixed:{bug['id']}" for bug in bugs if bug.get("resolution") == "FIXED" and "cf_last_resolved" not in bug]
+        already_fixed = set(stored_containers(source=self.source, external_ids=fixed_ids)) if fixed_ids else set()
         nobody = placeholder_emails() | {email_key(value)[2] for value in self.options.get("nobody", ()) if isinstance(value, str)}
         for bug in bugs:
             container = f"{bug.get('product', '')}::{bug.get('component', '')}"
@@ -166,7 +180,12 @@ class BugzillaConnector(Connector):
                 continue
             fixed = f"fixed:{bug['id']}"
             assignee = _actor(bug.get("assigned_to"), bug.get("assigned_to_detail"))
-            fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
+            if "cf_last_resolved" in bug or fixed in already_fixed:
+                fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
+            else:
+                # A Bugzilla without BMO's `cf_last_resolved` (upstream Bugzilla): the bug's history
+                # says when it was resolved FIXED; `last_change_time` moves with every later comment.
+                fixed_at = self._fixed_at(bug)
             if not assignee or email_key(str(bug.get("assigned_to") or ""))[2] in nobody:
                 records.append(Rejected(fixed, FIXED_BY_NOBODY))
             elif not fixed_at:

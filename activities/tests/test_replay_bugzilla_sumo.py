@@ -127,3 +127,30 @@ def test_sumo_deleted_spam_anonymous_and_gone(sumo):
     assert solved.identity.person_id == Activity.objects.get(external_id="answer:12").identity.person_id
     assert solved.identity.person.display_name == "Élodie"
     assert Activity.objects.get(external_id="answer:12").url.endswith("/questions/1#answer-12")
+
+
+def test_a_bugzilla_without_cf_last_resolved_dates_a_fix_by_the_bug_history(bmo):
+    """Upstream Bugzilla has no `cf_last_resolved`: a comment after the fix moves `last_change_time`."""
+    api, source = bmo
+    bug = bz_bug(9, created="2016-01-01T00:00:00Z", changed="2016-03-01T00:00:00Z", fixed=True)
+    del bug["cf_last_resolved"]
+    bug.update(assigned_to="dev@example.org", assigned_to_detail=detail(5, "dev@example.org", "Dev"))
+    api.bugs.append(bug)
+    api.history[9] = [
+        {"when": "2016-01-05T08:00:00Z", "who": "dev@example.org",
+         "changes": [{"field_name": "status", "removed": "NEW", "added": "RESOLVED"},
+                     {"field_name": "resolution", "removed": "", "added": "FIXED"}]},
+        {"when": "2016-01-06T08:00:00Z", "who": "qa@example.org",
+         "changes": [{"field_name": "status", "removed": "RESOLVED", "added": "VERIFIED"}]},
+    ]
+
+    sync_twice(source)
+
+    fixed = Activity.objects.get(external_id="fixed:9")
+    assert fixed.occurred_at.isoformat() == "2016-01-05T08:00:00+00:00"
+    assert person_keys(fixed) >= {("email", "dev@example.org"), ("uid", "5")}
+    # Read again (it changed), the stored fix asks for no history.
+    bug["last_change_time"] = "2016-04-01T00:00:00Z"
+    requests = len(api.requests)
+    assert source_sync(source=source).created == 0
+    assert not any(path.endswith("/history") for path, _headers in api.requests[requests:])
