@@ -8,8 +8,10 @@ The API key comes from the environment variable named by the source's `token_env
 Bugs are walked newest-changed first (`order=changeddate DESC`) with `limit`/`offset`: a bug that
 changes during the walk jumps to the already-read first page, so the pages after it shift towards
 later offsets and are read again (harmless duplicates) instead of being skipped. The next sync
-starts from the latest `last_change_time` seen. Comments and attachments of a whole page of bugs
-come in one request each (`ids=` repeated).
+starts from the latest `last_change_time` seen. Comments and attachments come one bug at a time
+(`/rest/bug/<id>/comment`, `/rest/bug/<id>/attachment`): Bugzilla's REST server takes the bug
+named in the path as the `ids` parameter, overriding any `ids` in the query string, so a request
+for several bugs at once would answer for the first only.
 """
 
 import copy
@@ -20,7 +22,7 @@ from typing import Any
 from contributors.keys import email_key
 from contributors.placeholders import placeholder_emails
 
-from .base import NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso, later, parse_time, with_query
+from .base import NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso, later, parse_time, stored_containers, with_query
 from .http import SourceError
 
 BUG_FIELDS = (
@@ -144,8 +146,22 @@ class BugzillaConnector(Connector):
     def _bug_url(self, bug_id: int) -> str:
         return self.client.url(f"show_bug.cgi?id={bug_id}")
 
+    def _fixed_at(self, bug: dict):
+        """When `bug` was last resolved FIXED, by its history; else its `last_change_time`."""
+        response = self.client.get(self.client.url(f"rest/bug/{bug['id']}/history"))
+        entries = self._items(response.data, "bugs") or []
+        when = None
+        for entry in entries if isinstance(entries, list) else []:
+            for change in (entry or {}).get("history") or []:
+                if any(item.get("field_name") == "resolution" and item.get("added") == "FIXED"
+                       for item in change.get("changes") or [] if isinstance(item, dict)):
+                    when = later(when, change.get("when"))
+        return parse_time(when or bug.get("last_change_time"))
+
     def _bug_records(self, bugs: list[dict]) -> list[dict]:
         records = []
+        fixed_ids = [f"fixed:{bug['id']}" for bug in bugs if bug.get("resolution") == "FIXED" and "cf_last_resolved" not in bug]
+        already_fixed = set(stored_containers(source=self.source, external_ids=fixed_ids)) if fixed_ids else set()
         nobody = placeholder_emails() | {email_key(value)[2] for value in self.options.get("nobody", ()) if isinstance(value, str)}
         for bug in bugs:
             container = f"{bug.get('product', '')}::{bug.get('component', '')}"
@@ -164,7 +180,12 @@ class BugzillaConnector(Connector):
                 continue
             fixed = f"fixed:{bug['id']}"
             assignee = _actor(bug.get("assigned_to"), bug.get("assigned_to_detail"))
-            fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
+            if "cf_last_resolved" in bug or fixed in already_fixed:
+                fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
+            else:
+                # A Bugzilla without BMO's `cf_last_resolved` (upstream Bugzilla): the bug's history
+                # says when it was resolved FIXED; `last_change_time` moves with every later comment.
+                fixed_at = self._fixed_at(bug)
             if not assignee or email_key(str(bug.get("assigned_to") or ""))[2] in nobody:
                 records.append(Rejected(fixed, FIXED_BY_NOBODY))
             elif not fixed_at:
@@ -177,15 +198,23 @@ class BugzillaConnector(Connector):
     def _containers(self, bugs: list[dict]) -> dict[str, tuple[str, str]]:
         return {str(bug["id"]): (f"{bug.get('product', '')}::{bug.get('component', '')}", bug.get("summary") or "") for bug in bugs}
 
-    def _batch_url(self, bugs: list[dict], what: str, extra: dict[str, Any]) -> str:
-        first, *others = (bug["id"] for bug in bugs)
-        return self.client.url(with_query(f"rest/bug/{first}/{what}", {"ids": others or None, **extra}))
+    def _per_bug(self, bugs: list[dict], what: str, extra: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        """(bug id, its entry in the answer's `bugs`) for each bug of the page, one request per bug.
+
+        Not `ids=` repeated on one request: Bugzilla's REST server makes the path's bug id the `ids`
+        parameter and lets it override the query string's, so only the first bug would answer.
+        A bug read twice on one page (it changed while pages were read) is asked for once.
+        """
+        for bug_id in dict.fromkeys(str(bug["id"]) for bug in bugs):
+            response = self.client.get(self.client.url(with_query(f"rest/bug/{bug_id}/{what}", extra)))
+            entries = self._items(response.data, "bugs") or {}
+            if bug_id in entries:
+                yield bug_id, entries[bug_id]
 
     def _comment_records(self, bugs: list[dict]) -> list[dict]:
         containers = self._containers(bugs)
-        response = self.client.get(self._batch_url(bugs, "comment", {}))
         records = []
-        for bug_id, entry in (self._items(response.data, "bugs") or {}).items():
+        for bug_id, entry in self._per_bug(bugs, "comment", {}):
             container, summary = containers.get(str(bug_id), ("", ""))
             # Comments come oldest first, the description first of all. Not every Bugzilla gives a
             # comment its `count` (its number on the bug): then its position in the list is its number.
@@ -209,9 +238,8 @@ class BugzillaConnector(Connector):
 
     def _attachment_records(self, bugs: list[dict]) -> list[dict]:
         containers = self._containers(bugs)
-        response = self.client.get(self._batch_url(bugs, "attachment", {"exclude_fields": "data"}))
         records = []
-        for bug_id, attachments in (self._items(response.data, "bugs") or {}).items():
+        for bug_id, attachments in self._per_bug(bugs, "attachment", {"exclude_fields": "data"}):
             container, _summary = containers.get(str(bug_id), ("", ""))
             for attachment in attachments or []:
                 actor = _actor(attachment.get("creator") or attachment.get("attacher"))

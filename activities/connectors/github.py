@@ -127,7 +127,7 @@ def issue_records(source: str, repo: str, issue: dict) -> list[dict | Rejected]:
     2022) or `merged`; when it says neither, the connector reads the pulls listing (`merge_record`).
     """
     number = issue["number"]
-    pull = issue.get("pull_request")
+    pull = _pull_request(issue)
     common = {"source": source, "container": repo, "url": issue.get("html_url", ""), "title": issue.get("title") or ""}
     actor = _actor(issue.get("user"))
     data = _issue_data(issue)
@@ -143,6 +143,20 @@ def issue_records(source: str, repo: str, issue: dict) -> list[dict | Rejected]:
         if merged is not None:
             records.append(merged)
     return records
+
+
+def _pull_request(issue: dict) -> dict | None:
+    """The `pull_request` part of an issues-listing item, or None when the item is a plain issue.
+
+    GitHub's older API gave every issue a `pull_request` object, all of its links null when the
+    issue is no pull request (`{"html_url": null, "diff_url": null, "patch_url": null}`); today
+    a plain issue has none, or `null`."""
+    pull = issue.get("pull_request")
+    if not isinstance(pull, dict):
+        return None
+    if not any(pull.get(link) for link in ("url", "html_url", "diff_url", "patch_url")) and "merged_at" not in pull:
+        return None
+    return pull
 
 
 def merge_record(source: str, repo: str, issue: dict, *, merged_at: str | None, merged: bool | None = None) -> dict | Rejected | None:
@@ -305,7 +319,7 @@ class GitHubConnector(Connector):
                 for item in items:
                     if listing == "issues":
                         records.extend(issue_records(slug, repo, item))
-                        if item.get("pull_request") is not None:
+                        if _pull_request(item) is not None:
                             records.extend(self._reviews(repo, item["number"]))
                     elif listing == "commits":
                         records.append(commit_record(slug, repo, item))
@@ -320,7 +334,12 @@ class GitHubConnector(Connector):
         records: list[dict | Rejected] = []
         page_url: str | None = self.client.url(with_query(f"repos/{repo}/pulls/{number}/reviews", {"per_page": PER_PAGE}))
         while page_url:
-            response = self.client.get(page_url)
+            try:
+                response = self.client.get(page_url)
+            except NotFound:
+                # No reviews API here (GitHub Enterprise before 2.9), or the pull request went away
+                # since the listing was read: no reviews, and the repository's other items still count.
+                return records
             records.extend(filter(None, (review_record(self.source.slug, repo, number, review) for review in response.data or [])))
             page_url = response.link("next")
         return records
@@ -347,8 +366,8 @@ class GitHubConnector(Connector):
 
 
 def _merge_unknown(item: dict) -> bool:
-    pull = item.get("pull_request")
-    return isinstance(pull, dict) and "merged_at" not in pull and "merged" not in pull and item.get("state") == "closed"
+    pull = _pull_request(item)
+    return pull is not None and "merged_at" not in pull and "merged" not in pull and item.get("state") == "closed"
 
 
 class _ClosedPulls:

@@ -194,6 +194,7 @@ class FakeBugzilla(StandIn):
         self.bugs: list[dict] = []
         self.comments: dict[int, list[dict]] = {}
         self.attachments: dict[int, list[dict]] = {}
+        self.history: dict[int, list[dict]] = {}  # bug id → its changes, as /rest/bug/<id>/history gives them
         self.api_keys_seen: list[str] = []
 
     def route(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
@@ -211,8 +212,14 @@ class FakeBugzilla(StandIn):
             offset = int(query.get("offset", ["0"])[-1])
             limit = int(query.get("limit", ["0"])[-1]) or len(bugs)
             return self.json({"bugs": bugs[offset : offset + limit]}, headers)
+        if len(parts) == 4 and parts[:2] == ["rest", "bug"] and parts[3] == "history":
+            bug_id = int(parts[2])
+            return self.json({"bugs": [{"id": bug_id, "alias": [], "history": self.history.get(bug_id, [])}]}, headers)
         if len(parts) == 4 and parts[:2] == ["rest", "bug"] and parts[3] in ("comment", "attachment"):
-            ids = [int(parts[2])] + [int(value) for value in query.get("ids", [])]
+            # As Bugzilla's REST server does: the bug id in the path is the `ids` parameter, and it
+            # overrides any `ids` in the query string (Bugzilla::WebService::Server::REST merges the
+            # path's parameters last), so one request answers for one bug.
+            ids = [int(parts[2])]
             if parts[3] == "comment":
                 data = {"bugs": {str(bug_id): {"comments": self.comments.get(bug_id, [])} for bug_id in ids}, "comments": {}}
             else:
