@@ -35,7 +35,9 @@ def _distinct_per_group(group: np.ndarray, person: np.ndarray, groups: int) -> n
     if len(person) == 0:
         return np.zeros(groups, dtype=np.int64)
     top = int(person.max()) + 1
-    if groups * top <= _BITMAP_CELLS:
+    # A bitmap for many rows; sorting for few (an incremental update's recounted persons), where
+    # clearing the bitmap would cost more than the rows.
+    if groups * top <= _BITMAP_CELLS and 256 * len(person) >= groups * top:
         mark = np.zeros(groups * top, dtype=bool)
         mark[group.astype(np.int64) * top + person] = True
         return np.count_nonzero(mark.reshape(groups, top), axis=1).astype(np.int64)
