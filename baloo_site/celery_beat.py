@@ -14,6 +14,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "conversion_points.tasks.recompute_metrics_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Just after midnight UTC: a recompute, so the summary "as of today" is counted for the new day
+    # (each run stores it for the day it runs on; until then readers answer with yesterday's,
+    # dated yesterday). Debounced and coalesced with ingestion's (`manage.py recompute_metrics` runs one now).
+    "recompute-metrics-new-day": {
+        "task": "conversion_points.tasks.recompute_metrics_new_day",
+        "schedule": crontab(hour=0, minute=0),
+    },
     # Nightly merge suggestions for staff to review (`manage.py suggest_merges` runs it now).
     "suggest-merges-nightly": {
         "task": "contributors.suggest_merges",

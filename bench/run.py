@@ -501,6 +501,27 @@ def bench_identities(ctx: Context) -> dict:
     return result
 
 
+@benchmark(
+    "asof",
+    "as-of-today summary: the SQL count a request paid after each recompute, now counted in the run; first request, then cached",
+)
+def bench_asof(ctx: Context) -> dict:
+    """bench/asof.py in a database of its own (this one's name + `_asof`), at --records activities."""
+    url = urlparse(ctx.db_url)
+    own = url._replace(path=f"/{ctx.db_name}_asof").geturl()
+    proc = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "asof.py"), "--activities", str(ctx.args.records)],
+        cwd=ROOT,
+        env={**ctx.env(), "BENCH_ASOF_DATABASE_URL": own, "DATABASE_URL": own},
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError("bench/asof.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
+    output = proc.stdout
+    return json.loads(output[output.index("{\n") :])
+
+
 # --------------------------------------------------------------------------- report
 
 

@@ -132,9 +132,11 @@ class MetricsSummaryView(MetricsView):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        # Not asked for a day: as of today, which the run's stored figures answer (`summary_counts`).
+        asked = query.get("date")
         return Response(
             self.cached(
-                run, request, lambda: metrics_summary(run=run, day=day, population=population(query)), day=day
+                run, request, lambda: metrics_summary(run=run, day=asked, population=population(query)), day=day
             )
         )
 

@@ -389,6 +389,11 @@ def contributions_fetch(*, rules: Rules) -> Contributions:
     return people.contributions(cp, people.persons_of(identity), day)
 
 
+def _today() -> date:
+    """Today in UTC: the day a recompute counts the summary as of (`as_of`)."""
+    return timezone.now().astimezone(UTC).date()
+
+
 def last_complete_week() -> int:
     """The latest week whose Sunday is over (UTC): on a Sunday, the week before; never the week in progress."""
     return week_of_day(day_number(timezone.now().astimezone(UTC).date())) - 1
@@ -491,6 +496,7 @@ class MetricsResult:
         default_factory=list
     )  # population, area, lapsed, moved, left
     stats: dict = field(default_factory=dict)
+    as_of: dict = field(default_factory=dict)  # the summary as of the day counted (`as_of.as_of_counts`)
 
 
 def _distinct(values: np.ndarray) -> np.ndarray:
@@ -826,6 +832,7 @@ class Cache:
     state: State
     chunks: list[str] = field(default_factory=list)  # row files holding cp/identity/day[:stored]
     stored: int = 0
+    as_of: dict = field(default_factory=dict)  # the summary as of the day counted, with its parts (`as_of`)
 
     def save(self, directory: Path) -> None:
         """Write the rows not on disk yet as a new chunk (or all in one), then the rest; atomic renames."""
@@ -861,6 +868,7 @@ class Cache:
             "series": [list(key) for key in series_keys],
             "levels": [LEVEL_KEYS[0] in self.state.series[key] for key in series_keys],
             "members": [list(key) for key in member_keys],
+            "as_of": self.as_of,
         }
         # Every series has the same weeks: one array of (series, field, week), levels zero where absent.
         stacked = np.zeros((len(series_keys), len(SERIES_FIELDS), self.state.length), dtype=np.int64)
@@ -946,6 +954,7 @@ class Cache:
             state=state,
             chunks=meta["chunks"],
             stored=meta["stored"],
+            as_of=meta.get("as_of") or {},
         )
 
 
@@ -1070,6 +1079,7 @@ def _state_update(old: State, sub: State, add: State, persons: np.ndarray, last:
 
 def _full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
     """Count everything from the database; also gives the cache for the next incremental update."""
+    from .as_of import as_of_counts  # the as-of module imports this one
     clock = time.perf_counter()
     watermark = _settled_watermark()
     with _snapshot():
@@ -1081,8 +1091,13 @@ def _full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
     contributions = people.contributions(cp, people.persons_of(identity), day)
     last = _capped_week(latest_day)
     state = metrics_compute_state(contributions=contributions, rules=rules, last=last)
+    clock_as_of = time.perf_counter()
+    as_of = as_of_counts(contributions=contributions, rules=rules, day=_today())
+    as_of_s = time.perf_counter() - clock_as_of
     del contributions
     result = state_result(state, rules=rules, last=last)
+    result.as_of = as_of
+    result.stats["as_of_s"] = round(as_of_s, 3)
     cache = None
     if watermark is not None:
         cache = Cache(
@@ -1097,12 +1112,14 @@ def _full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
             day=day,
             people=people,
             state=state,
+            as_of=as_of,
         )
     return result, cache, {"mode": "full", "fetch_s": round(fetched, 3)}
 
 
 def _incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache, dict]:
     """Update the cached State with what changed since (see the comment above); CacheUnusable if it can't."""
+    from .as_of import as_of_counts, as_of_update  # the as-of module imports this one
     clock = time.perf_counter()
     if cache.fingerprint != rules_fingerprint(rules):
         raise CacheUnusable("the rules changed")
@@ -1160,6 +1177,28 @@ def _incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache, dict
     updated_at = time.perf_counter() - clock
     state.stats = {"rows": len(before) + len(after)}
     result = state_result(state, rules=rules, last=last)
+    clock_as_of = time.perf_counter()
+    today = _today()
+    as_of = None
+    if cache.as_of.get("day") == today.isoformat():
+        as_of = as_of_update(
+            cache.as_of,
+            as_of_counts(contributions=before, rules=rules, day=today),
+            as_of_counts(contributions=after, rules=rules, day=today),
+        )
+    as_of_mode = "updated"
+    if as_of is None:
+        # Another day (midnight passed) or no figures kept: count everyone's rows again, once a day.
+        as_of_mode = "counted"
+        everyone = people.contributions(
+            np.concatenate([cache.cp, new_cp]),
+            np.concatenate([now_person, new_person]),
+            np.concatenate([cache.day, new_day]),
+        )
+        as_of = as_of_counts(contributions=everyone, rules=rules, day=today)
+        del everyone
+    result.as_of = as_of
+    as_of_s = time.perf_counter() - clock_as_of
     updated = Cache(
         key=uuid.uuid4().hex,
         fingerprint=cache.fingerprint,
@@ -1174,9 +1213,12 @@ def _incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache, dict
         state=state,
         chunks=cache.chunks,
         stored=cache.stored,
+        as_of=as_of,
     )
     stats = {
         "mode": "incremental",
+        "as_of_s": round(as_of_s, 3),
+        "as_of": as_of_mode,
         "fetch_s": round(fetched, 3),
         "resolve_s": round(resolved - fetched, 3),
         "sweeps_s": round(swept - resolved, 3),
@@ -1311,7 +1353,10 @@ def metrics_recompute(*, run: MetricRun | None = None, incremental: bool = False
     `incremental` updates the latest run's numbers from what changed since (see "the incremental
     update" above) when its cache can vouch for it, and recomputes in full otherwise: both give
     the same numbers. Every run leaves a cache for the next one.
+
+    Each run also counts the summary as of the day it runs on (`as_of`) and stores it with the run.
     """
+    from .as_of import as_of_public  # the as-of module imports this one
     with _recompute_lock():
         if run is None:
             run = MetricRun.objects.create(status=MetricRun.Status.RUNNING, started_at=timezone.now())
@@ -1364,6 +1409,7 @@ def metrics_recompute(*, run: MetricRun | None = None, incremental: bool = False
                 run.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
                 run.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
                 run.cache_key = cache.key if cache is not None else ""
+                run.as_of = as_of_public(result.as_of)
                 run.stats = {
                     **result.stats,
                     **mode_stats,
@@ -1381,6 +1427,7 @@ def metrics_recompute(*, run: MetricRun | None = None, incremental: bool = False
                         "contributors_ever_everyone",
                         "stats",
                         "cache_key",
+                        "as_of",
                     ]
                 )
                 # Under the lock no other one-task run is in progress: every other finished or crashed run goes.
@@ -1546,6 +1593,7 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
 
     False when there is nothing to do: the run is complete, failed, superseded or gone.
     """
+    from .as_of import as_of_counts, as_of_public  # the as-of module imports this one
     run = MetricRun.objects.filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
     if run is None or part not in run.plan.get("parts", {}):
         logger.info("metrics run %s part %s: the run is no longer running, nothing to do", run_id, part)
@@ -1566,6 +1614,8 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
         del cp, identity, day, people
         last = plan["last"]
         state = metrics_compute_state(contributions=contributions, rules=counted, last=last, families=families)
+        # The part that counts `all` reads every rule's rows: it counts the summary as of today too.
+        as_of = as_of_counts(contributions=contributions, rules=counted, day=_today()) if "all" in families else None
         del contributions
         result = state_result(state, rules=counted, last=last)
         computed = time.perf_counter() - clock
@@ -1584,6 +1634,9 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
                 locked.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
                 locked.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
                 fields += ["contributors_ever", "contributors_ever_everyone"]
+            if as_of is not None:
+                locked.as_of = as_of_public(as_of)
+                fields.append("as_of")
             locked.parts_done = sorted({*locked.parts_done, part})
             stats = {
                 "worker": worker or f"pid {os.getpid()}",

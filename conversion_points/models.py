@@ -222,6 +222,15 @@ class MetricRun(models.Model):
     parts_done = models.JSONField(
         _("parts written"), default=list, blank=True, editable=False, help_text=_("The parts whose points are written.")
     )
+    # The public summary as of the day the run counted (`conversion_points.as_of`): readers take it
+    # from here while that day is today, so no request counts it.
+    as_of = models.JSONField(
+        _("summary as of its day"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("Active, new and contributors ever as of the day this run was counted, for the public summary."),
+    )
 
     class Meta:
         ordering = ["-id"]

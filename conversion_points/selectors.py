@@ -1,6 +1,7 @@
 """Reads about metrics (the latest complete snapshots) and about what conversion points match."""
 
 import re
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from django.db.models import Count, QuerySet
 
 from activities.models import Activity, Source
 
+from .as_of import as_of_scopes
 from .contributions import contributions, scope_counts, today_utc, window_start
 from .metrics import WINDOW_DAYS
 from .models import Area, ConversionPoint, MetricPoint, MetricRun, Population
@@ -73,32 +75,95 @@ def scope_exists(*, scope: str, run: MetricRun) -> bool:
 
 
 AS_OF_NAMESPACE = "as-of"
+# A request that finds the figures of another day being counted waits for them this long at most.
+AS_OF_WAIT_SECONDS = 60
+AS_OF_POLL_SECONDS = 0.1
 
 
 def scope_counts_as_of(*, run: MetricRun, day: date, population: str) -> dict[str, Any]:
-    """`contributions.scope_counts` at `day`, kept per (metric run, day, population).
+    """`contributions.scope_counts` at `day`, kept per (metric run, day, population): a past day asked
+    for with `?date=` (today's figures come with the run, see `summary_counts`).
 
-    It costs one query over every contribution up to the day (see `scope_counts`); the home page and
-    the summary ask for it on every request, so it is counted once per run and day, and a recompute
-    (which every ingestion asks for) makes the next request count it afresh.
+    It costs one query over every contribution up to the day (see `scope_counts`), so it is counted
+    by one request at a time (a lock in the cache): the others wait for its answer instead of all
+    counting it at once; after `AS_OF_WAIT_SECONDS` a waiting request counts it itself.
     """
-    return run_cached(
-        run=run,
-        namespace=AS_OF_NAMESPACE,
-        name=f"{day.isoformat()}:{population}",
-        build=lambda: scope_counts(day=day, population=population),
-    )
+    key = run_cache_key(run=run, namespace=AS_OF_NAMESPACE, name=f"{day.isoformat()}:{population}")
+    value = django_cache.get(key)
+    if value is not None:
+        return value
+    lock = f"{key}:counting"
+    waited = 0.0
+    while not django_cache.add(lock, 1, AS_OF_WAIT_SECONDS):
+        if waited >= AS_OF_WAIT_SECONDS:
+            break
+        time.sleep(AS_OF_POLL_SECONDS)
+        waited += AS_OF_POLL_SECONDS
+        value = django_cache.get(key)
+        if value is not None:
+            return value
+    try:
+        value = scope_counts(day=day, population=population)
+        django_cache.set(key, value, RUN_CACHE_SECONDS)
+    finally:
+        django_cache.delete(lock)
+    return value
+
+
+def _stored_day(run: MetricRun) -> date | None:
+    """The day of the summary stored with the run (`MetricRun.as_of`), None when it has none."""
+    day = (run.as_of or {}).get("day")
+    return date.fromisoformat(day) if day else None
+
+
+def _recount_today(run: MetricRun, today: date) -> None:
+    """Ask once (per run and day) for a recompute: midnight passed since the run counted its summary.
+
+    The midnight job (`celery_beat.py`) asks for it already; this is the safety net when it did
+    not run. A recompute is debounced and coalesced like any ingestion's.
+    """
+    from .metrics import metrics_recompute_soon  # the engine imports this module
+
+    if django_cache.add(run_cache_key(run=run, namespace=AS_OF_NAMESPACE, name=f"recount:{today}"), 1, 3600):
+        metrics_recompute_soon()
+
+
+def summary_counts(*, run: MetricRun, day: date | None, population: str) -> tuple[date, dict[str, Any]]:
+    """The day the summary is as of, and its counts (the shape of `contributions.scope_counts`).
+
+    As of today (`day` None), no request counts anything: every recompute (each ingestion asks
+    for one, and the midnight job) counts the summary as of the day it runs and stores it with the
+    run. While that day is today, it is the answer. After midnight, until the next run is swapped
+    in (a minute or two), the answer is the run's figures dated their own day — yesterday, said so —
+    never yesterday's figures called today's, and a recompute is asked for. A run without stored
+    figures (counted before they existed) is counted on demand, once. A day asked for explicitly
+    is the stored figures when they are of that day, else counted on demand (`scope_counts_as_of`).
+    """
+    today = today_utc()
+    stored_day = _stored_day(run)
+    stored = as_of_scopes(run.as_of, population=population) if stored_day is not None else None
+    if day is None:
+        if stored is not None and stored_day == today:
+            return today, stored
+        if stored is not None and stored_day < today:
+            _recount_today(run, today)
+            return stored_day, stored
+        day = today
+    elif stored is not None and stored_day == day:
+        return day, stored
+    return day, scope_counts_as_of(run=run, day=day, population=population)
 
 
 def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dict[str, Any]:
     """The headline numbers as of a day (today by default): everything, the sum of areas, each area and each source.
 
     "As of D" (BRIEF): active in the 365 days ending D, new in the 7 days ending D, dated D — so a
-    contribution made today shows today. Counted by `conversion_points.contributions`, the rule the
-    weekly series follow: on a Sunday, the numbers equal that Sunday's weekly point.
+    contribution made today shows today (from the next recompute, a minute after it arrives).
+    Counted by the rule of `conversion_points.contributions` (see `summary_counts` for where the
+    numbers come from); on a Sunday, they equal that Sunday's weekly point.
     """
-    day = day or today_utc()
-    counts = scope_counts_as_of(run=run, day=day, population=population)["scopes"]
+    day, counted = summary_counts(run=run, day=day, population=population)
+    counts = counted["scopes"]
 
     def numbers(scope: str) -> tuple[int, int]:
         row = counts.get(scope)
@@ -118,7 +183,7 @@ def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dic
         "active": numbers("all")[0],
         "new": numbers("all")[1],
         "sum_of_areas": sum(area["active"] for area in areas),
-        "contributors_ever": scope_counts_as_of(run=run, day=day, population=population)["ever"],
+        "contributors_ever": counted["ever"],
         "areas": areas,
         "sources": sources,
     }

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from .metrics import metrics_recompute, metrics_recompute_part, metrics_recompute_partitioned
+from .metrics import metrics_recompute, metrics_recompute_part, metrics_recompute_partitioned, metrics_recompute_soon
 from .models import MetricRun
 
 
@@ -22,6 +22,13 @@ def recompute_metrics_nightly(self) -> int | None:
     """
     run = metrics_recompute() if self.app.conf.task_always_eager else metrics_recompute_partitioned()
     return run.pk if run else None
+
+
+@shared_task(acks_late=True)
+def recompute_metrics_new_day() -> int:
+    """A new UTC day: ask for a recompute, which counts the summary as of today (an incremental one
+    when the cache allows; coalesced with any ingestion's)."""
+    return metrics_recompute_soon().pk
 
 
 @shared_task(bind=True, acks_late=True)

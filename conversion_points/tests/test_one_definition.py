@@ -186,3 +186,56 @@ def test_a_contributors_record_the_dedup_check_and_the_preview_agree_with_the_en
         scope = f"cp:{point.slug}"
         people = contributions.active_contributors(scope=scope, day=contributions.today_utc(), population="everyone")
         assert preview["people"] == people.count(), scope
+
+
+def _scope_counts_known(day: date, population: str) -> dict:
+    """`contributions.scope_counts`, without the areas and sources no enabled point counts in (always zero)."""
+    counted = contributions.scope_counts(day=day, population=population)
+    counted["scopes"] = {
+        scope: row for scope, row in counted["scopes"].items() if scope == "all" or row != {"active": 0, "new": 0}
+    }
+    return counted
+
+
+def _stored(as_of: dict, population: str) -> dict:
+    scopes = {
+        scope: row for scope, row in as_of[population]["scopes"].items() if scope == "all" or row != {"active": 0, "new": 0}
+    }
+    return {"ever": as_of[population]["ever"], "scopes": scopes}
+
+
+def test_the_engine_counts_the_summary_as_of_any_day_like_scope_counts(community):
+    """The numpy count a recompute stores (`as_of`) equals the SQL one, day by day, around week and window edges."""
+    from conversion_points.as_of import as_of_counts
+    from conversion_points.metrics import Rules, contributions_fetch
+
+    rules = Rules.load()
+    rows = contributions_fetch(rules=rules)
+    days = [TODAY - timedelta(days=offset) for offset in (0, 1, 6, 7, 8, 100, 364, 365, 366, 420, 599, 601)]
+    for day in days:
+        counted = as_of_counts(contributions=rows, rules=rules, day=day)
+        assert counted["day"] == day.isoformat()
+        for population in POPULATIONS:
+            assert _stored(counted, population) == _scope_counts_known(day, population), (day, population)
+
+
+def test_the_run_stores_the_summary_as_of_its_day_and_an_update_keeps_it_exact(community):
+    run = community
+    assert run.as_of["day"] == TODAY.isoformat()
+    for population in POPULATIONS:
+        assert _stored(run.as_of, population) == _scope_counts_known(TODAY, population)
+    # Today: a newcomer, an old hand back, a merge and a staff hire; the incremental update adjusts the figures.
+    github = Source.objects.get(slug="github")
+    newcomer, old_hand = IdentityFactory(), IdentityFactory(person=Person.objects.order_by("pk")[5])
+    for identity in (newcomer, old_hand):
+        ActivityFactory(source=github, type="pr", container="mozilla/app", identity=identity,
+                        occurred_at=datetime(TODAY.year, TODAY.month, TODAY.day, 8, tzinfo=UTC))
+    persons = list(Person.objects.filter(is_bot=False).order_by("pk"))
+    persons_merge(into=persons[8], others=[persons[9]], reason="test")
+    StaffPeriod.objects.create(person=persons[10], staff_from=TODAY - timedelta(days=30), origin="admin")
+    with time_machine.travel(datetime(TODAY.year, TODAY.month, TODAY.day, 10, tzinfo=UTC), tick=False):
+        updated = metrics_recompute(incremental=True)
+    assert updated.stats["mode"] == "incremental" and updated.stats["as_of"] == "updated"
+    for population in POPULATIONS:
+        assert _stored(updated.as_of, population) == _scope_counts_known(TODAY, population)
+    assert updated.as_of != run.as_of
