@@ -23,7 +23,7 @@ from baloo_site.spreadsheet import csv_writer
 
 from .contributions import today_utc
 from .models import MetricRun, Population
-from .selectors import metric_run_current, metrics_series, metrics_summary, run_cached, scope_exists
+from .selectors import SummaryBusy, metric_run_current, metrics_series, metrics_summary, run_cached, scope_exists
 from .serializers import SeriesQuerySerializer, SeriesSerializer, SummaryQuerySerializer, SummarySerializer
 
 CACHE_NAMESPACE = "metrics"  # keys name the run too (`run_cached`), so a recompute makes them unused
@@ -33,6 +33,15 @@ class NotComputedYet(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = _("The metrics have not been computed yet; they will be after the next recompute.")
     default_code = "not_computed"
+
+
+class CountingBusy(APIException):
+    """Another day's summary is being counted on demand (one at a time): come back in a moment."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = _("Another day's numbers are being counted; ask again in a minute.")
+    default_code = "busy"
+    wait = 60
 
 
 class CSVRenderer(BaseRenderer):
@@ -134,11 +143,13 @@ class MetricsSummaryView(MetricsView):
             )
         # Not asked for a day: as of today, which the run's stored figures answer (`summary_counts`).
         asked = query.get("date")
-        return Response(
-            self.cached(
+        try:
+            summary = self.cached(
                 run, request, lambda: metrics_summary(run=run, day=asked, population=population(query)), day=day
             )
-        )
+        except SummaryBusy:
+            raise CountingBusy() from None
+        return Response(summary)
 
     def csv_rows(self, data: dict) -> tuple[list[str], list[list]]:
         header = [

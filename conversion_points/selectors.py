@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any, TypeVar
 
 from django.core.cache import cache as django_cache
-from django.db.models import Count, QuerySet
+from django.db.models import Count, QuerySet, Sum
 
 from activities.models import Activity, Source
 
@@ -78,25 +78,60 @@ AS_OF_NAMESPACE = "as-of"
 # A request that finds the figures of another day being counted waits for them this long at most.
 AS_OF_WAIT_SECONDS = 60
 AS_OF_POLL_SECONDS = 0.1
+# Held while a day other than a stored one is counted on demand (one at a time, site-wide), for
+# as long as the longest count may take; a request for another day waits AS_OF_BUSY_SECONDS for it.
+AS_OF_COUNTING_LOCK = "as-of:counting"
+AS_OF_LOCK_SECONDS = 300
+AS_OF_BUSY_SECONDS = 5
+
+
+class SummaryBusy(Exception):
+    """Another day's summary is being counted on demand: ask again in a moment."""
+
+
+def weekly_counts_as_of(*, run: MetricRun, day: date, population: str) -> dict[str, Any] | None:
+    """A computed week's Sunday as `scope_counts` would count it, read from the weekly points: equal by
+    the rule (tested), and a lookup instead of a pass over every contribution. None on other days.
+
+    Contributors ever as of the Sunday: everyone's first contribution falls in exactly one week, so
+    they are the sum of the weekly new contributors of `all` up to that Sunday.
+    """
+    if run.latest_week is None or day.weekday() != 6 or day > run.latest_week:
+        return None
+    points = MetricPoint.objects.filter(run=run, population=population)
+    scopes = {
+        scope: {"active": active, "new": new}
+        for scope, active, new in points.filter(date=day).values_list("scope", "active", "new")
+        if scope == "all" or scope.startswith(("area:", "source:"))
+    }
+    ever = points.filter(scope="all", date__lte=day).aggregate(ever=Sum("new"))["ever"] or 0
+    return {"ever": ever, "scopes": scopes}
 
 
 def scope_counts_as_of(*, run: MetricRun, day: date, population: str) -> dict[str, Any]:
     """`contributions.scope_counts` at `day`, kept per (metric run, day, population): a past day asked
     for with `?date=` (today's figures come with the run, see `summary_counts`).
 
-    It costs one query over every contribution up to the day (see `scope_counts`), so it is counted
-    by one request at a time (a lock in the cache): the others wait for its answer instead of all
-    counting it at once; after `AS_OF_WAIT_SECONDS` a waiting request counts it itself.
+    A computed week's Sunday is read from the weekly points. Any other day costs one query over
+    every contribution up to the day (see `scope_counts`), and the day is in the hands of anyone on
+    the internet, so the whole site counts one such day at a time (a lock in the cache): a request
+    for the same day waits for its answer; a request for another day waits its turn for up to
+    `AS_OF_BUSY_SECONDS`, then is told to come back (`SummaryBusy`, a 503) rather than adding a
+    second pass over the database.
     """
     key = run_cache_key(run=run, namespace=AS_OF_NAMESPACE, name=f"{day.isoformat()}:{population}")
     value = django_cache.get(key)
     if value is not None:
         return value
-    lock = f"{key}:counting"
+    value = weekly_counts_as_of(run=run, day=day, population=population)
+    if value is not None:
+        django_cache.set(key, value, RUN_CACHE_SECONDS)
+        return value
     waited = 0.0
-    while not django_cache.add(lock, 1, AS_OF_WAIT_SECONDS):
-        if waited >= AS_OF_WAIT_SECONDS:
-            break
+    while not django_cache.add(AS_OF_COUNTING_LOCK, key, AS_OF_LOCK_SECONDS):
+        same_day = django_cache.get(AS_OF_COUNTING_LOCK) == key
+        if waited >= (AS_OF_WAIT_SECONDS if same_day else AS_OF_BUSY_SECONDS):
+            raise SummaryBusy()
         time.sleep(AS_OF_POLL_SECONDS)
         waited += AS_OF_POLL_SECONDS
         value = django_cache.get(key)
@@ -106,7 +141,7 @@ def scope_counts_as_of(*, run: MetricRun, day: date, population: str) -> dict[st
         value = scope_counts(day=day, population=population)
         django_cache.set(key, value, RUN_CACHE_SECONDS)
     finally:
-        django_cache.delete(lock)
+        django_cache.delete(AS_OF_COUNTING_LOCK)
     return value
 
 

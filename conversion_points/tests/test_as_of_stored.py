@@ -154,3 +154,49 @@ def test_a_run_without_stored_figures_is_counted_once_not_by_every_request(clien
     assert counted == [day]
     assert len(answers) == 5 and all(answer == answers[0] for answer in answers)
     assert answers[0]["scopes"]["all"] == {"active": 1, "new": 1}
+
+
+def test_a_computed_sunday_is_read_from_the_weekly_points_not_counted(client, world, monkeypatch):
+    """Anyone may ask for any past day: a Sunday the run computed costs a lookup, and equals the count."""
+    for days_ago in (3, 14, 40, 400):
+        world(at(FRIDAY - timedelta(days=days_ago)))
+    sunday = FRIDAY - timedelta(days=12)  # Sunday 2026-11-22
+    assert sunday.weekday() == 6
+    expected = {
+        name: scope_counts(day=sunday, population=name) for name in (Population.VOLUNTEERS, Population.EVERYONE)
+    }
+    with time_machine.travel(at(FRIDAY, 9), tick=False):
+        metrics_recompute()
+
+    def refuse(**kwargs):
+        raise AssertionError("a request counted the summary")
+
+    monkeypatch.setattr(selectors, "scope_counts", refuse)
+    with time_machine.travel(at(FRIDAY, 10), tick=False):
+        for flag, name in (("", Population.VOLUNTEERS), ("&staff=include", Population.EVERYONE)):
+            answer = summary(client, f"?date={sunday.isoformat()}{flag}")
+            assert answer["date"] == sunday.isoformat()
+            assert (answer["active"], answer["new"]) == (expected[name]["scopes"]["all"]["active"], 1)
+            assert expected[name]["scopes"]["all"]["new"] == 1
+            assert answer["contributors_ever"] == expected[name]["ever"] == 3
+            assert answer["areas"][0]["active"] == expected[name]["scopes"]["area:support"]["active"]
+
+
+def test_while_one_day_is_counted_a_request_for_another_is_told_to_come_back(client, world, monkeypatch):
+    """One pass over every contribution at a time, site-wide: a crowd asking for one past day after
+    another cannot stack them up on the database."""
+    world(at(FRIDAY - timedelta(days=3)))
+    with time_machine.travel(at(FRIDAY, 9), tick=False):
+        run = metrics_recompute()
+    counted = []
+    monkeypatch.setattr(selectors, "scope_counts", lambda **kwargs: counted.append(kwargs) or {})
+    monkeypatch.setattr(selectors, "AS_OF_BUSY_SECONDS", 0.05)
+    monkeypatch.setattr(selectors, "AS_OF_POLL_SECONDS", 0.01)
+    other_day = selectors.run_cache_key(run=run, namespace=selectors.AS_OF_NAMESPACE, name="2026-01-07:volunteers")
+    cache.set(selectors.AS_OF_COUNTING_LOCK, other_day, 60)
+    with time_machine.travel(at(FRIDAY, 10), tick=False):
+        response = client.get("/api/v1/metrics/summary/?date=2026-12-02")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    assert "being counted" in response.json()["detail"]
+    assert counted == []
