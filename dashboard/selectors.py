@@ -19,7 +19,6 @@ from django.db.models import QuerySet, Sum
 from activities.models import Source
 from conversion_points import contributions
 from conversion_points import selectors as conversion_points_selectors
-from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
 
 T = TypeVar("T")
@@ -140,7 +139,7 @@ def dropoff_projection(
     projection = []
     for week in range(1, weeks + 1):
         day = run.latest_week + timedelta(days=7 * week)
-        still = len(last_days) - bisect_left(last_days, day - timedelta(days=WINDOW_DAYS - 1))
+        still = len(last_days) - bisect_left(last_days, contributions.window_start(day))
         projection.append(WeekPoint(day, still, 0, 0))
     return projection
 
