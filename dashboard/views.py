@@ -26,6 +26,7 @@ from django.views.decorators.http import require_GET
 
 from activities.models import Source
 from conversion_points.contributions import today_utc
+from conversion_points.metrics import WINDOW_DAYS
 from conversion_points.models import Area, MetricRun
 from conversion_points.selectors import metric_run_current, metrics_summary
 
@@ -233,7 +234,7 @@ def how_we_count(request: HttpRequest) -> HttpResponse:
     Each number on the dashboard and each help page links to one of its anchors; it is also a help page
     (the help navigation marks it), and the help's old address, /help/how-baloo-counts/, redirects here.
     """
-    context = {"section": "counts", "example": EXAMPLE, "window_days": selectors.WINDOW_DAYS}
+    context = {"section": "counts", "example": EXAMPLE, "window_days": WINDOW_DAYS}
     return render(request, "dashboard/how_we_count.html", context)
 
 
