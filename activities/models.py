@@ -329,6 +329,8 @@ class RejectedItem(models.Model):
         verbose_name = _("rejected item")
         verbose_name_plural = _("rejected items")
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="rejecteditem_source_external_id_uniq")]
+        # The items a sync reads again: a source's that may come back, read again longest ago first.
+        indexes = [models.Index(fields=["source", "lasting", "checked_at"], name="rejecteditem_recheck_idx")]
 
     def __str__(self) -> str:
         return f"{self.external_id}: {self.reason}"

@@ -27,5 +27,9 @@ class Migration(migrations.Migration):
             name='lasting',
             field=models.BooleanField(default=True, help_text='The reason will not change (a deleted account). When false the item may come back (a spam flag reverted, a hidden question shown again): later syncs read it again, and store it when they can.', verbose_name='lasting'),
         ),
+        migrations.AddIndex(
+            model_name='rejecteditem',
+            index=models.Index(fields=['source', 'lasting', 'checked_at'], name='rejecteditem_recheck_idx'),
+        ),
         migrations.RunPython(may_change, migrations.RunPython.noop),
     ]
