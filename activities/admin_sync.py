@@ -137,14 +137,15 @@ class SyncRunAdmin(admin.ModelAdmin):
 
 @admin.register(RejectedItem)
 class RejectedItemAdmin(admin.ModelAdmin):
-    """Items syncs and webhooks read and did not store, for a reason that will not change. Read-only.
+    """Items syncs and webhooks read and did not store, and why. Read-only.
 
     Each is counted as rejected on the run that first met it, never again: this list is where
-    every one of them stays visible.
+    every one of them stays visible. Those whose reason may change (not `lasting`) are read again
+    by later syncs, and leave the list once stored.
     """
 
-    list_display = ("external_id", "source", "reason", "rejected_at", "sync_run")
-    list_filter = ("source", "reason")
+    list_display = ("external_id", "source", "reason", "lasting", "rejected_at", "checked_at", "sync_run")
+    list_filter = ("source", "lasting", "reason")
     list_select_related = ("source", "sync_run")
     search_fields = ("external_id",)
     date_hierarchy = "rejected_at"

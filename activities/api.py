@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from conversion_points.metrics import metrics_recompute_soon
 
-from .services import activities_ingest
+from .services import activities_ingest, rejected_items_resolve
 from .tokens import bearer_secret, source_token_authenticate
 
 MAX_RECORDS = 1000
@@ -102,6 +102,10 @@ def activities_push(request: HttpRequest) -> JsonResponse:
         else:
             accepted.append((index, record))
     result = activities_ingest(records=accepted, links_accounts=token.source.links_accounts)
+    # A pushed record may be an item a sync or a webhook rejected earlier: stored now, it is not rejected.
+    rejected_items_resolve(
+        source=token.source, external_ids=(str(record.get("external_id") or "").strip() for _index, record in accepted)
+    )
     rejected.extend({"index": rejection.position, "reason": rejection.reason} for rejection in result.rejected)
     rejected.sort(key=lambda rejection: rejection["index"])
     if result.created:

@@ -294,13 +294,16 @@ class SyncRun(models.Model):
 
 
 class RejectedItem(models.Model):
-    """An item a sync (or a webhook) read and did not store, for a reason that will not change.
+    """An item a sync (or a webhook) read and did not store, and why: counted as rejected once.
 
-    A deleted account, a question that no longer exists, a merged pull request without a merge
-    date: each is counted as rejected, with its reason, on the run that first meets it, and never
-    again however often later syncs read it (listings overlap, a changed pull request brings all
-    its reviews back). Malformed records are not kept here: they are rejected on every run that
-    reads them, until the system or the connector is fixed.
+    Each is counted, with its reason, on the run that first meets it, and never again however
+    often later syncs read it (listings overlap, a changed pull request brings all its reviews
+    back). Some reasons last ("deleted account": the account never comes back); others may change
+    (`lasting` false: "marked as spam" is reverted, a hidden question is shown again, a bug fixed by
+    nobody is reassigned): those items are read again by later syncs (`checked_at`), and the day
+    the system serves one properly it is stored and its row here is removed. Malformed records are
+    not kept here: they are rejected on every run that reads them, until the system or the
+    connector is fixed.
     """
 
     source = models.ForeignKey(Source, verbose_name=_("source"), on_delete=models.CASCADE, related_name="rejected_items")
@@ -311,12 +314,23 @@ class RejectedItem(models.Model):
         SyncRun, verbose_name=_("sync run"), null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
         help_text=_("The run that first met the item; empty when a webhook delivered it."),
     )
+    lasting = models.BooleanField(
+        _("lasting"), default=True,
+        help_text=_("The reason will not change (a deleted account). When false the item may come back (a spam flag "
+                    "reverted, a hidden question shown again): later syncs read it again, and store it when they can."),
+    )
+    checked_at = models.DateTimeField(
+        _("last checked"), null=True, blank=True,
+        help_text=_("When a sync last read the item and rejected it again."),
+    )
 
     class Meta:
         ordering = ["-rejected_at"]
         verbose_name = _("rejected item")
         verbose_name_plural = _("rejected items")
         constraints = [models.UniqueConstraint(fields=["source", "external_id"], name="rejecteditem_source_external_id_uniq")]
+        # The items a sync reads again: a source's that may come back, read again longest ago first.
+        indexes = [models.Index(fields=["source", "lasting", "checked_at"], name="rejecteditem_recheck_idx")]
 
     def __str__(self) -> str:
         return f"{self.external_id}: {self.reason}"

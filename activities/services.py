@@ -475,12 +475,14 @@ def _stored_positions(rows: list[tuple]) -> set[int]:
 def rejected_items_record(
     *, source: Source, rejected: "Sequence[Rejected]", sync_run: "SyncRun | None" = None
 ) -> list["Rejected"]:
-    """Keep the items a sync or a webhook of `source` rejected for a lasting reason; return those met for the first time.
+    """Keep the items a sync or a webhook of `source` rejected; return those met for the first time.
 
     Each item is counted as rejected once: an item kept by an earlier run, or met twice in
-    `rejected`, is left out of the answer. An item whose activity is already stored is no
-    rejection at all (its author deleted their account after the activity was synced: the
-    activity stays as it was stored). Must run inside the transaction that stores the page.
+    `rejected`, is left out of the answer. Met again, its row says when (`checked_at`) and takes
+    the reason given now (a spam flag reverted, then the question hidden: still one rejection). An
+    item whose activity is already stored is no rejection at all (its author deleted their account
+    after the activity was synced: the activity stays as it was stored), and a row a webhook or an
+    older run left for it goes. Must run inside the transaction that stores the page.
     """
     first: dict[str, Rejected] = {}
     for item in rejected:
@@ -488,14 +490,42 @@ def rejected_items_record(
     if not first:
         return []
     ids = list(first)
-    known = set(RejectedItem.objects.filter(source=source, external_id__in=ids).values_list("external_id", flat=True))
-    known |= set(Activity.objects.filter(source=source, external_id__in=ids).values_list("external_id", flat=True))
-    new = [item for external_id, item in first.items() if external_id not in known]
+    stored = set(Activity.objects.filter(source=source, external_id__in=ids).values_list("external_id", flat=True))
+    if stored:
+        RejectedItem.objects.filter(source=source, external_id__in=stored).delete()
+    now = timezone.now()
+    known = list(RejectedItem.objects.filter(source=source, external_id__in=[i for i in ids if i not in stored]))
+    for row in known:
+        item = first[row.external_id]
+        row.reason, row.lasting, row.checked_at = item.reason[:200], item.lasting, now
+    RejectedItem.objects.bulk_update(known, ["reason", "lasting", "checked_at"])
+    skip = stored | {row.external_id for row in known}
+    new = [item for external_id, item in first.items() if external_id not in skip]
     RejectedItem.objects.bulk_create(
         [
-            RejectedItem(source=source, external_id=item.external_id, reason=item.reason[:200], sync_run=sync_run)
+            RejectedItem(source=source, external_id=item.external_id, reason=item.reason[:200], sync_run=sync_run,
+                         lasting=item.lasting, rejected_at=now)
             for item in new
         ],
         ignore_conflicts=True,
     )
     return new
+
+
+def rejected_items_resolve(*, source: Source, external_ids: "Iterable[str]") -> int:
+    """Remove the rejected items of `source` whose activity is now stored; how many went.
+
+    An item rejected for a reason that changed (a spam flag reverted, a bug reassigned away from
+    nobody) and then stored is no longer rejected: the admin's list and counts say so. Called with
+    the external ids of records just given to the ingestion service, in its transaction; only
+    those it stored (or had stored before) count.
+    """
+    ids = {external_id for external_id in external_ids if isinstance(external_id, str)}
+    if not ids:
+        return 0
+    rejected = set(RejectedItem.objects.filter(source=source, external_id__in=ids).values_list("external_id", flat=True))
+    if not rejected:
+        return 0
+    stored = Activity.objects.filter(source=source, external_id__in=rejected).values_list("external_id", flat=True)
+    deleted, _ = RejectedItem.objects.filter(source=source, external_id__in=list(stored)).delete()
+    return deleted

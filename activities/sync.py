@@ -26,7 +26,7 @@ from .connectors.base import Rejected
 from .connectors.http import SECONDARY_LIMIT_WAIT, HttpClient
 from .models import Source, SyncRun, SyncState
 from .outbound import remote_text
-from .services import activities_ingest, rejected_items_record
+from .services import activities_ingest, rejected_items_record, rejected_items_resolve
 
 logger = logging.getLogger(__name__)
 
@@ -195,10 +195,12 @@ def _page_commit(
     """Store pages' records, the items they reject and the checkpoint after them, together, or neither.
 
     Records the ingestion service rejects (malformed) count on every run that reads them; items the
-    connector rejected for a lasting reason count on the first run that meets them only.
+    connector rejected count on the first run that meets them only, and an item rejected earlier
+    that is stored now (its spam flag reverted) is no longer among the rejected items.
     """
     with transaction.atomic():
         result = activities_ingest(records=enumerate(records))
+        rejected_items_resolve(source=run.source, external_ids=(record.get("external_id") for record in records))
         first_met = rejected_items_record(source=run.source, rejected=rejected, sync_run=run)
         advanced = SyncState.objects.filter(pk=state.pk, lock_owner=owner).update(
             checkpoint=checkpoint, locked_until=timezone.now() + timedelta(seconds=lock_seconds)

@@ -31,7 +31,7 @@ from .connectors.github import (
     source_repo,
 )
 from .models import Source
-from .services import activities_ingest, rejected_items_record
+from .services import activities_ingest, rejected_items_record, rejected_items_resolve
 from .validators import TOKEN_ENV_NAME, TOKEN_ENV_PREFIX
 
 # GitHub caps webhook payloads at 25 MB.
@@ -127,6 +127,7 @@ def github_webhook(request: HttpRequest, slug: str) -> JsonResponse:
         return JsonResponse({"ignored": event}, status=HTTPStatus.ACCEPTED)
     records, rejected = split_rejected(records)
     result = activities_ingest(records=enumerate(records))
+    rejected_items_resolve(source=source, external_ids=(record.get("external_id") for record in records))
     rejected_items_record(source=source, rejected=rejected)
     if result.created:
         metrics_recompute_soon()

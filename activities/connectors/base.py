@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
+from django.db.models import F
 from django.utils import timezone
 
 from activities.records import EARLIEST, FUTURE_TOLERANCE
@@ -28,15 +29,20 @@ if TYPE_CHECKING:
 class Rejected:
     """An item the connector read and turns into no activity, and why, in a few plain words.
 
-    Only for reasons that will not change when the item is read again ("deleted account",
-    "question no longer exists"): the sync service counts each such item as rejected on the run
-    that first meets it, and never again (`RejectedItem`), so a checkpoint moves past it like past
-    any stored item. A record that is malformed is not `Rejected` by the connector: it goes to
-    the ingestion service, which rejects it, with its reason, on every run that reads it.
+    The sync service counts each item as rejected on the run that first meets it, and never again
+    (`RejectedItem`), so a checkpoint moves past it like past any stored item. `lasting` says
+    whether the reason can change: a deleted account never comes back ("deleted account", true);
+    a spam flag is reverted, a hidden question is shown again, a bug fixed by nobody is reassigned
+    (false). An item rejected for a reason that may change must be read again by later syncs (its
+    listing brings it back when it changes, or the connector asks for it again: `rejections_to_recheck`)
+    and is stored the day the system serves it properly. A record that is malformed is not
+    `Rejected` by the connector: it goes to the ingestion service, which rejects it, with its
+    reason, on every run that reads it.
     """
 
     external_id: str
     reason: str
+    lasting: bool = True
 
 
 # The reasons connectors give, one wording each, so the run records and the docs say the same.
@@ -200,6 +206,23 @@ def stored_containers(*, source: "Source", external_ids: list[str]) -> dict[str,
 
     rows = Activity.objects.filter(source=source, external_id__in=external_ids).values_list("external_id", "container")
     return dict(rows)
+
+
+# Items rejected for a reason that may change that a connector reads again on one sync, those read
+# again longest ago first: every one is read again in turn, however many there are, at a bounded cost.
+RECHECKS_PER_SYNC = 100
+
+
+def rejections_to_recheck(*, source: "Source", prefix: str, limit: int = RECHECKS_PER_SYNC) -> list[str]:
+    """External ids (starting with `prefix`) of `source`'s items rejected for a reason that may change, to read again.
+
+    Those never read again first, then those read again longest ago (a read, like `stored_containers`).
+    """
+    from activities.models import RejectedItem
+
+    rows = (RejectedItem.objects.filter(source=source, lasting=False, external_id__startswith=prefix)
+            .order_by(F("checked_at").asc(nulls_first=True), "rejected_at", "id").values_list("external_id", flat=True))
+    return list(rows[:limit])
 
 
 def _list_items(data: Any) -> list:

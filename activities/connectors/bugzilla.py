@@ -187,7 +187,9 @@ class BugzillaConnector(Connector):
                 # says when it was resolved FIXED; `last_change_time` moves with every later comment.
                 fixed_at = self._fixed_at(bug)
             if not assignee or email_key(str(bug.get("assigned_to") or ""))[2] in nobody:
-                records.append(Rejected(fixed, FIXED_BY_NOBODY))
+                # May change: the bug is reassigned to who fixed it. That moves its `last_change_time`,
+                # so the listing brings the bug back and its fix is stored then.
+                records.append(Rejected(fixed, FIXED_BY_NOBODY, lasting=False))
             elif not fixed_at:
                 records.append(Rejected(fixed, NO_TIME))
             else:

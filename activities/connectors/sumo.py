@@ -12,8 +12,13 @@ checkpoint:
 An answer's container is its question's, looked up among the questions already synced and, for
 the few that are not, asked for one by one.
 
-Items stored nowhere are rejected with a reason, once (`Rejected`): spam, a question or answer
-whose author's account is deleted (`creator: null`), an answer whose question no longer exists.
+Items stored nowhere are rejected with a reason, counted once (`Rejected`). A question or answer
+whose author's account is deleted (`creator: null`) is rejected for good. Spam, and an answer whose
+question the API does not serve (Kitsune answers 404 alike for a question deleted and one hidden,
+waiting for moderation or taken for spam), may come back: neither listing would bring them back
+(answers are listed by `created`, which never moves; a spam flag reverted need not move a question's
+`updated`), so each sync also reads again, one by one, up to `RECHECKS_PER_SYNC` of each, those read
+again longest ago, and stores those now served properly.
 Answers to questions outside the configured products and locales are not the source's: skipped.
 
 Knowledge-base revisions: Kitsune's public API offers no revision listing, so
@@ -25,7 +30,17 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-from .base import DELETED_ACCOUNT, NO_TIME, Connector, Page, Rejected, stored_containers, walk_listing, with_query
+from .base import (
+    DELETED_ACCOUNT,
+    NO_TIME,
+    Connector,
+    Page,
+    Rejected,
+    rejections_to_recheck,
+    stored_containers,
+    walk_listing,
+    with_query,
+)
 from .http import NotFound, SourceError
 
 # Kitsune's `updated__gt`/`created__gt` are strict: read the last second again, duplicates are free.
@@ -36,8 +51,12 @@ OVERLAP = timedelta(seconds=1)
 QUESTION_KEPT = ("id", "product", "topic", "locale", "created", "updated", "is_solved", "solution", "is_locked",
                  "is_archived", "is_spam", "num_answers", "num_votes")
 ANSWER_KEPT = ("id", "question", "created", "updated", "is_spam", "num_helpful_votes", "num_unhelpful_votes")
+# Reasons that may change: a spam flag is reverted; Kitsune answers 404 for a question or an answer
+# it hides (waiting for moderation, spam) as for one deleted; a question may move to another product.
 SPAM = "marked as spam"
-QUESTION_GONE = "question no longer exists"
+QUESTION_NOT_SERVED = "question not served (hidden or deleted)"
+NOT_SERVED = "not served (hidden or deleted)"
+OUTSIDE = "outside the source's products and locales"
 # An answer's question that the API no longer has (404), apart from one outside the source (None).
 GONE = "gone"
 
@@ -97,33 +116,74 @@ class SumoConnector(Connector):
         url = self.client.url(with_query("api/2/answer/", {"format": "json", "ordering": "-created", "created__gt": answers.get("since")}))
         for items, new_state in walk_listing(self.client, answers, url=url, item_time=lambda a: a.get("created"),
                                              next_url=_next, items_of=_results, lookback=OVERLAP):
-            self._learn_containers(containers, {answer["question"] for answer in items if answer.get("question")})
-            records: list[dict | Rejected] = []
+            records = self._learn_containers(containers, {answer["question"] for answer in items if answer.get("question")})
             for answer in items:
-                external_id = f"answer:{answer['id']}"
-                container = containers.get(answer.get("question")) if answer.get("question") else GONE
-                actor = _actor(answer.get("creator"))
-                if answer.get("is_spam"):
-                    records.append(Rejected(external_id, SPAM))
-                    continue
-                if container == GONE:
-                    records.append(Rejected(external_id, QUESTION_GONE))
-                    continue
-                if container is None:
-                    continue
-                if not actor:
-                    records.append(Rejected(external_id, DELETED_ACCOUNT))
-                    continue
-                if not answer.get("created"):
-                    records.append(Rejected(external_id, NO_TIME))
-                    continue
-                records.append(self.record(
-                    external_id=f"answer:{answer['id']}", type="sumo.answer.posted", occurred_at=answer["created"],
-                    actor=actor, container=container, url=self._question_url(answer["question"], f"#answer-{answer['id']}"),
-                    data=_kept(answer, ANSWER_KEPT),
-                ))
+                records.extend(self._answer_records(answer, containers))
             state["answers"] = new_state
             yield Page(records, copy.deepcopy(state))
+
+        recheck = self._recheck(containers)
+        if recheck:
+            yield Page(recheck, copy.deepcopy(state))
+
+    def _answer_records(self, answer: dict, containers: dict[int, str | None]) -> list[dict | Rejected]:
+        external_id = f"answer:{answer['id']}"
+        container = containers.get(answer.get("question")) if answer.get("question") else GONE
+        actor = _actor(answer.get("creator"))
+        if answer.get("is_spam"):
+            return [Rejected(external_id, SPAM, lasting=False)]
+        if container == GONE:
+            return [Rejected(external_id, QUESTION_NOT_SERVED, lasting=False)]
+        if container is None:
+            return []
+        if not actor:
+            return [Rejected(external_id, DELETED_ACCOUNT)]
+        if not answer.get("created"):
+            return [Rejected(external_id, NO_TIME)]
+        return [self.record(
+            external_id=external_id, type="sumo.answer.posted", occurred_at=answer["created"],
+            actor=actor, container=container, url=self._question_url(answer["question"], f"#answer-{answer['id']}"),
+            data=_kept(answer, ANSWER_KEPT),
+        )]
+
+    def _recheck(self, containers: dict[int, str | None]) -> list[dict | Rejected]:
+        """Read again, one by one, questions and answers rejected for a reason that may change.
+
+        Neither listing brings them back: answers are listed by `created`, which never moves, and
+        marking a question as spam or not, hiding or showing it, need not move its `updated`. Those
+        the API now serves properly become records (the sync stores them and drops their rejection);
+        the others are rejected again, with the reason of today, and not counted again.
+        """
+        records: list[dict | Rejected] = []
+        for external_id in rejections_to_recheck(source=self.source, prefix="question:"):
+            question_id = external_id.removeprefix("question:")
+            try:
+                question = self.client.get(f"api/2/question/{question_id}/", params={"format": "json"}).data
+            except NotFound:
+                records.append(Rejected(external_id, NOT_SERVED, lasting=False))
+                continue
+            if not isinstance(question, dict) or str(question.get("id")) != question_id:
+                raise SourceError(f"expected question {question_id} as a JSON object")
+            containers[question["id"]] = container = self._container(question)
+            records.extend(self._question_records(question) if container else [Rejected(external_id, OUTSIDE, lasting=False)])
+        answers = []
+        for external_id in rejections_to_recheck(source=self.source, prefix="answer:"):
+            answer_id = external_id.removeprefix("answer:")
+            try:
+                answer = self.client.get(f"api/2/answer/{answer_id}/", params={"format": "json"}).data
+            except NotFound:
+                records.append(Rejected(external_id, NOT_SERVED, lasting=False))
+                continue
+            if not isinstance(answer, dict) or str(answer.get("id")) != answer_id:
+                raise SourceError(f"expected answer {answer_id} as a JSON object")
+            answers.append(answer)
+        records.extend(self._learn_containers(containers, {answer["question"] for answer in answers if answer.get("question")}))
+        for answer in answers:
+            if answer.get("question") and containers.get(answer["question"]) is None:
+                records.append(Rejected(f"answer:{answer['id']}", OUTSIDE, lasting=False))
+            else:
+                records.extend(self._answer_records(answer, containers))
+        return records
 
     def _container(self, question: dict) -> str | None:
         """`product::locale`, or None when the question is outside the configured products and locales."""
@@ -143,7 +203,7 @@ class SumoConnector(Connector):
             return []
         asked = f"question:{question['id']}"
         if question.get("is_spam"):
-            return [Rejected(asked, SPAM)]
+            return [Rejected(asked, SPAM, lasting=False)]
         if not question.get("created"):
             return [Rejected(asked, NO_TIME)]
         common = {"container": container, "url": self._question_url(question["id"]), "title": question.get("title") or "",
@@ -166,12 +226,18 @@ class SumoConnector(Connector):
                 records.append(Rejected(solved, DELETED_ACCOUNT))
         return records
 
-    def _learn_containers(self, containers: dict[int, str | None], question_ids: set[int]) -> None:
-        """Find the containers of answers' questions: synced ones from the database, others from the API."""
+    def _learn_containers(self, containers: dict[int, str | None], question_ids: set[int]) -> list[dict | Rejected]:
+        """Find the containers of answers' questions: synced ones from the database, others from the API.
+
+        A question read here and not stored yet is stored too (its records are returned): one the
+        listing never brought, because it was hidden when the listing was read and showing it again
+        did not move its `updated`.
+        """
         unknown = [question_id for question_id in question_ids if question_id not in containers]
         if not unknown:
-            return
+            return []
         stored = stored_containers(source=self.source, external_ids=[f"question:{question_id}" for question_id in unknown])
+        records: list[dict | Rejected] = []
         for question_id in unknown:
             if f"question:{question_id}" in stored:
                 containers[question_id] = stored[f"question:{question_id}"]
@@ -181,4 +247,9 @@ class SumoConnector(Connector):
             except NotFound:
                 containers[question_id] = GONE
                 continue
-            containers[question_id] = self._container(question) if isinstance(question, dict) else None
+            if not isinstance(question, dict):
+                containers[question_id] = None
+                continue
+            containers[question_id] = self._container(question)
+            records.extend(self._question_records(question))
+        return records

@@ -237,16 +237,22 @@ class FakeKitsune(StandIn):
         super().__init__()
         self.questions: list[dict] = []
         self.answers: list[dict] = []
+        # Questions and answers Kitsune keeps but does not serve (waiting for moderation, hidden):
+        # out of the listings, and 404 when asked for one by one, exactly as if deleted.
+        self.hidden_questions: set[int] = set()
+        self.hidden_answers: set[int] = set()
 
     def route(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
         parts = path.strip("/").split("/")
-        if parts[:3] == ["api", "2", "question"] and len(parts) == 4:
-            found = [q for q in self.questions if str(q["id"]) == parts[3]]
+        served = {"question": [q for q in self.questions if q["id"] not in self.hidden_questions],
+                  "answer": [a for a in self.answers if a["id"] not in self.hidden_answers]}
+        if parts[:2] == ["api", "2"] and len(parts) == 4 and parts[2] in served:
+            found = [item for item in served[parts[2]] if str(item["id"]) == parts[3]]
             return self.json(found[0], headers) if found else Reply(404, b'{"detail": "Not found."}')
         if parts == ["api", "2", "question"]:
-            items = self._filtered(self.questions, query, ("product", "locale"), ("updated", "created"))
+            items = self._filtered(served["question"], query, ("product", "locale"), ("updated", "created"))
         elif parts == ["api", "2", "answer"]:
-            items = self._filtered(self.answers, query, ("question",), ("updated", "created"))
+            items = self._filtered(served["answer"], query, ("question",), ("updated", "created"))
         else:
             return Reply(404, b'{"detail": "Not found."}')
         ordering = query.get("ordering", ["-id"])[-1]

@@ -120,7 +120,7 @@ def test_answers_and_questions_stored_nowhere_are_rejected_once_with_a_reason(ap
     assert first.status == SyncRun.Status.SUCCEEDED, first.error
     reasons = {sample["external_id"]: sample["reason"] for sample in first.rejections}
     assert reasons == {"question:1": "deleted account", "answer:2": "deleted account",
-                       "answer:7001": "question no longer exists", "answer:7002": "marked as spam"}
+                       "answer:7001": "question not served (hidden or deleted)", "answer:7002": "marked as spam"}
     assert first.rejected == 4
     assert (second.created, second.rejected, restarted.created, restarted.rejected) == (1, 0, 0, 0)
     assert stored(source) == expected - Counter({"sumo.question.asked": 1, "sumo.answer.posted": 1}) + Counter({"sumo.answer.posted": 1})

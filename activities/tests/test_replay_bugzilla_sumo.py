@@ -120,7 +120,7 @@ def test_sumo_deleted_spam_anonymous_and_gone(sumo):
     assert set(Activity.objects.values_list("external_id", flat=True)) == {
         "question:1", "answer:11", "answer:12", "answer:13", "solution:1:12"}
     assert dict(RejectedItem.objects.values_list("external_id", "reason")) == {
-        "question:2": "marked as spam", "question:3": "deleted account", "answer:14": "question no longer exists",
+        "question:2": "marked as spam", "question:3": "deleted account", "answer:14": "question not served (hidden or deleted)",
         "answer:15": "deleted account"}
     assert first.rejected == 4
     solved = Activity.objects.get(external_id="solution:1:12")
