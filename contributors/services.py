@@ -4,8 +4,9 @@ Automatic merging happens only on exact, trustworthy keys, transitively: everyth
 record that Baloo read itself names together (an e-mail and a login on the same commit; records a
 push token holder typed link only when their source is trusted to), the same e-mail from any source
 (case-folded), a GitHub noreply address and its account (with or without a GitHub source), the
-same user name or uid within one account namespace — where the uid is the account: a login seen
-with another uid is another account's (`AccountGroups`). Never on names. Excluded values never join anything, locked persons and
+same user name or uid within one account namespace — where the uid is the account: two accounts
+(different uids of one account space; GitHub's namespaces are one) never become one person by any
+automatic rule, whatever key would join them (`AccountGroups`, `KeptApart`). Never on names. Excluded values never join anything, locked persons and
 persons an admin separated are never merged automatically. Every change is audited.
 """
 
@@ -380,7 +381,8 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     All keys of one actor belong to one person; keys already known bring their persons along, and
     when an actor joins keys of different persons, those persons are merged (audited) — unless one
     is locked or an admin separated them, in which case each keeps its identities and a merge
-    suggestion is left for a human. An actor that may not link accounts (`Actor.links_accounts`,
+    suggestion is left for a human. Keys that would join two accounts (different uids of one account
+    space, `AccountGroups`) stay apart, with a merge suggestion. An actor that may not link accounts (`Actor.links_accounts`,
     records a push token holder typed) joins nothing but its derived pairs, whatever the order of
     records in or across batches: each key keeps the person it has or gets one of its own, and each
     cross-person link becomes a merge suggestion. Bot accounts flag their person as a bot (an
