@@ -68,6 +68,7 @@ def main() -> None:
     from activities.services import activities_ingest
     from contributors.keys import email_key
     from contributors.models import Identity, MergeSuggestion, Person
+    from contributors.placeholders import counted
     from contributors.suggestions import suggestions_refresh
 
     rows = commits(args.repo)
@@ -94,7 +95,7 @@ def main() -> None:
         canonical = mapped_email.lower() if "@" in mapped_email else f"name:{mapped_name.casefold()}"
         canonical_of[(key[0], key[-1])][canonical] += 1
     human_of_person: dict[int, Counter] = defaultdict(Counter)
-    for person_id, kind, value in Identity.objects.filter(kind__in=["email", "username"], person__is_bot=False).values_list(
+    for person_id, kind, value in Identity.objects.filter(counted("person"), kind__in=["email", "username"]).values_list(
         "person_id", "kind", "value"
     ):
         human_of_person[person_id].update(canonical_of.get((kind, value), Counter()))
@@ -142,7 +143,7 @@ def main() -> None:
                 "repo": Path(args.repo).resolve().name if Path(args.repo).name != "repo" else Path(args.repo).resolve().parent.name,
                 "commits": len(rows),
                 "rejected_records": len(result.rejected),
-                "persons_by_automatic_rules": Person.objects.filter(is_bot=False).count(),
+                "persons_by_automatic_rules": Person.objects.filter(counted("pk")).count(),
                 "humans_by_list": len(persons_of_human),
                 "alias_pairs": len(truth),
                 "suggestions": len(suggested),

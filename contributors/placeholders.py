@@ -28,7 +28,7 @@ from django.db.models.expressions import RawSQL
 from activities.models import Activity, Source
 
 from .keys import EMAIL, UID, Key, email_key
-from .models import Identity, Person, PlaceholderAccount
+from .models import Identity, MergeSuggestion, Person, PlaceholderAccount
 
 
 class PlaceholderMergeError(ValueError):
@@ -163,12 +163,27 @@ def _recount() -> None:
     metrics_recompute_soon()
 
 
+def placeholder_suggestions_close() -> int:
+    """Delete the merge suggestions still to review that involve a placeholder account (made before it
+    was listed): it merges with nobody, so there is nothing to decide. Decided ones stay, as history.
+    Returns how many went."""
+    persons = _placeholder_identities_sql("person_id")
+    deleted, _ = (
+        MergeSuggestion.objects.filter(status=MergeSuggestion.Status.OPEN)
+        .filter(Q(identity_a__person_id__in=persons) | Q(identity_b__person_id__in=persons))
+        .delete()
+    )
+    return deleted
+
+
 def placeholder_account_save(*, account: PlaceholderAccount) -> PlaceholderAccount:
-    """Add or change a placeholder account; the numbers follow at the next (requested) recompute."""
+    """Add or change a placeholder account; the numbers follow at the next (requested) recompute, and
+    the suggestions to review that involve it go (`placeholder_suggestions_close`)."""
     account.value = placeholder_value(account.kind, account.value)
     account.source_kind = account.source_kind.strip().lower()
     with transaction.atomic():
         account.save()
+        placeholder_suggestions_close()
         _recount()
     return account
 

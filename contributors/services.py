@@ -4,8 +4,9 @@ Automatic merging happens only on exact, trustworthy keys, transitively: everyth
 record that Baloo read itself names together (an e-mail and a login on the same commit; records a
 push token holder typed link only when their source is trusted to), the same e-mail from any source
 (case-folded), a GitHub noreply address and its account (with or without a GitHub source), the
-same user name or uid within one account namespace — where the uid is the account: a login seen
-with another uid is another account's (`AccountGroups`). Never on names. Excluded values never join anything, locked persons and
+same user name or uid within one account namespace — where the uid is the account: two accounts
+(different uids of one account space; GitHub's namespaces are one) never become one person by any
+automatic rule, whatever key would join them (`AccountGroups`, `KeptApart`). Never on names. Excluded values never join anything, locked persons and
 persons an admin separated are never merged automatically. Every change is audited.
 """
 
@@ -23,7 +24,7 @@ from django.utils import timezone
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
 from .erasure import Traces, name_forms, sessions_erase, traces_erase
-from .keys import EMAIL, UID, USERNAME, Key, email_key
+from .keys import EMAIL, GITHUB_COM_NAMESPACE, UID, USERNAME, Key, email_key
 from .models import (
     AccountClaim,
     EmailClaim,
@@ -88,24 +89,32 @@ class UnionFind:
         if first_root != second_root:
             self.parent[second_root] = first_root
 
+    def link(self, first, second) -> bool:
+        """Join two groups; whether they joined (always, here)."""
+        self.union(first, second)
+        return True
+
 
 class AccountGroups(UnionFind):
-    """Keys joined transitively, each group knowing the uids it holds in each account namespace.
+    """Keys joined transitively, each group knowing the accounts (uids) it holds in each account space.
 
-    The uid is the account: within a namespace, a user name seen together with a uid belongs to
-    that uid's account, and a user name seen with a different uid is a different account's (logins
-    are renamed and reused: GitHub hands a released login to whoever asks next). A rename keeps the
-    uid, and so the person. So a user name never joins a group that holds uids of its namespace,
-    none of them the record's own: logins alone never join accounts across uids.
+    The uid is the account: a group that holds a uid in an account space never joins a group that
+    holds only other uids there (`link` refuses), whatever key would join them — a login (logins are
+    renamed and reused: GitHub hands a released login to whoever asks next), an e-mail, a noreply
+    address. A rename keeps the uid, and so the person. So two accounts never become one person
+    without a human. An account space is a namespace, except that github.com's own namespace and
+    every github.com source's are one (`account_space_of`): a noreply address names its account in
+    each of them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, space_of: Callable[[str], str] = str) -> None:
         super().__init__()
-        self.uids: dict = {}  # group root → {(namespace, uid)}
+        self.space_of = space_of
+        self.uids: dict = {}  # group root → {(account space, uid)}
 
     def find(self, node):
         if node not in self.parent and node[0] == UID:
-            self.uids[node] = {(node[1], node[2])}
+            self.uids[node] = {(self.space_of(node[1]), node[2])}
         return super().find(node)
 
     def union(self, first, second) -> None:
@@ -116,47 +125,108 @@ class AccountGroups(UnionFind):
             if moved:
                 self.uids.setdefault(first_root, set()).update(moved)
 
-    def tag_uids(self, uids: Iterable[tuple[Key, str, str]]) -> None:
-        """Note uids that a group's existing person holds: (a key of that group, namespace, uid)."""
-        for key, namespace, uid in uids:
-            self.uids.setdefault(self.find(key), set()).add((namespace, uid))
+    def tag_uids(self, node, uids: Iterable[tuple[str, str]]) -> None:
+        """Note the uids (namespace, uid) that the person a node stands for holds."""
+        held = self.uids.setdefault(self.find(node), set())
+        held.update((self.space_of(namespace), uid) for namespace, uid in uids)
 
-    def login_of_another_account(self, key: Key, keys: Sequence[Key]) -> Key | None:
-        """When `key` is a user name whose group holds uids of its namespace and the record's own
-        uid there (among `keys`) is none of them: that uid's key. Else None (they may join)."""
-        if key[0] != USERNAME:
-            return None
-        namespace = key[1]
-        own = {uid for kind, space, uid in keys if kind == UID and space == namespace}
-        if not own:
-            return None
-        held = {uid for space, uid in self.uids.get(self.find(key), ()) if space == namespace}
-        if not held or held & own:
-            return None
-        return (UID, namespace, min(own))
-
-
-def _uids_of_persons(actors: Sequence[Actor], existing: dict[Key, tuple[int, int]]) -> list[tuple[Key, str, str]]:
-    """The uids the persons of known keys hold, in the namespaces where a record of this batch names a
-    uid and a user name together (the only place `AccountGroups` asks), as `AccountGroups.tag_uids` takes them."""
-    namespaces = {
-        key[1]
-        for actor in actors
-        for key in actor.keys
-        if key[0] == UID and any(other[0] == USERNAME and other[1] == key[1] for other in actor.keys)
-    }
-    if not namespaces or not existing:
-        return []
-    key_of_person = {person_id: key for key, (_identity_id, person_id) in existing.items()}
-    person_ids = list(key_of_person)
-    found = []
-    for start in range(0, len(person_ids), 5000):
-        found.extend(
-            Identity.objects.filter(
-                kind=UID, namespace__in=namespaces, person_id__in=person_ids[start : start + 5000]
-            ).values_list("person_id", "namespace", "value")
+    def accounts_apart(self, first, second) -> bool:
+        """Whether the two groups hold different accounts of one account space, and none in common."""
+        held_first = self.uids.get(self.find(first), ())
+        held_second = self.uids.get(self.find(second), ())
+        if not held_first or not held_second:
+            return False
+        by_space: dict[str, set[str]] = {}
+        for space, uid in held_first:
+            by_space.setdefault(space, set()).add(uid)
+        second_by_space: dict[str, set[str]] = {}
+        for space, uid in held_second:
+            second_by_space.setdefault(space, set()).add(uid)
+        return any(
+            space in second_by_space and uids.isdisjoint(second_by_space[space]) for space, uids in by_space.items()
         )
-    return [(key_of_person[person_id], namespace, value) for person_id, namespace, value in found]
+
+    def link(self, first, second) -> bool:
+        """Join the two groups unless they hold two accounts (`accounts_apart`); whether they joined."""
+        if self.accounts_apart(first, second):
+            return False
+        self.union(first, second)
+        return True
+
+
+def github_account_namespaces() -> set[str]:
+    """The account namespaces of github.com sources (not GitHub Enterprise), where GitHub noreply
+    addresses point too."""
+    from activities.models import Source  # people do not depend on activities at import time
+
+    return {
+        source.accounts_namespace
+        for source in Source.objects.filter(kind="github").only("slug", "account_namespace", "base_url")
+        if not source.base_url or "api.github.com" in source.base_url
+    }
+
+
+def account_space_of() -> Callable[[str], str]:
+    """Namespace → account space: github.com's namespace and every github.com source's are one
+    (the same accounts, named by a noreply address in each); any other namespace is its own."""
+    github = github_account_namespaces() | {GITHUB_COM_NAMESPACE}
+    return lambda namespace: GITHUB_COM_NAMESPACE if namespace in github else namespace
+
+
+class KeptApart:
+    """The pairs of persons no automatic rule joins: those an admin separated, and those holding two
+    accounts — different uids of one account space, none in common (the uid is the account)."""
+
+    def __init__(self, separated: set[frozenset[int]], accounts: dict[int, dict[str, set[str]]]) -> None:
+        self.separated = separated
+        self.accounts = accounts  # person → account space → uids
+
+    def __iter__(self):
+        return iter(self.separated)
+
+    def __contains__(self, pair) -> bool:
+        return pair in self.separated or self.two_accounts(pair)
+
+    def two_accounts(self, person_ids: Iterable[int]) -> bool:
+        """Whether two of these persons hold two accounts of one account space."""
+        by_space: dict[str, list[set[str]]] = {}
+        for person_id in person_ids:
+            for space, uids in self.accounts.get(person_id, {}).items():
+                by_space.setdefault(space, []).append(uids)
+        return any(
+            first.isdisjoint(second)
+            for held in by_space.values()
+            if len(held) > 1
+            for position, first in enumerate(held)
+            for second in held[position + 1 :]
+        )
+
+    def within(self, person_ids: set[int]) -> bool:
+        """Whether making one person of these would join two persons kept apart."""
+        return self.two_accounts(person_ids) or any(pair <= person_ids for pair in self.separated)
+
+
+def accounts_of_persons(person_ids: Iterable[int]) -> dict[int, dict[str, set[str]]]:
+    """The uids each of these persons holds, by account space (`account_space_of`)."""
+    space_of = None
+    held: dict[int, dict[str, set[str]]] = {}
+    for person_id, uids in _uids_of_persons(person_ids).items():
+        space_of = space_of or account_space_of()
+        for namespace, uid in uids:
+            held.setdefault(person_id, {}).setdefault(space_of(namespace), set()).add(uid)
+    return held
+
+
+def _uids_of_persons(person_ids: Iterable[int]) -> dict[int, list[tuple[str, str]]]:
+    """The uids (namespace, uid) each of these persons holds."""
+    person_ids = list(person_ids)
+    found: dict[int, list[tuple[str, str]]] = {}
+    for start in range(0, len(person_ids), 5000):
+        for person_id, namespace, value in Identity.objects.filter(
+            kind=UID, person_id__in=person_ids[start : start + 5000]
+        ).values_list("person_id", "namespace", "value"):
+            found.setdefault(person_id, []).append((namespace, value))
+    return found
 
 
 def resolution_lock() -> None:
@@ -210,15 +280,17 @@ def excluded_values() -> set[tuple[str, str]]:
     }
 
 
-def blocked_person_pairs(person_ids: Iterable[int]) -> tuple[set[int], set[frozenset[int]]]:
-    """Among these persons: the locked ones, and the pairs an admin separated."""
+def blocked_person_pairs(person_ids: Iterable[int]) -> tuple[set[int], KeptApart]:
+    """Among these persons: the locked ones, and the pairs kept apart (`KeptApart`: those an admin
+    separated, and those holding two accounts of one account space)."""
     # Locks and separations are rare: read them all and filter here, rather than sending
     # every person id of a large batch to the database.
     person_ids = set(person_ids)
     locked = set(Person.objects.filter(locked=True).values_list("pk", flat=True)) & person_ids
+    accounts = accounts_of_persons(person_ids) if len(person_ids) > 1 else {}
     separations = list(Separation.objects.values_list("identity_a_id", "identity_b_id"))
     if not separations:  # the usual case; a join would still read the identity table
-        return locked, set()
+        return locked, KeptApart(set(), accounts)
     person_of = dict(
         Identity.objects.filter(pk__in={pk for pair in separations for pk in pair}).values_list("pk", "person_id")
     )
@@ -227,14 +299,18 @@ def blocked_person_pairs(person_ids: Iterable[int]) -> tuple[set[int], set[froze
         for a, b in separations
         if person_of[a] != person_of[b] and person_of[a] in person_ids and person_of[b] in person_ids
     }
-    return locked, pairs
+    return locked, KeptApart(pairs, accounts)
 
 
-def merge_allowed(person_ids: set[int], *, locked: set[int], separated: set[frozenset[int]]) -> bool:
+def merge_allowed(person_ids: set[int], *, locked: set[int], separated: KeptApart | set[frozenset[int]]) -> bool:
+    """Whether an automatic rule may make one person of these: none locked, none kept apart (an
+    admin separated them, or they hold two accounts: `KeptApart`)."""
     if len(person_ids) < 2:
         return True
     if person_ids & locked:
         return False
+    if isinstance(separated, KeptApart):
+        return not separated.within(person_ids)
     return not any(pair <= person_ids for pair in separated)
 
 
@@ -305,7 +381,8 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     All keys of one actor belong to one person; keys already known bring their persons along, and
     when an actor joins keys of different persons, those persons are merged (audited) — unless one
     is locked or an admin separated them, in which case each keeps its identities and a merge
-    suggestion is left for a human. An actor that may not link accounts (`Actor.links_accounts`,
+    suggestion is left for a human. Keys that would join two accounts (different uids of one account
+    space, `AccountGroups`) stay apart, with a merge suggestion. An actor that may not link accounts (`Actor.links_accounts`,
     records a push token holder typed) joins nothing but its derived pairs, whatever the order of
     records in or across batches: each key keeps the person it has or gets one of its own, and each
     cross-person link becomes a merge suggestion. Bot accounts flag their person as a bot (an
@@ -327,30 +404,16 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
     all_keys = list(dict.fromkeys(key for actor in actors for key in actor.keys))
     existing = identities_existing(keys=all_keys)
 
-    groups = AccountGroups()
+    # The uid is the account (`AccountGroups`): a record never joins two accounts of one account space.
+    # Only the persons a record may join to another person, or to a new account, need their uids read.
+    persons_joined = _persons_a_record_may_join(actors, existing, excluded)
+    groups = AccountGroups(account_space_of())
     for key, (_identity_id, person_id) in existing.items():
         groups.union(("person", "", str(person_id)), key)
-    groups.tag_uids(_uids_of_persons(actors, existing))
-    # A login seen with another account's uid: kept apart, left to a human (see `AccountGroups`).
-    reused_logins: list[tuple[Key, Key]] = []
-    for actor in actors:
-        first = actor.keys[0]
-        for key in actor.keys:
-            groups.find(key)
-        if not actor.links_accounts:
-            # Typed by a token holder: only keys that are one account whoever typed them join.
-            for key, other in actor.derived:
-                if (key[0], key[2]) not in excluded and (other[0], other[2]) not in excluded:
-                    groups.union(key, other)
-        elif not (excluded and (first[0], first[2]) in excluded):
-            for key in actor.keys[1:]:
-                if (key[0], key[2]) in excluded:
-                    continue
-                uid = groups.login_of_another_account(key, actor.keys)
-                if uid is not None:
-                    reused_logins.append((uid, key))
-                    continue
-                groups.union(first, key)
+    for person_id, uids in _uids_of_persons(persons_joined).items():
+        groups.tag_uids(("person", "", str(person_id)), uids)
+    # Keys of two accounts named together: kept apart, left to a human.
+    accounts_apart = _link_records(groups, actors, excluded)
 
     persons_of_group: dict = {}
     first_actor_of_group: dict = {}
@@ -433,12 +496,55 @@ def identities_resolve(*, actors: Sequence[Actor]) -> list[int]:
         identity_of=identity_of_key,
         excluded=excluded,
     )
-    _suggest_reused_logins(
-        reused_logins,
+    _suggest_accounts_apart(
+        accounts_apart,
         person_of=lambda key: person_of_key.get(key) or person_of_group[groups.find(key)],
         identity_of=identity_of_key,
     )
     return [identity_of_key[actor.keys[0]] for actor in every_actor]
+
+
+def _link_records(groups: UnionFind, actors: Sequence[Actor], excluded: set[tuple[str, str]]) -> list[tuple[Key, Key]]:
+    """Join the keys each record names together (`groups.link`); return the pairs of keys it refused to
+    join (two accounts of one account space: `AccountGroups`)."""
+    refused: list[tuple[Key, Key]] = []
+    for actor in actors:
+        first = actor.keys[0]
+        for key in actor.keys:
+            groups.find(key)
+        if not actor.links_accounts:
+            # Typed by a token holder: only keys that are one account whoever typed them join.
+            for key, other in actor.derived:
+                if (key[0], key[2]) not in excluded and (other[0], other[2]) not in excluded:
+                    groups.link(key, other)
+        elif not (excluded and (first[0], first[2]) in excluded):
+            for key in actor.keys[1:]:
+                if (key[0], key[2]) in excluded:
+                    continue
+                if not groups.link(first, key):
+                    refused.append((first, key))
+    return refused
+
+
+def _persons_a_record_may_join(
+    actors: Sequence[Actor], existing: dict[Key, tuple[int, int]], excluded: set[tuple[str, str]]
+) -> set[int]:
+    """The persons that the records would join, if nothing held them apart, to another person or to
+    an account (uid) nobody holds yet: the only ones whose accounts may keep a record's keys apart."""
+    plain = UnionFind()
+    for key, (_identity_id, person_id) in existing.items():
+        plain.union(("person", "", str(person_id)), key)
+    _link_records(plain, actors, excluded)
+    persons_of_root: dict = {}
+    for key, (_identity_id, person_id) in existing.items():
+        persons_of_root.setdefault(plain.find(key), set()).add(person_id)
+    new_accounts = {plain.find(key) for actor in actors for key in actor.keys if key[0] == UID and key not in existing}
+    return {
+        person_id
+        for root, person_ids in persons_of_root.items()
+        if len(person_ids) > 1 or root in new_accounts
+        for person_id in person_ids
+    }
 
 
 def _distinct_actors(actors: Sequence[Actor]) -> list[Actor]:
@@ -504,19 +610,22 @@ def _suggest_unlinked(
 
 
 REUSED_LOGIN_REASON = "The same login seen with two different accounts (uids): a login may be renamed and reused"
+TWO_ACCOUNTS_REASON = "Named together in one record, but they are two accounts (uids) of one system"
 REUSED_LOGIN_SCORE = 0.2
 
 
-def _suggest_reused_logins(
+def _suggest_accounts_apart(
     pairs: Sequence[tuple[Key, Key]], *, person_of: Callable[[Key], int], identity_of: dict[Key, int]
 ) -> None:
-    """A login seen with a uid other than its own account's: the two accounts stay two persons, and a
-    human may join them (one human may hold two accounts; usually someone else took a released login)."""
-    suggestions: dict[frozenset[int], tuple[int, int]] = {}
-    for uid, login in pairs:
-        persons = frozenset((person_of(uid), person_of(login)))
+    """Keys a record named together that hold two accounts (uids) of one account space: the two accounts
+    stay two persons, and a human may join them (one human may hold two accounts; usually someone else
+    took a released login, or an address was typed on another account's commit)."""
+    suggestions: dict[frozenset[int], tuple[int, int, str]] = {}
+    for first, key in pairs:
+        persons = frozenset((person_of(first), person_of(key)))
         if len(persons) == 2:
-            suggestions.setdefault(persons, tuple(sorted((identity_of[uid], identity_of[login]))))
+            reason = REUSED_LOGIN_REASON if USERNAME in (first[0], key[0]) else TWO_ACCOUNTS_REASON
+            suggestions.setdefault(persons, (*sorted((identity_of[first], identity_of[key])), reason))
     if suggestions:
         # Not again for two persons already suggested (a rejection holds, whichever identities).
         person_ids = {person_id for persons in suggestions for person_id in persons}
@@ -527,8 +636,8 @@ def _suggest_reused_logins(
     if suggestions:
         MergeSuggestion.objects.bulk_create(
             [
-                MergeSuggestion(identity_a_id=a, identity_b_id=b, reason=REUSED_LOGIN_REASON, score=REUSED_LOGIN_SCORE)
-                for a, b in suggestions.values()
+                MergeSuggestion(identity_a_id=a, identity_b_id=b, reason=reason, score=REUSED_LOGIN_SCORE)
+                for a, b, reason in suggestions.values()
             ],
             ignore_conflicts=True,
         )
@@ -658,9 +767,14 @@ def persons_merge(*, into: Person, others: Sequence[Person], reason: str, by: Us
 
 def persons_merge_groups(*, merges: Sequence[tuple[int, Sequence[int]]], reason: str, by: User = None) -> None:
     """Merge several groups of persons chosen by a staff member at once, each (into, others) as
-    `persons_merge` does (audited, each merge reversible on its own)."""
+    `persons_merge` does (audited, each merge reversible on its own). A placeholder account merges with
+    nobody: a group holding one refuses them all (`PlaceholderMergeError`), nothing is merged."""
     with transaction.atomic():
         resolution_lock()
+        groups = [{into, *others} for into, others in merges]
+        grouped = {person_id for group in groups for person_id in group if len(group) > 1}
+        if grouped and placeholder_persons().filter(pk__in=grouped).exists():
+            raise PlaceholderMergeError
         persons_merge_many(merges=merges, reason=reason, by=by)
         if merges:
             _recount()

@@ -8,7 +8,8 @@ from django.utils import timezone
 
 from activities.demo import demo_end_date, demo_records
 from activities.models import Activity, Source
-from contributors.models import Person, StaffPeriod
+from contributors.models import Identity, Person, PlaceholderAccount, StaffPeriod
+from contributors.placeholders import counted
 from conversion_points.models import Area, ConversionPoint
 
 PEOPLE = 300
@@ -30,10 +31,17 @@ def _counts() -> dict[str, int]:
 
 @pytest.mark.django_db
 def test_seed_demo_fills_an_empty_database_with_a_realistic_community():
+    # A placeholder account already known (no activities yet): no human, so not among the people.
+    PlaceholderAccount.objects.create(kind="email", value="nobody@example.org")
+    nobody = Person.objects.create(display_name="Nobody")
+    Identity.objects.create(person=nobody, kind="email", namespace="", value="nobody@example.org")
     output = StringIO()
     call_command("seed_demo", people=PEOPLE, stdout=output)
 
     assert "activities:" in output.getvalue()
+    # People are counted by the one rule (`contributors.placeholders.counted`): no bots, no placeholders.
+    assert f"people: {Person.objects.filter(counted('pk')).count()} (" in output.getvalue()
+    assert Person.objects.filter(counted("pk")).count() == Person.objects.filter(is_bot=False).count() - 1
     assert set(Source.objects.values_list("slug", "kind")) == {
         ("github-mozilla", "github"),
         ("bugzilla-mozilla", "bugzilla"),

@@ -7,7 +7,7 @@ from itertools import combinations
 
 from ..keys import EMAIL, USERNAME
 from ..models import Identity, MergeSuggestion, Person
-from ..placeholders import counted
+from ..placeholders import counted, placeholder_suggestions_close
 from .signals import (
     ADDRESS,
     ADDRESS_WORDS,
@@ -148,7 +148,9 @@ def suggestions_refresh() -> int:
     number of identities, not its square. Bots and placeholder accounts are left out. A pair of persons that was ever
     suggested — to review, merged or rejected — is not suggested again, whatever identities now
     show it: a rejection holds for the persons its identities belong to now, merges included.
+    Suggestions still to review that involve a placeholder account (made before it was listed) go.
     """
+    placeholder_suggestions_close()
     blocks = Blocks()
     rows = (
         Identity.objects.filter(counted("person"))

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from ..models import MergeSuggestion, Person
+from ..placeholders import placeholder_persons
 from ..services import UnionFind, blocked_person_pairs, persons_merge, persons_merge_groups, resolution_lock
 
 
@@ -49,7 +50,8 @@ def suggestions_above(*, score: float) -> QuerySet[MergeSuggestion]:
 class BulkMerge:
     """What accepting many suggestions at once does: the groups of persons that become one (the
     first of each group is the one they merge into), the suggestions accepted, and the suggestions
-    left for one-by-one review because a person is locked or an admin separated the two."""
+    left for one-by-one review: a person is locked or holds a placeholder account, an admin separated
+    the two, or the group would hold two accounts (uids) of one system."""
 
     groups: list[list[Person]]
     accepted: list[MergeSuggestion]
@@ -63,28 +65,35 @@ def suggestions_bulk_plan(*, suggestions: Sequence[MergeSuggestion]) -> BulkMerg
     for suggestion in suggestions:
         for identity in (suggestion.identity_a, suggestion.identity_b):
             persons[identity.person_id] = identity.person
-    locked, separated = blocked_person_pairs(persons)
+    locked, kept_apart = blocked_person_pairs(persons)
+    # A placeholder account is no human: never merged, in bulk or one by one.
+    locked |= set(placeholder_persons().filter(pk__in=list(persons)).values_list("pk", flat=True))
     groups = UnionFind()
+    members: dict[int, set[int]] = {}
     accepted, left = [], []
     for suggestion in suggestions:
         pair = {suggestion.identity_a.person_id, suggestion.identity_b.person_id}
-        if pair & locked or frozenset(pair) in separated:
+        first, *other = sorted(pair)
+        second = other[0] if other else first
+        # Suggestions chain: the whole group they would make, not only this pair, is checked.
+        joined = members.get(groups.find(first), {first}) | members.get(groups.find(second), {second})
+        if pair & locked or kept_apart.within(joined):
             left.append(suggestion)
             continue
         accepted.append(suggestion)
-        first, *other = sorted(pair)
-        groups.union(first, other[0] if other else first)
-    members: dict[int, list[Person]] = {}
+        groups.union(first, second)
+        members[groups.find(first)] = joined
+    grouped: dict[int, list[Person]] = {}
     for person_id in sorted(groups.parent):
-        members.setdefault(groups.find(person_id), []).append(persons[person_id])
-    return BulkMerge(groups=[group for group in members.values() if len(group) > 1], accepted=accepted, left=left)
+        grouped.setdefault(groups.find(person_id), []).append(persons[person_id])
+    return BulkMerge(groups=[group for group in grouped.values() if len(group) > 1], accepted=accepted, left=left)
 
 
 def suggestions_accept_many(*, suggestions: Sequence[MergeSuggestion], reason: str, by: AbstractBaseUser | None = None) -> BulkMerge:
     """A staff member accepts many suggestions at once, after seeing `suggestions_bulk_plan`'s preview:
     each group of persons they join is merged into its oldest person (audited, each merge reversible
-    on its own), the suggestions are marked merged. Those touching a locked person or two persons an
-    admin separated stay open, for one-by-one review."""
+    on its own), the suggestions are marked merged. Those the plan leaves (`BulkMerge.left`) stay open,
+    for one-by-one review."""
     with transaction.atomic():
         resolution_lock()  # the persons read here are the ones merged
         suggestions = list(

@@ -14,6 +14,7 @@ from activities.demo import DEMO_PEOPLE, STAFF_DOMAIN, demo_config, demo_end_dat
 from activities.models import Activity, Source
 from activities.services import activities_ingest
 from contributors.models import Person, StaffPeriod
+from contributors.placeholders import counted, persons_not_counted
 from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area
 from conversion_points.services import config_load
@@ -60,8 +61,8 @@ class Command(BaseCommand):
                 f"Demo community ready in {time.monotonic() - started:.0f} s, up to Sunday {end.isoformat()}:\n"
                 f"  sources: {Source.objects.count()}\n"
                 f"  areas: {Area.objects.count()}\n"
-                f"  people: {Person.objects.filter(is_bot=False).count()} "
-                f"({staff} staff, {Person.objects.filter(is_bot=True).count()} bots)\n"
+                f"  people: {Person.objects.filter(counted('pk')).count()} "
+                f"({staff} staff; {persons_not_counted().count()} bots and placeholder accounts not counted)\n"
                 f"  activities: {created}" + (f" ({len(rejected)} records rejected)" if rejected else "")
             )
         )
