@@ -304,7 +304,10 @@ def staff_periods_save(*, person_id: int, saved: Iterable[StaffPeriod], deleted:
     """Save the periods an admin added or changed and delete those they removed (audited).
 
     A period entered or changed by hand is the admin's from then on: the directory and the staff
-    e-mail domains never change it again. Returns how many periods changed.
+    e-mail domains never change it again. A staff e-mail domain is not stopped by it, though: after
+    an admin deletes or changes a person's e-mail-domain period, their next activity from such an
+    address starts a new one, and `staff_periods_rebuild` recreates it (the admin's page says so).
+    Returns how many periods changed.
     """
     from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
 

@@ -1,6 +1,7 @@
 """Staff periods from staff e-mail domains: only what is stored widens them, concurrent batches
 widen one period, a rebuild reads them from the stored activities."""
 
+import html
 import importlib
 import threading
 import time
@@ -11,12 +12,13 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.urls import reverse
 
 from activities.services import activities_ingest
 from activities.tests.factories import SourceFactory
 from baloo_site.bulk import is_postgresql
 from contributors.models import Identity, Person, StaffPeriod
-from contributors.staff import staff_periods_from_email_domains, staff_periods_rebuild
+from contributors.staff import staff_periods_from_email_domains, staff_periods_rebuild, staff_periods_save
 
 pytestmark = pytest.mark.django_db
 
@@ -176,3 +178,24 @@ def test_two_batches_stored_at_the_same_time_widen_one_period(settings):
 
     assert errors == []
     assert list(StaffPeriod.objects.values_list("staff_from", "staff_until")) == [(date(2025, 3, 1), date(2025, 6, 1))]
+
+
+# --------------------------------------------------------------------------- an admin deletes one
+
+
+def test_an_email_domain_period_an_admin_deletes_comes_back_and_the_admin_page_says_so(settings, admin_client):
+    settings.STAFF_EMAIL_DOMAINS = ["mozilla.com"]
+    SourceFactory(slug="git", kind="import")
+    activities_ingest(records=enumerate([rec("c1", "2025-03-01T10:00:00Z")]))
+    ann = Person.objects.get(identities__value="ann@mozilla.com")
+    staff_periods_save(person_id=ann.pk, saved=[], deleted=list(ann.staff_periods.all()))
+    assert not ann.staff_periods.exists()
+
+    # The domain is not stopped: the next activity starts a period again, a rebuild gives it all back.
+    activities_ingest(records=enumerate([rec("c2", "2025-05-01T10:00:00Z")]))
+    assert list(ann.staff_periods.values_list("staff_from", "staff_until")) == [(date(2025, 5, 1), date(2025, 5, 1))]
+    staff_periods_rebuild()
+    assert list(ann.staff_periods.values_list("staff_from", "staff_until")) == [(date(2025, 3, 1), date(2025, 5, 1))]
+
+    page = admin_client.get(reverse("admin:contributors_person_change", args=[ann.pk])).content.decode()
+    assert "deleting or changing that period does not stop the domain" in html.unescape(page)
