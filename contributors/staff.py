@@ -12,7 +12,8 @@ Periods come from three places, each keeping its own (`StaffPeriod.origin`):
   on that import's date;
 - `STAFF_EMAIL_DOMAINS`: one period per person from the UTC day of the first to the day of the
   last activity whose record named an address on such a domain (`staff_periods_from_email_domains`,
-  kept by ingestion);
+  widened by ingestion with the records it stored; `staff_periods_rebuild` reads them all again from
+  the stored activities, after the setting changed);
 - an admin, on the person's page.
 
 The metrics engine applies the rule vectorised (`conversion_points.metrics.People`); every other
