@@ -153,7 +153,9 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
         except DirectoryError as error:
             # The person a rejected record names is still in the directory: left as they were.
             rejected_id = _readable_id(raw)
-            if rejected_id is None:
+            if rejected_id in first_line_of_id:  # a duplicate: the first line with its id applies
+                result.rejected.append((line, str(error)))
+            elif rejected_id is None:
                 result.unreadable.append(line)
                 result.rejected.append((line, f"{error}; no id could be read, so nobody leaves the directory on this import"))
             else:
