@@ -5,6 +5,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC
 from itertools import chain, islice
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from django.utils import timezone
 from baloo_site.bulk import copy_from_text, copy_rows, copy_text, cycle_collector_paused, is_postgresql, text_array
 from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
 from contributors.services import Actor, ResolvedActors
-from contributors.staff import staff_periods_from_email_domains
+from contributors.staff import staff_email_domains, staff_periods_from_email_domains
 
 from .models import Activity, RejectedItem, Source
 from .records import ActivityRecord, RecordError, record_parse
@@ -234,8 +235,10 @@ def _store_batch(
     if prepared.valid:
         with transaction.atomic():
             identity_ids = _resolve_batch(prepared, sources=sources, resolved=resolved)
-            _count_inserted(prepared, _insert_activities(_rows(prepared, identity_ids, sources), repeats))
-            _staff_addresses_seen(prepared, identity_ids)
+            rows = _rows(prepared, identity_ids, sources)
+            created = _insert_activities(rows, repeats)
+            _count_inserted(prepared, created)
+            _staff_addresses_seen(prepared, rows, created)
     return prepared.result
 
 
@@ -265,12 +268,41 @@ def _resolve_and_write_rows(
     return rows, (copy_text(rows, ordered=True) if rows and is_postgresql() else None)
 
 
-def _staff_addresses_seen(prepared: _PreparedBatch, identity_ids: list[int]) -> None:
+def _staff_addresses_seen(prepared: _PreparedBatch, rows: list[tuple], created: int) -> None:
     """Records naming an address on a staff e-mail domain widen their person's staff period (see
-    `contributors.staff`); only here is the record's address known. `identity_ids` match the valid records."""
-    staff_periods_from_email_domains(
-        seen=zip(identity_ids, (r.email for r in prepared.valid), (r.moment for r in prepared.valid), strict=True)
-    )
+    `contributors.staff`); only here is the record's address known. `rows` are the valid records'
+    activity rows, `created` how many of them this batch stored.
+
+    Only a record this batch stored widens a period: one already there (a re-push, perhaps with
+    another date or actor) changes nothing, or anyone holding a push token could re-date a
+    person's staff period. When some rows were not stored, the batch's candidates are checked
+    against the table: stored by this ingestion (its `ingested_at`), for the record's identity and
+    on the record's day."""
+    domains = staff_email_domains()
+    if not domains:
+        return
+    candidates = [
+        (int(row[0]), record.external_id, int(row[4]), record.email, record.moment)
+        for record, row in zip(prepared.valid, rows, strict=True)
+        if record.email and record.email.rsplit("@", 1)[-1] in domains
+    ]
+    if candidates and created < len(rows):
+        stored = {
+            (source_id, external_id): (identity_id, occurred_at)
+            for source_id, external_id, identity_id, occurred_at in Activity.objects.filter(
+                source_id__in={c[0] for c in candidates},
+                external_id__in=[c[1] for c in candidates],
+                ingested_at=prepared.now,
+            ).values_list("source_id", "external_id", "identity_id", "occurred_at")
+        }
+        candidates = [
+            c
+            for c in candidates
+            if (s := stored.get((c[0], c[1])))
+            and s[0] == c[2]
+            and s[1].astimezone(UTC).date() == c[4].astimezone(UTC).date()
+        ]
+    staff_periods_from_email_domains(seen=[(identity_id, email, moment) for _s, _e, identity_id, email, moment in candidates])
 
 
 def _count_inserted(prepared: _PreparedBatch, created: int) -> None:
@@ -295,8 +327,9 @@ def _write_resolved(prepared: _PreparedBatch, resolving: Future, repeats: "_Repe
     rows, text = resolving.result()
     if rows:
         with transaction.atomic():
-            _count_inserted(prepared, _insert_activities(rows, repeats, text=text))
-            _staff_addresses_seen(prepared, [int(row[4]) for row in rows])
+            created = _insert_activities(rows, repeats, text=text)
+            _count_inserted(prepared, created)
+            _staff_addresses_seen(prepared, rows, created)
     return prepared.result
 
 

@@ -10,6 +10,9 @@ Staff periods from the directory (origin `directory`, see `contributors.staff` f
 - A person who leaves the directory (absent from a later import), or is listed with `staff: false`,
   has their open directory period ended on that import's date (the last day counted as staff); the
   period stays, so past weeks keep their numbers.
+- A person whose record is there but rejected (a bad date, say) has not left: they are left as they
+  were, and the import names the line. A rejected line whose id cannot be read could be anyone's,
+  so on such an import nobody leaves the directory (fix the line and import again).
 Re-importing the same export changes nothing. Periods an admin entered are never touched.
 """
 
@@ -41,6 +44,8 @@ class DirectoryResult:
     left: int = 0
     staff_periods: int = 0  # directory staff periods added, changed, ended or removed
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    # Lines rejected without a readable id: nobody left the directory on this import (see `_apply`).
+    unreadable: list[int] = field(default_factory=list)
     # Keys of applied records that were left out (placeholder accounts), with why.
     left_out: list[tuple[int, str]] = field(default_factory=list)
 
@@ -136,6 +141,7 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
     parsed: list[DirectoryRecord] = []
     first_line_of_id: dict[str, int] = {}
     owner_of_key: dict[Key, str] = {}
+    kept_ids: set[str] = set()
     for line, raw in records:
         try:
             directory_id, name, keys, staff, staff_from, staff_until = _parse(raw, namespaces=namespaces)
@@ -145,7 +151,16 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
                 if key in owner_of_key:
                     raise DirectoryError(f"{key[2]!r} is also listed for {owner_of_key[key]!r}")
         except DirectoryError as error:
-            result.rejected.append((line, str(error)))
+            # The person a rejected record names is still in the directory: left as they were.
+            rejected_id = _readable_id(raw)
+            if rejected_id in first_line_of_id:  # a duplicate: the first line with its id applies
+                result.rejected.append((line, str(error)))
+            elif rejected_id is None:
+                result.unreadable.append(line)
+                result.rejected.append((line, f"{error}; no id could be read, so nobody leaves the directory on this import"))
+            else:
+                kept_ids.add(rejected_id)
+                result.rejected.append((line, f"{error}; {rejected_id!r} is left as they were"))
             continue
         if placeholders and any(key in placeholders for key in keys):
             # A placeholder account is nobody's: the rest of the record still applies.
@@ -159,11 +174,27 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
 
     with transaction.atomic():
         resolution_lock()
-        _apply(parsed, result, by=by)
+        _apply(parsed, result, by=by, kept_ids=kept_ids)
     return result
 
 
-def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> None:
+def _readable_id(raw: Any) -> str | None:
+    """The id of a record the parser rejected, when it has one."""
+    if isinstance(raw, OversizedRecord):
+        return None
+    try:
+        record = orjson.loads(raw) if isinstance(raw, (bytes, str)) else raw
+    except orjson.JSONDecodeError:
+        return None
+    directory_id = record.get("id") if isinstance(record, dict) else None
+    if isinstance(directory_id, int) and not isinstance(directory_id, bool):
+        directory_id = str(directory_id)
+    if not isinstance(directory_id, str) or not directory_id.strip():
+        return None
+    return directory_id.strip()
+
+
+def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by, kept_ids: set[str]) -> None:
     first_import = not IdentityAudit.objects.filter(action=IdentityAudit.Action.DIRECTORY).exists()
     existing = identities_existing(keys=[key for record in parsed for key in record.keys])
     listed_ids = {r.id for r in parsed}
@@ -257,8 +288,12 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by) -> Non
     )
 
     # Persons who left the directory keep their identities; their open directory period ends today.
-    listed = [r.id for r in parsed]
+    # A person whose record is there but was rejected has not left; when a rejected line's id cannot
+    # be read, it could be anyone's, so nobody leaves on this import.
+    listed = [r.id for r in parsed] + sorted(kept_ids)
     leavers = Person.objects.filter(directory_id__isnull=False).exclude(directory_id__in=listed)
+    if result.unreadable:
+        leavers = leavers.none()
     leaver_ids = list(leavers.values_list("pk", flat=True))
     result.left = len(leaver_ids)
     leavers.update(directory_id=None)

@@ -92,8 +92,11 @@ class StaffPeriod(models.Model):
         choices=Origin.choices,
         default=Origin.ADMIN,
         help_text=_(
-            "Where the period came from. The people directory and staff e-mail domains keep their own periods up to "
-            "date; a period entered by an admin changes only by hand."
+            "Where the period came from. The people directory keeps its own periods up to date; a period entered or "
+            "changed by an admin changes only by hand. A staff e-mail domain gives one period per person, from their "
+            "first to their last activity with such an address, and it comes back: deleting or changing that period "
+            "does not stop the domain, so the person's next activity from such an address starts a new one, and the "
+            "staff_periods_rebuild command recreates it from all their stored activities."
         ),
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

@@ -12,7 +12,8 @@ Periods come from three places, each keeping its own (`StaffPeriod.origin`):
   on that import's date;
 - `STAFF_EMAIL_DOMAINS`: one period per person from the UTC day of the first to the day of the
   last activity whose record named an address on such a domain (`staff_periods_from_email_domains`,
-  kept by ingestion);
+  widened by ingestion with the records it stored; `staff_periods_rebuild` reads them all again from
+  the stored activities, after the setting changed);
 - an admin, on the person's page.
 
 The metrics engine applies the rule vectorised (`conversion_points.metrics.People`); every other
@@ -24,15 +25,15 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import DateTimeField, Exists, ExpressionWrapper, OuterRef, Q
+from django.db import connection, transaction
+from django.db.models import DateTimeField, Exists, ExpressionWrapper, Max, Min, OuterRef, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from baloo_site.bulk import is_postgresql
 
 from .keys import email_key
-from .models import Identity, StaffPeriod
+from .models import Identity, Person, StaffPeriod
 
 
 def staff_contribution_q(*, person: str = "identity__person", occurred_at: str = "occurred_at") -> Exists:
@@ -93,9 +94,13 @@ def staff_periods_from_email_domains(*, seen: Iterable[tuple[int, str | None, da
 
     `seen` holds (identity id, e-mail key or None, moment) for each activity record just stored, in
     the writer's transaction: ingestion calls this for every batch (the record's address is known
-    only then — the activity points at its most specific key, often an account, not the address).
-    Records already stored before change nothing, so re-importing is harmless. A period only ever
-    widens; an admin narrows or removes one by hand.
+    only then — the activity points at its most specific key, often an account, not the address),
+    and only with records it stored: one already there changes nothing, whatever date it gives now.
+    A period only ever widens here; `staff_periods_rebuild` reads them all again from the stored
+    activities (which also narrows them), and an admin changes one by hand.
+
+    Each person's period is read and written with the person's row locked (PostgreSQL), so batches
+    stored at the same time widen one period between them rather than each leaving its own.
     """
     domains = staff_email_domains()
     if not domains:
@@ -108,29 +113,125 @@ def staff_periods_from_email_domains(*, seen: Iterable[tuple[int, str | None, da
             span_of_identity[identity_id] = (min(first, day), max(last, day))
     if not span_of_identity:
         return 0
-    wanted: dict[int, tuple[date | None, date | None]] = {}
-    for identity_id, person_id in Identity.objects.filter(pk__in=span_of_identity).values_list("pk", "person_id"):
-        first, last = span_of_identity[identity_id]
-        wanted[person_id] = _hull(wanted.get(person_id, (first, last)), (first, last))
+    with transaction.atomic():
+        person_of_identity = _persons_locked(list(span_of_identity))
+        wanted: dict[int, tuple[date | None, date | None]] = {}
+        for identity_id, person_id in person_of_identity.items():
+            span = span_of_identity[identity_id]
+            wanted[person_id] = _hull(wanted.get(person_id, span), span)
+        have = _email_domain_periods(person_ids=list(wanted))
+        for person_id, periods in have.items():
+            for _pk, start, end in periods:
+                wanted[person_id] = _hull(wanted[person_id], (start, end))
+        return _email_domain_periods_write(wanted, have)
+
+
+def _persons_locked(identity_ids: list[int]) -> dict[int, int]:
+    """The person of each identity, with those persons' rows locked until the end of the transaction
+    (in id order; on SQLite, where writers take turns anyway, nothing to lock). A merge that moved
+    an identity while we waited is seen: its new person is locked too."""
+    locked: set[int] = set()
+    while True:
+        person_of = dict(Identity.objects.filter(pk__in=identity_ids).values_list("pk", "person_id"))
+        needed = set(person_of.values()) - locked
+        if not needed:
+            return person_of
+        list(Person.objects.select_for_update(no_key=True).filter(pk__in=needed).order_by("pk").values_list("pk"))
+        locked |= needed
+
+
+def _email_domain_periods(*, person_ids: list[int] | None = None) -> dict[int, list[tuple[int, date | None, date | None]]]:
+    periods = StaffPeriod.objects.filter(origin=StaffPeriod.Origin.EMAIL_DOMAIN)
+    if person_ids is not None:
+        periods = periods.filter(person_id__in=person_ids)
     have: dict[int, list[tuple[int, date | None, date | None]]] = {}
-    for pk, person_id, start, end in StaffPeriod.objects.filter(
-        origin=StaffPeriod.Origin.EMAIL_DOMAIN, person_id__in=wanted
-    ).values_list("pk", "person_id", "staff_from", "staff_until"):
+    for pk, person_id, start, end in periods.order_by("pk").values_list("pk", "person_id", "staff_from", "staff_until"):
         have.setdefault(person_id, []).append((pk, start, end))
-    changed = []
+    return have
+
+
+def _email_domain_periods_write(
+    wanted: dict[int, tuple[date | None, date | None] | None], have: dict[int, list[tuple[int, date | None, date | None]]]
+) -> int:
+    """Leave each person in `wanted` with the one e-mail-domain period it names (None: none), given
+    the periods they `have`; returns how many persons changed. A single period is changed in place."""
+    changed = 0
+    delete: list[int] = []
+    create: list[StaffPeriod] = []
     for person_id, span in wanted.items():
         periods = have.get(person_id, [])
-        for _pk, start, end in periods:
-            span = _hull(span, (start, end))
-        if [(start, end) for _pk, start, end in periods] != [span]:
-            changed.append((person_id, span))
-    if changed:
-        StaffPeriod.objects.filter(pk__in=[pk for person_id, _span in changed for pk, _s, _e in have.get(person_id, [])]).delete()
-        StaffPeriod.objects.bulk_create(
-            StaffPeriod(person_id=person_id, staff_from=start, staff_until=end, origin=StaffPeriod.Origin.EMAIL_DOMAIN)
-            for person_id, (start, end) in changed
+        if [(start, end) for _pk, start, end in periods] == ([] if span is None else [span]):
+            continue
+        changed += 1
+        if span is not None and len(periods) == 1:
+            StaffPeriod.objects.filter(pk=periods[0][0]).update(staff_from=span[0], staff_until=span[1])
+            continue
+        delete += [pk for pk, _start, _end in periods]
+        if span is not None:
+            create.append(
+                StaffPeriod(person_id=person_id, staff_from=span[0], staff_until=span[1], origin=StaffPeriod.Origin.EMAIL_DOMAIN)
+            )
+    StaffPeriod.objects.filter(pk__in=delete).delete()
+    StaffPeriod.objects.bulk_create(create, batch_size=5000)
+    return changed
+
+
+def email_domain_spans(*, activities, domains: set[str]) -> dict[int, tuple[date, date]]:
+    """Each person's (first, last) UTC day of an activity stored under an e-mail identity on one of
+    `domains`, in one grouped query over `activities` (an Activity queryset; the migration passes its
+    historical model's).
+
+    An approximation: an activity stored under an account (a user name or uid) is not seen, even
+    when its record named a staff address — only ingestion knows the record's address
+    (`staff_periods_from_email_domains`).
+    """
+    if not domains:
+        return {}
+    on_domain = Q()
+    for domain in sorted(domains):
+        on_domain |= Q(identity__value__endswith=f"@{domain}")
+    return {
+        person_id: (first.astimezone(UTC).date(), last.astimezone(UTC).date())
+        for person_id, first, last in activities.filter(identity__kind="email")
+        .filter(on_domain)
+        .order_by()
+        .values("identity__person_id")
+        .annotate(first=Min("occurred_at"), last=Max("occurred_at"))
+        .values_list("identity__person_id", "first", "last")
+    }
+
+
+def staff_periods_rebuild() -> int:
+    """Rebuild every e-mail-domain period from the stored activities (`email_domain_spans`): after
+    `STAFF_EMAIL_DOMAINS` changed, or to narrow periods ingestion only ever widens. Periods from the
+    directory or an admin are untouched; running it twice changes nothing the second time. Returns
+    how many persons' periods changed (added, moved or removed).
+
+    Persons who have, or may get, such a period are locked first, so a batch stored meanwhile either
+    is in the activities read here or widens the rebuilt period after it.
+    """
+    from activities.models import Activity  # activities depend on contributors, not back
+
+    domains = staff_email_domains()
+    on_domain = Q()
+    for domain in sorted(domains):
+        on_domain |= Q(value__endswith=f"@{domain}")
+    with transaction.atomic():
+        candidates = Exists(StaffPeriod.objects.filter(person=OuterRef("pk"), origin=StaffPeriod.Origin.EMAIL_DOMAIN))
+        if domains:
+            candidates |= Exists(Identity.objects.filter(on_domain, person=OuterRef("pk"), kind=Identity.Kind.EMAIL))
+        locked = set(
+            Person.objects.select_for_update(no_key=True).filter(candidates).order_by("pk").values_list("pk", flat=True)
         )
-    return len(changed)
+        spans = email_domain_spans(activities=Activity.objects.all(), domains=domains)
+        have = _email_domain_periods()
+        wanted = {person_id: spans.get(person_id) for person_id in locked}
+        changed = _email_domain_periods_write(wanted, have)
+    if changed:
+        from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
+
+        metrics_recompute_soon()
+    return changed
 
 
 def _hull(one: tuple[date | None, date | None], other: tuple[date | None, date | None]) -> tuple[date | None, date | None]:
@@ -204,7 +305,10 @@ def staff_periods_save(*, person_id: int, saved: Iterable[StaffPeriod], deleted:
     """Save the periods an admin added or changed and delete those they removed (audited).
 
     A period entered or changed by hand is the admin's from then on: the directory and the staff
-    e-mail domains never change it again. Returns how many periods changed.
+    e-mail domains never change it again. A staff e-mail domain is not stopped by it, though: after
+    an admin deletes or changes a person's e-mail-domain period, their next activity from such an
+    address starts a new one, and `staff_periods_rebuild` recreates it (the admin's page says so).
+    Returns how many periods changed.
     """
     from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
 

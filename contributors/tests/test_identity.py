@@ -255,8 +255,8 @@ def test_bad_directory_records_are_rejected_by_line_and_the_rest_applied():
     result = people_directory_import(records=lines)
 
     reasons = dict(result.rejected)
-    assert reasons[1] == "the record has no id"
-    assert "no e-mail" in reasons[2]
+    assert reasons[1] == "the record has no id; no id could be read, so nobody leaves the directory on this import"
+    assert "no e-mail" in reasons[2] and reasons[2].endswith("; 'E2' is left as they were")
     assert reasons[4] == "duplicate id 'E3' (first on line 3)"
     assert "is not an e-mail address" in reasons[5]
     assert reasons[6].startswith("not valid JSON")

@@ -101,6 +101,35 @@ def test_reimporting_changes_no_period_and_leaving_ends_the_open_one_on_the_impo
     assert periods("ann@example.org") == [(None, today(), "directory"), (today(), None, "directory")]
 
 
+def test_a_person_whose_record_is_rejected_has_not_left_and_is_left_as_they_were():
+    directory({**ANN, "staff": True, "staff_from": "2020-01-01", "name": "Ann"}, BOB)
+    ann = Person.objects.get(identities__value="ann@example.org")
+
+    # Ann's record is there, with a bad date and another name: rejected, naming the line.
+    result = directory(BOB, {**ANN, "staff": True, "staff_from": "2020-13-01", "name": "Annie"})
+
+    assert result.left == 0 and result.staff_periods == 0
+    assert [(line, "'E1' is left as they were" in reason) for line, reason in result.rejected] == [(2, True)]
+    ann.refresh_from_db()
+    assert (ann.directory_id, ann.display_name) == ("E1", "Ann")
+    assert periods("ann@example.org") == [(date(2020, 1, 1), None, "directory")]
+
+    # Absent next time: she leaves then.
+    assert directory(BOB).left == 1
+    assert periods("ann@example.org") == [(date(2020, 1, 1), today(), "directory")]
+
+
+def test_a_rejected_line_whose_id_cannot_be_read_makes_nobody_leave():
+    directory({**ANN, "staff": True}, BOB)
+
+    result = directory(BOB, '{"id": "E1", "name": "Ann", "emails": ["ann@exa')  # cut short
+
+    assert result.left == 0 and result.unreadable == [2]
+    assert "nobody leaves the directory on this import" in result.rejected[0][1]
+    assert periods("ann@example.org") == [(None, None, "directory")]
+    assert Person.objects.get(identities__value="ann@example.org").directory_id == "E1"
+
+
 def test_listed_as_no_longer_staff_ends_the_period_and_a_given_start_moves_it():
     directory({**ANN, "staff": True}, BOB)
     directory({**ANN, "staff": True, "staff_from": "2019-05-01"}, BOB)
@@ -201,14 +230,14 @@ def test_email_domain_periods_run_from_the_first_to_the_last_record_naming_the_a
     )
     assert periods("ann@example.org") == [(date(2024, 3, 1), date(2024, 10, 1), "email-domain")]
 
-    # Earlier and later ones widen it; records stored already change nothing.
+    # An earlier one widens it; a record stored already changes nothing, whatever date it now gives.
     for _ in range(2):
         activities_ingest(
             records=enumerate(
                 [commit("5", "2023-06-01T10:00:00Z", email="ann@corp.example"), commit("2", "2025-01-01T00:00:00Z", email="ann@corp.example")]
             )
         )
-    assert periods("ann@example.org") == [(date(2023, 6, 1), date(2025, 1, 1), "email-domain")]
+    assert periods("ann@example.org") == [(date(2023, 6, 1), date(2024, 10, 1), "email-domain")]
 
 
 def test_no_staff_domain_gives_no_period(settings):
