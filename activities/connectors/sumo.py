@@ -146,6 +146,20 @@ class SumoConnector(Connector):
             data=_kept(answer, ANSWER_KEPT),
         )]
 
+    def _served_again(self, kind: str, records: list) -> Iterator[tuple[str, dict]]:
+        """Each `kind` ("question" or "answer") rejected for a reason that may change, read again one
+        by one: one the API does not serve is rejected again into `records`, the others are yielded."""
+        for external_id in rejections_to_recheck(source=self.source, prefix=f"{kind}:"):
+            item_id = external_id.removeprefix(f"{kind}:")
+            try:
+                item = self.client.get(f"api/2/{kind}/{item_id}/", params={"format": "json"}).data
+            except NotFound:
+                records.append(Rejected(external_id, NOT_SERVED, lasting=False))
+                continue
+            if not isinstance(item, dict) or str(item.get("id")) != item_id:
+                raise SourceError(f"expected {kind} {item_id} as a JSON object")
+            yield external_id, item
+
     def _recheck(self, containers: dict[int, str | None]) -> list[dict | Rejected]:
         """Read again, one by one, questions and answers rejected for a reason that may change.
 
@@ -155,28 +169,10 @@ class SumoConnector(Connector):
         the others are rejected again, with the reason of today, and not counted again.
         """
         records: list[dict | Rejected] = []
-        for external_id in rejections_to_recheck(source=self.source, prefix="question:"):
-            question_id = external_id.removeprefix("question:")
-            try:
-                question = self.client.get(f"api/2/question/{question_id}/", params={"format": "json"}).data
-            except NotFound:
-                records.append(Rejected(external_id, NOT_SERVED, lasting=False))
-                continue
-            if not isinstance(question, dict) or str(question.get("id")) != question_id:
-                raise SourceError(f"expected question {question_id} as a JSON object")
+        for external_id, question in self._served_again("question", records):
             containers[question["id"]] = container = self._container(question)
             records.extend(self._question_records(question) if container else [Rejected(external_id, OUTSIDE, lasting=False)])
-        answers = []
-        for external_id in rejections_to_recheck(source=self.source, prefix="answer:"):
-            answer_id = external_id.removeprefix("answer:")
-            try:
-                answer = self.client.get(f"api/2/answer/{answer_id}/", params={"format": "json"}).data
-            except NotFound:
-                records.append(Rejected(external_id, NOT_SERVED, lasting=False))
-                continue
-            if not isinstance(answer, dict) or str(answer.get("id")) != answer_id:
-                raise SourceError(f"expected answer {answer_id} as a JSON object")
-            answers.append(answer)
+        answers = [answer for _external_id, answer in self._served_again("answer", records)]
         records.extend(self._learn_containers(containers, {answer["question"] for answer in answers if answer.get("question")}))
         for answer in answers:
             if answer.get("question") and containers.get(answer["question"]) is None:
