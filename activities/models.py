@@ -96,6 +96,12 @@ class Source(models.Model):
         """The namespace user names and uids of this source live in."""
         return self.account_namespace or self.slug
 
+    @property
+    def is_github_com(self) -> bool:
+        """Whether this source reads github.com (not a GitHub Enterprise server): its accounts are
+        the ones GitHub noreply addresses name."""
+        return self.kind == "github" and (not self.base_url or "api.github.com" in self.base_url)
+
 
 class SourceConnectionChange(models.Model):
     """One change of where a source connects (`base_url`), which variables hold its token (`token_env`),

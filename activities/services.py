@@ -342,11 +342,7 @@ def _source_for_import(slug: str) -> Source:
 
 def _github_namespaces(sources: dict[str, Source]) -> set[str]:
     """Account namespaces of github.com sources, where GitHub noreply addresses point."""
-    return {
-        source.accounts_namespace
-        for source in sources.values()
-        if source.kind == "github" and (not source.base_url or "api.github.com" in source.base_url)
-    }
+    return {source.accounts_namespace for source in sources.values() if source.is_github_com}
 
 
 def actor_signature(record: ActivityRecord, *, links_accounts: bool = True) -> tuple:

@@ -159,11 +159,8 @@ def github_account_namespaces() -> set[str]:
     addresses point too."""
     from activities.models import Source  # people do not depend on activities at import time
 
-    return {
-        source.accounts_namespace
-        for source in Source.objects.filter(kind="github").only("slug", "account_namespace", "base_url")
-        if not source.base_url or "api.github.com" in source.base_url
-    }
+    sources = Source.objects.filter(kind="github").only("slug", "kind", "account_namespace", "base_url")
+    return {source.accounts_namespace for source in sources if source.is_github_com}
 
 
 def account_space_of() -> Callable[[str], str]:
