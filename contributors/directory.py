@@ -131,9 +131,10 @@ def people_directory_import(*, records: Iterable[tuple[int, Any]], by=None) -> D
     Each record is one person with all its e-mails and user names: existing persons holding any of
     them are merged into it (audited, reversible), `staff` (with `staff_from`/`staff_until`) gives
     a staff period, and re-importing updates rather than duplicates (the record's `id` is the key).
-    A record that would join persons an admin separated or locked is reported, not applied. Persons
-    no longer in the directory keep their identities, and their open directory staff period ends on
-    the import's date (see the module's docstring).
+    A record that would join persons kept apart (an admin separated or locked them, or they hold
+    two accounts of one system) is reported, not applied. Persons no longer in the directory keep
+    their identities, and their open directory staff period ends on the import's date (see the
+    module's docstring).
     """
     result = DirectoryResult()
     namespaces = {source.slug: source.accounts_namespace for source in Source.objects.all()}
@@ -217,7 +218,11 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by, kept_i
     for record, person_ids in zip(parsed, persons_of_record, strict=True):
         if not merge_allowed(person_ids, locked=locked, separated=separated):
             result.rejected.append(
-                (record.line, f"{record.id!r} would join people that an admin separated or locked; not applied")
+                (
+                    record.line,
+                    f"{record.id!r} would join people kept apart (an admin separated or locked them, "
+                    "or they hold two accounts of one system); not applied",
+                )
             )
             continue
         clash = next((taken[pid] for pid in person_ids if pid in taken), None)
