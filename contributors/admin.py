@@ -408,7 +408,7 @@ class BulkAcceptForm(forms.Form):
 def _with_identities(groups: list[list[Person]]) -> list[list[Person]]:
     """The persons of the preview with their identities, read in one query."""
     person_ids = [person.pk for group in groups for person in group]
-    fetched = Person.objects.prefetch_related("identities__source").in_bulk(person_ids)
+    fetched = Person.objects.annotate(staff_now=staff_on_q()).prefetch_related("identities__source").in_bulk(person_ids)
     return [[fetched[person.pk] for person in group if person.pk in fetched] for group in groups]
 
 

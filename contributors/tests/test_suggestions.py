@@ -1,13 +1,15 @@
 """Merge suggestions that find aliases: each signal with its reason and score, never applied by itself,
 reviewed in bulk, and a rejected pair never suggested again (issue 16)."""
 
+from datetime import date
+
 import pytest
 from django.test import Client
 from django.urls import reverse
 
 from activities.services import activities_ingest
 from activities.tests.factories import SourceFactory
-from contributors.models import Identity, MergeSuggestion, Person
+from contributors.models import Identity, MergeSuggestion, Person, StaffPeriod
 from contributors.services import persons_merge
 from contributors.suggestions import suggestion_reject, suggestions_refresh
 
@@ -227,3 +229,16 @@ def test_accept_above_a_score_needs_the_right_to_change_people(client: Client, d
     client.force_login(user)
     response = client.get(reverse("admin:contributors_mergesuggestion_accept_above"))
     assert response.status_code == 403
+
+
+def test_the_bulk_preview_says_who_is_staff_today(admin_client: Client, three_suggestions):
+    """Staff is a set of periods: the preview names a person whose period holds today, not one whose ended."""
+    StaffPeriod.objects.create(person=person_of("bob@work.example"), staff_from=None, staff_until=None, origin="admin")
+    StaffPeriod.objects.create(
+        person=person_of("ann.example@work.example"), staff_from=date(2020, 1, 1), staff_until=date(2021, 1, 1), origin="admin"
+    )
+
+    html = admin_client.get(reverse("admin:contributors_mergesuggestion_accept_above"), {"score": "0.7"}).content.decode()
+
+    staff_items = [item for item in html.split("<li>") if "· staff today" in item]
+    assert len(staff_items) == 1 and "bob@work.example" in staff_items[0]
