@@ -24,16 +24,13 @@ Prints one JSON object at the end.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
 BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
@@ -46,27 +43,14 @@ GOALS = {"first_request_ms": 50, "as_of_full_share": 0.15, "as_of_in_update_s": 
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--activities", type=int, default=1_000_000)
-    parser.add_argument("--people", type=int, default=None, help="default: activities / 10")
-    parser.add_argument("--reuse", action="store_true", help="keep the database generated last time")
-    args = parser.parse_args(argv)
-    people = args.people or max(args.activities // 10, 10)
+    args, people = engine_bench.bench_args(argv, description=__doc__, activities=1_000_000)
     url = os.environ.get("BENCH_ASOF_DATABASE_URL", DEFAULT_URL)
-    name = urlparse(url).path.lstrip("/")
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baloo_site.settings")
+    name = engine_bench.django_environment(url)
     os.environ.setdefault("BALOO_METRICS_CACHE_DIR", f"/tmp/baloo-bench-asof-{name}")
-    os.environ["CELERY_BROKER_URL"] = ""
-    sys.path.insert(0, str(ROOT))
     results: dict = {"activities": args.activities, "people": people, "cores": os.cpu_count()}
 
     clock = time.perf_counter()
-    if not args.reuse:
-        engine_bench.psql_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
-        engine_bench.psql_admin(url, f'CREATE DATABASE "{name}"')
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
+    engine_bench.database_migrated(url, name, reuse=args.reuse)
 
     import django
 
@@ -80,15 +64,7 @@ def main(argv: list[str] | None = None) -> dict:
     from conversion_points.models import Population
     from conversion_points.selectors import metrics_summary, run_cached
 
-    if not args.reuse:
-        with connection.cursor() as cursor:
-            engine_bench.fill(cursor, args.activities, people)
-            cursor.execute("VACUUM ANALYZE")
-        results["generate_s"] = round(time.perf_counter() - clock, 1)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*), max(identity_id) FROM activities_activity")
-        stored, identities = cursor.fetchone()
-    results["activities_stored"] = stored
+    stored, identities = engine_bench.database_filled(args, people, results, clock)
 
     today = today_utc()
     # Before: what the first request after each recompute counted inline (one SQL pass per population).

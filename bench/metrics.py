@@ -147,42 +147,39 @@ def insert_activities(cursor, *, first: int, count: int, identities: int, recent
     )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--activities", type=int, default=10_000_000)
+def bench_args(argv: list[str] | None, *, description: str | None, activities: int) -> tuple[argparse.Namespace, int]:
+    """The options bench/metrics.py and bench/asof.py share; returns them and the number of people."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--activities", type=int, default=activities)
     parser.add_argument("--people", type=int, default=None, help="default: activities / 10")
     parser.add_argument("--reuse", action="store_true", help="keep the database generated last time")
-    args = parser.parse_args()
-    people = args.people or max(args.activities // 10, 10)
-    url = os.environ.get("BENCH_METRICS_DATABASE_URL", DEFAULT_URL)
-    name = urlparse(url).path.lstrip("/")
+    args = parser.parse_args(argv)
+    return args, args.people or max(args.activities // 10, 10)
+
+
+def django_environment(url: str) -> str:
+    """Point Django, set up later in this process, at the database of `url`; returns its name."""
     os.environ["DATABASE_URL"] = url
     os.environ.setdefault("DJANGO_SECRET_KEY", "bench-only")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "baloo_site.settings")
     os.environ["CELERY_BROKER_URL"] = ""
     sys.path.insert(0, str(ROOT))
-    results: dict = {
-        "activities": args.activities,
-        "people": people,
-        "areas": AREAS,
-        "conversion_points": POINTS,
-        "sources": SOURCES,
-    }
+    return urlparse(url).path.lstrip("/")
 
-    clock = time.perf_counter()
-    if not args.reuse:
+
+def database_migrated(url: str, name: str, *, reuse: bool) -> None:
+    """Drop and recreate the database (unless `reuse`), then migrate it."""
+    if not reuse:
         psql_admin(url, f'DROP DATABASE IF EXISTS "{name}"')
         psql_admin(url, f'CREATE DATABASE "{name}"')
     # A reused database may predate the latest migrations.
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, check=True)
 
-    import django
 
-    django.setup()
+def database_filled(args: argparse.Namespace, people: int, results: dict, clock: float) -> tuple[int, int]:
+    """Fill the migrated database (unless --reuse; `generate_s` since `clock`); returns the activities
+    stored and the highest identity id. Needs Django set up."""
     from django.db import connection
-
-    from conversion_points.metrics import metrics_recompute
-    from conversion_points.models import MetricPoint, MetricRun
 
     if not args.reuse:
         with connection.cursor() as cursor:
@@ -193,6 +190,33 @@ def main() -> None:
         cursor.execute("SELECT count(*), max(identity_id) FROM activities_activity")
         stored, identities = cursor.fetchone()
     results["activities_stored"] = stored
+    return stored, identities
+
+
+def main() -> None:
+    args, people = bench_args(None, description=__doc__, activities=10_000_000)
+    url = os.environ.get("BENCH_METRICS_DATABASE_URL", DEFAULT_URL)
+    name = django_environment(url)
+    results: dict = {
+        "activities": args.activities,
+        "people": people,
+        "areas": AREAS,
+        "conversion_points": POINTS,
+        "sources": SOURCES,
+    }
+
+    clock = time.perf_counter()
+    database_migrated(url, name, reuse=args.reuse)
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    from conversion_points.metrics import metrics_recompute
+    from conversion_points.models import MetricPoint, MetricRun
+
+    stored, identities = database_filled(args, people, results, clock)
 
     clock = time.perf_counter()
     run = metrics_recompute()

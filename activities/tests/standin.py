@@ -8,6 +8,8 @@ Used by the connector tests and by bench/sync.py.
 
 import hashlib
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import formatdate
@@ -325,3 +327,11 @@ class Server:
     def __exit__(self, *exc: object) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+@contextmanager
+def served(api: StandIn) -> Iterator[StandIn]:
+    """`with served(api) as api: …`: `api` on a Server, its address in `api.url`."""
+    with Server(api) as url:
+        api.url = url
+        yield api

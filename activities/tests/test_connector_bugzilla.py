@@ -9,7 +9,7 @@ from activities.sync import source_sync, source_sync_restart
 from contributors.models import Identity
 
 from .builders import at, bugzilla_bugs, bz_bug, bz_comment
-from .standin import FakeBugzilla, Server
+from .standin import FakeBugzilla
 
 pytestmark = pytest.mark.django_db
 
@@ -17,12 +17,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def api():
     return FakeBugzilla()
-
-
-@pytest.fixture
-def server(api):
-    with Server(api) as url:
-        yield url
 
 
 @pytest.fixture

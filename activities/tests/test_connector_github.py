@@ -11,7 +11,7 @@ from activities.sync import source_sync, source_sync_restart
 from contributors.models import Identity
 
 from .builders import at, gh_comment, gh_user, github_repo
-from .standin import FakeGitHub, Server
+from .standin import FakeGitHub
 
 pytestmark = pytest.mark.django_db
 
@@ -19,12 +19,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def api():
     return FakeGitHub()
-
-
-@pytest.fixture
-def server(api):
-    with Server(api) as url:
-        yield url
 
 
 def make_source(url: str, **options) -> Source:

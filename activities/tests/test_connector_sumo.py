@@ -10,7 +10,7 @@ from activities.models import Activity, Source, SyncRun
 from activities.sync import source_sync, source_sync_restart
 
 from .builders import at, kitsune_data, sumo_answer
-from .standin import FakeKitsune, Server
+from .standin import FakeKitsune
 
 pytestmark = pytest.mark.django_db
 
@@ -18,12 +18,6 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def api():
     return FakeKitsune()
-
-
-@pytest.fixture
-def server(api):
-    with Server(api) as url:
-        yield url
 
 
 def make_source(url: str, **options) -> Source:

@@ -9,7 +9,7 @@ from activities.sync import source_sync
 from contributors.models import Identity, Person
 
 from .builders import gh_comment, gh_commit, gh_issue, gh_pull, gh_review, gh_user
-from .standin import FakeGitHub, Server
+from .standin import FakeGitHub
 
 pytestmark = pytest.mark.django_db
 REPO = "example/app"
@@ -18,12 +18,6 @@ REPO = "example/app"
 @pytest.fixture
 def api():
     return FakeGitHub()
-
-
-@pytest.fixture
-def server(api):
-    with Server(api) as url:
-        yield url
 
 
 def make_source(url: str) -> Source:

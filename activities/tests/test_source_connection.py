@@ -19,7 +19,7 @@ from activities.models import Source, SourceConnectionChange, SyncRun
 from conversion_points.services import ConfigError, config_load
 
 from .builders import github_repo
-from .standin import FakeGitHub, Recorder, Server
+from .standin import FakeGitHub, Recorder, served
 
 pytestmark = pytest.mark.django_db
 
@@ -48,16 +48,13 @@ def staff_client(django_user_model) -> Client:
 def github():
     api = FakeGitHub()
     github_repo(api, "example/app", issues=3, pulls=0, comments=2, commits=1)
-    with Server(api) as url:
-        api.url = url
+    with served(api):
         yield api
 
 
 @pytest.fixture
 def attacker():
-    api = Recorder()
-    with Server(api) as url:
-        api.url = url
+    with served(Recorder()) as api:
         yield api
 
 

@@ -35,9 +35,13 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 
 def record(
-    source: str, actor: dict[str, Any], type_: str, when: str = "2025-03-01T10:00:00Z", **extra: Any
+    source: str,
+    actor: dict[str, Any],
+    type_: str = "github.comment.created",
+    when: str = "2025-03-01T10:00:00Z",
+    **extra: Any,
 ) -> dict[str, Any]:
-    """One activity record of the common schema (CONTRACTS.md §1)."""
+    """One activity record of the common schema (CONTRACTS.md §1); a GitHub comment unless `type_` says."""
     return {
         "source": source,
         "external_id": f"x{next(_ids)}",

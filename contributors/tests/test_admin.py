@@ -28,6 +28,28 @@ def bot() -> Person:
     return person
 
 
+def post_staff_period(admin_client: Client, ann: Person, *, staff_from: str, staff_until: str):
+    """Save Ann's change page with one new staff period and her two accounts as they are."""
+    return admin_client.post(
+        reverse("admin:contributors_person_change", args=[ann.pk]),
+        {
+            "display_name": "Ann Example",
+            "staff_periods-TOTAL_FORMS": "1",
+            "staff_periods-INITIAL_FORMS": "0",
+            "staff_periods-MIN_NUM_FORMS": "0",
+            "staff_periods-MAX_NUM_FORMS": "1000",
+            "staff_periods-0-staff_from": staff_from,
+            "staff_periods-0-staff_until": staff_until,
+            "identities-TOTAL_FORMS": "2",
+            "identities-INITIAL_FORMS": "2",
+            "identities-MIN_NUM_FORMS": "0",
+            "identities-MAX_NUM_FORMS": "1000",
+            **{f"identities-{i}-id": str(identity.pk) for i, identity in enumerate(ann.identities.all())},
+            **{f"identities-{i}-person": str(ann.pk) for i in range(2)},
+        },
+    )
+
+
 def test_person_changelist_shows_identity_counts(admin_client: Client, ann: Person, bot: Person) -> None:
     response = admin_client.get(reverse("admin:contributors_person_changelist"))
 
@@ -64,24 +86,7 @@ def test_person_change_page_lists_identities(admin_client: Client, ann: Person) 
 
 
 def test_giving_a_person_a_staff_period(admin_client: Client, ann: Person) -> None:
-    response = admin_client.post(
-        reverse("admin:contributors_person_change", args=[ann.pk]),
-        {
-            "display_name": "Ann Example",
-            "staff_periods-TOTAL_FORMS": "1",
-            "staff_periods-INITIAL_FORMS": "0",
-            "staff_periods-MIN_NUM_FORMS": "0",
-            "staff_periods-MAX_NUM_FORMS": "1000",
-            "staff_periods-0-staff_from": "2024-03-01",
-            "staff_periods-0-staff_until": "",
-            "identities-TOTAL_FORMS": "2",
-            "identities-INITIAL_FORMS": "2",
-            "identities-MIN_NUM_FORMS": "0",
-            "identities-MAX_NUM_FORMS": "1000",
-            **{f"identities-{i}-id": str(identity.pk) for i, identity in enumerate(ann.identities.all())},
-            **{f"identities-{i}-person": str(ann.pk) for i in range(2)},
-        },
-    )
+    response = post_staff_period(admin_client, ann, staff_from="2024-03-01", staff_until="")
 
     assert response.status_code == 302
     period = StaffPeriod.objects.get(person=ann)
@@ -95,24 +100,7 @@ def test_giving_a_person_a_staff_period(admin_client: Client, ann: Person) -> No
 
 
 def test_a_staff_period_ending_before_it_starts_is_refused(admin_client: Client, ann: Person) -> None:
-    response = admin_client.post(
-        reverse("admin:contributors_person_change", args=[ann.pk]),
-        {
-            "display_name": "Ann Example",
-            "staff_periods-TOTAL_FORMS": "1",
-            "staff_periods-INITIAL_FORMS": "0",
-            "staff_periods-MIN_NUM_FORMS": "0",
-            "staff_periods-MAX_NUM_FORMS": "1000",
-            "staff_periods-0-staff_from": "2024-03-01",
-            "staff_periods-0-staff_until": "2024-02-01",
-            "identities-TOTAL_FORMS": "2",
-            "identities-INITIAL_FORMS": "2",
-            "identities-MIN_NUM_FORMS": "0",
-            "identities-MAX_NUM_FORMS": "1000",
-            **{f"identities-{i}-id": str(identity.pk) for i, identity in enumerate(ann.identities.all())},
-            **{f"identities-{i}-person": str(ann.pk) for i in range(2)},
-        },
-    )
+    response = post_staff_period(admin_client, ann, staff_from="2024-03-01", staff_until="2024-02-01")
 
     assert response.status_code == 200
     assert not StaffPeriod.objects.exists()

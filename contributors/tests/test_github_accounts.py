@@ -2,28 +2,12 @@
 
 import pytest
 
-from activities.services import activities_ingest
 from activities.tests.factories import SourceFactory
+from community.tests.factories import ingest
+from community.tests.factories import record as activity
 from contributors.models import Identity, MergeSuggestion, Person
 
 pytestmark = pytest.mark.django_db
-
-counter = iter(range(1_000_000))
-
-
-def activity(source: str, actor: dict, type_: str = "github.comment.created") -> dict:
-    return {
-        "source": source,
-        "external_id": f"a{next(counter)}",
-        "type": type_,
-        "occurred_at": "2025-03-01T10:00:00Z",
-        "actor": actor,
-    }
-
-
-def ingest(*records: dict) -> None:
-    result = activities_ingest(records=enumerate(records))
-    assert not result.rejected, result.rejected
 
 
 def person_of(value: str, kind: str | None = None) -> Person:

@@ -8,8 +8,9 @@ from django.db import connection
 from django.utils import timezone
 
 from activities.models import Activity, Source
-from activities.services import activities_ingest
 from activities.tests.factories import SourceFactory
+from community.tests.factories import ingest
+from community.tests.factories import record as activity
 from contributors.directory import people_directory_import
 from contributors.keys import email_key
 from contributors.models import (
@@ -37,24 +38,6 @@ pytestmark = pytest.mark.django_db
 
 def staff(person: Person) -> list[tuple]:
     return list(person.staff_periods.order_by("pk").values_list("staff_from", "staff_until", "origin"))
-
-counter = iter(range(1_000_000))
-
-
-def activity(source: str, actor: dict, type_: str = "github.comment.created", **extra) -> dict:
-    return {
-        "source": source,
-        "external_id": f"a{next(counter)}",
-        "type": type_,
-        "occurred_at": "2025-03-01T10:00:00Z",
-        "actor": actor,
-        **extra,
-    }
-
-
-def ingest(*records: dict) -> None:
-    result = activities_ingest(records=enumerate(records))
-    assert not result.rejected, result.rejected
 
 
 def person_of(value: str) -> Person:

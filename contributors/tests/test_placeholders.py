@@ -20,7 +20,7 @@ from activities.models import Activity, Source
 from activities.services import activities_ingest
 from activities.sync import source_sync
 from activities.tests.builders import at, bz_bug, bz_comment, gh_issue, gh_user, sumo_answer, sumo_question
-from activities.tests.standin import FakeBugzilla, FakeKitsune, Server
+from activities.tests.standin import FakeBugzilla, FakeKitsune, served
 from contributors.claims import ClaimError, account_claim_submit
 from contributors.directory import people_directory_import
 from contributors.models import Identity, Person, PersonMerge, PlaceholderAccount
@@ -67,9 +67,7 @@ def ingest(*records: dict) -> None:
 
 @pytest.fixture
 def kitsune():
-    api = FakeKitsune()
-    with Server(api) as url:
-        api.url = url
+    with served(FakeKitsune()) as api:
         yield api
 
 
@@ -195,9 +193,7 @@ def test_the_people_directory_leaves_a_placeholder_out_and_applies_the_rest() ->
 
 @pytest.fixture
 def bugzilla():
-    api = FakeBugzilla()
-    with Server(api) as url:
-        api.url = url
+    with served(FakeBugzilla()) as api:
         yield api
 
 

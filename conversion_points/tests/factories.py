@@ -89,6 +89,10 @@ def noon(day: date) -> datetime:
     return datetime.combine(day, datetime.min.time()).replace(hour=12, tzinfo=UTC)
 
 
+def at(day: date, hour: int = 12, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
 def small_computed_community():
     """Two sources, two areas, a few people (one staff) and their activities, counted: the run."""
     from activities.models import Source

@@ -8,48 +8,22 @@ demand, by one request at a time.
 
 import threading
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
 from django.core.cache import cache
 
-from activities.models import Source
 from conversion_points import selectors
 from conversion_points.contributions import scope_counts
 from conversion_points.metrics import metrics_recompute
 from conversion_points.models import MetricRun, Population
 from conversion_points.tasks import recompute_metrics_new_day, recompute_metrics_queued
 
-from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory
+from .factories import at
 
 FRIDAY = date(2026, 12, 4)
-
-
-def at(day: date, hour: int = 12, minute: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings):
-    settings.SECURE_SSL_REDIRECT = False
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def world(db):
-    source = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
-    area = AreaFactory(slug="support", name="Support")
-    ConversionPointFactory(slug="answer", area=area, source=source, types=["sumo.answer.posted"])
-
-    def contribute(when: datetime, identity=None):
-        return ActivityFactory(
-            source=source, type="sumo.answer.posted", identity=identity or IdentityFactory(), occurred_at=when
-        )
-
-    return contribute
+pytestmark = pytest.mark.usefixtures("plain_http")
 
 
 @pytest.fixture

@@ -4,47 +4,19 @@ The weekly series holds complete weeks, each dated on its Sunday; the summary an
 headline count as of today: active in the 365 days ending today, new in the 7 days ending today.
 """
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 import time_machine
-from django.core.cache import cache
 
-from activities.models import Source
 from contributors.models import StaffPeriod
 from conversion_points.metrics import cache_clear, metrics_recompute
 from conversion_points.models import MetricPoint
 
-from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
+from .factories import IdentityFactory, PersonFactory, at
 
 SUNDAY = date(2026, 11, 29)
-
-
-def at(day: date, hour: int = 12, minute: int = 0) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _settings(settings):
-    settings.SECURE_SSL_REDIRECT = False
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def world(db):
-    """One area, one source, one rule; add contributions with `contribute`."""
-    source = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
-    area = AreaFactory(slug="support", name="Support")
-    ConversionPointFactory(slug="answer", area=area, source=source, types=["sumo.answer.posted"])
-
-    def contribute(when: datetime, identity=None):
-        return ActivityFactory(
-            source=source, type="sumo.answer.posted", identity=identity or IdentityFactory(), occurred_at=when
-        )
-
-    return contribute
+pytestmark = pytest.mark.usefixtures("plain_http")
 
 
 def summary(client, day: date | None = None) -> dict:
