@@ -101,7 +101,7 @@ def is_known_contributor(email: str) -> bool:
     kind, namespace, value = key
     if (kind, value) in excluded_values():
         return False
-    return Identity.objects.filter(counted("person"), kind=kind, namespace=namespace, value=value).exists()
+    return Identity.objects.by_key(key).filter(counted("person")).exists()
 
 
 class OIDCBackend(OIDCAuthenticationBackend):

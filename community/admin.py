@@ -146,8 +146,8 @@ class AccountClaimAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("who holds this account now"))
     def current_holder(self, obj: AccountClaim) -> str:
-        kind, namespace, value = username_key(obj.source.accounts_namespace, obj.username)
-        identity = Identity.objects.filter(kind=kind, namespace=namespace, value=value).select_related("person").first()
+        key = username_key(obj.source.accounts_namespace, obj.username)
+        identity = Identity.objects.by_key(key).select_related("person").first()
         if identity is None:
             return _(
                 "Nobody yet: no activity with this user name has arrived. Approving reserves it for the person who asked."

@@ -105,9 +105,8 @@ def _key_join(
     """
     _placeholder_refused(key)
     mine = person_ensure_for_user(user=user)
-    kind, namespace, value = key
     with transaction.atomic():
-        holder = Identity.objects.select_related("person").filter(kind=kind, namespace=namespace, value=value).first()
+        holder = Identity.objects.select_related("person").by_key(key).first()
         if holder is None:
             # Named together with the user's own address, the new key lands on the user's person.
             identities_resolve(actors=[Actor(keys=(key, email_key(user.email)), name="", source_id=None, is_bot=False)])
@@ -152,14 +151,14 @@ def email_claim_start(*, user: AbstractBaseUser, email: str, link_for: Callable[
     if address == email_key(user.email or "")[2]:
         raise ClaimError(_("That's the address you signed in with, so it's already yours."), code="own")
     mine = person_for_user(user=user)
-    kind, namespace, value = email_key(address)
-    if mine is not None and mine.identities.filter(kind=kind, namespace=namespace, value=value).exists():
+    key = email_key(address)
+    if mine is not None and mine.identities.by_key(key).exists():
         raise ClaimError(_("That address is already part of your record."), code="already")
     if (EMAIL, address) in excluded_values():
         raise ClaimError(
             _("That address is shared by many people (or by machines), so nobody can claim it."), code="excluded"
         )
-    _placeholder_refused((kind, namespace, value))
+    _placeholder_refused(key)
     since = timezone.now() - timedelta(days=1)
     if EmailClaim.objects.filter(user=user, sent_at__gte=since).count() >= LINKS_PER_DAY:
         raise ClaimError(_("You've asked for quite a few links today. Please try again tomorrow."), code="too-many")
@@ -298,15 +297,16 @@ def account_claim_submit(*, user: AbstractBaseUser, source: Source, username: st
     username = username.strip()
     if not username:
         raise ClaimError(_("Please tell us the user name."), code="invalid")
-    kind, namespace, value = username_key(source.accounts_namespace, username)
+    key = username_key(source.accounts_namespace, username)
+    value = key[2]
     mine = person_for_user(user=user)
-    if mine is not None and mine.identities.filter(kind=kind, namespace=namespace, value=value).exists():
+    if mine is not None and mine.identities.by_key(key).exists():
         raise ClaimError(_("That account is already part of your record."), code="already")
     if (USERNAME, value) in excluded_values():
         raise ClaimError(
             _("That account is shared by many people (or by machines), so nobody can claim it."), code="excluded"
         )
-    _placeholder_refused((kind, namespace, value))
+    _placeholder_refused(key)
     pending = AccountClaim.objects.filter(
         user=user, source=source, username__iexact=username, status=AccountClaim.Status.PENDING
     ).first()

@@ -1,5 +1,7 @@
 """The "who": persons (humans) and their identities (accounts and addresses in sources)."""
 
+from __future__ import annotations
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -120,6 +122,14 @@ class StaffPeriod(models.Model):
         return f"{start} – {end}"
 
 
+class IdentityQuerySet(models.QuerySet):
+    def by_key(self, key: tuple[str, str, str]) -> IdentityQuerySet:
+        """The identity holding this key — (kind, namespace, value) as `contributors.keys` writes it:
+        at most one, the key being unique."""
+        kind, namespace, value = key
+        return self.filter(kind=kind, namespace=namespace, value=value)
+
+
 class Identity(models.Model):
     """One account or address in a source: an e-mail, a user name or a uid.
 
@@ -156,6 +166,8 @@ class Identity(models.Model):
     )
     name = models.CharField(_("name reported"), max_length=200, blank=True, help_text=_("The full name the source reported, if any."))
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    objects = IdentityQuerySet.as_manager()
 
     class Meta:
         ordering = ["kind", "value"]

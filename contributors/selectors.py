@@ -43,13 +43,8 @@ def person_for_user(*, user: AbstractBaseUser) -> Person | None:
     key = sign_in_email_key(email)
     if key is None:
         return None
-    kind, namespace, value = key
     # A placeholder account (Bugzilla's nobody@…) or a bot is no one's record: nobody signs in as it.
-    identity = (
-        Identity.objects.filter(counted("person"), kind=kind, namespace=namespace, value=value)
-        .select_related("person")
-        .first()
-    )
+    identity = Identity.objects.by_key(key).filter(counted("person")).select_related("person").first()
     return identity.person if identity else None
 
 
