@@ -3,9 +3,11 @@
 from datetime import date
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
 
+from accounts.roles import BUILDER_GROUP, role_groups_ensure
 from activities.models import Source
 from contributors.models import Identity, IdentityAudit, Person, PersonMerge, StaffPeriod
 
@@ -173,3 +175,23 @@ def test_forgetting_asks_first_then_forgets(admin_client: Client, ann: Person) -
     assert "cannot be undone" in admin_client.post(url, chosen).content.decode()
     admin_client.post(url, {**chosen, "confirmed": "yes", "delete_activities": "no"})
     assert not Person.objects.filter(pk=ann.pk).exists()
+
+
+@pytest.mark.parametrize("may_view_people", [False, True])
+def test_a_community_builder_cannot_date_anyones_staff_time_or_merge_in_bulk(django_user_model, ann: Person, may_view_people: bool) -> None:
+    """A builder — even one allowed to read people — cannot give or change a staff period (which moves
+    a person's contributions between the volunteer and staff series), accept suggestions in bulk, or
+    read the items syncs rejected."""
+    user = django_user_model.objects.create_user(username="builder", email="b@example.org", is_staff=True)
+    user.groups.add(role_groups_ensure()[BUILDER_GROUP])
+    if may_view_people:
+        user.user_permissions.add(Permission.objects.get(codename="view_person"))
+    builder = Client()
+    builder.force_login(user)
+
+    saved = post_staff_period(builder, ann, staff_from="2020-01-01", staff_until="")
+
+    assert saved.status_code == 403
+    assert not StaffPeriod.objects.filter(person=ann).exists()
+    assert builder.get(reverse("admin:contributors_mergesuggestion_accept_above"), {"score": "0"}).status_code == 403
+    assert builder.get(reverse("admin:activities_rejecteditem_changelist")).status_code == 403
