@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "contributors",
     "activities",
     "conversion_points",
+    "metrics",  # the counting engine, its snapshots and the public metrics API
     "dashboard",  # the public dashboard pages
 ]
 
