@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "activities",
     "conversion_points",
     "dashboard",  # the public dashboard pages
+    "demo",  # seed_demo: the invented demo community
 ]
 
 MIDDLEWARE = [
