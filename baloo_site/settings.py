@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "activities",
     "conversion_points",
     "dashboard",  # the public dashboard pages
+    "api",  # API plumbing and routing, the staff API
 ]
 
 MIDDLEWARE = [
