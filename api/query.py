@@ -8,7 +8,8 @@ one parameter at a time, in the order the filters are declared.
 Filters of a list are django-filter `FilterSet`s whose filters read their value with one of the
 parsers below (`ParsedFilter`), checked by `StrictFilterBackend`. Parameters that filter no query
 (the date and status of an area's contributors, which a counting selector takes) are read by a
-plain form of the same fields (`query_read`), so every parameter is parsed by this one module.
+plain form of the same fields (`query_read`). Dates, moments, ids and flags are parsed here; the few
+checks that belong to one endpoint (a search's length, an area's statuses) sit beside it.
 """
 
 import re
