@@ -60,6 +60,8 @@ INSTALLED_APPS = [
     "activities",
     "conversion_points",
     "dashboard",  # the public dashboard pages
+    "accounts",  # sign-in (OpenID Connect single sign-on), roles from claims, API tokens
+    "community",  # help pages, glossary, integration requests
 ]
 
 MIDDLEWARE = [
@@ -77,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Renews single sign-on sessions whose id token expired (idle without a provider; password sessions untouched).
+    "accounts.middleware.SessionRefresh",
 ]
 
 ROOT_URLCONF = "baloo_site.urls"
@@ -240,12 +244,9 @@ if SENTRY_DSN:
 BALOO_METRICS_DEBOUNCE_SECONDS = env.int("BALOO_METRICS_DEBOUNCE_SECONDS", default=60)
 
 # --- Sign-in and permissions (accounts app): OpenID Connect single sign-on, roles from claims. ---
-INSTALLED_APPS += ["accounts"]
 # Django's password check answers permissions for everyone; it signs people in only where allowed.
 # The OpenID Connect backend does nothing until a provider is configured below.
 AUTHENTICATION_BACKENDS = ["accounts.auth.PasswordBackend", "accounts.auth.OIDCBackend"]
-# Renews single sign-on sessions whose id token expired (idle without a provider; password sessions untouched).
-MIDDLEWARE += ["accounts.middleware.SessionRefresh"]
 # Password sign-in (the admin's own form): development only, unless asked for.
 BALOO_PASSWORD_LOGIN = env.bool("BALOO_PASSWORD_LOGIN", default=DEBUG)
 # The client Baloo is registered as at the provider. Single sign-on is on when this and the provider are set.
@@ -353,7 +354,6 @@ BALOO_CLIENT_IP_HEADER = env("BALOO_CLIENT_IP_HEADER", default="")
 BALOO_PUSH_MAX_BYTES = env.int("BALOO_PUSH_MAX_BYTES", default=10 * 1024 * 1024)
 
 # Contributors, help and participation (community app): help pages, glossary, integration requests.
-INSTALLED_APPS += ["community"]
 # Where people report a problem or suggest an idea; every page links to it.
 BALOO_ISSUE_TRACKER_URL = env("BALOO_ISSUE_TRACKER_URL", default="https://github.com/mozilla/baloo/issues")
 # Outgoing e-mail (links confirming a contributor's other addresses): printed on the console in
