@@ -1,8 +1,8 @@
-"""Two small middlewares: a Content Security Policy, and rate limits on the endpoints worth abusing.
+"""Rate limits on the endpoints worth abusing (the Content Security Policy is django-csp's, in settings).
 
-Both are plain Django middleware rather than DRF throttles or a package: the push API and the
-login pages are not DRF views, and one mechanism for the three kinds of endpoint is easier to
-reason about (and to lift for a load test) than three.
+Plain Django middleware rather than DRF throttles: the push API and the login pages are not DRF
+views, and one mechanism for every kind of endpoint is easier to reason about (and to lift for a
+load test) than several.
 """
 
 from __future__ import annotations
@@ -23,30 +23,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from activities.tokens import bearer_secret
 
 logger = logging.getLogger(__name__)
-
-# --------------------------------------------------------------------------- Content Security Policy
-
-
-class ContentSecurityPolicyMiddleware:
-    """Adds `Content-Security-Policy` (or `…-Report-Only`) to every HTML answer.
-
-    The policy is settings.BALOO_CSP: scripts and styles from this site only, never inline, so an
-    injected `<script>` or `onclick=` in a name or title would not run even if it escaped escaping.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-        self.policy = "; ".join(f"{name} {' '.join(values)}".strip() for name, values in settings.BALOO_CSP.items())
-        self.header = (
-            "Content-Security-Policy-Report-Only" if settings.BALOO_CSP_REPORT_ONLY else "Content-Security-Policy"
-        )
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        if self.policy and self.header not in response:
-            response[self.header] = self.policy
-        return response
-
 
 # --------------------------------------------------------------------------- rate limits
 

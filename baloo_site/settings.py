@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from .logging import logging_config
@@ -66,8 +67,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Content Security Policy on every answer (BALOO_CSP below).
-    "baloo_site.security.ContentSecurityPolicyMiddleware",
+    # Content Security Policy on every answer (CONTENT_SECURITY_POLICY below; django-csp).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Rate limits on the public API, push and login (BALOO_RATE_LIMITS below); after CORS so a 429 carries its headers.
@@ -319,23 +320,28 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-BALOO_CSP = {
-    "default-src": ["'self'"],
-    "script-src": ["'self'"],
-    "style-src": ["'self'"],
-    "img-src": ["'self'", "data:"],
-    "font-src": ["'self'"],
-    "connect-src": ["'self'"],
-    "object-src": ["'none'"],
-    "base-uri": ["'self'"],
-    # Signing in and out post forms that redirect to the single sign-on provider: its origins are allowed.
-    "form-action": [
-        "'self'",
-        *sorted({_origin(url) for url in (OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_LOGOUT_ENDPOINT) if url}),
-    ],
-    "frame-ancestors": ["'none'"],
+_csp = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        # Signing in and out post forms that redirect to the single sign-on provider: its origins are allowed.
+        "form-action": [
+            SELF,
+            *sorted({_origin(url) for url in (OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_LOGOUT_ENDPOINT) if url}),
+        ],
+        "frame-ancestors": [NONE],
+    }
 }
-BALOO_CSP_REPORT_ONLY = env.bool("DJANGO_CSP_REPORT_ONLY", default=False)
+# django-csp's middleware writes the policy: enforced, or (DJANGO_CSP_REPORT_ONLY) only reported.
+_csp_report_only = env.bool("DJANGO_CSP_REPORT_ONLY", default=False)
+CONTENT_SECURITY_POLICY = None if _csp_report_only else _csp
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp if _csp_report_only else None
 # Rate limits per client ("requests/period", period s, m, h or d; "off" for none): the public API
 # per address, the push API per token, sign-in attempts per address. A load test lifts them.
 BALOO_RATE_LIMITS = {
