@@ -351,7 +351,9 @@ BALOO_RATE_LIMITS = {
     # Integration requests anyone may post: each is stored for the team to read.
     "public_form": env("BALOO_RATE_LIMIT_PUBLIC_FORM", default="10/h"),
 }
-BALOO_RATE_LIMIT_CACHE = "default"
+# The cache django-ratelimit counts in; when it cannot count, requests go through (see security.py).
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True
 # Behind a proxy every request comes from the proxy's address: name the header holding the
 # client's (e.g. HTTP_X_FORWARDED_FOR); its rightmost entry, the one the proxy added, is used.
 BALOO_CLIENT_IP_HEADER = env("BALOO_CLIENT_IP_HEADER", default="")

@@ -161,6 +161,15 @@ def test_sign_in_attempts_are_rate_limited(settings):
     assert client.get("/admin/login/").status_code != 429  # reading the form is not an attempt
 
 
+def test_a_cache_that_is_down_lets_requests_through(settings):
+    """A rate limit is worth less than the service it protects."""
+    settings.CACHES = {**settings.CACHES, "down": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.RATELIMIT_USE_CACHE = "down"
+    settings.BALOO_RATE_LIMITS = {**settings.BALOO_RATE_LIMITS, "public_api": "1/m"}
+    client = Client()
+    assert 429 not in [client.get("/api/v1/metrics/summary/").status_code for _ in range(3)]
+
+
 def test_limits_can_be_lifted(settings):
     settings.BALOO_RATE_LIMITS = {"public_api": "off", "push": "off", "login": "off"}
     client = Client()
