@@ -13,8 +13,6 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from conversion_points.metrics import metrics_recompute_soon
-
 from .services import activities_ingest, rejected_items_resolve
 from .tokens import bearer_secret, source_token_authenticate
 
@@ -108,7 +106,4 @@ def activities_push(request: HttpRequest) -> JsonResponse:
     )
     rejected.extend({"index": rejection.position, "reason": rejection.reason} for rejection in result.rejected)
     rejected.sort(key=lambda rejection: rejection["index"])
-    if result.created:
-        # New activity reaches the counts within about a minute: many pushes share one queued recompute.
-        metrics_recompute_soon()
     return JsonResponse({"created": result.created, "duplicate": result.duplicate, "rejected": rejected})

@@ -20,6 +20,7 @@ from contributors.staff import staff_email_domains, staff_periods_from_email_dom
 
 from .models import Activity, RejectedItem, Source
 from .records import ActivityRecord, RecordError, record_parse
+from .signals import activities_stored
 
 if TYPE_CHECKING:
     from .connectors.base import Rejected
@@ -95,9 +96,13 @@ def activities_ingest(
     (see `identities_resolve`).
     """
     with cycle_collector_paused():
-        return _ingest(
+        result = _ingest(
             records, create_sources=create_sources, batch_size=batch_size, pipeline=pipeline, links_accounts=links_accounts
         )
+    if result.created:
+        # Every way in ends here, so this is the one place new activity asks to be counted.
+        activities_stored.send(sender=Activity, created=result.created)
+    return result
 
 
 def _ingest(

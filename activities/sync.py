@@ -19,8 +19,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from conversion_points.metrics import metrics_recompute_soon
-
 from .connectors import Page, RateLimited, SourceError, connector_for, has_connector
 from .connectors.base import Rejected
 from .connectors.http import SECONDARY_LIMIT_WAIT, HttpClient
@@ -137,8 +135,6 @@ def source_sync(
             run.status = SyncRun.Status.FAILED
         run.save()
         _lock_release(state, owner=owner, next_sync_at=_next_sync_at(source, run), secondary_limits=secondary_limits)
-    if run.created:
-        metrics_recompute_soon()
     return run
 
 

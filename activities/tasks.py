@@ -6,8 +6,6 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
-from conversion_points.metrics import metrics_recompute_soon
-
 from .connectors import has_connector
 from .models import Source, SyncRun
 from .services import activities_ingest
@@ -17,10 +15,7 @@ from .sync import run_summary, source_sync, syncs_claim_due
 @shared_task(name="activities.ingest_records")
 def ingest_records(records: list[dict], create_sources: bool = False) -> dict:
     """Ingest a batch of activity records (the common schema) and report what happened."""
-    result = activities_ingest(records=enumerate(records), create_sources=create_sources)
-    if result.created:
-        metrics_recompute_soon()  # as every other way in: new activity reaches the counts soon
-    return result.as_dict()
+    return activities_ingest(records=enumerate(records), create_sources=create_sources).as_dict()
 
 
 @shared_task(bind=True, name="activities.sync_source", max_retries=None, acks_late=True)

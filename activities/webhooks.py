@@ -19,8 +19,6 @@ import orjson
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from conversion_points.metrics import metrics_recompute_soon
-
 from .connectors.base import Rejected, split_rejected
 from .connectors.github import (
     comment_record,
@@ -129,8 +127,6 @@ def github_webhook(request: HttpRequest, slug: str) -> JsonResponse:
     result = activities_ingest(records=enumerate(records))
     rejected_items_resolve(source=source, external_ids=(record.get("external_id") for record in records))
     rejected_items_record(source=source, rejected=rejected)
-    if result.created:
-        metrics_recompute_soon()
     answer = result.as_dict()
     answer["rejected"] += [{"external_id": item.external_id, "reason": item.reason} for item in rejected]
     return JsonResponse(answer)

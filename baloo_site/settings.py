@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "contributors",
     "activities",
     "conversion_points",
+    "metrics",  # the counting engine, its snapshots and the public metrics API
     "dashboard",  # the public dashboard pages
     "accounts",  # sign-in (OpenID Connect single sign-on), roles from claims, API tokens
     "community",  # help pages, glossary, integration requests

@@ -35,6 +35,7 @@ from .keys import Key, email_key, username_key
 from .models import Identity, IdentityAudit, Person, StaffPeriod
 from .placeholders import placeholder_keys
 from .services import blocked_person_pairs, identities_existing, merge_allowed, persons_merge_many, resolution_lock
+from .signals import people_changed
 
 
 @dataclass
@@ -310,9 +311,7 @@ def _apply(parsed: list[DirectoryRecord], result: DirectoryResult, *, by, kept_i
         first_import=first_import,
     )
     if result.created or result.updated or result.merged or result.left or result.staff_periods:
-        from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
-
-        metrics_recompute_soon()
+        people_changed.send(sender=Person)
         IdentityAudit.objects.create(
             action=IdentityAudit.Action.DIRECTORY,
             by=by,

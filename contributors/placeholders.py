@@ -29,6 +29,7 @@ from activities.models import Activity, Source
 
 from .keys import EMAIL, UID, Key, email_key
 from .models import Identity, MergeSuggestion, Person, PlaceholderAccount
+from .signals import people_changed
 
 
 class PlaceholderMergeError(ValueError):
@@ -158,9 +159,7 @@ def placeholder_accounts_with_counts() -> QuerySet[PlaceholderAccount]:
 
 
 def _recount() -> None:
-    from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
-
-    metrics_recompute_soon()
+    people_changed.send(sender=PlaceholderAccount)
 
 
 def placeholder_suggestions_close() -> int:

@@ -38,6 +38,7 @@ from .models import (
     StaffPeriod,
 )
 from .placeholders import PlaceholderMergeError, placeholder_keys, placeholder_persons
+from .signals import people_changed
 from .staff import staff_periods_move, staff_periods_restore, staff_periods_snapshot
 
 # Identity resolution is serialised across processes: two imports creating the same new identity
@@ -829,10 +830,8 @@ def person_unmerge(*, merge: PersonMerge, by: User = None) -> Person:
 
 
 def _recount() -> None:
-    """Who is who changed, so the numbers may have: ask for a (debounced) recompute."""
-    from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
-
-    metrics_recompute_soon()
+    """Who is who changed, so the numbers may have: say so (a debounced recompute follows)."""
+    people_changed.send(sender=Person)
 
 
 def _separate(identity_a: int, identity_b: int, *, by: User) -> None:

@@ -34,6 +34,7 @@ from baloo_site.bulk import is_postgresql
 
 from .keys import email_key
 from .models import Identity, Person, StaffPeriod
+from .signals import people_changed
 
 
 def staff_contribution_q(*, person: str = "identity__person", occurred_at: str = "occurred_at") -> Exists:
@@ -228,9 +229,7 @@ def staff_periods_rebuild() -> int:
         wanted = {person_id: spans.get(person_id) for person_id in locked}
         changed = _email_domain_periods_write(wanted, have)
     if changed:
-        from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
-
-        metrics_recompute_soon()
+        people_changed.send(sender=StaffPeriod)
     return changed
 
 
@@ -310,8 +309,6 @@ def staff_periods_save(*, person_id: int, saved: Iterable[StaffPeriod], deleted:
     address starts a new one, and `staff_periods_rebuild` recreates it (the admin's page says so).
     Returns how many periods changed.
     """
-    from conversion_points.metrics import metrics_recompute_soon  # counting depends on people, not back
-
     from .models import IdentityAudit
 
     saved, deleted = list(saved), [period for period in deleted if period.pk]
@@ -328,5 +325,5 @@ def staff_periods_save(*, person_id: int, saved: Iterable[StaffPeriod], deleted:
             by=by,
             details={"staff_periods_saved": len(saved), "staff_periods_deleted": len(deleted)},
         )
-        metrics_recompute_soon()
+        people_changed.send(sender=StaffPeriod)
     return len(saved) + len(deleted)

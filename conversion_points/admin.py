@@ -20,10 +20,10 @@ from modeltranslation.admin import TranslationAdmin, TranslationStackedInline
 from accounts.permissions import areas_for, sees_all_areas
 from activities.validators import is_activity_type
 
-from .metrics import metrics_recompute_soon
 from .models import Area, ConversionPoint
 from .selectors import activity_types_seen, conversion_point_preview
 from .services import conversion_point_source_check, conversion_points_approve
+from .signals import rules_changed
 
 EXAMPLE_TYPE = "sumo.answer.posted"
 
@@ -135,19 +135,19 @@ class ConversionPointInline(TranslationStackedInline):
 
 
 class RecomputesMetrics:
-    """Changing what counts changes the numbers: ask for a (debounced) recompute after each change."""
+    """Changing what counts changes the numbers: say so after each change (a debounced recompute follows)."""
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        metrics_recompute_soon()
+        rules_changed.send(sender=self.model)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
         super().delete_model(request, obj)
-        metrics_recompute_soon()
+        rules_changed.send(sender=self.model)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
         super().delete_queryset(request, queryset)
-        metrics_recompute_soon()
+        rules_changed.send(sender=self.model)
 
 
 class OwnedAreasOnly:

@@ -20,6 +20,7 @@ from activities.models import Source, SourceConnectionChange
 from activities.validators import base_url_problem, is_activity_type, token_env_problem
 
 from .models import Area, ConversionPoint
+from .signals import rules_changed
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
 TRANSLATED_FIELDS = {"area": ("name", "description"), "conversion_point": ("name", "description", "recognition")}
@@ -350,9 +351,7 @@ def config_load(*, config: dict) -> dict[str, int]:
     # The operator wrote the file: its rules are approved as they are.
     conversion_points_approve(points=loaded_points.values(), by=None)
     if counts["areas"] or counts["conversion_points"]:
-        from .metrics import metrics_recompute_soon  # metrics imports the models this module loads
-
-        metrics_recompute_soon()
+        rules_changed.send(sender=Area)
     return counts
 
 

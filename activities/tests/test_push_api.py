@@ -98,14 +98,19 @@ def test_get_is_405_as_json(client):
     assert response.status_code == 405 and "POST" in response.json()["error"]
 
 
-def test_records_queued_for_a_worker_reach_the_counts_like_every_other_way_in(source, monkeypatch):
+def test_records_queued_for_a_worker_reach_the_counts_like_every_other_way_in(
+    source, monkeypatch, django_capture_on_commit_callbacks
+):
     from activities import tasks
+    from metrics import services
 
     asked = []
-    monkeypatch.setattr(tasks, "metrics_recompute_soon", lambda: asked.append(True))
-    assert tasks.ingest_records([record("q-1")]) == {"created": 1, "duplicate": 0, "rejected": []}
+    monkeypatch.setattr(services, "metrics_recompute_soon", lambda: asked.append(True))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.ingest_records([record("q-1")]) == {"created": 1, "duplicate": 0, "rejected": []}
     assert asked == [True]
-    tasks.ingest_records([record("q-1")])  # nothing new: no recompute asked
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.ingest_records([record("q-1")])  # nothing new: no recompute asked
     assert asked == [True]
 
 

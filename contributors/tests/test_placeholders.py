@@ -92,7 +92,9 @@ def test_sumo_answers_by_anonymoususer_and_sumobot_are_stored_never_counted_and_
     assert public_profile(person_id=anonymous.pk) is None
 
 
-def test_a_placeholder_added_after_import_stops_counting_and_counts_again_when_removed(admin_client: Client) -> None:
+def test_a_placeholder_added_after_import_stops_counting_and_counts_again_when_removed(
+    admin_client: Client, django_capture_on_commit_callbacks
+) -> None:
     Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
     source = Source.objects.get(slug="sumo")
     rule(source, "sumo.answer.posted")
@@ -104,11 +106,14 @@ def test_a_placeholder_added_after_import_stops_counting_and_counts_again_when_r
     assert counted_now() == (2, 2)
     desk = person_of("username", "sumo", "shareddesk")
 
-    response = admin_client.post(
-        reverse("admin:contributors_placeholderaccount_add"),
-        {"source_kind": "SUMO", "kind": "username", "value": "  SharedDesk ", "note": "the help desk's shared login"},
-    )
+    with django_capture_on_commit_callbacks() as once_committed:
+        response = admin_client.post(
+            reverse("admin:contributors_placeholderaccount_add"),
+            {"source_kind": "SUMO", "kind": "username", "value": "  SharedDesk ", "note": "the help desk's shared login"},
+        )
     assert response.status_code == 302
+    for callback in once_committed:  # what the commit runs (a test's transaction never commits)
+        callback()
     added = PlaceholderAccount.objects.get(value="shareddesk")
     assert added.source_kind == "sumo"
     assert MetricRun.objects.filter(status=MetricRun.Status.QUEUED).exists()  # the change asked for a recompute
@@ -116,8 +121,11 @@ def test_a_placeholder_added_after_import_stops_counting_and_counts_again_when_r
     assert counted_now() == (1, 1)  # a full recompute agrees
     assert Activity.objects.filter(identity__person=desk).count() == 2  # still stored
 
-    response = admin_client.post(reverse("admin:contributors_placeholderaccount_delete", args=[added.pk]), {"post": "yes"})
+    with django_capture_on_commit_callbacks() as once_committed:
+        response = admin_client.post(reverse("admin:contributors_placeholderaccount_delete", args=[added.pk]), {"post": "yes"})
     assert response.status_code == 302
+    for callback in once_committed:
+        callback()
     assert MetricRun.objects.filter(status=MetricRun.Status.QUEUED).exists()
     assert counted_now(incremental=True) == (2, 2)
     assert counted_now() == (2, 2)

@@ -186,7 +186,7 @@ def test_previewing_a_rule_shows_what_it_matches_and_saves_nothing(admin_client:
 
 
 def test_a_rule_shows_the_types_its_source_sends_and_saving_asks_for_a_recompute(
-    admin_client: Client, support: Area, sumo: Source
+    admin_client: Client, support: Area, sumo: Source, django_capture_on_commit_callbacks
 ) -> None:
     from conversion_points.models import MetricRun
 
@@ -195,5 +195,9 @@ def test_a_rule_shows_the_types_its_source_sends_and_saving_asks_for_a_recompute
     assert "This source has sent nothing yet." in page
     assert "Preview what it matches" in page
 
-    admin_client.post(reverse("admin:conversion_points_conversionpoint_add"), conversion_point_form(support, sumo))
+    with django_capture_on_commit_callbacks() as once_committed:
+        admin_client.post(reverse("admin:conversion_points_conversionpoint_add"), conversion_point_form(support, sumo))
+    assert not MetricRun.objects.exists()  # asked for only once the change is committed
+    for callback in once_committed:
+        callback()
     assert MetricRun.objects.filter(status=MetricRun.Status.QUEUED).exists()

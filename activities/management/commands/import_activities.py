@@ -7,7 +7,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from activities.services import activities_ingest
 from baloo_site.lines import read_lines
-from conversion_points.metrics import metrics_recompute_soon
 
 
 class Command(BaseCommand):
@@ -28,8 +27,6 @@ class Command(BaseCommand):
             result = activities_ingest(
                 records=read_lines(stream, limit=settings.BALOO_MAX_RECORD_BYTES), create_sources=create_sources
             )
-        if result.created:
-            metrics_recompute_soon()
         for slug in result.sources_created:
             self.stdout.write(f"created source {slug!r} (import only)")
         for rejection in result.rejected:
