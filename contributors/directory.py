@@ -27,8 +27,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from activities.models import Source
-from activities.records import OversizedRecord, is_email
 from baloo_site.bulk import insert_rows_returning_ids, update_rows
+from baloo_site.emails import is_email
+from baloo_site.lines import OversizedRecord
 
 from .keys import Key, email_key, username_key
 from .models import Identity, IdentityAudit, Person, StaffPeriod
