@@ -214,7 +214,7 @@ def main() -> None:
     from django.db import connection
 
     from conversion_points.metrics import metrics_recompute
-    from conversion_points.models import MetricPoint, MetricRun
+    from metrics.models import MetricPoint, MetricRun
 
     stored, identities = database_filled(args, people, results, clock)
 

@@ -50,9 +50,10 @@ from activities.models import Activity
 from baloo_site.bulk import copy_rows, is_postgresql
 from contributors.models import Identity, StaffPeriod
 from contributors.placeholders import persons_not_counted
+from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
 
 from .containers import container_sql
-from .models import AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
+from .models import ConversionPoint, Population
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,12 @@ from django.core.cache import cache as django_cache
 from django.db.models import Count, QuerySet, Sum
 
 from activities.models import Activity, Source
+from metrics.models import MetricPoint, MetricRun
 
 from .as_of import as_of_scopes
 from .contributions import contributions, scope_counts, today_utc, window_start
 from .metrics import WINDOW_DAYS
-from .models import Area, ConversionPoint, MetricPoint, MetricRun, Population
+from .models import Area, ConversionPoint, Population
 
 T = TypeVar("T")
 

@@ -2,8 +2,9 @@
 
 from celery import shared_task
 
+from metrics.models import MetricRun
+
 from .metrics import metrics_recompute, metrics_recompute_part, metrics_recompute_partitioned, metrics_recompute_soon
-from .models import MetricRun
 
 
 @shared_task(acks_late=True)

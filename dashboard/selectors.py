@@ -19,7 +19,8 @@ from django.db.models import QuerySet, Sum
 from activities.models import Source
 from conversion_points import contributions
 from conversion_points import selectors as conversion_points_selectors
-from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
+from conversion_points.models import Area, ConversionPoint, Population
+from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
 
 T = TypeVar("T")
 

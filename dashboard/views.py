@@ -27,8 +27,9 @@ from django.views.decorators.http import require_GET
 from activities.models import Source
 from conversion_points.contributions import today_utc
 from conversion_points.metrics import WINDOW_DAYS
-from conversion_points.models import Area, MetricRun
+from conversion_points.models import Area
 from conversion_points.selectors import metric_run_current, metrics_summary
+from metrics.models import MetricRun
 
 from . import selectors
 

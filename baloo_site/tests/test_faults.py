@@ -26,7 +26,8 @@ from activities.tests.standin import FakeGitHub, Server
 from activities.tokens import source_token_create
 from contributors.models import Identity
 from conversion_points.metrics import metrics_recompute
-from conversion_points.models import Area, ConversionPoint, MetricPoint, MetricRun
+from conversion_points.models import Area, ConversionPoint
+from metrics.models import MetricPoint, MetricRun
 
 from .processes import (
     PROJECT_DIR,

@@ -16,7 +16,8 @@ from activities.models import Activity, Source
 from activities.services import activities_ingest
 from contributors.models import Identity, Person
 from conversion_points.metrics import metrics_recompute
-from conversion_points.models import Area, ConversionPoint, MetricPoint, MetricRun
+from conversion_points.models import Area, ConversionPoint
+from metrics.models import MetricPoint, MetricRun
 
 from .processes import needs_postgresql_and_redis, redis_server, sender, start_worker
 

@@ -28,7 +28,8 @@ from contributors.placeholders import PlaceholderMergeError, persons_not_counted
 from contributors.selectors import person_for_user, public_profile
 from contributors.services import persons_merge
 from conversion_points.metrics import metrics_recompute
-from conversion_points.models import Area, ConversionPoint, MetricPoint, MetricRun
+from conversion_points.models import Area, ConversionPoint
+from metrics.models import MetricPoint, MetricRun
 
 pytestmark = pytest.mark.django_db
 

@@ -13,8 +13,8 @@ from contributors.models import Identity, Person, PersonMerge, StaffPeriod
 from contributors.services import person_forget, person_unmerge, persons_merge
 from contributors.staff import staff_on_q
 from conversion_points.metrics import metrics_recompute
-from conversion_points.models import MetricPoint
 from conversion_points.tests.factories import AreaFactory, ConversionPointFactory
+from metrics.models import MetricPoint
 
 pytestmark = pytest.mark.django_db
 

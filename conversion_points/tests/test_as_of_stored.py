@@ -17,8 +17,9 @@ from django.core.cache import cache
 from conversion_points import selectors
 from conversion_points.contributions import scope_counts
 from conversion_points.metrics import metrics_recompute
-from conversion_points.models import MetricRun, Population
+from conversion_points.models import Population
 from conversion_points.tasks import recompute_metrics_new_day, recompute_metrics_queued
+from metrics.models import MetricRun
 
 from .factories import at
 

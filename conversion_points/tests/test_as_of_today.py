@@ -11,7 +11,7 @@ import time_machine
 
 from contributors.models import StaffPeriod
 from conversion_points.metrics import cache_clear, metrics_recompute
-from conversion_points.models import MetricPoint
+from metrics.models import MetricPoint
 
 from .factories import IdentityFactory, PersonFactory, at
 

@@ -24,7 +24,8 @@ from contributors.models import Identity, Person, StaffPeriod
 from contributors.staff import staff_contribution_q, staff_contribution_sql
 from conversion_points.containers import glob_to_regex
 from conversion_points.metrics import People, day_number, metrics_recompute, metrics_recompute_soon
-from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap
+from conversion_points.models import Area, ConversionPoint
+from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
 
 from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
 

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from activities.models import Activity, Source
 from contributors.models import Identity, Person, StaffPeriod
 from conversion_points.metrics import Cache, cache_dir, metrics_recompute
-from conversion_points.models import AreaMovement, ConversionPoint, MetricRun, Overlap
+from conversion_points.models import ConversionPoint
+from metrics.models import AreaMovement, MetricRun, Overlap
 
 from .factories import ActivityFactory, ConversionPointFactory, IdentityFactory, PersonFactory
 from .test_metrics import BASE_SUNDAY, build, served, worlds

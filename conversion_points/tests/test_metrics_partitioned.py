@@ -27,8 +27,9 @@ from conversion_points.metrics import (
     metrics_recompute_part,
     metrics_recompute_partitioned,
 )
-from conversion_points.models import AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap
+from conversion_points.models import ConversionPoint
 from conversion_points.selectors import metric_run_latest as latest_run
+from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
 
 from .test_metrics import build, worlds
 from .test_metrics_incremental import everything

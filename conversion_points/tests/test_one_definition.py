@@ -22,9 +22,10 @@ from contributors.selectors import person_record
 from contributors.services import persons_merge
 from conversion_points import contributions
 from conversion_points.metrics import metrics_recompute
-from conversion_points.models import Area, ConversionPoint, MetricPoint, Population
+from conversion_points.models import Area, ConversionPoint, Population
 from conversion_points.selectors import conversion_point_preview, metrics_summary
 from dashboard import selectors as dashboard_selectors
+from metrics.models import MetricPoint
 
 from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
 
