@@ -15,7 +15,7 @@ urlpatterns = [
     path("language/<str:code>/", dashboard_views.language_switch, name="language_switch"),
     path("healthz", health.healthz, name="healthz"),
     path("", include("activities.urls")),
-    path("", include("conversion_points.urls")),
+    path("", include("metrics.urls")),
     # Single sign-on (OpenID Connect) and the staff API (accounts app).
     path("oidc/", include(accounts_urls.oidc)),
     path("api/v1/staff/", include((accounts_urls.staff_api, "staff_api"))),

@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> dict:
     from django.test.utils import CaptureQueriesContext
 
     from conversion_points.contributions import scope_counts, today_utc
-    from conversion_points.metrics import cache_clear, metrics_recompute
     from conversion_points.models import Population
-    from conversion_points.selectors import metrics_summary, run_cached
+    from metrics.engine import cache_clear, metrics_recompute
+    from metrics.selectors import metrics_summary, run_cached
 
     stored, identities = engine_bench.database_filled(args, people, results, clock)
 
@@ -114,10 +114,10 @@ def main(argv: list[str] | None = None) -> dict:
     results["update_mode"] = (run.stats.get("mode"), run.stats.get("as_of"))
     # The first update after midnight (the midnight job's): everyone's rows counted as of the new day
     # (the engine's clock for the summary's day moved on by one; time-machine is for tests only).
-    from conversion_points import metrics as engine
+    from metrics import calendar as engine_calendar
 
     tomorrow = today + timedelta(days=1)
-    engine._today = lambda: tomorrow
+    engine_calendar.today_utc = lambda: tomorrow
     clock = time.perf_counter()
     run = metrics_recompute(incremental=True)
     results["update_new_day_s"] = round(time.perf_counter() - clock, 2)

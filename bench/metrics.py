@@ -213,7 +213,7 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from conversion_points.metrics import metrics_recompute
+    from metrics.engine import metrics_recompute
     from metrics.models import MetricPoint, MetricRun
 
     stored, identities = database_filled(args, people, results, clock)

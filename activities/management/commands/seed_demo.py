@@ -15,9 +15,9 @@ from activities.models import Activity, Source
 from activities.services import activities_ingest
 from contributors.models import Person, StaffPeriod
 from contributors.placeholders import counted, persons_not_counted
-from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area
 from conversion_points.services import config_load
+from metrics.engine import metrics_recompute
 
 BATCH_SIZE = 10_000
 

@@ -20,10 +20,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from baloo_site.spreadsheet import csv_writer
-from metrics.models import MetricRun
+from conversion_points.contributions import today_utc
+from conversion_points.models import Population
 
-from .contributions import today_utc
-from .models import Population
+from .models import MetricRun
 from .selectors import SummaryBusy, metric_run_current, metrics_series, metrics_summary, run_cached, scope_exists
 from .serializers import SeriesQuerySerializer, SeriesSerializer, SummaryQuerySerializer, SummarySerializer
 
