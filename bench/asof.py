@@ -5,7 +5,7 @@
     .venv/bin/python bench/asof.py --reuse                  # keep the generated database from last time
 
 Fills its own database (``BENCH_ASOF_DATABASE_URL``, default
-``postgres://postgres@127.0.0.1:5432/baloo_bench_asof``) the way ``bench/metrics.py`` does, then
+``postgres://postgres@127.0.0.1:5432/baloo_bench_asof``) the way ``bench/engine.py`` does, then
 times, in this process:
 
 - ``scope_counts_s``: the SQL count of the summary as of today (`contributions.scope_counts`), per
@@ -36,7 +36,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
-import metrics as engine_bench  # noqa: E402  (bench/metrics.py, next to this file)
+import engine as engine_bench  # noqa: E402  (bench/engine.py, next to this file)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/baloo_bench_asof"
 GOALS = {"first_request_ms": 50, "as_of_full_share": 0.15, "as_of_in_update_s": 0.5}
