@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "conversion_points",
     "metrics",  # the counting engine, its snapshots and the public metrics API
     "dashboard",  # the public dashboard pages
+    "api",  # API plumbing and routing, the staff API
+    "demo",  # seed_demo: the invented demo community
 ]
 
 MIDDLEWARE = [
