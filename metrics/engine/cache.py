@@ -321,7 +321,7 @@ def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
 
 
 def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache, dict]:
-    """Update the cached State with what changed since (see the comment above); CacheUnusable if it can't."""
+    """Update the cached State with what changed since (see the module docstring); CacheUnusable if it can't."""
     clock = time.perf_counter()
     if cache.fingerprint != rules_fingerprint(rules):
         raise CacheUnusable("the rules changed")
