@@ -229,7 +229,7 @@ def smoke(venv: Path, work: Path, processes: Processes) -> None:
     sources = {source["slug"]: source["active"] for source in summary["sources"]}
     if areas.get(AREA) != 1 or sources.get(SOURCE) != 1:
         raise SmokeFailure(f"the summary counts the person overall but not in its area or source: {summary}")
-    if "conversion_points.tasks.recompute_metrics_queued" not in processes.log("worker"):
+    if "metrics.recompute_queued" not in processes.log("worker"):
         raise SmokeFailure("the counts changed, but the worker's log shows no recompute task")
 
     step("beat wrote its schedule to the database")

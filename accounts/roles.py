@@ -36,6 +36,7 @@ GROUP_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         ("contributors", "*"): ALL,
         ("activities", "*"): ALL,
         ("conversion_points", "*"): ("view",),
+        ("metrics", "*"): ("view",),
         # Only an area's sources: the admin keeps every other field of an area read-only for staff.
         ("conversion_points", "area"): ("change",),
         ("accounts", "apitoken"): ALL,

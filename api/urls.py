@@ -1,7 +1,7 @@
 """The API router: every API route of the project, listed here (machine-facing, no language prefix).
 
 Endpoints live next to the data they serve: the push API in `activities`, the public metrics API in
-`conversion_points`, the staff API in `api/staff/`. This module only says where each is mounted.
+`metrics`, the staff API in `api/staff/`. This module only says where each is mounted.
 """
 
 from django.urls import include, path
@@ -22,7 +22,7 @@ urlpatterns = [
     # The push API (POST /api/v1/activities/) and the GitHub webhooks.
     path("", include("activities.urls")),
     # The public metrics API (CONTRACTS.md §5): /api/v1/metrics/…
-    path("", include("conversion_points.urls")),
+    path("", include("metrics.urls")),
     path("api/v1/staff/", include((staff_api, "staff_api"))),
     # The OpenAPI schema of all of the above.
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api-schema"),

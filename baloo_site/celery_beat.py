@@ -11,14 +11,14 @@ CELERY_BEAT_SCHEDULE = {
     # made during the day always show by morning (`manage.py recompute_metrics` runs it now).
     # With a broker it is shared by the metrics workers, one task per part of the scopes.
     "recompute-metrics-nightly": {
-        "task": "conversion_points.tasks.recompute_metrics_nightly",
+        "task": "metrics.recompute_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
     # Just after midnight UTC: a recompute, so the summary "as of today" is counted for the new day
     # (each run stores it for the day it runs on; until then readers answer with yesterday's,
     # dated yesterday). Debounced and coalesced with ingestion's (`manage.py recompute_metrics` runs one now).
     "recompute-metrics-new-day": {
-        "task": "conversion_points.tasks.recompute_metrics_new_day",
+        "task": "metrics.recompute_new_day",
         "schedule": crontab(hour=0, minute=0),
     },
     # Nightly merge suggestions for staff to review (`manage.py suggest_merges` runs it now).

@@ -188,6 +188,8 @@ CELERY_TASK_ROUTES = {
     "activities.sync_source": {"queue": "sync"},
     "activities.enqueue_due_syncs": {"queue": "sync"},
     "activities.ingest_records": {"queue": "ingest"},
+    "metrics.*": {"queue": "metrics"},
+    # The metrics tasks' names before #17, kept for one release (`metrics.tasks`).
     "conversion_points.tasks.*": {"queue": "metrics"},
     "contributors.suggest_merges": {"queue": "metrics"},
 }
@@ -246,6 +248,10 @@ if SENTRY_DSN:
 
 # Metrics: seconds a "recompute soon" request waits, so many ingestion batches give one recompute.
 BALOO_METRICS_DEBOUNCE_SECONDS = env.int("BALOO_METRICS_DEBOUNCE_SECONDS", default=60)
+# Metrics: where the recomputing worker keeps its incremental cache (default: var/metrics-cache/).
+BALOO_METRICS_CACHE_DIR = env("BALOO_METRICS_CACHE_DIR", default="")
+# Metrics: conversion points per task of the nightly recompute shared by the workers.
+BALOO_METRICS_PART_POINTS = env.int("BALOO_METRICS_PART_POINTS", default=10)
 
 # --- Sign-in and permissions (accounts app): OpenID Connect single sign-on, roles from claims. ---
 # Django's password check answers permissions for everyone; it signs people in only where allowed.

@@ -5,7 +5,7 @@
     .venv/bin/python bench/asof.py --reuse                  # keep the generated database from last time
 
 Fills its own database (``BENCH_ASOF_DATABASE_URL``, default
-``postgres://postgres@127.0.0.1:5432/baloo_bench_asof``) the way ``bench/metrics.py`` does, then
+``postgres://postgres@127.0.0.1:5432/baloo_bench_asof``) the way ``bench/engine.py`` does, then
 times, in this process:
 
 - ``scope_counts_s``: the SQL count of the summary as of today (`contributions.scope_counts`), per
@@ -36,7 +36,7 @@ BENCH_DIR = Path(__file__).resolve().parent
 ROOT = BENCH_DIR.parent
 sys.path.insert(0, str(BENCH_DIR))
 
-import metrics as engine_bench  # noqa: E402  (bench/metrics.py, next to this file)
+import engine as engine_bench  # noqa: E402  (bench/engine.py, next to this file)
 
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/baloo_bench_asof"
 GOALS = {"first_request_ms": 50, "as_of_full_share": 0.15, "as_of_in_update_s": 0.5}
@@ -60,9 +60,9 @@ def main(argv: list[str] | None = None) -> dict:
     from django.test.utils import CaptureQueriesContext
 
     from conversion_points.contributions import scope_counts, today_utc
-    from conversion_points.metrics import cache_clear, metrics_recompute
     from conversion_points.models import Population
-    from conversion_points.selectors import metrics_summary, run_cached
+    from metrics.engine import cache_clear, metrics_recompute
+    from metrics.selectors import metrics_summary, run_cached
 
     stored, identities = engine_bench.database_filled(args, people, results, clock)
 
@@ -114,10 +114,10 @@ def main(argv: list[str] | None = None) -> dict:
     results["update_mode"] = (run.stats.get("mode"), run.stats.get("as_of"))
     # The first update after midnight (the midnight job's): everyone's rows counted as of the new day
     # (the engine's clock for the summary's day moved on by one; time-machine is for tests only).
-    from conversion_points import metrics as engine
+    from metrics import calendar as engine_calendar
 
     tomorrow = today + timedelta(days=1)
-    engine._today = lambda: tomorrow
+    engine_calendar.today_utc = lambda: tomorrow
     clock = time.perf_counter()
     run = metrics_recompute(incremental=True)
     results["update_new_day_s"] = round(time.perf_counter() - clock, 2)

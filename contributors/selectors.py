@@ -22,8 +22,8 @@ from django.utils import timezone
 
 from activities.models import Activity, Source
 from conversion_points.contributions import areas_of_persons, is_active, today_utc
-from conversion_points.metrics import LEVEL_RANK
 from conversion_points.models import Area, ConversionPoint
+from conversion_points.rules import LEVEL_RANK
 
 from .keys import looks_like_email, sign_in_email_key
 from .models import AccountClaim, EmailClaim, Identity, IdentityAudit, Person

@@ -16,7 +16,7 @@ Periods come from three places, each keeping its own (`StaffPeriod.origin`):
   the stored activities, after the setting changed);
 - an admin, on the person's page.
 
-The metrics engine applies the rule vectorised (`conversion_points.metrics.People`); every other
+The metrics engine applies the rule vectorised (`metrics.engine.People`); every other
 reader filters with `staff_contribution_q` (ORM) or `staff_contribution_sql` (raw SQL), which say
 the same thing, and the engine's tests check that they agree with it.
 """

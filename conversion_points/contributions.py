@@ -39,11 +39,12 @@ from contributors.models import Person
 from contributors.placeholders import counted as counted_persons
 from contributors.staff import staff_contribution_q
 
-from .metrics import LEVEL_RANK, WINDOW_DAYS
 from .models import Area, ConversionPoint, Population
-from .rules import COUNTED_LEVELS, rules_condition
+from .rules import COUNTED_LEVELS, LEVEL_RANK, rules_condition
 
 SCOPE_KINDS = ("all", "area", "source", "cp")
+# Active at D: a contribution on the 365 days ending D, i.e. UTC dates D−364 … D ("the prior 12 months").
+WINDOW_DAYS = 365
 
 
 # --------------------------------------------------------------------------- who counts

@@ -14,6 +14,8 @@ from .models import ConversionPoint
 
 # The levels whose contributions make someone an active contributor; casual ones are shown, not counted.
 COUNTED_LEVELS = (ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE)
+# The levels in order, lowest first: a person's level in an area is the highest its rules gave them.
+LEVEL_RANK = {ConversionPoint.Level.CASUAL: 0, ConversionPoint.Level.ACTIVE: 1, ConversionPoint.Level.CORE: 2}
 
 
 def rule_condition(*, source_id: int, types: Iterable[str] | None, container: str | None) -> Q | None:

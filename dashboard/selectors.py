@@ -18,12 +18,13 @@ from django.db.models import QuerySet, Sum
 
 from activities.models import Source
 from conversion_points import contributions
-from conversion_points import selectors as conversion_points_selectors
-from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
+from conversion_points.models import Area, ConversionPoint, Population
+from metrics import selectors as metrics_selectors
+from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
 
 T = TypeVar("T")
 
-CACHE_SECONDS = conversion_points_selectors.RUN_CACHE_SECONDS
+CACHE_SECONDS = metrics_selectors.RUN_CACHE_SECONDS
 CACHE_NAMESPACE = "dashboard"
 # The projection looks one window ahead: after 52 weeks nobody counted today is left.
 PROJECTION_WEEKS = 52
@@ -50,12 +51,12 @@ class Levels:
 
 def run_key(*, run: MetricRun, name: str) -> str:
     """A dashboard cache key naming the metric run, so a recompute leaves every older entry unused."""
-    return conversion_points_selectors.run_cache_key(run=run, namespace=CACHE_NAMESPACE, name=name)
+    return metrics_selectors.run_cache_key(run=run, namespace=CACHE_NAMESPACE, name=name)
 
 
 def run_cached(*, run: MetricRun, name: str, build: Callable[[], T]) -> T:
     """`build()` once per metric run (and name), under the dashboard's keys."""
-    return conversion_points_selectors.run_cached(run=run, namespace=CACHE_NAMESPACE, name=name, build=build)
+    return metrics_selectors.run_cached(run=run, namespace=CACHE_NAMESPACE, name=name, build=build)
 
 
 def series_points(*, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS) -> list[WeekPoint]:

@@ -25,10 +25,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from activities.models import Source
-from conversion_points.contributions import today_utc
-from conversion_points.metrics import WINDOW_DAYS
-from conversion_points.models import Area, MetricRun
-from conversion_points.selectors import metric_run_current, metrics_summary
+from conversion_points.contributions import WINDOW_DAYS, today_utc
+from conversion_points.models import Area
+from metrics.models import MetricRun
+from metrics.selectors import metric_run_current, metrics_summary
 
 from . import selectors
 

@@ -19,8 +19,8 @@ from activities.services import Rejection, activities_ingest
 from contributors.keys import email_key
 from contributors.models import Identity
 from contributors.staff import staff_periods_from_email_domains
-from conversion_points.metrics import metrics_recompute
 from conversion_points.services import config_load
+from metrics.engine import metrics_recompute
 
 from .generator import DEMO_PEOPLE, STAFF_DOMAIN, demo_end_date, demo_records
 

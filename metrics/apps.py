@@ -12,6 +12,8 @@ class MetricsConfig(AppConfig):
         from contributors.signals import people_changed
         from conversion_points.signals import rules_changed
 
+        # The engine sends its tasks by name (they import the engine): registered here, in every process.
+        from . import tasks  # noqa: F401
         from .services import counts_out_of_date
 
         for signal in (activities_stored, people_changed, rules_changed):

@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import transaction
 
-from conversion_points.metrics import metrics_recompute_soon
+from .engine import metrics_recompute_soon
 
 
 def counts_out_of_date(**_signal: Any) -> None:

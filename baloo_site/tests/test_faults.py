@@ -25,8 +25,9 @@ from activities.tests.builders import github_repo
 from activities.tests.standin import FakeGitHub, Server
 from activities.tokens import source_token_create
 from contributors.models import Identity
-from conversion_points.metrics import metrics_recompute
-from conversion_points.models import Area, ConversionPoint, MetricPoint, MetricRun
+from conversion_points.models import Area, ConversionPoint
+from metrics.engine import metrics_recompute
+from metrics.models import MetricPoint, MetricRun
 
 from .processes import (
     PROJECT_DIR,
@@ -110,7 +111,7 @@ def test_worker_killed_mid_ingest_and_mid_recompute_loses_and_doubles_nothing(tm
         blocker.cursor().execute(f"LOCK TABLE {MetricPoint._meta.db_table} IN ACCESS EXCLUSIVE MODE")
         try:
             worker = start_worker(broker, tmp_path / "third.log", name="third")
-            app.send_task("conversion_points.tasks.recompute_metrics_queued", args=[run.pk])
+            app.send_task("metrics.recompute_queued", args=[run.pk])
             running = wait_for(lambda: MetricRun.objects.filter(pk=run.pk, status=MetricRun.Status.RUNNING).exists(), SECONDS)
             assert running, worker.text()
             time.sleep(2)  # counting done, waiting to write

@@ -15,8 +15,9 @@ from django.db import connection
 from activities.models import Activity, Source
 from activities.services import activities_ingest
 from contributors.models import Identity, Person
-from conversion_points.metrics import metrics_recompute
-from conversion_points.models import Area, ConversionPoint, MetricPoint, MetricRun
+from conversion_points.models import Area, ConversionPoint
+from metrics.engine import metrics_recompute
+from metrics.models import MetricPoint, MetricRun
 
 from .processes import needs_postgresql_and_redis, redis_server, sender, start_worker
 
@@ -124,7 +125,7 @@ def test_three_workers_ingesting_and_recomputing_at_once_match_one_worker(tmp_pa
             results = [app.send_task("activities.ingest_records", args=[batch]) for batch in batches]
             outcomes = [result.get(timeout=TASK_SECONDS) for result in results]
             # Several recomputes asked for at once, as the nightly job and pushes may do.
-            recomputes = [app.send_task("conversion_points.tasks.recompute_metrics") for _ in range(WORKERS)]
+            recomputes = [app.send_task("metrics.recompute") for _ in range(WORKERS)]
             for result in recomputes:
                 result.get(timeout=TASK_SECONDS)
             busy = [worker for worker in workers if "succeeded" in worker.text()]

@@ -27,8 +27,9 @@ from contributors.models import Identity, Person, PersonMerge, PlaceholderAccoun
 from contributors.placeholders import PlaceholderMergeError, persons_not_counted, placeholder_accounts_with_counts
 from contributors.selectors import person_for_user, public_profile
 from contributors.services import persons_merge
-from conversion_points.metrics import metrics_recompute
-from conversion_points.models import Area, ConversionPoint, MetricPoint, MetricRun
+from conversion_points.models import Area, ConversionPoint
+from metrics.engine import metrics_recompute
+from metrics.models import MetricPoint, MetricRun
 
 pytestmark = pytest.mark.django_db
 

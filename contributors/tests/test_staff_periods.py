@@ -12,9 +12,9 @@ from contributors.directory import people_directory_import
 from contributors.models import Identity, Person, PersonMerge, StaffPeriod
 from contributors.services import person_forget, person_unmerge, persons_merge
 from contributors.staff import staff_on_q
-from conversion_points.metrics import metrics_recompute
-from conversion_points.models import MetricPoint
 from conversion_points.tests.factories import AreaFactory, ConversionPointFactory
+from metrics.engine import metrics_recompute
+from metrics.models import MetricPoint
 
 pytestmark = pytest.mark.django_db
 

@@ -96,7 +96,7 @@ def at(day: date, hour: int = 12, minute: int = 0) -> datetime:
 def small_computed_community():
     """Two sources, two areas, a few people (one staff) and their activities, counted: the run."""
     from activities.models import Source
-    from conversion_points.metrics import metrics_recompute
+    from metrics.engine import metrics_recompute
 
     sumo = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
     github = Source.objects.create(slug="github", kind="github", name="GitHub")

@@ -188,7 +188,7 @@ def test_previewing_a_rule_shows_what_it_matches_and_saves_nothing(admin_client:
 def test_a_rule_shows_the_types_its_source_sends_and_saving_asks_for_a_recompute(
     admin_client: Client, support: Area, sumo: Source, django_capture_on_commit_callbacks
 ) -> None:
-    from conversion_points.models import MetricRun
+    from metrics.models import MetricRun
 
     point = support.conversion_points.get(slug="sumo-answer")
     page = admin_client.get(reverse("admin:conversion_points_conversionpoint_change", args=[point.pk])).content.decode()

@@ -7,10 +7,10 @@ from django.core.cache import cache
 
 from activities.models import Activity
 from activities.tests.factories import SourceFactory
-from conversion_points.models import MetricRun
 from conversion_points.rules import rule_condition, rules_condition
-from conversion_points.selectors import RUN_CACHE_SECONDS, run_cache_key, run_cached
 from dashboard import selectors as dashboard_selectors
+from metrics.models import MetricRun
+from metrics.selectors import RUN_CACHE_SECONDS, run_cache_key, run_cached
 
 from .factories import ActivityFactory, ConversionPointFactory
 

@@ -13,7 +13,7 @@ from django.core.cache import cache
 from django.core.management import call_command
 from pytest_django.live_server_helper import LiveServer
 
-from conversion_points.metrics import metrics_recompute
+from metrics.engine import metrics_recompute
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

@@ -8,7 +8,6 @@ from django.core.cache import cache
 from django.utils import translation
 
 from activities.models import Source
-from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Population
 from conversion_points.tests.factories import (
     ActivityFactory,
@@ -20,6 +19,7 @@ from conversion_points.tests.factories import (
 )
 from dashboard import selectors
 from dashboard.templatetags.dashboard import count
+from metrics.engine import metrics_recompute
 
 SUNDAY = date(2024, 6, 2)
 

@@ -9,8 +9,8 @@ from django.core.management import call_command
 
 from activities.models import Source
 from contributors.models import Identity, Person
-from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area, ConversionPoint
+from metrics.engine import metrics_recompute
 
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Help pages show made-up addresses on the documentation domains (RFC 2606) in example records;

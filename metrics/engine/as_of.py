@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import ACTIVE, WINDOW_DAYS, Contributions, Rules, day_number
-from .models import Population
+from conversion_points.models import Population
+from metrics.calendar import WINDOW_DAYS, day_number
+
+from .fetch import ACTIVE, Contributions, Rules
 
 # Distinct (scope, person) pairs are counted with a bitmap of scopes × persons up to this many cells
 # (bytes), and by sorting beyond (sparse or very many person ids).

@@ -20,15 +20,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baloo_site.celery_beat import CELERY_BEAT_SCHEDULE
-from conversion_points import metrics, tasks
-from conversion_points.metrics import (
+from conversion_points.models import ConversionPoint
+from metrics import tasks
+from metrics.engine import (
     metrics_partition_plan,
     metrics_recompute,
     metrics_recompute_part,
     metrics_recompute_partitioned,
+    partitioned,
 )
-from conversion_points.models import AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap
-from conversion_points.selectors import metric_run_latest as latest_run
+from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
+from metrics.selectors import metric_run_latest as latest_run
 
 from .test_metrics import build, worlds
 from .test_metrics_incremental import everything
@@ -80,14 +82,14 @@ def test_the_partitioned_recompute_equals_one_task_on_random_worlds(world, point
 
 def test_a_part_raising_an_error_leaves_the_previous_run_current(demo, monkeypatch):
     previous = everything(demo)
-    count = metrics.metrics_compute_state
+    count = partitioned.metrics_compute_state
 
     def sources_crash(**kwargs):
         if "source" in kwargs["families"]:
             raise RuntimeError("worker lost")
         return count(**kwargs)
 
-    monkeypatch.setattr("conversion_points.metrics.metrics_compute_state", sources_crash)
+    monkeypatch.setattr(partitioned, "metrics_compute_state", sources_crash)
     with pytest.raises(RuntimeError, match="worker lost"):
         metrics_recompute_partitioned(points_per_part=2)
     assert current() == demo and latest_run() == demo and everything(demo) == previous
@@ -231,7 +233,7 @@ def test_two_celery_workers_share_the_parts_and_match_one_task(tmp_path, stop_wo
         app = Celery("baloo-test-partitioned", broker=broker.url, set_as_current=False)
         app.conf.task_routes = django_settings.CELERY_TASK_ROUTES
         try:
-            app.send_task("conversion_points.tasks.recompute_metrics_nightly")
+            app.send_task("metrics.recompute_nightly")
 
             def swapped_in() -> bool:
                 return MetricRun.objects.filter(status=MetricRun.Status.COMPLETE, parts__gt=0).exists()

@@ -10,10 +10,9 @@ import pytest
 import time_machine
 
 from contributors.models import StaffPeriod
-from conversion_points.metrics import cache_clear, metrics_recompute
-from conversion_points.models import MetricPoint
-
-from .factories import IdentityFactory, PersonFactory, at
+from conversion_points.tests.factories import IdentityFactory, PersonFactory, at
+from metrics.engine import cache_clear, metrics_recompute
+from metrics.models import MetricPoint
 
 SUNDAY = date(2026, 11, 29)
 pytestmark = pytest.mark.usefixtures("plain_http")

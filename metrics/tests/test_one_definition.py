@@ -21,12 +21,19 @@ from contributors.models import Person, StaffPeriod
 from contributors.selectors import person_record
 from contributors.services import persons_merge
 from conversion_points import contributions
-from conversion_points.metrics import metrics_recompute
-from conversion_points.models import Area, ConversionPoint, MetricPoint, Population
-from conversion_points.selectors import conversion_point_preview, metrics_summary
+from conversion_points.models import Area, ConversionPoint, Population
+from conversion_points.selectors import conversion_point_preview
+from conversion_points.tests.factories import (
+    ActivityFactory,
+    AreaFactory,
+    ConversionPointFactory,
+    IdentityFactory,
+    PersonFactory,
+)
 from dashboard import selectors as dashboard_selectors
-
-from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
+from metrics.engine import metrics_recompute
+from metrics.models import MetricPoint
+from metrics.selectors import metrics_summary
 
 TODAY = date(2025, 9, 8)  # a Monday: the Sunday before is the last complete week
 POPULATIONS = (Population.VOLUNTEERS, Population.EVERYONE)
@@ -206,8 +213,7 @@ def _stored(as_of: dict, population: str) -> dict:
 
 def test_the_engine_counts_the_summary_as_of_any_day_like_scope_counts(community):
     """The numpy count a recompute stores (`as_of`) equals the SQL one, day by day, around week and window edges."""
-    from conversion_points.as_of import as_of_counts
-    from conversion_points.metrics import Rules, contributions_fetch
+    from metrics.engine import Rules, as_of_counts, contributions_fetch
 
     rules = Rules.load()
     rows = contributions_fetch(rules=rules)

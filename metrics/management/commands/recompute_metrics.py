@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand
 
-from conversion_points.metrics import metrics_recompute
+from metrics.engine import metrics_recompute
 
 
 class Command(BaseCommand):

@@ -1,8 +1,8 @@
 """Benchmark of the metrics engine on PostgreSQL (issue 5's speed figures).
 
-    .venv/bin/python bench/metrics.py                        # 10,000,000 activities, 1,000,000 people
-    .venv/bin/python bench/metrics.py --activities 1000000   # a quicker check (people = activities / 10)
-    .venv/bin/python bench/metrics.py --reuse                # keep the generated database from last time
+    .venv/bin/python bench/engine.py                        # 10,000,000 activities, 1,000,000 people
+    .venv/bin/python bench/engine.py --activities 1000000   # a quicker check (people = activities / 10)
+    .venv/bin/python bench/engine.py --reuse                # keep the generated database from last time
 
 Drops and recreates the database named by ``BENCH_METRICS_DATABASE_URL`` (default
 ``postgres://postgres@127.0.0.1:5432/baloo_bench_metrics``), migrates it, and fills it inside
@@ -148,7 +148,7 @@ def insert_activities(cursor, *, first: int, count: int, identities: int, recent
 
 
 def bench_args(argv: list[str] | None, *, description: str | None, activities: int) -> tuple[argparse.Namespace, int]:
-    """The options bench/metrics.py and bench/asof.py share; returns them and the number of people."""
+    """The options bench/engine.py and bench/asof.py share; returns them and the number of people."""
     parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--activities", type=int, default=activities)
     parser.add_argument("--people", type=int, default=None, help="default: activities / 10")
@@ -213,8 +213,8 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from conversion_points.metrics import metrics_recompute
-    from conversion_points.models import MetricPoint, MetricRun
+    from metrics.engine import metrics_recompute
+    from metrics.models import MetricPoint, MetricRun
 
     stored, identities = database_filled(args, people, results, clock)
 

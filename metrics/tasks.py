@@ -1,19 +1,40 @@
-"""Celery tasks of the metrics engine: thin wrappers that call one service each."""
+"""Celery tasks of the metrics engine: thin wrappers that call one service each.
+
+Each task has an explicit name, `metrics.<what it does>`, routed to the `metrics` queue. Until #17
+they lived in `conversion_points.tasks` under the names Celery gave them there
+(`conversion_points.tasks.recompute_metrics_queued`…): every task is registered under its old name
+too, for one release, so tasks queued before an upgrade still run.
+"""
+
+from collections.abc import Callable
+from typing import Any
 
 from celery import shared_task
 
-from .metrics import metrics_recompute, metrics_recompute_part, metrics_recompute_partitioned, metrics_recompute_soon
+from .engine import metrics_recompute, metrics_recompute_part, metrics_recompute_partitioned, metrics_recompute_soon
 from .models import MetricRun
 
+OLD_NAMES_PREFIX = "conversion_points.tasks."
 
-@shared_task(acks_late=True)
+
+def metrics_task(name: str, *, old_name: str, **options: Any) -> Callable:
+    """`shared_task` named `name`, also registered as `old_name` (remove the old names after one release)."""
+
+    def register(function: Callable) -> Any:
+        shared_task(name=OLD_NAMES_PREFIX + old_name, **options)(function)
+        return shared_task(name=name, **options)(function)
+
+    return register
+
+
+@metrics_task("metrics.recompute", old_name="recompute_metrics", acks_late=True)
 def recompute_metrics() -> int | None:
     """Recompute every series now, in this one task (`manage.py recompute_metrics` does the same)."""
     run = metrics_recompute()
     return run.pk if run else None
 
 
-@shared_task(bind=True, acks_late=True)
+@metrics_task("metrics.recompute_nightly", old_name="recompute_metrics_nightly", bind=True, acks_late=True)
 def recompute_metrics_nightly(self) -> int | None:
     """The nightly full recompute: shared by the workers (one task per part) when a broker is configured.
 
@@ -24,14 +45,14 @@ def recompute_metrics_nightly(self) -> int | None:
     return run.pk if run else None
 
 
-@shared_task(acks_late=True)
+@metrics_task("metrics.recompute_new_day", old_name="recompute_metrics_new_day", acks_late=True)
 def recompute_metrics_new_day() -> int:
     """A new UTC day: ask for a recompute, which counts the summary as of today (an incremental one
     when the cache allows; coalesced with any ingestion's)."""
     return metrics_recompute_soon().pk
 
 
-@shared_task(bind=True, acks_late=True)
+@metrics_task("metrics.recompute_part", old_name="recompute_metrics_part", bind=True, acks_late=True)
 def recompute_metrics_part(self, run_id: int, part: str) -> bool:
     """Count one part of a partitioned recompute; the last part written swaps the run in.
 
@@ -41,7 +62,7 @@ def recompute_metrics_part(self, run_id: int, part: str) -> bool:
     return metrics_recompute_part(run_id, part, worker=self.request.hostname or "")
 
 
-@shared_task(acks_late=True)
+@metrics_task("metrics.recompute_queued", old_name="recompute_metrics_queued", acks_late=True)
 def recompute_metrics_queued(run_id: int) -> int | None:
     """Start a recompute asked for with `metrics_recompute_soon`; nothing to do if it has started or gone.
 

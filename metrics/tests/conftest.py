@@ -6,8 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from activities.models import Source
-
-from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory
+from conversion_points.tests.factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory
 
 
 @pytest.fixture

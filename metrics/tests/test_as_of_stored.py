@@ -1,4 +1,4 @@
-"""The summary as of today comes with the metric run: no request counts it (conversion_points.as_of).
+"""The summary as of today comes with the metric run: no request counts it (metrics.engine.as_of).
 
 Every recompute counts the summary as of the day it runs and stores it with the run; the API and
 the home page read it while that day is today. After midnight, until the next run, they answer
@@ -14,13 +14,13 @@ import pytest
 import time_machine
 from django.core.cache import cache
 
-from conversion_points import selectors
 from conversion_points.contributions import scope_counts
-from conversion_points.metrics import metrics_recompute
-from conversion_points.models import MetricRun, Population
-from conversion_points.tasks import recompute_metrics_new_day, recompute_metrics_queued
-
-from .factories import at
+from conversion_points.models import Population
+from conversion_points.tests.factories import at
+from metrics import selectors
+from metrics.engine import metric_run_current_forget, metrics_recompute
+from metrics.models import MetricRun
+from metrics.tasks import recompute_metrics_new_day, recompute_metrics_queued
 
 FRIDAY = date(2026, 12, 4)
 pytestmark = pytest.mark.usefixtures("plain_http")
@@ -79,7 +79,7 @@ def test_after_midnight_yesterdays_figures_are_dated_yesterday_until_the_next_ru
         summary(client, "?staff=include")
         assert MetricRun.objects.filter(status=MetricRun.Status.QUEUED).count() == 1
         recompute_metrics_queued(queued.pk)  # the worker
-        selectors.metric_run_current_forget()
+        metric_run_current_forget()
         now = summary(client)
         assert (now["date"], now["active"], now["new"]) == ("2026-12-05", 1, 1)
         assert "in the 12 months up to Dec. 5, 2026," in client.get("/").content.decode()

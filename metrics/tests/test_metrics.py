@@ -23,10 +23,17 @@ from activities.models import Activity, Source
 from contributors.models import Identity, Person, StaffPeriod
 from contributors.staff import staff_contribution_q, staff_contribution_sql
 from conversion_points.containers import glob_to_regex
-from conversion_points.metrics import People, day_number, metrics_recompute, metrics_recompute_soon
-from conversion_points.models import Area, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap
-
-from .factories import ActivityFactory, AreaFactory, ConversionPointFactory, IdentityFactory, PersonFactory
+from conversion_points.models import Area, ConversionPoint
+from conversion_points.tests.factories import (
+    ActivityFactory,
+    AreaFactory,
+    ConversionPointFactory,
+    IdentityFactory,
+    PersonFactory,
+)
+from metrics.calendar import day_number
+from metrics.engine import People, metrics_recompute, metrics_recompute_soon
+from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
 
 LEVELS = {"casual": 0, "active": 1, "core": 2}
 BASE_SUNDAY = date(2024, 6, 2)
@@ -417,7 +424,8 @@ def test_recompute_swaps_runs_and_a_crash_keeps_the_previous_snapshots(world, mo
     def boom(**kwargs):
         raise RuntimeError("worker lost")
 
-    monkeypatch.setattr("conversion_points.metrics.metrics_compute_state", boom)
+    # The full count (`engine.cache.count_full`) raises mid-way.
+    monkeypatch.setattr("metrics.engine.cache.metrics_compute_state", boom)
     with pytest.raises(RuntimeError):
         metrics_recompute()
     complete = MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).get()

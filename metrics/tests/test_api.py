@@ -6,10 +6,9 @@ import io
 import pytest
 
 from activities.models import Source
-from conversion_points.metrics import metrics_recompute
-
-from .factories import SUNDAY, ActivityFactory, small_computed_community, the_day_after_sunday
-from .factories import noon as at
+from conversion_points.tests.factories import SUNDAY, ActivityFactory, small_computed_community, the_day_after_sunday
+from conversion_points.tests.factories import noon as at
+from metrics.engine import metrics_recompute
 
 
 @pytest.fixture

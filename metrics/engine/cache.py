@@ -1,0 +1,434 @@
+"""The incremental update: the on-disk cache a recompute leaves, and counting from it what changed.
+
+A full recompute (`count_full`) leaves its raw rows (conversion point, identity, UTC day: identities,
+not persons), the identity → person map, the staff periods and bot persons it used, and its State (a
+sum over persons) in a cache directory, named by a key the run stores. After ingestion, merges or
+flag changes, the next queued recompute (`count_incremental`) reads only the activities with a larger
+id than the last one read, re-reads who is who, and finds the persons whose rows or flags changed:
+the new rows' persons, both sides of every identity that moved, staff periods that changed, bot
+flags that flipped, and the persons with contributions between the old and the new latest week.
+Their old part is counted again from the cached rows and taken out, their new part counted and put
+in; everyone else's is unchanged by construction. Whatever it cannot vouch for (other rules, an
+activity or identity deleted, a cache from another run or database, a lock not obtained) gives a
+full recompute (`CacheUnusable`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+
+from metrics import calendar
+from metrics.calendar import capped_week, week_of_day
+from metrics.models import MetricRun
+
+from .as_of import as_of_counts, as_of_update
+from .fetch import People, Rules, activities_between, fetch_rows, settled_watermark, snapshot
+from .sweep import (
+    HORIZON_WEEKS,
+    LEVEL_KEYS,
+    MetricsResult,
+    State,
+    distinct,
+    members_prune,
+    metrics_compute_state,
+    state_result,
+)
+
+CACHE_VERSION = 3
+CACHE_MAX_CHUNKS = 16
+
+
+class CacheUnusable(Exception):
+    """The cache cannot vouch for an incremental update: recompute in full."""
+
+
+def cache_dir() -> Path:
+    """Where the cache of this database lives (setting `BALOO_METRICS_CACHE_DIR`, default `var/metrics-cache/`)."""
+    configured = settings.BALOO_METRICS_CACHE_DIR
+    base = Path(configured) if configured else Path(settings.BASE_DIR) / "var" / "metrics-cache"
+    db = connection.settings_dict
+    where = f"{connection.vendor}|{db.get('HOST')}|{db.get('PORT')}|{db.get('NAME')}"
+    return base / f"{connection.vendor}-{hashlib.sha256(where.encode()).hexdigest()[:16]}"
+
+
+def rules_fingerprint(rules: Rules) -> str:
+    """Everything of the rules the counting or the scope names depend on."""
+    described = [
+        [p.pk, p.slug, p.area.slug, p.source_id, p.source.slug, sorted(set(p.types or [])), p.container or "", p.level]
+        for p in rules.points
+    ]
+    return hashlib.sha256(json.dumps([CACHE_VERSION, connection.vendor, described]).encode()).hexdigest()
+
+
+SERIES_FIELDS = ("any", "active", "new", "lapsed", *LEVEL_KEYS)
+
+
+@dataclass
+class Cache:
+    key: str
+    fingerprint: str
+    watermark: int  # every activity with an id up to this one has been read, none above
+    activities: int  # how many activities have an id up to the watermark (all, not only contributions)
+    latest_day: int | None  # the UTC day of the latest of them
+    last: int | None  # the latest week counted
+    cp: np.ndarray
+    identity: np.ndarray
+    day: np.ndarray
+    people: People
+    state: State
+    chunks: list[str] = field(default_factory=list)  # row files holding cp/identity/day[:stored]
+    stored: int = 0
+    as_of: dict = field(default_factory=dict)  # the summary as of the day counted, with its parts (`as_of`)
+
+    def save(self, directory: Path) -> None:
+        """Write the rows not on disk yet as a new chunk (or all in one), then the rest; atomic renames."""
+        directory.mkdir(parents=True, exist_ok=True)
+        if not all((directory / name).exists() for name in self.chunks):
+            self.chunks, self.stored = [], 0
+        if self.stored < len(self.cp) or not self.chunks:
+            begin = self.stored if len(self.chunks) < CACHE_MAX_CHUNKS else 0
+            name = f"rows-{uuid.uuid4().hex}.npz"
+            _atomic_write(
+                directory / name,
+                lambda handle: np.savez(
+                    handle, cp=self.cp[begin:], identity=self.identity[begin:], day=self.day[begin:]
+                ),
+            )
+            self.chunks = ([] if begin == 0 else self.chunks) + [name]
+            self.stored = len(self.cp)
+        series_keys = list(self.state.series)
+        member_keys = list(self.state.members)
+        meta = {
+            "version": CACHE_VERSION,
+            "key": self.key,
+            "fingerprint": self.fingerprint,
+            "watermark": self.watermark,
+            "activities": self.activities,
+            "latest_day": self.latest_day,
+            "last": self.last,
+            "chunks": self.chunks,
+            "stored": self.stored,
+            "origin": self.state.origin,
+            "length": self.state.length,
+            "ever": self.state.ever,
+            "series": [list(key) for key in series_keys],
+            "levels": [LEVEL_KEYS[0] in self.state.series[key] for key in series_keys],
+            "members": [list(key) for key in member_keys],
+            "as_of": self.as_of,
+        }
+        # Every series has the same weeks: one array of (series, field, week), levels zero where absent.
+        stacked = np.zeros((len(series_keys), len(SERIES_FIELDS), self.state.length), dtype=np.int64)
+        for number, key in enumerate(series_keys):
+            for column, name in enumerate(SERIES_FIELDS):
+                if name in self.state.series[key]:
+                    stacked[number, column] = self.state.series[key][name]
+        member_persons = [self.state.members[key][0] for key in member_keys]
+        arrays = {
+            "meta": np.array(json.dumps(meta)),
+            "people_identity": self.people.identity,
+            "people_person": self.people.person,
+            "people_staff_person": self.people.staff_person,
+            "people_staff_from": self.people.staff_from,
+            "people_staff_until": self.people.staff_until,
+            "people_bots": self.people.bots,
+            "series": stacked,
+            "member_sizes": np.array([len(persons) for persons in member_persons], dtype=np.int64),
+            "member_persons": np.concatenate(member_persons) if member_persons else np.empty(0, np.int64),
+            "member_last": (
+                np.concatenate([self.state.members[key][1] for key in member_keys])
+                if member_keys
+                else np.empty(0, np.int64)
+            ),
+        }
+        _atomic_write(directory / "state.npz", lambda handle: np.savez(handle, **arrays))
+        for path in directory.glob("rows-*.np[yz]"):
+            if path.name not in self.chunks:
+                path.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, directory: Path) -> Cache | None:
+        path = directory / "state.npz"
+        if not path.exists():
+            return None
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            if meta.get("version") != CACHE_VERSION:
+                return None
+            people = People(
+                identity=data["people_identity"],
+                person=data["people_person"],
+                staff_person=data["people_staff_person"],
+                staff_from=data["people_staff_from"],
+                staff_until=data["people_staff_until"],
+                bots=data["people_bots"],
+            )
+            state = State(origin=meta["origin"], length=meta["length"], ever=meta["ever"])
+            stacked = data["series"]
+            for number, (key, levels) in enumerate(zip(meta["series"], meta["levels"], strict=True)):
+                names = SERIES_FIELDS if levels else SERIES_FIELDS[: -len(LEVEL_KEYS)]
+                state.series[tuple(key)] = {name: stacked[number, column] for column, name in enumerate(names)}
+            bounds = np.concatenate([[0], np.cumsum(data["member_sizes"])])
+            member_persons, member_last = data["member_persons"], data["member_last"]
+            for number, key in enumerate(meta["members"]):
+                part = slice(int(bounds[number]), int(bounds[number + 1]))
+                state.members[tuple(key)] = (member_persons[part], member_last[part])
+        chunks = []
+        for name in meta["chunks"]:
+            with np.load(directory / name, allow_pickle=False) as chunk:
+                chunks.append((chunk["cp"], chunk["identity"], chunk["day"]))
+        rows = (
+            tuple(
+                np.concatenate([chunk[column] for chunk in chunks]) if len(chunks) != 1 else chunks[0][column]
+                for column in range(3)
+            )
+            if chunks
+            else (np.empty(0, np.int16), np.empty(0, np.int64), np.empty(0, np.int32))
+        )
+        if len(rows[0]) != meta["stored"]:
+            return None
+        return cls(
+            key=meta["key"],
+            fingerprint=meta["fingerprint"],
+            watermark=meta["watermark"],
+            activities=meta["activities"],
+            latest_day=meta["latest_day"],
+            last=meta["last"],
+            cp=rows[0],
+            identity=rows[1],
+            day=rows[2],
+            people=people,
+            state=state,
+            chunks=meta["chunks"],
+            stored=meta["stored"],
+            as_of=meta.get("as_of") or {},
+        )
+
+
+def _atomic_write(path: Path, write) -> None:
+    temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(temporary, "wb") as handle:
+            write(handle)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def cache_clear() -> None:
+    """Forget the cache: the next recompute is a full one."""
+    (cache_dir() / "state.npz").unlink(missing_ok=True)
+
+
+def _in(persons: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+    """Whether each person (-1 for no one) is one of `chosen` (sorted, distinct, non-negative)."""
+    if len(chosen) == 0 or len(persons) == 0:
+        return np.zeros(len(persons), dtype=bool)
+    top = int(max(persons.max(), chosen.max()))
+    if top > 4 * len(persons) + 50_000_000:
+        return np.isin(persons, chosen)
+    mark = np.zeros(top + 2, dtype=bool)
+    mark[chosen] = True
+    return mark[persons]  # -1 reads the last cell, which is never marked
+
+
+def _state_update(old: State, sub: State, add: State, persons: np.ndarray, last: int) -> State:
+    """old − sub + add, where sub and add are the old and the new part of `persons` (and nobody else's)."""
+    parts = [s for s in (old, sub, add) if s.length]
+    origin = min([s.origin for s in parts] + [last])
+    end = max([s.origin + s.length for s in parts] + [last + HORIZON_WEEKS + 1])
+    state = State(origin=origin, length=end - origin)
+
+    def aligned(part: State, key: tuple[str, str], name: str) -> np.ndarray:
+        values = np.zeros(state.length, dtype=np.int64)
+        found = part.series.get(key, {}).get(name)
+        if found is not None:
+            values[part.origin - origin : part.origin - origin + len(found)] = found
+        return values
+
+    for key in {*old.series, *sub.series, *add.series}:
+        names = {*old.series.get(key, {}), *sub.series.get(key, {}), *add.series.get(key, {})}
+        arrays = {name: aligned(old, key, name) - aligned(sub, key, name) + aligned(add, key, name) for name in names}
+        if any(values.min() < 0 for values in arrays.values()):
+            raise CacheUnusable(f"a negative count in {key}")
+        if not arrays["any"].any():
+            if any(values.any() for values in arrays.values()):
+                raise CacheUnusable(f"counts without contributions in {key}")
+            continue
+        state.series[key] = arrays
+    for key in {*old.members, *add.members}:
+        empty = (np.empty(0, np.int64), np.empty(0, np.int64))
+        kept_persons, kept_last = old.members.get(key, empty)
+        keep = ~_in(kept_persons, persons)
+        added_persons, added_last = add.members.get(key, empty)
+        merged_persons = np.concatenate([kept_persons[keep], added_persons])
+        merged_last = np.concatenate([kept_last[keep], added_last])
+        order = np.argsort(merged_persons, kind="stable")
+        state.members[key] = members_prune(merged_persons[order], merged_last[order], last)
+    for name in {*old.ever, *add.ever}:
+        state.ever[name] = old.ever.get(name, 0) - sub.ever.get(name, 0) + add.ever.get(name, 0)
+        if state.ever[name] < 0:
+            raise CacheUnusable("a negative count of contributors ever")
+    return state
+
+
+def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
+    """Count everything from the database; also gives the cache for the next incremental update."""
+    clock = time.perf_counter()
+    watermark = settled_watermark()
+    with snapshot():
+        cp, identity, day = fetch_rows(rules, upto=watermark)
+        people = People.load()
+        upto = watermark if watermark is not None else 2**62
+        count, latest_day = activities_between(0, upto)
+    fetched = time.perf_counter() - clock
+    contributions = people.contributions(cp, people.persons_of(identity), day)
+    last = capped_week(latest_day)
+    state = metrics_compute_state(contributions=contributions, rules=rules, last=last)
+    clock_as_of = time.perf_counter()
+    as_of = as_of_counts(contributions=contributions, rules=rules, day=calendar.today_utc())
+    as_of_s = time.perf_counter() - clock_as_of
+    del contributions
+    result = state_result(state, rules=rules, last=last)
+    result.as_of = as_of
+    result.stats["as_of_s"] = round(as_of_s, 3)
+    cache = None
+    if watermark is not None:
+        cache = Cache(
+            key=uuid.uuid4().hex,
+            fingerprint=rules_fingerprint(rules),
+            watermark=watermark,
+            activities=count,
+            latest_day=latest_day,
+            last=last,
+            cp=cp,
+            identity=identity,
+            day=day,
+            people=people,
+            state=state,
+            as_of=as_of,
+        )
+    return result, cache, {"mode": "full", "fetch_s": round(fetched, 3)}
+
+
+def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache, dict]:
+    """Update the cached State with what changed since (see the module docstring); CacheUnusable if it can't."""
+    clock = time.perf_counter()
+    if cache.fingerprint != rules_fingerprint(rules):
+        raise CacheUnusable("the rules changed")
+    if cache.last is None:
+        raise CacheUnusable("nothing was counted last time")
+    latest_run = MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).order_by("-pk").first()
+    if latest_run is None or latest_run.cache_key != cache.key:
+        raise CacheUnusable("the cache is not the latest run's")
+    watermark = settled_watermark()
+    if watermark is None or watermark < cache.watermark:
+        raise CacheUnusable("no settled watermark")
+    with snapshot():
+        new_cp, new_identity, new_day = fetch_rows(rules, after=cache.watermark, upto=watermark)
+        kept, _latest = activities_between(0, cache.watermark)
+        if kept != cache.activities:
+            raise CacheUnusable("activities were deleted")
+        added, latest_day = activities_between(cache.watermark, watermark)
+        people = People.load()
+    fetched = time.perf_counter() - clock
+    old = cache.people
+    at = np.clip(np.searchsorted(people.identity, old.identity), 0, max(len(people.identity) - 1, 0))
+    if len(old.identity) and (len(people.identity) == 0 or not np.array_equal(people.identity[at], old.identity)):
+        raise CacheUnusable("an identity was deleted (its activities may have moved)")
+    if latest_day is None or (cache.latest_day is not None and latest_day < cache.latest_day):
+        latest_day = cache.latest_day
+    last = capped_week(latest_day)
+    if last is None or last < cache.last:
+        raise CacheUnusable("the latest week went back")
+
+    old_person = old.persons_of(cache.identity)
+    now_person = people.persons_of(cache.identity)
+    new_person = people.persons_of(new_identity)
+    moved = old_person != now_person
+    touched = [old_person[moved], now_person[moved], new_person]
+    touched += [people.staff_changed(old), np.setxor1d(old.bots, people.bots)]
+    if last != cache.last:
+        week = week_of_day(cache.day.astype(np.int64))
+        between = (week > cache.last) & (week <= last)
+        touched += [old_person[between], now_person[between]]
+    persons = distinct(np.concatenate(touched).astype(np.int64))
+    persons = persons[persons >= 0]
+    taken = _in(old_person, persons)
+    before = old.contributions(cache.cp[taken], old_person[taken], cache.day[taken])
+    taken_now, taken_new = _in(now_person, persons), _in(new_person, persons)
+    after = people.contributions(
+        np.concatenate([cache.cp[taken_now], new_cp[taken_new]]),
+        np.concatenate([now_person[taken_now], new_person[taken_new]]),
+        np.concatenate([cache.day[taken_now], new_day[taken_new]]),
+    )
+    resolved = time.perf_counter() - clock
+    sub = metrics_compute_state(contributions=before, rules=rules, last=cache.last)
+    add = metrics_compute_state(contributions=after, rules=rules, last=last)
+    swept = time.perf_counter() - clock
+    state = _state_update(cache.state, sub, add, persons, last)
+    updated_at = time.perf_counter() - clock
+    state.stats = {"rows": len(before) + len(after)}
+    result = state_result(state, rules=rules, last=last)
+    clock_as_of = time.perf_counter()
+    today = calendar.today_utc()
+    as_of = None
+    if cache.as_of.get("day") == today.isoformat():
+        as_of = as_of_update(
+            cache.as_of,
+            as_of_counts(contributions=before, rules=rules, day=today),
+            as_of_counts(contributions=after, rules=rules, day=today),
+        )
+    as_of_mode = "updated"
+    if as_of is None:
+        # Another day (midnight passed) or no figures kept: count everyone's rows again, once a day.
+        as_of_mode = "counted"
+        everyone = people.contributions(
+            np.concatenate([cache.cp, new_cp]),
+            np.concatenate([now_person, new_person]),
+            np.concatenate([cache.day, new_day]),
+        )
+        as_of = as_of_counts(contributions=everyone, rules=rules, day=today)
+        del everyone
+    result.as_of = as_of
+    as_of_s = time.perf_counter() - clock_as_of
+    updated = Cache(
+        key=uuid.uuid4().hex,
+        fingerprint=cache.fingerprint,
+        watermark=watermark,
+        activities=kept + added,
+        latest_day=latest_day,
+        last=last,
+        cp=np.concatenate([cache.cp, new_cp.astype(np.int16)]),
+        identity=np.concatenate([cache.identity, new_identity.astype(np.int64)]),
+        day=np.concatenate([cache.day, new_day.astype(np.int32)]),
+        people=people,
+        state=state,
+        chunks=cache.chunks,
+        stored=cache.stored,
+        as_of=as_of,
+    )
+    stats = {
+        "mode": "incremental",
+        "as_of_s": round(as_of_s, 3),
+        "as_of": as_of_mode,
+        "fetch_s": round(fetched, 3),
+        "resolve_s": round(resolved - fetched, 3),
+        "sweeps_s": round(swept - resolved, 3),
+        "update_s": round(updated_at - swept, 3),
+        "new_rows": int(len(new_cp)),
+        "persons_recounted": int(len(persons)),
+        "rows_recounted": int(len(before) + len(after)),
+    }
+    return result, updated, stats
+
+
