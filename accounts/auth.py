@@ -30,7 +30,7 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend, default_username
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication
 from rest_framework import authentication, exceptions, status
 
-from contributors.keys import email_lowercase, sign_in_email_key
+from activities.keys import email_lowercase, sign_in_email_key
 from contributors.models import Identity
 from contributors.placeholders import counted
 from contributors.services import excluded_values

@@ -15,7 +15,8 @@ import orjson
 from django.conf import settings
 
 from activities.validators import is_activity_type
-from contributors.keys import email_lowercase, email_normalise
+
+from .keys import email_lowercase, email_normalise
 
 REQUIRED_FIELDS = ("source", "external_id", "type", "occurred_at", "actor")
 MAX_LENGTHS = {"external_id": 255, "type": 100, "container": 255, "url": 1000}

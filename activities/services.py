@@ -14,10 +14,10 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from baloo_site.bulk import copy_from_text, copy_rows, copy_text, cycle_collector_paused, is_postgresql, text_array
-from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
 from contributors.services import Actor, ResolvedActors
 from contributors.staff import staff_email_domains, staff_periods_from_email_domains
 
+from .keys import EMAIL, UID, USERNAME, github_noreply_keys
 from .models import Activity, RejectedItem, Source
 from .records import ActivityRecord, RecordError, record_parse
 from .signals import activities_stored

@@ -124,7 +124,7 @@ class StaffPeriod(models.Model):
 
 class IdentityQuerySet(models.QuerySet):
     def by_key(self, key: tuple[str, str, str]) -> IdentityQuerySet:
-        """The identity holding this key — (kind, namespace, value) as `contributors.keys` writes it:
+        """The identity holding this key — (kind, namespace, value) as `activities.keys` writes it:
         at most one, the key being unique."""
         kind, namespace, value = key
         return self.filter(kind=kind, namespace=namespace, value=value)

@@ -20,12 +20,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
 
+from activities.keys import looks_like_email, sign_in_email_key
 from activities.models import Activity, Source
 from conversion_points.contributions import areas_of_persons, is_active, today_utc
 from conversion_points.metrics import LEVEL_RANK
 from conversion_points.models import Area, ConversionPoint
 
-from .keys import looks_like_email, sign_in_email_key
 from .models import AccountClaim, EmailClaim, Identity, IdentityAudit, Person
 from .placeholders import counted
 

@@ -21,10 +21,10 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from activities.keys import EMAIL, GITHUB_COM_NAMESPACE, UID, USERNAME, Key, email_key
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
 from .erasure import Traces, name_forms, sessions_erase, traces_erase
-from .keys import EMAIL, GITHUB_COM_NAMESPACE, UID, USERNAME, Key, email_key
 from .models import (
     AccountClaim,
     EmailClaim,
