@@ -13,7 +13,8 @@ persons an admin separated are never merged automatically. Every change is audit
 import operator
 import uuid
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from datetime import datetime
 from functools import reduce
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -21,6 +22,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from activities.actors import Actor
 from activities.keys import EMAIL, GITHUB_COM_NAMESPACE, UID, USERNAME, Key, email_key
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
@@ -37,9 +39,15 @@ from .models import (
     Separation,
     StaffPeriod,
 )
-from .placeholders import PlaceholderMergeError, placeholder_keys, placeholder_persons
+from .placeholders import PlaceholderMergeError, placeholder_emails, placeholder_keys, placeholder_persons
 from .signals import people_changed
-from .staff import staff_periods_move, staff_periods_restore, staff_periods_snapshot
+from .staff import (
+    staff_email_domains,
+    staff_periods_from_email_domains,
+    staff_periods_move,
+    staff_periods_restore,
+    staff_periods_snapshot,
+)
 
 # Identity resolution is serialised across processes: two imports creating the same new identity
 # at once would otherwise race. Parsing and activity inserts still run in parallel.
@@ -47,25 +55,6 @@ RESOLUTION_LOCK_ID = 0x6261_6C6F  # "balo"
 FORGOTTEN_NAMESPACE = "forgotten"
 
 User = AbstractBaseUser | None
-
-
-@dataclass(slots=True)
-class Actor:
-    """The identity keys one activity record gives for its actor, most specific first.
-
-    `links_accounts` says whether whoever wrote the record may say these keys are one person: true
-    for what Baloo reads itself (syncs, signed webhooks, the operator's imports, claims proven by a
-    link); false for records a push token holder typed, whose keys are then joined only along
-    `derived` pairs — two keys that are one account whoever typed them (a GitHub noreply address
-    and the account it names).
-    """
-
-    keys: tuple[Key, ...]
-    name: str
-    source_id: int | None
-    is_bot: bool
-    links_accounts: bool = True
-    derived: tuple[tuple[Key, Key], ...] = ()
 
 
 class UnionFind:
@@ -326,6 +315,9 @@ class ResolvedActors:
     actor's keys, bot flag and trust (for activity records: source, e-mail, user name, uid, bot,
     and whether the record may link accounts — the same keys resolve apart without it).
 
+    It is what ingestion asks for identities (`activities.actors`, the setting `BALOO_ACTOR_RESOLVER`),
+    and so also hears of the staff e-mail domains' addresses each batch stored (`contributors.staff`).
+
     It also keeps PostgreSQL's statistics of persons and identities fresh while it fills them:
     without, the planner would take a table grown to 100,000 identities for the small one it last
     measured, and scan all of it where an index finds a few rows (autovacuum catches up later).
@@ -358,6 +350,19 @@ class ResolvedActors:
             self._mark = _identities_mark()
             self._statistics_kept_fresh(len(unknown))
         return identity_ids
+
+    def watched_email_domains(self) -> set[str]:
+        """The staff e-mail domains (`STAFF_EMAIL_DOMAINS`): their stored addresses give staff periods."""
+        return staff_email_domains()
+
+    def emails_stored(self, *, seen: Iterable[tuple[int, str | None, datetime]]) -> None:
+        """Widen the staff periods the addresses of activities just stored give (in the writer's transaction)."""
+        staff_periods_from_email_domains(seen=seen)
+
+    @staticmethod
+    def placeholder_emails() -> set[str]:
+        """The e-mails of the placeholder accounts (`contributors.placeholders`)."""
+        return placeholder_emails()
 
     def _statistics_kept_fresh(self, resolved: int) -> None:
         self._resolved += resolved
