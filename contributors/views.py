@@ -19,10 +19,11 @@ from django.views.decorators.http import require_http_methods
 
 from accounts import oidc
 from baloo_site.site_url import site_url
+from conversion_points.records import person_record, public_profile
 
 from . import claims
 from .forms import AccountClaimForm, EmailClaimCancelForm, EmailClaimForm, ForgetForm, ProfileForm
-from .selectors import claims_of_user, person_activities, person_export, person_for_user, person_record, public_profile
+from .selectors import claims_of_user, person_activities, person_export, person_for_user
 
 ACTIVITIES_PER_PAGE = 25
 

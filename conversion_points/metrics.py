@@ -52,14 +52,13 @@ from contributors.models import Identity, StaffPeriod
 from contributors.placeholders import persons_not_counted
 
 from .containers import container_sql
-from .models import AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
+from .models import LEVEL_RANK, AreaMovement, ConversionPoint, MetricPoint, MetricRun, Overlap, Population
 
 logger = logging.getLogger(__name__)
 
 WINDOW_DAYS = 365
 # Days are counted from 1970-01-01 (a Thursday); week k runs Monday to Sunday and ends on day 7k + 3.
 EPOCH = date(1970, 1, 1)
-LEVEL_RANK = {ConversionPoint.Level.CASUAL: 0, ConversionPoint.Level.ACTIVE: 1, ConversionPoint.Level.CORE: 2}
 ANY, ACTIVE, CORE = 0, 1, 2
 # Lapsed "in the last 12 months" for movement: on one of the 52 Sundays ending the latest week.
 MOVEMENT_WEEKS = 52

@@ -177,6 +177,10 @@ class ConversionPoint(models.Model):
         return container_matches(self.container, container)
 
 
+# Levels in order: a person's level in an area is the highest of the points they reached there.
+LEVEL_RANK = {ConversionPoint.Level.CASUAL: 0, ConversionPoint.Level.ACTIVE: 1, ConversionPoint.Level.CORE: 2}
+
+
 class MetricRun(models.Model):
     """One recompute of every metric series. The API reads the latest complete run only.
 

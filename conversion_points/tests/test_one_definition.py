@@ -18,11 +18,11 @@ import time_machine
 from accounts.selectors import active_areas_of_persons, area_contributors
 from activities.models import Source
 from contributors.models import Person, StaffPeriod
-from contributors.selectors import person_record
 from contributors.services import persons_merge
 from conversion_points import contributions
 from conversion_points.metrics import metrics_recompute
 from conversion_points.models import Area, ConversionPoint, MetricPoint, Population
+from conversion_points.records import person_record
 from conversion_points.selectors import conversion_point_preview, metrics_summary
 from dashboard import selectors as dashboard_selectors
 
