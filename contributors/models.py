@@ -198,6 +198,9 @@ class PersonMerge(models.Model):
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
     undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
 
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("reason", "snapshot")
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("person merge")
@@ -221,6 +224,9 @@ class IdentityExclusion(models.Model):
     )
     note = models.CharField(_("why"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("note",)
 
     class Meta:
         ordering = ["kind", "value"]
@@ -302,6 +308,9 @@ class MergeSuggestion(models.Model):
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     created_at = models.DateTimeField(_("suggested"), auto_now_add=True)
 
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("reason",)
+
     class Meta:
         ordering = ["status", "-score", "id"]
         verbose_name = _("merge suggestion")
@@ -332,6 +341,9 @@ class IdentityAudit(models.Model):
     details = models.JSONField(_("what"), default=dict, blank=True)
     by = models.ForeignKey("auth.User", verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("reason", "details")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -378,6 +390,9 @@ class EmailClaim(models.Model):
         help_text=_("The merge this claim made; undo it from the person merges page if it was a mistake."),
     )
     created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("email",)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -430,6 +445,9 @@ class AccountClaim(models.Model):
         help_text=_("The merge this claim made; undo it from the person merges page if it was a mistake."),
     )
     created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("username", "evidence", "note")
 
     class Meta:
         ordering = ["status", "-created_at", "-id"]

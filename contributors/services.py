@@ -26,7 +26,7 @@ from activities.actors import Actor
 from activities.keys import EMAIL, GITHUB_COM_NAMESPACE, UID, USERNAME, Key, email_key
 from baloo_site.bulk import insert_rows_returning_ids, is_postgresql, text_array, update_rows
 
-from .erasure import Traces, name_forms, sessions_erase, traces_erase
+from .erasure import Traces, erasure_targets, name_forms, sessions_erase, traces_erase
 from .models import (
     AccountClaim,
     EmailClaim,
@@ -945,7 +945,7 @@ def person_forget(*, person: Person, by: User = None, delete_activities: bool = 
         person_id = person.pk
         PersonMerge.objects.filter(Q(into_id=person_id) | Q(merged_person_id=person_id)).update(snapshot={})
         person.delete()
-        mentions = traces_erase(traces=traces, targets=_erasure_targets()) + sessions_erase(traces=traces)
+        mentions = traces_erase(traces=traces, targets=erasure_targets()) + sessions_erase(traces=traces)
         counts = {
             "identities": len(identity_ids),
             "activities_anonymised": anonymised,
@@ -982,26 +982,3 @@ def _claims_about_delete(identities: list[tuple]) -> int:
         EmailClaim.objects.filter(Q(user__in=users) | Q(email__in=emails)).delete()[0]
         + AccountClaim.objects.filter(accounts).delete()[0]
     )
-
-
-def _erasure_targets() -> list[tuple[type, list[str]]]:
-    """Every column outside a person's own record that may mention them (see contributors.erasure)."""
-    from django.contrib.admin.models import LogEntry
-
-    from accounts.models import AuthAudit
-    from activities.models import Activity, SyncRun
-    from community.models import IntegrationRequest
-
-    return [
-        (Activity, ["title", "url", "data"]),
-        (SyncRun, ["rejections", "error"]),
-        (IdentityAudit, ["reason", "details"]),
-        (PersonMerge, ["reason", "snapshot"]),
-        (MergeSuggestion, ["reason"]),
-        (IdentityExclusion, ["note"]),
-        (EmailClaim, ["email"]),
-        (AccountClaim, ["username", "evidence", "note"]),
-        (AuthAudit, ["email", "details"]),
-        (IntegrationRequest, ["contact", "what_counts", "public_note", "staff_notes"]),
-        (LogEntry, ["object_repr", "change_message"]),
-    ]
