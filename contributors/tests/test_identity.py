@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from activities.actors import Actor
 from activities.keys import email_key
 from activities.models import Activity, Source
 from activities.tests.factories import SourceFactory
@@ -23,7 +24,6 @@ from contributors.models import (
     StaffPeriod,
 )
 from contributors.services import (
-    Actor,
     ResolvedActors,
     identity_move,
     person_forget,
