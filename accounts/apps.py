@@ -11,8 +11,8 @@ class AccountsConfig(AppConfig):
     verbose_name = _("Sign-in and permissions")
 
     def ready(self) -> None:
-        # The OpenAPI extension registers itself on import (drf-spectacular reads a registry).
-        from . import roles, schema, signals  # noqa: F401
+        # Signal receivers connect themselves on import.
+        from . import roles, signals  # noqa: F401
 
         # Sign-out gives the provider an absolute return address: `check --deploy` says when it could be forged.
         checks.register(site_url_check, checks.Tags.security, deploy=True)

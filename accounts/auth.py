@@ -30,7 +30,8 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend, default_username
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication
 from rest_framework import authentication, exceptions, status
 
-from activities.keys import email_lowercase, sign_in_email_key
+from activities.keys import sign_in_email_key
+from baloo_site.emails import email_lowercase
 from baloo_site.sign_in import oidc_enabled
 from contributors.models import Identity
 from contributors.placeholders import counted

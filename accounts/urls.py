@@ -1,17 +1,8 @@
-"""The staff API (mounted at /api/v1/staff/) and the single sign-on pages (mounted at /oidc/)."""
+"""The single sign-on pages (mounted at /oidc/)."""
 
 from django.urls import path
 
-from . import api, views
-
-staff_api = [
-    path("people/", api.PersonListView.as_view(), name="people"),
-    path("people/<int:pk>/", api.PersonDetailView.as_view(), name="person"),
-    path("activities/", api.ActivityListView.as_view(), name="activities"),
-    path("areas/", api.AreaListView.as_view(), name="areas"),
-    path("areas/<slug:slug>/contributors/", api.AreaContributorsView.as_view(), name="area-contributors"),
-    path("dedup/", api.DedupCheckView.as_view(), name="dedup"),
-]
+from . import views
 
 # mozilla-django-oidc reverses these names (oidc_authentication_init, …); the views are Baloo's own,
 # so every way a sign-in can go wrong ends on a page that says so.

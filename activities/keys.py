@@ -6,7 +6,8 @@ actor is first read (ingestion, here in `activities`), and `contributors` resolv
 """
 
 import re
-import unicodedata
+
+from baloo_site.emails import email_lowercase, email_normalise
 
 Key = tuple[str, str, str]
 
@@ -19,26 +20,6 @@ GITHUB_NOREPLY = re.compile(r"^(?:(?P<uid>\d+)\+)?(?P<login>[^@+]+)@users\.norep
 # The account namespace of github.com itself: a noreply address names a github.com account whether
 # or not a GitHub source is configured (a community may import only git histories).
 GITHUB_COM_NAMESPACE = "github.com"
-
-
-# Shown as nothing either, though not format characters: Unicode's other default-ignorable code
-# points (variation selectors, the combining grapheme joiner, Hangul and Mongolian fillers).
-INVISIBLE = re.compile("[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u3164\ufe00-\ufe0f\uffa0\U000e0100-\U000e01ef]")
-
-
-def email_normalise(value: str) -> str:
-    """An e-mail as written, trimmed, in the one form that every look-alike of it shares: NFKC
-    (full-width `ａｎｎ＠ｅｘａｍｐｌｅ．ｏｒｇ` is `ann@example.org`) without format characters
-    (zero-width spaces and joiners, bidi controls) or other invisible characters (`INVISIBLE`),
-    which show nothing and would otherwise make a second identity of the same address. Not yet
-    lower-cased (`email_lowercase` does that). Plain ASCII, nearly every address, has nothing to
-    normalise and is only trimmed."""
-    value = value.strip()
-    if value.isascii():
-        return value
-    value = unicodedata.normalize("NFKC", value)
-    value = "".join(char for char in value if unicodedata.category(char) != "Cf")
-    return INVISIBLE.sub("", value).strip()
 
 
 # An address spelled out to dodge harvesters, `ann (at) example.org` or `ann [at] example [dot] org`:
@@ -54,22 +35,6 @@ def looks_like_email(value: str) -> bool:
     address spelled out (`ann (at) example.org`). Public names and user names that do are not shown."""
     normalised = email_normalise(value)
     return "@" in normalised or bool(SPELLED_OUT_ADDRESS.search(normalised))
-
-
-def email_lowercase(value: str) -> str:
-    """An e-mail in lower case, letter by letter, so that addresses compare case-insensitively
-    without one letter ever becoming others.
-
-    Not `str.casefold()`: it turns `ß` into `ss` and `ς` into `σ`, so `anna.gross@straße.example`
-    would be `anna.gross@strasse.example`, though IDNA2008 makes those two domains (and a mail
-    server may make `groß@` and `gross@` two mailboxes), and whoever owns one would open the other's
-    record. `Σ` is always `σ`, as IDNA maps it in a domain: `str.lower()` alone makes it `ς` at the end
-    of a word, so one address would have two keys depending on how it was capitalised. Plain ASCII,
-    nearly every address, is simply `str.lower()`, as it always was.
-    """
-    if value.isascii():
-        return value.lower()
-    return value.replace("Σ", "σ").lower()
 
 
 def email_key(value: str) -> Key:

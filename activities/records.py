@@ -4,19 +4,17 @@ Every check raises `RecordError` with a reason a person understands; the caller 
 number or array index. The shape is the public contract documented in docs/contracts.md.
 """
 
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any
 
 import msgspec
 import orjson
 from django.conf import settings
 
 from activities.validators import is_activity_type
-
-from .keys import email_lowercase, email_normalise
+from baloo_site.emails import email_lowercase, email_normalise, is_email
+from baloo_site.lines import OversizedRecord
 
 REQUIRED_FIELDS = ("source", "external_id", "type", "occurred_at", "actor")
 MAX_LENGTHS = {"external_id": 255, "type": 100, "container": 255, "url": 1000}
@@ -35,13 +33,6 @@ EARLIEST_PLAIN_DATE = (EARLIEST + timedelta(days=1)).date().isoformat()
 
 class RecordError(ValueError):
     """A record that cannot be accepted, with the reason."""
-
-
-@dataclass(slots=True, frozen=True)
-class OversizedRecord:
-    """Stands in for a record too large to read; only its size is known."""
-
-    size: int
 
 
 class ActivityRecord(msgspec.Struct, gc=False):
@@ -68,16 +59,6 @@ class ActivityRecord(msgspec.Struct, gc=False):
     @property
     def moment(self) -> datetime:
         return datetime.fromisoformat(self.occurred_at)
-
-
-def is_email(value: str) -> bool:
-    """An identity key is an e-mail when it has exactly one `@` and no whitespace (it need not
-    receive mail), once normalised (`email_normalise`: a full-width `＠` is an `@`, and an address
-    of nothing but invisible characters is empty)."""
-    if not value.isascii():
-        value = email_normalise(value)
-    # split() cuts at whitespace as str.isspace() defines it (what the pattern \s matches).
-    return value.count("@") == 1 and value.split() == [value]
 
 
 def looks_like_bot(username: str | None, email: str | None, name: str) -> bool:
@@ -431,66 +412,3 @@ def _read_carefully(raw: bytes | str, *, now: datetime, nul_possible: bool) -> A
     except orjson.JSONDecodeError as error:
         raise RecordError(f"not valid JSON ({error})") from None
     return _activity_record(_typed(record), now=now, nul_possible=nul_possible)
-
-
-READ_CHUNK = 1 << 20
-BYTE_ORDER_MARK = b"\xef\xbb\xbf"
-
-
-def _chunks(stream: BinaryIO) -> Iterator[bytes]:
-    """The stream a megabyte at a time, without the UTF-8 byte order mark some editors write first,
-    and with every line ending (\\n, \\r\\n, or \\r alone as old Macs wrote) made \\n. JSON text holds
-    no raw \\r or \\n inside a string, so one is always whitespace or the end of a line."""
-    chunk = b""
-    while len(chunk) < len(BYTE_ORDER_MARK) and (more := stream.read(READ_CHUNK)):
-        chunk += more
-    chunk = chunk.removeprefix(BYTE_ORDER_MARK)
-    after_return = False  # the chunk before ended with \r: a \n opening this one ends that same line
-    while True:
-        if after_return or b"\r" in chunk:
-            if after_return and chunk.startswith(b"\n"):
-                chunk = chunk[1:]
-            after_return = chunk.endswith(b"\r")
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        if chunk:
-            yield chunk
-        chunk = stream.read(READ_CHUNK)
-        if not chunk:
-            return
-
-
-def read_lines(stream: BinaryIO, *, limit: int) -> Iterator[tuple[int, bytes | OversizedRecord]]:
-    """Yield (line number, line) for every non-blank line; a line longer than `limit` is yielded
-    as a short note instead, without ever holding the whole line in memory. Lines end with \\n,
-    \\r\\n or \\r; a byte order mark before the first is not part of it.
-
-    The stream is read a megabyte at a time and split in C (a readline per line costs more than
-    checking the line)."""
-    number = 0
-    begun: list[bytes] = []  # the start of a line that continues in the next chunk
-    begun_size = 0  # its size so far (counted on when it is too long to keep)
-    for chunk in _chunks(stream):
-        *ended, unfinished = chunk.split(b"\n")
-        if ended and begun_size:
-            # The first line ending here began in an earlier chunk.
-            size = begun_size + len(ended[0])
-            whole = b"".join([*begun, ended[0]]) if size <= limit else OversizedRecord(size)
-            begun, begun_size = [], 0
-            number += 1
-            if not isinstance(whole, bytes) or whole.strip():
-                yield number, whole
-            ended = ended[1:]
-        for line in ended:
-            number += 1
-            if len(line) > limit:
-                yield number, OversizedRecord(len(line))
-            elif line.strip():
-                yield number, line
-        if unfinished:
-            begun_size += len(unfinished)
-            begun = [*begun, unfinished] if begun_size <= limit else []
-    if begun_size:  # the last line has no newline
-        number += 1
-        whole = b"".join(begun) if begun_size <= limit else OversizedRecord(begun_size)
-        if not isinstance(whole, bytes) or whole.strip():
-            yield number, whole

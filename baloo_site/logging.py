@@ -8,11 +8,13 @@ is written, so a careless message or a third-party library never puts a credenti
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from datetime import UTC, datetime
 from typing import Any
+
+from pythonjsonlogger.core import RESERVED_ATTRS
+from pythonjsonlogger.json import JsonFormatter
 
 MASK = "[redacted]"
 # What a credential looks like inside free text: an Authorization header's value, a signature
@@ -28,8 +30,6 @@ _SECRET_PATTERNS = (
         """
     ),
 )
-# Attributes every LogRecord has; anything else was passed with `extra=` and belongs in the JSON.
-_STANDARD_ATTRIBUTES = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
 
 
 def redact(text: str) -> str:
@@ -58,25 +58,30 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-class JSONFormatter(logging.Formatter):
-    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, extras, exception."""
+class JSONFormatter(JsonFormatter):
+    """One JSON object per line: time (UTC, ISO 8601), level, logger, message, extras, exception.
 
-    def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "process": record.process,
-        }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD_ATTRIBUTES and not key.startswith("_") and key not in entry:
-                entry[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
-        if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            entry["exception"] = redact(record.exc_text)
-        return json.dumps(entry, ensure_ascii=False, default=str)
+    python-json-logger writes the line; this names its fields as our log shipper reads them,
+    dates each line to the millisecond in UTC, and masks credentials in tracebacks (`redact`).
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            ["levelname", "name", "message", "process"],
+            rename_fields={"levelname": "level", "name": "logger", "exc_info": "exception"},
+            # An extra passed under one of our own fields' names never overwrites that field.
+            reserved_attrs=[*RESERVED_ATTRS, "taskName", "time", "level", "logger", "exception"],
+            json_ensure_ascii=False,
+        )
+
+    def add_fields(self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]) -> None:
+        log_data["time"] = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
+        super().add_fields(log_data, record, message_dict)
+
+    def process_log_record(self, log_data: dict[str, Any]) -> dict[str, Any]:
+        if exception := log_data.pop("exception", None):
+            log_data["exception"] = redact(exception)  # last, after the extras, as a reader expects
+        return log_data
 
 
 def logging_config(*, log_format: str, level: str) -> dict[str, Any]:

@@ -1,8 +1,13 @@
-"""Two small middlewares: a Content Security Policy, and rate limits on the endpoints worth abusing.
+"""Rate limits on the endpoints worth abusing (the Content Security Policy is django-csp's, in settings).
 
-Both are plain Django middleware rather than DRF throttles or a package: the push API and the
-login pages are not DRF views, and one mechanism for the three kinds of endpoint is easier to
-reason about (and to lift for a load test) than three.
+django-ratelimit does the counting (`get_usage`: a fixed window per client in the cache). What it
+counts is ours, in one middleware: the push API, the login form and the public form are views of
+three apps (the login form is Django's own), so its per-view decorator would be three doors to
+keep alike; the scopes and their rates come from the environment (`BALOO_RATE_LIMITS`, "off"
+lifts one for a load test); a push counts against its token, read as the push API reads it, and
+failed authentications against the client's address, so that neither a spelling of the header nor
+made-up tokens open a fresh allowance; a cache that is down lets requests through; and a refusal
+says when to come back (Retry-After), as a page to a person and as JSON to a program.
 """
 
 from __future__ import annotations
@@ -10,43 +15,18 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 
 from django.conf import settings
-from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django_ratelimit.core import get_usage
 
 from activities.tokens import bearer_secret
 
 logger = logging.getLogger(__name__)
-
-# --------------------------------------------------------------------------- Content Security Policy
-
-
-class ContentSecurityPolicyMiddleware:
-    """Adds `Content-Security-Policy` (or `…-Report-Only`) to every HTML answer.
-
-    The policy is settings.BALOO_CSP: scripts and styles from this site only, never inline, so an
-    injected `<script>` or `onclick=` in a name or title would not run even if it escaped escaping.
-    """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-        self.policy = "; ".join(f"{name} {' '.join(values)}".strip() for name, values in settings.BALOO_CSP.items())
-        self.header = (
-            "Content-Security-Policy-Report-Only" if settings.BALOO_CSP_REPORT_ONLY else "Content-Security-Policy"
-        )
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        if self.policy and self.header not in response:
-            response[self.header] = self.policy
-        return response
-
 
 # --------------------------------------------------------------------------- rate limits
 
@@ -141,8 +121,8 @@ class RateLimitMiddleware:
             return self.get_response(request)
         # An address that failed authentication as often as the limit allows is refused until the
         # window ends, whatever token it tries next; the limit of each token holds besides.
-        retry_after = (scope == "push" and self._over_limit(scope, rate, _failures_key(request), count=False)) or (
-            self._over_limit(scope, rate, _client_key(request, scope))
+        retry_after = (scope == "push" and self._over_limit(request, scope, rate, _failures_key(request), count=False)) or (
+            self._over_limit(request, scope, rate, _client_key(request, scope))
         )
         if retry_after:
             if scope == "login":  # a person at the password form reads a page, not JSON
@@ -156,32 +136,33 @@ class RateLimitMiddleware:
             return self._refused(scope, rate, retry_after)
         response = self.get_response(request)
         if scope == "push" and response.status_code == HTTPStatus.UNAUTHORIZED:
-            self._over_limit(scope, rate, _failures_key(request))
+            self._over_limit(request, scope, rate, _failures_key(request))
         return response
 
-    def _over_limit(self, scope: str, rate: Rate, client: str, *, count: bool = True) -> int:
+    def _over_limit(self, request: HttpRequest, scope: str, rate: Rate, client: str, *, count: bool = True) -> int:
         """Seconds until the window ends when `client` is over the limit, else 0. The request is
-        counted, unless `count` is False (only looking whether earlier ones reached the limit)."""
-        now = time.time()
-        window = int(now // rate.seconds)
-        key = f"ratelimit:{scope}:{client}:{rate.seconds}:{window}"
-        cache = caches[settings.BALOO_RATE_LIMIT_CACHE]
+        counted, unless `count` is False (only looking whether earlier ones reached the limit).
+
+        django-ratelimit counts (a fixed window per client in the cache); which client, and what
+        a cache that is down means, are ours: it lets requests through."""
         try:
-            if not count:
-                seen = cache.get(key, 0) + 1
-            else:
-                cache.add(key, 0, timeout=rate.seconds + 1)
-                try:
-                    seen = cache.incr(key)
-                except ValueError:  # the key expired between add and incr: a new window began
-                    cache.set(key, 1, timeout=rate.seconds + 1)
-                    seen = 1
-        except Exception:
+            usage = get_usage(
+                request,
+                group=f"baloo:{scope}",
+                key=lambda group, request: client,
+                rate=(rate.requests, rate.seconds),
+                increment=count,
+            )
+        except Exception:  # the cache is down: django-ratelimit lets only some of its errors through
             logger.warning("rate limit cache unavailable; letting %s requests through", scope, exc_info=True)
             return 0
+        if usage is None:  # the cache took no count (RATELIMIT_FAIL_OPEN)
+            logger.warning("rate limit cache unavailable; letting %s requests through", scope)
+            return 0
+        seen = usage["count"] if count else usage["count"] + 1
         if seen <= rate.requests:
             return 0
-        return max(1, int((window + 1) * rate.seconds - now + 0.999))
+        return max(1, usage["time_left"])
 
     @staticmethod
     def _refused(scope: str, rate: Rate, retry_after: int) -> JsonResponse:

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
+from csp.constants import NONE, SELF
 from django.utils.translation import gettext_lazy as _
 
 from .logging import logging_config
@@ -61,12 +62,16 @@ INSTALLED_APPS = [
     "conversion_points",
     "metrics",  # the counting engine, its snapshots and the public metrics API
     "dashboard",  # the public dashboard pages
+    "accounts",  # sign-in (OpenID Connect single sign-on), roles from claims, API tokens
+    "community",  # help pages, glossary, integration requests
+    "api",  # API plumbing and routing, the staff API
+    "demo",  # seed_demo: the invented demo community
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Content Security Policy on every answer (BALOO_CSP below).
-    "baloo_site.security.ContentSecurityPolicyMiddleware",
+    # Content Security Policy on every answer (CONTENT_SECURITY_POLICY below; django-csp).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Rate limits on the public API, push and login (BALOO_RATE_LIMITS below); after CORS so a 429 carries its headers.
@@ -78,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Renews single sign-on sessions whose id token expired (idle without a provider; password sessions untouched).
+    "accounts.middleware.SessionRefresh",
 ]
 
 ROOT_URLCONF = "baloo_site.urls"
@@ -244,12 +251,9 @@ if SENTRY_DSN:
 BALOO_METRICS_DEBOUNCE_SECONDS = env.int("BALOO_METRICS_DEBOUNCE_SECONDS", default=60)
 
 # --- Sign-in and permissions (accounts app): OpenID Connect single sign-on, roles from claims. ---
-INSTALLED_APPS += ["accounts"]
 # Django's password check answers permissions for everyone; it signs people in only where allowed.
 # The OpenID Connect backend does nothing until a provider is configured below.
 AUTHENTICATION_BACKENDS = ["accounts.auth.PasswordBackend", "accounts.auth.OIDCBackend"]
-# Renews single sign-on sessions whose id token expired (idle without a provider; password sessions untouched).
-MIDDLEWARE += ["accounts.middleware.SessionRefresh"]
 # Password sign-in (the admin's own form): development only, unless asked for.
 BALOO_PASSWORD_LOGIN = env.bool("BALOO_PASSWORD_LOGIN", default=DEBUG)
 # The client Baloo is registered as at the provider. Single sign-on is on when this and the provider are set.
@@ -322,23 +326,28 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-BALOO_CSP = {
-    "default-src": ["'self'"],
-    "script-src": ["'self'"],
-    "style-src": ["'self'"],
-    "img-src": ["'self'", "data:"],
-    "font-src": ["'self'"],
-    "connect-src": ["'self'"],
-    "object-src": ["'none'"],
-    "base-uri": ["'self'"],
-    # Signing in and out post forms that redirect to the single sign-on provider: its origins are allowed.
-    "form-action": [
-        "'self'",
-        *sorted({_origin(url) for url in (OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_LOGOUT_ENDPOINT) if url}),
-    ],
-    "frame-ancestors": ["'none'"],
+_csp = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        # Signing in and out post forms that redirect to the single sign-on provider: its origins are allowed.
+        "form-action": [
+            SELF,
+            *sorted({_origin(url) for url in (OIDC_OP_ISSUER, OIDC_OP_AUTHORIZATION_ENDPOINT, OIDC_OP_LOGOUT_ENDPOINT) if url}),
+        ],
+        "frame-ancestors": [NONE],
+    }
 }
-BALOO_CSP_REPORT_ONLY = env.bool("DJANGO_CSP_REPORT_ONLY", default=False)
+# django-csp's middleware writes the policy: enforced, or (DJANGO_CSP_REPORT_ONLY) only reported.
+_csp_report_only = env.bool("DJANGO_CSP_REPORT_ONLY", default=False)
+CONTENT_SECURITY_POLICY = None if _csp_report_only else _csp
+CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp if _csp_report_only else None
 # Rate limits per client ("requests/period", period s, m, h or d; "off" for none): the public API
 # per address, the push API per token, sign-in attempts per address. A load test lifts them.
 BALOO_RATE_LIMITS = {
@@ -348,7 +357,9 @@ BALOO_RATE_LIMITS = {
     # Integration requests anyone may post: each is stored for the team to read.
     "public_form": env("BALOO_RATE_LIMIT_PUBLIC_FORM", default="10/h"),
 }
-BALOO_RATE_LIMIT_CACHE = "default"
+# The cache django-ratelimit counts in; when it cannot count, requests go through (see security.py).
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_FAIL_OPEN = True
 # Behind a proxy every request comes from the proxy's address: name the header holding the
 # client's (e.g. HTTP_X_FORWARDED_FOR); its rightmost entry, the one the proxy added, is used.
 BALOO_CLIENT_IP_HEADER = env("BALOO_CLIENT_IP_HEADER", default="")
@@ -357,7 +368,6 @@ BALOO_CLIENT_IP_HEADER = env("BALOO_CLIENT_IP_HEADER", default="")
 BALOO_PUSH_MAX_BYTES = env.int("BALOO_PUSH_MAX_BYTES", default=10 * 1024 * 1024)
 
 # Contributors, help and participation (community app): help pages, glossary, integration requests.
-INSTALLED_APPS += ["community"]
 # Where people report a problem or suggest an idea; every page links to it.
 BALOO_ISSUE_TRACKER_URL = env("BALOO_ISSUE_TRACKER_URL", default="https://github.com/mozilla/baloo/issues")
 # Outgoing e-mail (links confirming a contributor's other addresses): printed on the console in

@@ -14,11 +14,10 @@ urlpatterns = [
     # The language links of every page: remember the choice, then show the page in that language (dashboard app).
     path("language/<str:code>/", dashboard_views.language_switch, name="language_switch"),
     path("healthz", health.healthz, name="healthz"),
-    path("", include("activities.urls")),
-    path("", include("conversion_points.urls")),
-    # Single sign-on (OpenID Connect) and the staff API (accounts app).
+    # Every API route, and the OpenAPI schema (api/urls.py, the API router).
+    path("", include("api.urls")),
+    # Single sign-on (OpenID Connect; accounts app).
     path("oidc/", include(accounts_urls.oidc)),
-    path("api/v1/staff/", include((accounts_urls.staff_api, "staff_api"))),
 ]
 
 # Pages people read are localized; the language can be shared in the URL (/de/, /fr/…).

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from conversion_points.models import HttpsURLField
+from baloo_site.fields import HttpsURLField
 
 
 class IntegrationRequestQuerySet(models.QuerySet):

@@ -14,7 +14,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from activities.records import is_email
+from baloo_site.emails import is_email
 from conversion_points.contributions import persons_with_contribution_dates
 
 from .models import (

@@ -30,7 +30,7 @@ from django.utils.translation import gettext_lazy as _
 from activities.actors import Actor
 from activities.keys import EMAIL, USERNAME, Key, email_key, username_key
 from activities.models import Source
-from activities.records import is_email
+from baloo_site.emails import is_email
 
 from .models import AccountClaim, EmailClaim, Identity, Person, PersonMerge
 from .placeholders import is_placeholder
@@ -63,7 +63,7 @@ class ClaimError(Exception):
 def _is_mailable(value: str) -> bool:
     """Stricter than `is_email`, on purpose: a claimed address is sent a confirmation link.
 
-    An identity key only needs one `@` and no whitespace (`activities.records.is_email`); an address
+    An identity key only needs one `@` and no whitespace (`baloo_site.emails.is_email`); an address
     a mail is sent to also needs something on each side of the `@`.
     """
     return is_email(value) and not value.startswith("@") and not value.endswith("@")

@@ -28,8 +28,9 @@ from django.utils import timezone
 
 from activities.keys import Key, email_key, username_key
 from activities.models import Source
-from activities.records import OversizedRecord, is_email
 from baloo_site.bulk import insert_rows_returning_ids, update_rows
+from baloo_site.emails import is_email
+from baloo_site.lines import OversizedRecord
 
 from .models import Identity, IdentityAudit, Person, StaffPeriod
 from .placeholders import placeholder_keys

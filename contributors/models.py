@@ -357,7 +357,29 @@ class IdentityAudit(models.Model):
 # --------------------------------------------------------------------------- a contributor's own claims
 
 
-class EmailClaim(models.Model):
+class Claim(models.Model):
+    """What every claim holds: a signed-in contributor said an account is theirs too; once accepted,
+    it joined their person through the identity services, and the merge it made can be undone.
+
+    Each kind keeps its own asker (`user`, with its own reverse name) and statuses, which differ.
+    """
+
+    merge = models.ForeignKey(
+        PersonMerge,
+        verbose_name=_("merge"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text=_("The merge this claim made; undo it from the person merges page if it was a mistake."),
+    )
+    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+class EmailClaim(Claim):
     """A signed-in contributor saying "this other address is mine too", proven by a link sent to it.
 
     When the link is followed (by the same signed-in contributor, before it expires) the address
@@ -380,16 +402,6 @@ class EmailClaim(models.Model):
     )
     sent_at = models.DateTimeField(_("link sent"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
-    merge = models.ForeignKey(
-        PersonMerge,
-        verbose_name=_("merge"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text=_("The merge this claim made; undo it from the person merges page if it was a mistake."),
-    )
-    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
 
     # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
     erasure_fields = ("email",)
@@ -403,7 +415,7 @@ class EmailClaim(models.Model):
         return self.email
 
 
-class AccountClaim(models.Model):
+class AccountClaim(Claim):
     """A signed-in contributor saying "this user name in that system is mine"; a staff member decides.
 
     Systems such as SUMO or Discourse show user names, never e-mails, so nothing links them to a
@@ -435,16 +447,6 @@ class AccountClaim(models.Model):
         settings.AUTH_USER_MODEL, verbose_name=_("decided by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
-    merge = models.ForeignKey(
-        PersonMerge,
-        verbose_name=_("merge"),
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-        help_text=_("The merge this claim made; undo it from the person merges page if it was a mistake."),
-    )
-    created_at = models.DateTimeField(_("asked"), auto_now_add=True)
 
     # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
     erasure_fields = ("username", "evidence", "note")

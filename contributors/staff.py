@@ -83,15 +83,19 @@ def staff_on_q(*, person: str = "pk", day: date | None = None) -> Exists:
     )
 
 
-def staff_email_domains() -> set[str]:
-    """The domains whose addresses are staff, written as an e-mail's key writes them."""
-    return {email_key(domain)[2] for domain in settings.STAFF_EMAIL_DOMAINS if domain.strip()}
+def staff_email_domains(*, domains: Iterable[str] | None = None) -> set[str]:
+    """The domains whose addresses are staff (`domains`, by default `STAFF_EMAIL_DOMAINS`), written
+    as an e-mail's key writes them."""
+    domains = settings.STAFF_EMAIL_DOMAINS if domains is None else domains
+    return {email_key(domain)[2] for domain in domains if domain.strip()}
 
 
-def staff_periods_from_email_domains(*, seen: Iterable[tuple[int, str | None, datetime]]) -> int:
-    """Widen the periods staff e-mail domains give (`STAFF_EMAIL_DOMAINS`): one per person, from the
-    UTC day of their first to the day of their last activity whose record named an address on such a
-    domain. Returns how many persons' periods changed.
+def staff_periods_from_email_domains(
+    *, seen: Iterable[tuple[int, str | None, datetime]], domains: Iterable[str] | None = None
+) -> int:
+    """Widen the periods staff e-mail domains give (`STAFF_EMAIL_DOMAINS`, or `domains` when given):
+    one per person, from the UTC day of their first to the day of their last activity whose record
+    named an address on such a domain. Returns how many persons' periods changed.
 
     `seen` holds (identity id, e-mail key or None, moment) for each activity record just stored, in
     the writer's transaction: ingestion calls this for every batch (the record's address is known
@@ -102,8 +106,11 @@ def staff_periods_from_email_domains(*, seen: Iterable[tuple[int, str | None, da
 
     Each person's period is read and written with the person's row locked (PostgreSQL), so batches
     stored at the same time widen one period between them rather than each leaving its own.
+
+    `domains` names staff domains of the caller's own instead of the setting: the demo community's
+    (`demo.services`), whose staff addresses are on a domain no real deployment lists.
     """
-    domains = staff_email_domains()
+    domains = staff_email_domains(domains=domains)
     if not domains:
         return 0
     span_of_identity: dict[int, tuple[date, date]] = {}

@@ -1,7 +1,6 @@
 """The public metrics API (CONTRACTS.md §5): no login, no personal data, JSON or CSV, cached per run."""
 
 import hashlib
-import io
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -14,12 +13,12 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import status
 from rest_framework.exceptions import APIException, NotFound
 from rest_framework.permissions import AllowAny
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from baloo_site.spreadsheet import csv_writer
+from baloo_site.renderers import CSVRenderer
 
 from .contributions import today_utc
 from .models import MetricRun, Population
@@ -42,23 +41,6 @@ class CountingBusy(APIException):
     default_detail = _("Another day's numbers are being counted; ask again in a minute.")
     default_code = "busy"
     wait = 60
-
-
-class CSVRenderer(BaseRenderer):
-    """The same data as the JSON, as CSV: the view says how to flatten it."""
-
-    media_type = "text/csv"
-    format = "csv"
-    charset = "utf-8"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: dict | None = None) -> bytes:
-        view = (renderer_context or {}).get("view")
-        header, rows = view.csv_rows(data)
-        buffer = io.StringIO()
-        writer = csv_writer(buffer, lineterminator="\n")  # area and source names: no formula runs
-        writer.writerow(header)
-        writer.writerows(rows)
-        return buffer.getvalue().encode(self.charset)
 
 
 class MetricsView(APIView):

@@ -1,24 +1,12 @@
 """The "what counts": areas (teams) and the conversion points that turn activities into contributions."""
 
 from django.conf import settings
-from django.core.validators import URLValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from baloo_site.fields import HttpsURLField
+
 from .containers import container_matches
-
-
-class HttpsURLField(models.URLField):
-    """A URL field whose form assumes https:// when the scheme is left out (Django 6's default).
-
-    Shown as a link on public pages, so only http and https addresses are valid (not ftp, nor
-    javascript:), in the admin as in the model's own validation.
-    """
-
-    default_validators = [URLValidator(schemes=["http", "https"])]
-
-    def formfield(self, **kwargs):
-        return super().formfield(**{"assume_scheme": "https", **kwargs})
 
 
 class Area(models.Model):

@@ -590,7 +590,8 @@ def sso_site(sso, transactional_db, settings, monkeypatch):
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
     settings.ALLOWED_HOSTS = ["127.0.0.1"]
     # As in production, where OIDC_OP_ISSUER is set when the settings are read: forms may lead to the provider.
-    settings.BALOO_CSP = {**settings.BALOO_CSP, "form-action": ["'self'", sso.issuer.rsplit("/", 1)[0]]}
+    directives = settings.CONTENT_SECURITY_POLICY["DIRECTIVES"]
+    settings.CONTENT_SECURITY_POLICY = {"DIRECTIVES": {**directives, "form-action": ["'self'", sso.issuer.rsplit("/", 1)[0]]}}
     # Playwright's sync API runs an event loop in this thread; the database is used before and after it only.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     server = LiveServer("127.0.0.1")

@@ -1,7 +1,6 @@
 """Reading one activity record: a line of a file is read quickly when it is plainly written, and
 exactly as carefully as any other record either way (activities/records.py)."""
 
-import io
 import json
 from datetime import UTC, datetime
 
@@ -241,27 +240,3 @@ def test_every_moment_accepted_is_from_1970_to_tomorrow_and_read_back_alike(writ
         with connection.cursor() as cursor:
             cursor.execute("SELECT t::timestamptz FROM unnest(%s::text[]) AS t", [[record.occurred_at for record in accepted]])
             assert [moment for (moment,) in cursor.fetchall()] == [record.moment for record in accepted]
-
-
-@pytest.mark.parametrize("data, lines", [
-    (b'\xef\xbb\xbf{"a": 1}\n{"b": 2}\n', [(1, b'{"a": 1}'), (2, b'{"b": 2}')]),  # the first record was lost
-    (b'{"a": 1}\r{"b": 2}\r\r{"c": 3}\r', [(1, b'{"a": 1}'), (2, b'{"b": 2}'), (4, b'{"c": 3}')]),  # was one line
-    (b'\xef\xbb\xbf{"a": 1}\r\n{"b": 2}\r\n\r\n{"c": 3}', [(1, b'{"a": 1}'), (2, b'{"b": 2}'), (4, b'{"c": 3}')]),
-    (b'{"a": 1}\n\r{"b": 2}\n', [(1, b'{"a": 1}'), (3, b'{"b": 2}')]),  # \n then \r: two line ends
-    (b"\xef\xbb\xbf", []),
-])
-@pytest.mark.parametrize("chunk", [1, 2, 3, 4, 1 << 20])
-def test_a_byte_order_mark_and_any_line_ending_are_read_as_text_editors_show_them(monkeypatch, chunk, data, lines):
-    monkeypatch.setattr(records, "READ_CHUNK", chunk)
-    assert list(records.read_lines(io.BytesIO(data), limit=100)) == lines
-
-
-@pytest.mark.parametrize("chunk", [1, 3, 7, 64, 1 << 20])
-def test_lines_are_read_whole_across_chunks_and_long_ones_only_measured(monkeypatch, chunk):
-    monkeypatch.setattr(records, "READ_CHUNK", chunk)
-    data = b'{"a": 1}\n\n   \n' + b"x" * 25 + b'\n{"b": 2}\n' + b"y" * 30 + b"\n" + b'{"c": 3}'
-    read = [
-        (number, line if isinstance(line, bytes) else line.size)
-        for number, line in records.read_lines(io.BytesIO(data), limit=20)
-    ]
-    assert read == [(1, b'{"a": 1}'), (4, 25), (5, b'{"b": 2}'), (6, 30), (7, b'{"c": 3}')]

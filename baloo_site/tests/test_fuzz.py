@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from activities import api
 from activities.models import Activity, Source
-from activities.records import OversizedRecord, RecordError, record_parse
+from activities.records import RecordError, record_parse
 from activities.tokens import source_token_create
+from baloo_site.lines import OversizedRecord
 from contributors.models import Identity, Person
 
 pytestmark = pytest.mark.django_db

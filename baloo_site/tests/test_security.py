@@ -100,8 +100,27 @@ def test_pages_carry_the_policy_and_need_nothing_inline(client, admin_client, se
     assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
 
 
+def test_the_policy_is_exactly_the_sites_own(client):
+    """Every directive and source, no more (django-csp writes them; the order of directives means nothing)."""
+    policy = client.get("/healthz")["Content-Security-Policy"]
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives == {
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "font-src": "'self'",
+        "connect-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+
+
 def test_report_only_mode(settings, client):
-    settings.BALOO_CSP_REPORT_ONLY = True
+    # What DJANGO_CSP_REPORT_ONLY=true sets: the policy reported, not enforced.
+    settings.CONTENT_SECURITY_POLICY, settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = None, settings.CONTENT_SECURITY_POLICY
     response = Client().get("/healthz")
     assert "Content-Security-Policy-Report-Only" in response and "Content-Security-Policy" not in response
 
@@ -140,6 +159,15 @@ def test_sign_in_attempts_are_rate_limited(settings):
     statuses = [client.post("/admin/login/", {"username": "admin", "password": f"guess{n}"}).status_code for n in range(4)]
     assert 429 not in statuses[:3] and statuses[3] == 429
     assert client.get("/admin/login/").status_code != 429  # reading the form is not an attempt
+
+
+def test_a_cache_that_is_down_lets_requests_through(settings):
+    """A rate limit is worth less than the service it protects."""
+    settings.CACHES = {**settings.CACHES, "down": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+    settings.RATELIMIT_USE_CACHE = "down"
+    settings.BALOO_RATE_LIMITS = {**settings.BALOO_RATE_LIMITS, "public_api": "1/m"}
+    client = Client()
+    assert 429 not in [client.get("/api/v1/metrics/summary/").status_code for _ in range(3)]
 
 
 def test_limits_can_be_lifted(settings):

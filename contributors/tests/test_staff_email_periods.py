@@ -70,6 +70,24 @@ def test_a_duplicate_within_one_batch_does_not_widen(settings):
     assert str(StaffPeriod.objects.get().staff_from) == "2025-03-01"
 
 
+def test_domains_given_by_the_caller_widen_periods_instead_of_the_setting(settings):
+    """The demo names its own staff domain: those addresses give periods, the setting's do not."""
+    settings.STAFF_EMAIL_DOMAINS = ["mozilla.com"]
+    SourceFactory(slug="git", kind="import")
+    activities_ingest(records=enumerate([rec("c1", "2025-03-01T10:00:00Z", email="cy@Demo.Example")]))
+    ann = Identity.objects.create(person=Person.objects.create(), kind="email", namespace="", value="ann@mozilla.com")
+    cy = Identity.objects.get(value="cy@demo.example")
+    assert not StaffPeriod.objects.exists()
+    moments = [datetime(2025, 3, 1, 10, tzinfo=UTC), datetime(2025, 4, 2, 23, 30, tzinfo=UTC)]
+    seen = [(cy.pk, "cy@demo.example", moment) for moment in moments] + [(ann.pk, "ann@mozilla.com", moments[0])]
+
+    assert staff_periods_from_email_domains(seen=seen, domains=["DEMO.example"]) == 1
+    assert list(StaffPeriod.objects.values_list("person", "staff_from", "staff_until", "origin")) == [
+        (cy.person_id, date(2025, 3, 1), date(2025, 4, 2), "email-domain")
+    ]
+    assert staff_periods_from_email_domains(seen=seen, domains=[]) == 0
+
+
 # --------------------------------------------------------------------------- rebuilding from the activities
 
 

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 import time_machine
 
-from accounts.selectors import active_areas_of_persons, area_contributors
 from activities.models import Source
+from api.staff.selectors import active_areas_of_persons, area_contributors
 from contributors.models import Person, StaffPeriod
 from contributors.services import persons_merge
 from conversion_points import contributions

@@ -5,8 +5,8 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from activities.records import read_lines
 from activities.services import activities_ingest
+from baloo_site.lines import read_lines
 
 
 class Command(BaseCommand):

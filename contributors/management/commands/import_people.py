@@ -2,7 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from activities.records import read_lines
+from baloo_site.lines import read_lines
 from contributors.directory import people_directory_import
 
 MAX_RECORD_BYTES = 100_000

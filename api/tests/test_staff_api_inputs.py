@@ -162,3 +162,14 @@ def test_a_people_search_too_long_is_refused_by_name(staff_api, community):
     assert answer.status_code == 400 and answer.json() == {"q": "Search for at most 320 characters."}
     assert export.status_code == 400 and export.content.decode().splitlines() == ["error", "q: Search for at most 320 characters."]
     assert not AuthAudit.objects.filter(action="export").exists()
+
+
+def test_a_filter_given_twice_counts_by_its_last_value(staff_api, community):
+    """As `request.query_params.get` reads a parameter, so do the FilterSets (api/query.py)."""
+    last_good = staff_api.get("/api/v1/staff/activities/?person=abc&person=" + str(community.pk))
+    last_bad = staff_api.get("/api/v1/staff/activities/?person=" + str(community.pk) + "&person=abc")
+    flags = staff_api.get("/api/v1/staff/people/?staff=maybe&staff=false")
+
+    assert last_good.status_code == 200 and len(last_good.json()["results"]) == 1
+    assert last_bad.status_code == 400 and last_bad.json() == {"person": "Give a number."}
+    assert flags.status_code == 200 and [p["display_name"] for p in flags.json()["results"]] == ["Ann Example"]

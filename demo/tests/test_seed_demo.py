@@ -6,11 +6,11 @@ from django.core.management import call_command
 from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 
-from activities.demo import demo_end_date, demo_records
 from activities.models import Activity, Source
 from contributors.models import Identity, Person, PlaceholderAccount, StaffPeriod
 from contributors.placeholders import counted
 from conversion_points.models import Area, ConversionPoint
+from demo.generator import demo_end_date, demo_records
 
 PEOPLE = 300
 

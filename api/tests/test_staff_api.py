@@ -1,135 +1,23 @@
-"""Roles and object-level rules in the admin and the staff API; tokens, exports, the de-duplication check."""
+"""The staff API as staff and builders use it: an area's contributors, people, activities, exports, the
+de-duplication check; bad parameters, unknown objects, the schema. (Roles in the admin and API tokens:
+accounts/tests/test_permissions.py.)"""
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.test import Client
-from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
 from accounts.models import AuthAudit
-from accounts.roles import BUILDER, STAFF
-from accounts.services import api_token_create, api_token_revoke, user_roles_apply
-from activities.models import Activity, Source
-from contributors.models import Identity, Person
-from conversion_points.models import Area, ConversionPoint
-from conversion_points.services import conversion_points_approve
+from accounts.tests.worlds import D, at, roles_world
+from activities.models import Activity
 
 pytestmark = pytest.mark.django_db
-
-User = get_user_model()
-D = date(2026, 3, 15)  # a Sunday
-
-
-def at(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def world() -> dict:
-    sumo = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
-    github = Source.objects.create(slug="github-mozilla", kind="github", name="GitHub")
-    support = Area.objects.create(slug="support", name="Support")
-    coding = Area.objects.create(slug="coding", name="Coding")
-    answer = ConversionPoint.objects.create(area=support, slug="sumo-answer", source=sumo, types=["sumo.answer.posted"], name="Answered")
-    pr = ConversionPoint.objects.create(
-        area=coding, slug="gh-pr", source=github, types=["github.pull_request.opened"], container="mozilla/*", name="Opened a PR"
-    )
-    conversion_points_approve(points=[answer, pr], by=None)  # as staff approved them
-    builder_a = User.objects.create_user("builder-a", "a@example.org")
-    builder_b = User.objects.create_user("builder-b", "b@example.org")
-    staff = User.objects.create_user("staffer", "staff@example.org")
-    user_roles_apply(user=builder_a, roles={BUILDER})
-    user_roles_apply(user=builder_b, roles={BUILDER})
-    user_roles_apply(user=staff, roles={STAFF})
-    support.owners.add(builder_a)
-    coding.owners.add(builder_b)
-    support.sources.add(sumo)
-    coding.sources.add(github)
-
-    def person(name: str, *, email: str, username: str | None = None, **flags: bool) -> Person:
-        p = Person.objects.create(display_name=name, **flags)
-        Identity.objects.create(person=p, kind="email", value=email)
-        if username:
-            Identity.objects.create(person=p, kind="username", namespace="github-mozilla", value=username)
-        return p
-
-    ann = person("Ann", email="ann@example.org", username="ann")
-    ben = person("Ben", email="ben@example.org")
-    cid = person("Cid", email="cid@example.org")
-    dot = person("Dot", email="dot@example.org")
-    dot.staff_periods.create(origin="admin")  # staff since always
-    bot = person("Bot", email="bot@example.org", is_bot=True)
-    n = iter(range(1000))
-
-    def did(p: Person, source: Source, kind: str, day: date, container: str = "") -> None:
-        identity = p.identities.order_by("kind").first()
-        Activity.objects.create(source=source, external_id=f"x{next(n)}", type=kind, occurred_at=at(day), identity=identity, container=container)
-
-    did(ann, sumo, "sumo.answer.posted", D - timedelta(days=3))  # new this week
-    did(ben, sumo, "sumo.answer.posted", D - timedelta(days=200))  # active, not new
-    did(cid, sumo, "sumo.answer.posted", D - timedelta(days=368))  # active at D-7, lapsed at D
-    did(dot, sumo, "sumo.answer.posted", D - timedelta(days=10))  # staff
-    did(bot, sumo, "sumo.answer.posted", D - timedelta(days=10))  # never counts
-    did(ann, github, "github.pull_request.opened", D - timedelta(days=30), "mozilla/kitsune")
-    did(ben, github, "github.pull_request.opened", D - timedelta(days=30), "elsewhere/repo")  # container does not match
-    return locals()
-
-
-def as_user(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-# --------------------------------------------------------------------------- admin
-
-def test_builder_sees_and_edits_only_their_areas_in_the_admin(world: dict) -> None:
-    client = as_user(world["builder_a"])
-    answer, pr, coding = world["answer"], world["pr"], world["coding"]
-
-    points = client.get("/admin/conversion_points/conversionpoint/")
-    areas = client.get("/admin/conversion_points/area/")
-
-    assert [p.slug for p in points.context["cl"].result_list] == ["sumo-answer"]
-    assert [a.slug for a in areas.context["cl"].result_list] == ["support"]
-    assert client.get(f"/admin/conversion_points/conversionpoint/{answer.pk}/change/").status_code == 200
-    # Another builder's area and rules answer as if they did not exist, and cannot be changed.
-    assert client.get(f"/admin/conversion_points/conversionpoint/{pr.pk}/change/").status_code == 302
-    assert client.get(f"/admin/conversion_points/area/{coding.pk}/change/").status_code == 302
-    client.post(f"/admin/conversion_points/conversionpoint/{pr.pk}/delete/", {"post": "yes"})
-    assert ConversionPoint.objects.filter(pk=pr.pk).exists()
-    # A new point cannot be put in another builder's area.
-    response = client.post(
-        "/admin/conversion_points/conversionpoint/add/",
-        {"area": coding.pk, "slug": "sneaky", "name_en": "Sneaky", "level": "active", "enabled": "on",
-         "source": world["github"].pk, "types": '["github.issue.opened"]', "container": "*"},
-    )
-    assert response.status_code == 200 and "area" in response.context["adminform"].form.errors
-    assert not ConversionPoint.objects.filter(slug="sneaky").exists()
-    # No people, no sources to edit, no owners to hand out.
-    assert client.get("/admin/contributors/person/").status_code == 403
-    assert client.get(f"/admin/activities/source/{world['sumo'].pk}/change/").status_code == 200
-    page = client.get(f"/admin/conversion_points/area/{world['support'].pk}/change/")
-    assert "owners" not in page.context["adminform"].form.fields
-
-
-def test_staff_see_every_area_read_only_and_the_people(world: dict) -> None:
-    client = as_user(world["staff"])
-
-    points = client.get("/admin/conversion_points/conversionpoint/")
-    page = client.get(f"/admin/conversion_points/conversionpoint/{world['pr'].pk}/change/")
-
-    assert {p.slug for p in points.context["cl"].result_list} == {"sumo-answer", "gh-pr"}
-    assert page.status_code == 200 and not page.context["has_change_permission"]
-    assert client.get("/admin/contributors/person/").status_code == 200
-
-
-def test_contributors_have_no_admin(world: dict) -> None:
-    user = User.objects.create_user("someone", "someone@example.org")
-    assert as_user(user).get("/admin/").status_code == 302
+    return roles_world()
 
 
 # --------------------------------------------------------------------------- API: area contributors
@@ -163,23 +51,7 @@ def test_builder_cannot_see_another_areas_contributors(world: dict) -> None:
     assert [c["display_name"] for c in coding["results"]] == ["Ann"]
 
 
-# --------------------------------------------------------------------------- API: tokens, people, activities, exports
-
-def test_api_tokens_authenticate_until_revoked(world: dict) -> None:
-    token, secret = api_token_create(user=world["staff"], name="BI export")
-    api = APIClient()
-
-    ok = api.get("/api/v1/staff/people/", HTTP_AUTHORIZATION=f"Token {secret}")
-    also_bearer = api.get("/api/v1/staff/people/", HTTP_AUTHORIZATION=f"Bearer {secret}")
-    api_token_revoke(token=token)
-    revoked = api.get("/api/v1/staff/people/", HTTP_AUTHORIZATION=f"Token {secret}")
-
-    assert ok.status_code == 200 and also_bearer.status_code == 200
-    assert revoked.status_code == 401
-    assert ok.json()["count"] == 5 and {i["value"] for i in ok.json()["results"][0]["identities"]} == {"ann@example.org", "ann"}
-    assert AuthAudit.objects.filter(action__in=["token-created", "token-revoked"]).count() == 2
-    assert token.token_hash != secret and not AuthAudit.objects.filter(details__icontains=secret).exists()
-
+# --------------------------------------------------------------------------- people, activities, exports, de-duplication
 
 def test_people_and_activities_filter_paginate_and_export(world: dict) -> None:
     api = APIClient()
@@ -338,40 +210,3 @@ def test_openapi_describes_the_staff_api_and_its_authentication() -> None:
     assert all("400" in operation["responses"] for operation in staff_operations)
     assert schema["paths"]["/api/v1/staff/people/{id}/"]["get"]["responses"]["404"]["content"]["application/json"]
     assert schema["components"]["schemas"]["Identity"]["properties"]["source"]["nullable"]
-
-
-def test_staff_create_their_own_api_token_in_the_admin(world: dict) -> None:
-    client = as_user(world["staff"])
-
-    response = client.post("/admin/accounts/apitoken/add/", {"name": "BI export"}, follow=True)
-
-    token = world["staff"].api_tokens.get()
-    shown = [str(m) for m in response.context["messages"]]
-    assert token.name == "BI export" and any(token.prefix in m for m in shown)
-    assert client.get("/admin/accounts/authaudit/").status_code == 200
-
-
-@pytest.mark.parametrize(
-    ("day", "time"),
-    [("0001-01-01", "00:00:00"), ("9999-12-31", "23:59:59"), ("1969-12-31", "23:00:00"), ("0000-00-00", "00:00"), ("2026-02-30", "25:61")],
-)
-def test_a_token_expiry_the_calendar_cannot_hold_is_refused_in_the_form(world: dict, settings, day: str, time: str) -> None:
-    """Year 1 in a zone east of UTC answered 500, or was stored as a BC moment on PostgreSQL, after
-    which every administrator's token list answered 500."""
-    settings.TIME_ZONE = "Europe/Berlin"
-    client = as_user(world["staff"])
-
-    response = client.post("/admin/accounts/apitoken/add/", {"name": "far", "expires_at_0": day, "expires_at_1": time})
-
-    assert response.status_code == 200 and not world["staff"].api_tokens.exists()
-    assert "expires_at" in response.context["adminform"].form.errors
-    assert client.get("/admin/accounts/apitoken/").status_code == 200
-
-
-def test_a_token_expiring_next_month_is_created(world: dict) -> None:
-    client = as_user(world["staff"])
-    day = (timezone.now() + timedelta(days=30)).date().isoformat()
-
-    client.post("/admin/accounts/apitoken/add/", {"name": "soon", "expires_at_0": day, "expires_at_1": "12:00:00"})
-
-    assert world["staff"].api_tokens.get().expires_at.date().isoformat() == day

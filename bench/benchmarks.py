@@ -1,0 +1,264 @@
+"""The benchmarks ``make bench`` runs, in order, each with what it needs run before it.
+
+Adding a benchmark: write ``def bench_x(ctx) -> dict`` decorated with
+``@benchmark("x", "what it measures", requires=("import",))`` (see bench/run.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import generate  # bench/generate.py, next to this file
+from harness import BENCH_DIR, DATA_DIR, ROOT, BenchError, Context, parse_counts
+
+GOAL_IMPORT_RPS = 50_000
+
+BENCH_SOURCES = [
+    {
+        "slug": "bench-github",
+        "kind": "github",
+        "name": "GitHub (benchmark)",
+        "base_url": "https://api.github.com",
+        "options": {},
+        "token_env": "",
+        "schedule_minutes": 0,
+    },
+    {
+        "slug": "bench-bugzilla",
+        "kind": "bugzilla",
+        "name": "Bugzilla (benchmark)",
+        "base_url": "https://bugzilla.mozilla.org",
+        "options": {},
+        "token_env": "",
+        "schedule_minutes": 0,
+    },
+    {
+        "slug": "bench-sumo",
+        "kind": "sumo",
+        "name": "SUMO (benchmark)",
+        "base_url": "https://support.mozilla.org",
+        "options": {},
+        "token_env": "",
+        "schedule_minutes": 0,
+    },
+]
+
+
+# --------------------------------------------------------------------------- registry
+
+
+@dataclass
+class Benchmark:
+    name: str
+    description: str
+    func: Callable[[Context], dict]
+    requires: tuple[str, ...] = ()
+
+
+BENCHMARKS: dict[str, Benchmark] = {}
+
+
+def benchmark(name: str, description: str, requires: tuple[str, ...] = ()):
+    def register(func):
+        BENCHMARKS[name] = Benchmark(name, description, func, requires)
+        return func
+
+    return register
+
+
+def plan(selected: list[str]) -> list[str]:
+    order: list[str] = []
+
+    def add(name: str) -> None:
+        for dep in BENCHMARKS[name].requires:
+            add(dep)
+        if name not in order:
+            order.append(name)
+
+    for name in selected:
+        add(name)
+    return order
+
+
+# --------------------------------------------------------------------------- benchmarks
+
+
+@benchmark("import", "fresh database: migrate, create the sources, time `import_activities FILE`")
+def bench_import(ctx: Context) -> dict:
+    if not ctx.has_command("import_activities"):
+        raise BenchError(
+            "manage.py import_activities does not exist yet (activities/management/commands/import_activities.py)"
+        )
+    dataset = ctx.ensure_dataset()
+    records = ctx.args.records
+
+    print(f"  recreating database {ctx.db_name!r} and migrating…")
+    ctx.recreate_database()
+    ctx.manage("migrate", "--noinput", echo=False)
+
+    import_args = ["import_activities", str(dataset)]
+    if ctx.has_command("load_config"):
+        config = DATA_DIR / "bench-config.json"
+        config.write_text(json.dumps({"sources": BENCH_SOURCES, "areas": []}, indent=2) + "\n")
+        ctx.manage("load_config", str(config), echo=False)
+        how_sources = "load_config"
+    else:
+        import_args.append("--create-sources")
+        how_sources = "--create-sources"
+
+    profile = DATA_DIR / f"import-{records}.prof" if ctx.args.profile else None
+    print(f"  importing {dataset.name} ({records:,} records, sources via {how_sources})…")
+    run = ctx.manage(*import_args, profile=profile, statements=ctx.args.pg_statements)
+    counts = ctx.counts()
+    printed = parse_counts(run.stdout + "\n" + run.stderr)
+    result = {
+        "records": records,
+        "seconds": run.wall,
+        "records_per_s": records / run.wall,
+        "client_cpu_s": run.cpu,
+        "postgres_active_s": run.pg_active,
+        "printed": printed,
+        **counts,
+        "identities_by_kind": dict(
+            ctx.rows("SELECT kind, count(*) FROM contributors_identity GROUP BY kind ORDER BY kind")
+        ),
+        "database_size": ctx.scalar("SELECT pg_size_pretty(pg_database_size(current_database()))"),
+        "goal_records_per_s": GOAL_IMPORT_RPS,
+        "goal_met": records / run.wall >= GOAL_IMPORT_RPS,
+        "profiled": bool(profile),
+    }
+    if profile:
+        result["profile"] = str(profile)
+    if run.statements is not None:
+        result["pg_statements"] = run.statements
+    if counts["activities"] != records - printed.get("rejected", 0):
+        result["warning"] = (
+            f"{counts['activities']:,} activities stored for {records:,} records ({printed.get('rejected', 0):,} rejected)"
+        )
+    return result
+
+
+@benchmark("reimport", "the same file again: must create nothing", requires=("import",))
+def bench_reimport(ctx: Context) -> dict:
+    dataset = ctx.ensure_dataset()
+    records = ctx.args.records
+    before = ctx.counts()
+    print(f"  re-importing {dataset.name}…")
+    run = ctx.manage("import_activities", str(dataset), statements=ctx.args.pg_statements)
+    after = ctx.counts()
+    printed = parse_counts(run.stdout + "\n" + run.stderr)
+    created = {k: after[k] - before[k] for k in after}
+    result = {
+        "records": records,
+        "seconds": run.wall,
+        "records_per_s": records / run.wall,
+        "client_cpu_s": run.cpu,
+        "postgres_active_s": run.pg_active,
+        "printed": printed,
+        "created_activities": created["activities"],
+        "created_persons": created["persons"],
+        "created_identities": created["identities"],
+        "goal_met": created["activities"] == 0 and printed.get("created", 0) == 0,
+    }
+    if run.statements is not None:
+        result["pg_statements"] = run.statements
+    return result
+
+
+@benchmark("directory", "import a people directory for every person of the data set (≤ 30 s)", requires=("import",))
+def bench_directory(ctx: Context) -> dict:
+    people = ctx.args.people or generate.default_people(ctx.args.records)
+    path = generate.ensure_directory(people)
+    before = ctx.counts()
+    print(f"  importing the people directory {path.name} ({people:,} records)…")
+    run = ctx.manage("import_people", str(path), statements=ctx.args.pg_statements)
+    after = ctx.counts()
+    printed = parse_counts(run.stdout + "\n" + run.stderr)
+    result = {
+        "records": people,
+        "seconds": run.wall,
+        "records_per_s": people / run.wall,
+        "client_cpu_s": run.cpu,
+        "postgres_active_s": run.pg_active,
+        "printed": printed,
+        "persons_before": before["persons"],
+        "persons_after": after["persons"],
+        "staff": ctx.scalar("SELECT count(DISTINCT person_id) FROM contributors_staffperiod"),
+        "goal_seconds": 30,
+        "goal_met": run.wall <= 30,
+    }
+    if run.statements is not None:
+        result["pg_statements"] = run.statements
+    return result
+
+
+@benchmark("load", "gunicorn on loopback with the demo data: wrk on the home page and the summary API (bench/load.py)")
+def bench_load(ctx: Context) -> dict:
+    import load  # bench/load.py, next to this file
+
+    if shutil.which("wrk") is None:
+        return {"skipped": "wrk is not installed (apt-get install -y wrk); the other benchmarks still run"}
+
+    result = load.run(parts=["pages"], duration=ctx.args.load_seconds, connections=16, clients=8, batches=10, size=100)
+    pages = result["pages"]
+    return {"cores": result["cores"], "gunicorn": result["gunicorn"], **{name: pages[name] for name in pages},
+            "goal_met": all(page["goal_met"] for page in pages.values())}
+
+
+@benchmark("push", "the push API under 8 concurrent clients sending 100-record batches: throughput, nothing lost or doubled")
+def bench_push(ctx: Context) -> dict:
+    import load  # bench/load.py, next to this file
+
+    result = load.run(parts=["push"], duration=0, connections=0, clients=8, batches=10, size=100)
+    return {"cores": result["cores"], "gunicorn": result["gunicorn"], **result["push"]}
+
+
+@benchmark(
+    "identities",
+    "identity resolution alone: the actors of every record resolved into an empty people table (≤ 30 s)",
+    requires=("import",),
+)
+def bench_identities(ctx: Context) -> dict:
+    dataset = ctx.ensure_dataset()
+    print(f"  resolving the actors of {dataset.name} (reading and checking the records is not timed)…")
+    proc = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "identities.py"), str(dataset)],
+        cwd=ROOT,
+        env=ctx.env(),
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError("bench/identities.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["goal_seconds"] = 30
+    result["goal_met"] = result["seconds"] <= 30
+    # The people table is rebuilt from scratch here: the directory benchmark needs a fresh import.
+    return result
+
+
+@benchmark(
+    "asof",
+    "as-of-today summary: the SQL count a request paid after each recompute, now counted in the run; first request, then cached",
+)
+def bench_asof(ctx: Context) -> dict:
+    """bench/asof.py in a database of its own (this one's name + `_asof`), at --records activities."""
+    url = urlparse(ctx.db_url)
+    own = url._replace(path=f"/{ctx.db_name}_asof").geturl()
+    proc = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "asof.py"), "--activities", str(ctx.args.records)],
+        cwd=ROOT,
+        env={**ctx.env(), "BENCH_ASOF_DATABASE_URL": own, "DATABASE_URL": own},
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError("bench/asof.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
+    output = proc.stdout
+    return json.loads(output[output.index("{\n") :])

@@ -1,0 +1,52 @@
+"""`seed_demo [--people N]`: fill an empty database with an invented, realistic demo community."""
+
+import time
+
+from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
+
+from activities.models import Source
+from contributors.models import Person, StaffPeriod
+from contributors.placeholders import counted, persons_not_counted
+from conversion_points.models import Area
+from demo.generator import DEMO_PEOPLE
+from demo.services import demo_seed
+
+
+class Command(BaseCommand):
+    help = (
+        "Fill an empty database with an invented demo community: GitHub, Bugzilla and SUMO sources, "
+        "six areas with conversion points, and three years of activity up to last Sunday."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--people",
+            type=int,
+            default=DEMO_PEOPLE,
+            help=f"How many people the community has (default {DEMO_PEOPLE}).",
+        )
+
+    def handle(self, *args, people: int, **options) -> None:
+        started = time.monotonic()
+        seeded = demo_seed(today=timezone.now().date(), people=people)
+        if seeded.skipped:
+            self.stdout.write(
+                "This database already holds activities, so the demo stays out of the way. "
+                "Start from an empty database to see the demo community."
+            )
+            return
+        for rejection in seeded.rejected[:5]:
+            self.stderr.write(f"record {rejection.position}: {rejection.reason}")
+        staff = StaffPeriod.objects.values("person").distinct().count()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo community ready in {time.monotonic() - started:.0f} s, up to Sunday {seeded.end.isoformat()}:\n"
+                f"  sources: {Source.objects.count()}\n"
+                f"  areas: {Area.objects.count()}\n"
+                f"  people: {Person.objects.filter(counted('pk')).count()} "
+                f"({staff} staff; {persons_not_counted().count()} bots and placeholder accounts not counted)\n"
+                f"  activities: {seeded.created}"
+                + (f" ({len(seeded.rejected)} records rejected)" if seeded.rejected else "")
+            )
+        )

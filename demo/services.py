@@ -1,0 +1,93 @@
+"""Seeding the demo community: its configuration and records go in through the services everything else uses.
+
+`demo_seed` loads `demo/config.json` with `config_load` (as `load_config` does), stores the
+generator's records with `activities_ingest` (as an import does), gives the demo's staff their
+periods with `staff_periods_from_email_domains`, and counts the community once.
+"""
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from itertools import islice
+from pathlib import Path
+
+from django.db import transaction
+
+from activities.keys import email_key
+from activities.models import Activity
+from activities.services import Rejection, activities_ingest
+from contributors.models import Identity
+from contributors.staff import staff_periods_from_email_domains
+from conversion_points.metrics import metrics_recompute
+from conversion_points.services import config_load
+
+from .generator import DEMO_PEOPLE, STAFF_DOMAIN, demo_end_date, demo_records
+
+CONFIG_PATH = Path(__file__).resolve().parent / "config.json"
+BATCH_SIZE = 10_000
+
+
+@dataclass
+class DemoSeeded:
+    """What `demo_seed` did: nothing when the database already held activities (`skipped`)."""
+
+    skipped: bool = False
+    end: date | None = None
+    created: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def demo_config() -> dict:
+    """The demo's sources, areas and conversion points: `demo/config.json`, a configuration-as-code file."""
+    with CONFIG_PATH.open(encoding="utf-8") as stream:
+        return json.load(stream)
+
+
+def demo_seed(*, today: date, people: int = DEMO_PEOPLE) -> DemoSeeded:
+    """Fill an empty database with the demo community of `people` humans, up to the last complete
+    week before `today`, and count it. A database that already holds activities is left alone.
+
+    The demo's staff are those with an address on its own staff domain (`STAFF_DOMAIN`), for the
+    days from their first to their last record naming it: the same periods a deployment listing
+    that domain in `STAFF_EMAIL_DOMAINS` would get, without it being listed.
+    """
+    if Activity.objects.exists():
+        return DemoSeeded(skipped=True)
+    end = demo_end_date(today)
+    with transaction.atomic():
+        config_load(config=demo_config())
+        staff_addresses: dict[int, tuple[str, datetime]] = {}
+        records = enumerate(_noting_staff_addresses(demo_records(end=end, people=people), staff_addresses))
+        seeded = DemoSeeded(end=end)
+        while batch := list(islice(records, BATCH_SIZE)):
+            result = activities_ingest(records=batch)
+            seeded.created += result.created
+            seeded.rejected.extend(result.rejected)
+        for rejection in seeded.rejected:
+            staff_addresses.pop(rejection.position, None)
+        _staff_periods_from(staff_addresses.values())
+    # Count the demo community right away, so the dashboard shows it on the first visit.
+    metrics_recompute()
+    return seeded
+
+
+def _noting_staff_addresses(records: Iterator[dict], noted: dict[int, tuple[str, datetime]]) -> Iterator[dict]:
+    """The records as they are, noting by position each one's address on the staff domain and its moment."""
+    for position, record in enumerate(records):
+        email = record["actor"].get("email", "")
+        if email.endswith(f"@{STAFF_DOMAIN}"):
+            noted[position] = (email, datetime.fromisoformat(record["occurred_at"]))
+        yield record
+
+
+def _staff_periods_from(addresses: Iterable[tuple[str, datetime]]) -> None:
+    """Staff periods from the stored records naming a staff address, each seen under the address's identity."""
+    seen = []
+    identity_of: dict[str, int] = {}
+    for email, moment in addresses:
+        key = email_key(email)
+        if key[2] not in identity_of:
+            identity_of[key[2]] = Identity.objects.by_key(key).values_list("pk", flat=True).get()
+        seen.append((identity_of[key[2]], key[2], moment))
+    staff_periods_from_email_domains(seen=seen, domains=[STAFF_DOMAIN])
