@@ -30,7 +30,9 @@ from mozilla_django_oidc.auth import OIDCAuthenticationBackend, default_username
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication
 from rest_framework import authentication, exceptions, status
 
-from contributors.keys import email_lowercase, sign_in_email_key
+from activities.keys import sign_in_email_key
+from baloo_site.emails import email_lowercase
+from baloo_site.sign_in import oidc_enabled
 from contributors.models import Identity
 from contributors.placeholders import counted
 from contributors.services import excluded_values
@@ -123,7 +125,7 @@ class OIDCBackend(OIDCAuthenticationBackend):
         self.request = None
 
     def authenticate(self, request: Any, **kwargs: Any):
-        if not oidc.oidc_enabled():
+        if not oidc_enabled():
             return None
         return super().authenticate(request, **kwargs)
 
@@ -322,7 +324,7 @@ def roles_confirmed_recently(user: Any) -> bool:
     set `last_login`) within BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS. Roles live at the provider: a token
     must not keep the rights of someone demoted there who simply never signs in again."""
     days = settings.BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS
-    if not oidc.oidc_enabled() or not days:
+    if not oidc_enabled() or not days:
         return True
     return user.last_login is not None and user.last_login >= timezone.now() - timedelta(days=days)
 
@@ -366,7 +368,7 @@ class OIDCBearerAuthentication(OIDCAuthentication):
         self.backend = backend or OIDCBackend()
 
     def authenticate(self, request: Any):
-        if not oidc.oidc_enabled():
+        if not oidc_enabled():
             return None
         token = self.get_access_token(request)
         if not token or token.startswith(TOKEN_PREFIX):

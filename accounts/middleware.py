@@ -30,6 +30,8 @@ from django.utils.translation import gettext as _
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.middleware import SessionRefresh as BaseSessionRefresh
 
+from baloo_site.sign_in import oidc_enabled
+
 from . import oidc
 
 logger = logging.getLogger(__name__)
@@ -77,7 +79,7 @@ class SessionRefresh(BaseSessionRefresh):
         pass
 
     def process_request(self, request: HttpRequest) -> HttpResponse | None:
-        if not oidc.oidc_enabled():
+        if not oidc_enabled():
             return None
         self._read_settings()
         api = request.path.startswith(STAFF_API) and "HTTP_AUTHORIZATION" not in request.META

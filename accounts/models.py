@@ -57,6 +57,9 @@ class AuthAudit(models.Model):
     ip = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
 
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("email", "details")
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("sign-in and access audit entry")

@@ -58,14 +58,6 @@ _cache: dict[str, tuple[float, dict]] = {}
 _lock = threading.Lock()
 
 
-def oidc_enabled() -> bool:
-    """Single sign-on is on when a client id and the provider (issuer or endpoints) are configured."""
-    return bool(
-        getattr(settings, "OIDC_RP_CLIENT_ID", "")
-        and (getattr(settings, "OIDC_OP_ISSUER", "") or getattr(settings, "OIDC_OP_AUTHORIZATION_ENDPOINT", ""))
-    )
-
-
 def discovery_document(issuer: str) -> dict:
     """The provider's discovery document (cached), checked to be for this issuer."""
     issuer = issuer.rstrip("/")

@@ -17,34 +17,11 @@ from rest_framework.permissions import BasePermission
 from activities.models import Activity
 from contributors.models import Identity, Person
 from conversion_points.contributions import persons_with_contribution_dates
-from conversion_points.models import Area, ConversionPoint
+from conversion_points.models import ConversionPoint
+from conversion_points.owners import areas_for, sees_all_areas
 from conversion_points.rules import COUNTED_LEVELS
 
-from .roles import BUILDER_GROUP
 from .selectors import contributions_of_areas
-
-ALL_AREAS_PERMISSION = "accounts.view_all_areas"
-
-
-def sees_all_areas(user: Any) -> bool:
-    """Administrators and staff see every area; anyone else only the areas they own."""
-    return bool(user and user.is_active and user.has_perm(ALL_AREAS_PERMISSION))
-
-
-def areas_for(user: Any) -> QuerySet[Area]:
-    """The areas whose rules and contributors `user` may see.
-
-    Owning an area counts only while the user holds the community builder role: the provider
-    decides the role, so a builder removed from the group at the provider loses her areas at her
-    next sign-in or session check, even while an administrator has not yet removed her as owner.
-    """
-    if sees_all_areas(user):
-        return Area.objects.all()
-    if not user or not user.is_authenticated or not user.is_active:
-        return Area.objects.none()
-    if not user.groups.filter(name=BUILDER_GROUP).exists():
-        return Area.objects.none()
-    return Area.objects.filter(owners=user)
 
 
 def people_for(user: Any) -> QuerySet[Person]:

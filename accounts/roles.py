@@ -18,6 +18,8 @@ from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.db.models import Q
 
+from conversion_points.owners import BUILDER_GROUP
+
 ADMIN = "admin"
 STAFF = "staff"
 BUILDER = "builder"
@@ -25,8 +27,7 @@ CONTRIBUTOR = "contributor"
 ROLES = (ADMIN, STAFF, BUILDER, CONTRIBUTOR)
 
 # Group names are data (they show in the admin as they are), so they are not translated.
-STAFF_GROUP = "Baloo staff"
-BUILDER_GROUP = "Community builders"
+STAFF_GROUP = "Baloo staff"  # the builders' group is named with area ownership (conversion_points.owners)
 MANAGED_GROUPS = {STAFF: STAFF_GROUP, BUILDER: BUILDER_GROUP}
 
 ALL = ("add", "change", "delete", "view")

@@ -30,6 +30,8 @@ from django.views.decorators.http import require_http_methods
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView as BaseCallbackView
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView as BaseAuthenticationRequestView
 
+from baloo_site.sign_in import oidc_enabled
+
 from . import oidc
 from .oidc import SignInFailed, SignInRefused
 
@@ -146,7 +148,7 @@ def _problem(
         context = {
             "title": str(title),
             "message": str(message) % params if params else str(message),
-            "sign_in_url": _sign_in_url() if sign_in and oidc.oidc_enabled() else "",
+            "sign_in_url": _sign_in_url() if sign_in and oidc_enabled() else "",
         }
         return render(request, "accounts/sign_in_problem.html", context, status=status)
 
@@ -175,7 +177,7 @@ class OIDCAuthenticationRequestView(BaseAuthenticationRequestView):
         super(BaseAuthenticationRequestView, self).__init__(*args, **kwargs)
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not oidc.oidc_enabled():
+        if not oidc_enabled():
             raise Http404
         try:
             self.OIDC_OP_AUTH_ENDPOINT = oidc.endpoint("OIDC_OP_AUTHORIZATION_ENDPOINT")
@@ -244,7 +246,7 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     user = request.user
     if user.is_authenticated and user.is_active and user.is_staff:
         return HttpResponseRedirect(next_url)
-    sso = oidc.oidc_enabled()
+    sso = oidc_enabled()
     sso_url = f"{reverse('oidc_authentication_init')}?{urlencode({'next': next_url})}" if sso else ""
     if user.is_authenticated and not settings.BALOO_PASSWORD_LOGIN:
         # Signing in again would give the same roles: say so rather than loop through the provider.
@@ -291,7 +293,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
             return render(request, "accounts/sign_out.html")
     after = settings.LOGOUT_REDIRECT_URL or "/"
     if request.user.is_authenticated:
-        if oidc.oidc_enabled() and request.session.get(BACKEND_SESSION_KEY, "").endswith("OIDCBackend"):
+        if oidc_enabled() and request.session.get(BACKEND_SESSION_KEY, "").endswith("OIDCBackend"):
             after = oidc.provider_logout_url(request)
         auth.logout(request)
     return HttpResponseRedirect(after)

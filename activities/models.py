@@ -214,6 +214,9 @@ class Activity(models.Model):
 
     objects = ActivityQuerySet.as_manager()
 
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("title", "url", "data")
+
     class Meta:
         ordering = ["-occurred_at"]
         verbose_name = _("activity")
@@ -288,6 +291,9 @@ class SyncRun(models.Model):
     rejections = models.JSONField(_("rejection samples"), default=list, blank=True, help_text=_("The first rejected records and why."))
     error = models.TextField(_("error"), blank=True)
     resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True, help_text=_("After a rate limit: when the sync continues."))
+
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("rejections", "error")
 
     class Meta:
         ordering = ["-started_at"]

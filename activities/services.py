@@ -14,10 +14,9 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.utils import timezone
 
 from baloo_site.bulk import copy_from_text, copy_rows, copy_text, cycle_collector_paused, is_postgresql, text_array
-from contributors.keys import EMAIL, UID, USERNAME, github_noreply_keys
-from contributors.services import Actor, ResolvedActors
-from contributors.staff import staff_email_domains, staff_periods_from_email_domains
 
+from .actors import Actor, ActorResolver, actor_resolver
+from .keys import EMAIL, UID, USERNAME, github_noreply_keys
 from .models import Activity, RejectedItem, Source
 from .records import ActivityRecord, RecordError, record_parse
 from .signals import activities_stored
@@ -116,7 +115,7 @@ def _ingest(
     result = IngestResult()
     iterator = iter(records)
     sources = {source.slug: source for source in Source.objects.all()}
-    resolved = ResolvedActors()
+    resolved = actor_resolver()
     repeats = _Repeats()
     batches = iter(lambda: list(islice(iterator, batch_size)), [])
     first, second = next(batches, None), next(batches, None)
@@ -147,7 +146,7 @@ def _ingest_in_stages(
     *,
     sources: dict[str, Source],
     create_sources: bool,
-    resolved: ResolvedActors,
+    resolved: ActorResolver,
     repeats: "_Repeats",
     links_accounts: bool,
 ) -> IngestResult:
@@ -172,7 +171,9 @@ def _ingest_in_stages(
                 resolving = resolver.submit(
                     _in_thread, failed, _resolve_and_write_rows, prepared, sources=known, resolved=resolved
                 )
-                writing = writer.submit(_in_thread, failed, _write_resolved, prepared, resolving, repeats=repeats)
+                writing = writer.submit(
+                    _in_thread, failed, _write_resolved, prepared, resolving, repeats=repeats, resolved=resolved
+                )
                 in_flight.append((resolving, writing))
                 while len(in_flight) > 2:
                     result.add(in_flight.popleft()[1].result())
@@ -234,7 +235,7 @@ def _prepare_batch(
 
 
 def _store_batch(
-    prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors, repeats: "_Repeats"
+    prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ActorResolver, repeats: "_Repeats"
 ) -> IngestResult:
     """Resolve identities and insert the activities of one batch, in one transaction."""
     if prepared.valid:
@@ -243,11 +244,11 @@ def _store_batch(
             rows = _rows(prepared, identity_ids, sources)
             created = _insert_activities(rows, repeats)
             _count_inserted(prepared, created)
-            _staff_addresses_seen(prepared, rows, created)
+            _addresses_stored(prepared, rows, created, resolved=resolved)
     return prepared.result
 
 
-def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors) -> list[int]:
+def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ActorResolver) -> list[int]:
     """Resolve the batch's actors to identities (committed with the caller's transaction, or on
     their own): the identity of each valid record."""
     valid = prepared.valid
@@ -265,7 +266,7 @@ def _resolve_batch(prepared: _PreparedBatch, *, sources: dict[str, Source], reso
 
 
 def _resolve_and_write_rows(
-    prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ResolvedActors
+    prepared: _PreparedBatch, *, sources: dict[str, Source], resolved: ActorResolver
 ) -> tuple[list[tuple], str | None]:
     """Resolve a batch's identities (committing them), then write its activity rows and, on
     PostgreSQL, their COPY text in key order (see `_copied`)."""
@@ -273,17 +274,18 @@ def _resolve_and_write_rows(
     return rows, (copy_text(rows, ordered=True) if rows and is_postgresql() else None)
 
 
-def _staff_addresses_seen(prepared: _PreparedBatch, rows: list[tuple], created: int) -> None:
-    """Records naming an address on a staff e-mail domain widen their person's staff period (see
-    `contributors.staff`); only here is the record's address known. `rows` are the valid records'
-    activity rows, `created` how many of them this batch stored.
+def _addresses_stored(prepared: _PreparedBatch, rows: list[tuple], created: int, *, resolved: ActorResolver) -> None:
+    """Records naming an address on an e-mail domain the resolver watches are handed to it once
+    stored (a staff domain widens the person's staff period, see `contributors.staff`); only here is
+    the record's address known. `rows` are the valid records' activity rows, `created` how many of
+    them this batch stored.
 
     Only a record this batch stored widens a period: one already there (a re-push, perhaps with
     another date or actor) changes nothing, or anyone holding a push token could re-date a
     person's staff period. When some rows were not stored, the batch's candidates are checked
     against the table: stored by this ingestion (its `ingested_at`), for the record's identity and
     on the record's day."""
-    domains = staff_email_domains()
+    domains = resolved.watched_email_domains()
     if not domains:
         return
     candidates = [
@@ -307,7 +309,7 @@ def _staff_addresses_seen(prepared: _PreparedBatch, rows: list[tuple], created: 
             and s[0] == c[2]
             and s[1].astimezone(UTC).date() == c[4].astimezone(UTC).date()
         ]
-    staff_periods_from_email_domains(seen=[(identity_id, email, moment) for _s, _e, identity_id, email, moment in candidates])
+    resolved.emails_stored(seen=[(identity_id, email, moment) for _s, _e, identity_id, email, moment in candidates])
 
 
 def _count_inserted(prepared: _PreparedBatch, created: int) -> None:
@@ -326,7 +328,9 @@ def _in_thread(failed: threading.Event, func, *args, **kwargs):
         raise
 
 
-def _write_resolved(prepared: _PreparedBatch, resolving: Future, repeats: "_Repeats") -> IngestResult:
+def _write_resolved(
+    prepared: _PreparedBatch, resolving: Future, repeats: "_Repeats", resolved: ActorResolver
+) -> IngestResult:
     """Insert a batch's activities once its identities are resolved and its rows written (a
     failure there is raised)."""
     rows, text = resolving.result()
@@ -334,7 +338,7 @@ def _write_resolved(prepared: _PreparedBatch, resolving: Future, repeats: "_Repe
         with transaction.atomic():
             created = _insert_activities(rows, repeats, text=text)
             _count_inserted(prepared, created)
-            _staff_addresses_seen(prepared, rows, created)
+            _addresses_stored(prepared, rows, created, resolved=resolved)
     return prepared.result
 
 
@@ -351,7 +355,7 @@ def _github_namespaces(sources: dict[str, Source]) -> set[str]:
 
 
 def actor_signature(record: ActivityRecord, *, links_accounts: bool = True) -> tuple:
-    """What makes two records' actors the same actor (`ResolvedActors` knows actors by it): the source
+    """What makes two records' actors the same actor (the resolver knows actors by it): the source
     (its account namespace), the e-mail, user name, uid and bot flag the record gives, and whether
     its author may link accounts (the same keys resolve differently with and without)."""
     return (record.source, record.email, record.username, record.uid, record.is_bot, links_accounts)

@@ -2,7 +2,7 @@
 
 The rule of CONTRACTS §1 (exactly one `@`, no whitespace, whether or not it receives mail) and the
 normalising that identity keys, record checks and sign-in all share. What makes two accounts the
-same account is `contributors.keys`; this module only reads text, so every app can use it.
+same account is `activities.keys`; this module only reads text, so every app can use it.
 """
 
 import re

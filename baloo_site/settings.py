@@ -216,6 +216,9 @@ SPECTACULAR_SETTINGS = {
 # naming one (for communities without a directory; see contributors/staff.py).
 STAFF_EMAIL_DOMAINS = env.list("STAFF_EMAIL_DOMAINS", default=[])
 
+# Identity: the class ingestion asks for the identities of records' actors (activities/actors.py).
+BALOO_ACTOR_RESOLVER = "contributors.services.ResolvedActors"
+
 # Imports: the longest single activity record accepted, in bytes (a larger line is rejected, not read).
 BALOO_MAX_RECORD_BYTES = env.int("BALOO_MAX_RECORD_BYTES", default=1_000_000)
 

@@ -65,8 +65,8 @@ def main() -> None:
     if not args.database_url.startswith("sqlite"):
         call_command("flush", interactive=False, verbosity=0)  # a scratch database: emptied each run
 
+    from activities.keys import email_key
     from activities.services import activities_ingest
-    from contributors.keys import email_key
     from contributors.models import Identity, MergeSuggestion, Person
     from contributors.placeholders import counted
     from contributors.suggestions import suggestions_refresh

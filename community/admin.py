@@ -17,8 +17,8 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, ngettext_lazy
 
+from activities.keys import username_key
 from contributors.claims import ClaimError, account_claim_approve, account_claim_reject, email_claim_approve
-from contributors.keys import username_key
 from contributors.models import AccountClaim, EmailClaim, Identity, Person
 from contributors.selectors import person_for_user
 

@@ -64,6 +64,9 @@ class IntegrationRequest(models.Model):
 
     objects = IntegrationRequestQuerySet.as_manager()
 
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("contact", "what_counts", "public_note", "staff_notes")
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("integration request")

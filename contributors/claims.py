@@ -27,15 +27,15 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from activities.actors import Actor
+from activities.keys import EMAIL, USERNAME, Key, email_key, username_key
 from activities.models import Source
 from baloo_site.emails import is_email
 
-from .keys import EMAIL, USERNAME, Key, email_key, username_key
 from .models import AccountClaim, EmailClaim, Identity, Person, PersonMerge
 from .placeholders import is_placeholder
 from .selectors import person_for_user
 from .services import (
-    Actor,
     blocked_person_pairs,
     excluded_values,
     identities_resolve,

@@ -26,12 +26,12 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
+from activities.keys import Key, email_key, username_key
 from activities.models import Source
 from baloo_site.bulk import insert_rows_returning_ids, update_rows
 from baloo_site.emails import is_email
 from baloo_site.lines import OversizedRecord
 
-from .keys import Key, email_key, username_key
 from .models import Identity, IdentityAudit, Person, StaffPeriod
 from .placeholders import placeholder_keys
 from .services import blocked_person_pairs, identities_existing, merge_allowed, persons_merge_many, resolution_lock

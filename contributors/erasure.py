@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from urllib.parse import unquote
 
+from django.apps import apps
 from django.conf import settings
 from django.core.cache import caches
 from django.db import connection
@@ -212,6 +213,14 @@ def _written(text: str, *, as_json: bool) -> set[str]:
 def _like(text: str, whole: bool) -> str:
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped if whole else f"%{escaped}%"
+
+
+def erasure_targets() -> list[tuple[type[Model], tuple[str, ...]]]:
+    """Every column outside a person's own record that may mention them. Each model says which of
+    its columns may (`erasure_fields`), so this app needs to know none of the others; Django's admin
+    history, a model Baloo does not define, is named here."""
+    targets = [(model, model.erasure_fields) for model in apps.get_models() if getattr(model, "erasure_fields", ())]
+    return [*targets, (apps.get_model("admin", "LogEntry"), ("object_repr", "change_message"))]
 
 
 def traces_erase(*, traces: Traces, targets: Iterable[tuple[type[Model], Sequence[str]]]) -> int:

@@ -4,9 +4,9 @@ from django import forms
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils.translation import gettext_lazy as _
 
+from activities.keys import looks_like_email
 from activities.models import Source
 
-from .keys import looks_like_email
 from .models import EmailClaim
 
 

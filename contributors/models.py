@@ -124,7 +124,7 @@ class StaffPeriod(models.Model):
 
 class IdentityQuerySet(models.QuerySet):
     def by_key(self, key: tuple[str, str, str]) -> IdentityQuerySet:
-        """The identity holding this key — (kind, namespace, value) as `contributors.keys` writes it:
+        """The identity holding this key — (kind, namespace, value) as `activities.keys` writes it:
         at most one, the key being unique."""
         kind, namespace, value = key
         return self.filter(kind=kind, namespace=namespace, value=value)
@@ -198,6 +198,9 @@ class PersonMerge(models.Model):
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
     undone_at = models.DateTimeField(_("undone"), null=True, blank=True)
 
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("reason", "snapshot")
+
     class Meta:
         ordering = ["-created_at"]
         verbose_name = _("person merge")
@@ -221,6 +224,9 @@ class IdentityExclusion(models.Model):
     )
     note = models.CharField(_("why"), max_length=300, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("note",)
 
     class Meta:
         ordering = ["kind", "value"]
@@ -302,6 +308,9 @@ class MergeSuggestion(models.Model):
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
     created_at = models.DateTimeField(_("suggested"), auto_now_add=True)
 
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("reason",)
+
     class Meta:
         ordering = ["status", "-score", "id"]
         verbose_name = _("merge suggestion")
@@ -332,6 +341,9 @@ class IdentityAudit(models.Model):
     details = models.JSONField(_("what"), default=dict, blank=True)
     by = models.ForeignKey("auth.User", verbose_name=_("by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(_("when"), auto_now_add=True)
+
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("reason", "details")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -391,6 +403,9 @@ class EmailClaim(Claim):
     sent_at = models.DateTimeField(_("link sent"), null=True, blank=True)
     confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True)
 
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("email",)
+
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = _("e-mail claim")
@@ -432,6 +447,9 @@ class AccountClaim(Claim):
         settings.AUTH_USER_MODEL, verbose_name=_("decided by"), on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+
+    # Columns that may mention a person: rewritten when one is forgotten (contributors.erasure).
+    erasure_fields = ("username", "evidence", "note")
 
     class Meta:
         ordering = ["status", "-created_at", "-id"]

@@ -25,9 +25,9 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.db.models.expressions import RawSQL
 
+from activities.keys import EMAIL, UID, Key, email_key
 from activities.models import Activity, Source
 
-from .keys import EMAIL, UID, Key, email_key
 from .models import Identity, MergeSuggestion, Person, PlaceholderAccount
 from .signals import people_changed
 
@@ -40,7 +40,7 @@ class PlaceholderMergeError(ValueError):
 
 
 def placeholder_value(kind: str, value: str) -> str:
-    """A value written as its identity key writes it (`contributors.keys`): an e-mail normalised and in
+    """A value written as its identity key writes it (`activities.keys`): an e-mail normalised and in
     lower case, a user name trimmed and case-folded, a uid trimmed."""
     if kind == EMAIL:
         return email_key(value)[2]

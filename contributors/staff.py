@@ -30,9 +30,9 @@ from django.db.models import DateTimeField, Exists, ExpressionWrapper, Max, Min,
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from activities.keys import email_key
 from baloo_site.bulk import is_postgresql
 
-from .keys import email_key
 from .models import Identity, Person, StaffPeriod
 from .signals import people_changed
 

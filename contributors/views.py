@@ -17,12 +17,13 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts import oidc
+from baloo_site.sign_in import oidc_enabled
 from baloo_site.site_url import site_url
+from conversion_points.records import person_record, public_profile
 
 from . import claims
 from .forms import AccountClaimForm, EmailClaimCancelForm, EmailClaimForm, ForgetForm, ProfileForm
-from .selectors import claims_of_user, person_activities, person_export, person_for_user, person_record, public_profile
+from .selectors import claims_of_user, person_activities, person_export, person_for_user
 
 ACTIVITIES_PER_PAGE = 25
 
@@ -63,7 +64,7 @@ def web_link(url: str) -> str:
 
 def sign_in_url(next_url: str) -> str:
     """Single sign-on when it is configured; otherwise the admin's sign-in (development)."""
-    if oidc.oidc_enabled():
+    if oidc_enabled():
         return f"{reverse('oidc_authentication_init')}?{urlencode({'next': next_url})}"
     return f"{reverse('admin_login')}?{urlencode({'next': next_url})}"
 

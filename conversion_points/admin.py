@@ -17,10 +17,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from modeltranslation.admin import TranslationAdmin, TranslationStackedInline
 
-from accounts.permissions import areas_for, sees_all_areas
 from activities.validators import is_activity_type
 
 from .models import Area, ConversionPoint
+from .owners import areas_for, sees_all_areas
 from .selectors import activity_types_seen, conversion_point_preview
 from .services import conversion_point_source_check, conversion_points_approve
 from .signals import rules_changed

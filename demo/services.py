@@ -14,9 +14,9 @@ from pathlib import Path
 
 from django.db import transaction
 
+from activities.keys import email_key
 from activities.models import Activity
 from activities.services import Rejection, activities_ingest
-from contributors.keys import email_key
 from contributors.models import Identity
 from contributors.staff import staff_periods_from_email_domains
 from conversion_points.services import config_load

@@ -19,9 +19,8 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from contributors.keys import email_key
-from contributors.placeholders import placeholder_emails
-
+from ..actors import placeholder_emails
+from ..keys import email_key
 from .base import NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso, later, parse_time, stored_containers, with_query
 from .http import SourceError
 

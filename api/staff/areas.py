@@ -15,9 +15,10 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 
-from accounts.permissions import areas_for, readable_people, sees_all_areas
+from accounts.permissions import readable_people
 from contributors.models import Person
 from conversion_points.models import Area
+from conversion_points.owners import areas_for, sees_all_areas
 
 from ..pagination import StaffPagination
 from ..query import QueryField, Refused, parse_day, query_read

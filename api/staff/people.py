@@ -12,7 +12,7 @@ from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.request import Request
 
 from accounts.permissions import SeesPeople, identities_for, people_for, people_with_contribution_dates, readable_people
-from contributors.keys import email_lowercase
+from baloo_site.emails import email_lowercase
 from contributors.models import Identity, Person, StaffPeriod
 from contributors.staff import staff_on_q
 

@@ -9,8 +9,8 @@ from datetime import date, datetime
 
 from django.db.models import F, Q, QuerySet
 
+from activities.keys import Key, email_key, username_key
 from activities.models import Source
-from contributors.keys import Key, email_key, username_key
 from contributors.models import Identity, Person
 from conversion_points import contributions
 from conversion_points.models import Area, ConversionPoint, Population

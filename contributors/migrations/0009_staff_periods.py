@@ -39,7 +39,7 @@ def email_domain_periods(apps, schema_editor):
     `contributors.staff.email_domain_spans`, kept here as it is today). Running it again changes nothing."""
     from datetime import UTC
 
-    from contributors.keys import email_key
+    from activities.keys import email_key
 
     Activity = apps.get_model("activities", "Activity")
     StaffPeriod = apps.get_model("contributors", "StaffPeriod")

@@ -5,7 +5,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from itertools import combinations
 
-from ..keys import EMAIL, USERNAME
+from activities.keys import EMAIL, USERNAME
+
 from ..models import Identity, MergeSuggestion, Person
 from ..placeholders import counted, placeholder_suggestions_close
 from .signals import (

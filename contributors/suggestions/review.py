@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from ..models import MergeSuggestion, Person
 from ..placeholders import placeholder_persons
-from ..services import UnionFind, blocked_person_pairs, persons_merge, persons_merge_groups, resolution_lock
+from ..services.groups import UnionFind, blocked_person_pairs
+from ..services.merges import persons_merge, persons_merge_groups, resolution_lock
 
 
 def suggestion_accept(*, suggestion: MergeSuggestion, by: AbstractBaseUser | None = None) -> Person:

@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from ..keys import GITHUB_NOREPLY
+from activities.keys import GITHUB_NOREPLY
 
 # Names that say nothing about who someone is.
 GENERIC_NAMES = {

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from accounts.auth import is_known_contributor
+from activities.keys import EMAIL, email_key
 from activities.records import record_parse
 from activities.tests.factories import SourceFactory
 from community.tests.factories import ingest, record
-from contributors.keys import EMAIL, email_key
 from contributors.models import Identity, IdentityExclusion, Person
 from contributors.selectors import person_for_user
 

@@ -11,10 +11,10 @@ from django.core.management import call_command
 from hypothesis import given
 from hypothesis import strategies as st
 
+from activities.keys import EMAIL, email_key
 from activities.tests.factories import SourceFactory
 from community.tests.factories import UserFactory, ingest, record
 from contributors.claims import ClaimError, email_claim_start
-from contributors.keys import EMAIL, email_key
 from contributors.models import EmailClaim, Identity, Person
 
 LOOK_ALIKES = [

@@ -308,3 +308,56 @@ def test_a_name_in_another_script_is_found_by_reading_every_row():
     person_forget(person=Identity.objects.get(value="1").person)
     bob = Activity.objects.get(external_id="bob")
     assert (bob.title, bob.data) == (f"Thanks {FORGOTTEN}", {"by": FORGOTTEN})
+
+
+# Text columns reviewed as never mentioning someone to forget, so they declare no `erasure_fields`:
+# the person's own record (deleted with them; others' identities and names stay, on purpose), the
+# keys counting uses, configuration staff write, secrets' hashes and the engine's own bookkeeping.
+NOT_ABOUT_SOMEONE = {
+    "contributors.Person": {"display_name", "directory_id", "profile_name"},
+    "contributors.Identity": {"namespace", "value", "name"},
+    "contributors.IdentityExclusion": {"value"},
+    "contributors.PlaceholderAccount": {"source_kind", "value", "note"},
+    "contributors.EmailClaim": {"nonce"},
+    "activities.Source": {"slug", "kind", "name", "base_url", "options", "token_env", "account_namespace"},
+    "activities.SourceHealth": {"slug", "kind", "name", "base_url", "options", "token_env", "account_namespace"},
+    "activities.SourceConnectionChange": {"source_slug", "old_value", "new_value", "by_name"},
+    "activities.SourceToken": {"name", "prefix", "token_hash"},
+    "activities.Activity": {"external_id", "type", "container"},
+    "activities.SyncState": {"checkpoint", "lock_owner"},
+    "activities.SyncRun": {"trigger"},
+    "activities.RejectedItem": {"external_id", "reason"},
+    "accounts.ApiToken": {"name", "prefix", "token_hash"},
+    "community.IntegrationRequest": {"system", "url"},
+}
+BALOO_APPS = {"activities", "contributors", "conversion_points", "metrics", "accounts", "community", "dashboard", "api"}
+# Rules, counts and translations: nothing in them is about one contributor.
+RULES_AND_COUNTS = {"conversion_points", "metrics"}
+
+
+def test_every_column_that_may_mention_a_person_is_declared_for_erasure():
+    """A new model with free text (or a new text column) must say whether it may mention a person."""
+    from django.apps import apps
+    from django.db import models
+
+    from contributors.erasure import erasure_targets
+
+    declared = {model._meta.label: set(fields) for model, fields in erasure_targets()}
+    undeclared = {}
+    for model in apps.get_models():
+        label = model._meta.label
+        if model._meta.app_label not in BALOO_APPS or model._meta.app_label in RULES_AND_COUNTS:
+            continue
+        text = {
+            field.name
+            for field in model._meta.concrete_fields
+            if isinstance(field, models.CharField | models.TextField | models.JSONField) and not field.choices
+        }
+        missing = text - declared.get(label, set()) - NOT_ABOUT_SOMEONE.get(label, set())
+        if missing:
+            undeclared[label] = sorted(missing)
+    assert undeclared == {}
+    assert declared["admin.LogEntry"] == {"object_repr", "change_message"}
+    assert {"Activity", "SyncRun", "AuthAudit", "IntegrationRequest", "AccountClaim"} <= {
+        model.__name__ for model, _fields in erasure_targets()
+    }

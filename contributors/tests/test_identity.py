@@ -7,12 +7,13 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from activities.actors import Actor
+from activities.keys import email_key
 from activities.models import Activity, Source
 from activities.tests.factories import SourceFactory
 from community.tests.factories import ingest
 from community.tests.factories import record as activity
 from contributors.directory import people_directory_import
-from contributors.keys import email_key
 from contributors.models import (
     Identity,
     IdentityAudit,
@@ -23,7 +24,6 @@ from contributors.models import (
     StaffPeriod,
 )
 from contributors.services import (
-    Actor,
     ResolvedActors,
     identity_move,
     person_forget,

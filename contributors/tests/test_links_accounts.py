@@ -9,15 +9,16 @@ from django.core.management import call_command
 from django.db.models import Q
 from django.urls import reverse
 
+from activities.actors import Actor
+from activities.keys import email_key
 from activities.models import Activity, Source, SyncRun
 from activities.sync import source_sync
 from activities.tests.builders import github_repo
 from activities.tests.standin import FakeGitHub, Server
 from activities.tokens import source_token_create
 from community.tests.factories import UserFactory, ingest, record
-from contributors.keys import email_key
 from contributors.models import Identity, MergeSuggestion, Person
-from contributors.services import UNLINKED_REASON, Actor, identities_resolve
+from contributors.services import UNLINKED_REASON, identities_resolve
 
 pytestmark = pytest.mark.django_db
 PUSH = "/api/v1/activities/"

@@ -10,8 +10,8 @@ from django.utils import timezone
 from activities.tests.factories import SourceFactory
 from community.tests.factories import UserFactory, ingest, record
 from contributors.models import Identity
-from contributors.selectors import person_record
 from conversion_points.models import ConversionPoint
+from conversion_points.records import person_record
 from conversion_points.tests.factories import AreaFactory, ConversionPointFactory
 
 pytestmark = pytest.mark.django_db

@@ -25,9 +25,10 @@ from contributors.claims import ClaimError, account_claim_submit
 from contributors.directory import people_directory_import
 from contributors.models import Identity, Person, PersonMerge, PlaceholderAccount
 from contributors.placeholders import PlaceholderMergeError, persons_not_counted, placeholder_accounts_with_counts
-from contributors.selectors import person_for_user, public_profile
+from contributors.selectors import person_for_user
 from contributors.services import persons_merge
 from conversion_points.models import Area, ConversionPoint
+from conversion_points.records import public_profile
 from metrics.engine import metrics_recompute
 from metrics.models import MetricPoint, MetricRun
 

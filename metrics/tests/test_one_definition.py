@@ -18,10 +18,10 @@ import time_machine
 from activities.models import Source
 from api.staff.selectors import active_areas_of_persons, area_contributors
 from contributors.models import Person, StaffPeriod
-from contributors.selectors import person_record
 from contributors.services import persons_merge
 from conversion_points import contributions
 from conversion_points.models import Area, ConversionPoint, Population
+from conversion_points.records import person_record
 from conversion_points.selectors import conversion_point_preview
 from conversion_points.tests.factories import (
     ActivityFactory,

@@ -1,7 +1,8 @@
 """Identity keys: what makes two accounts the same account, exactly.
 
 A key is (kind, namespace, normalised value). E-mails share one namespace across every source;
-user names and uids live in their source's account namespace.
+user names and uids live in their source's account namespace. They are written where a record's
+actor is first read (ingestion, here in `activities`), and `contributors` resolves them to identities.
 """
 
 import re

@@ -1,6 +1,6 @@
 """Identity keys: the same account, however it was typed, gives the same key."""
 
-from contributors.keys import EMAIL, USERNAME, email_key, username_key
+from activities.keys import EMAIL, USERNAME, email_key, username_key
 
 
 def test_an_email_key_is_trimmed_and_case_folded_in_the_one_shared_namespace():
