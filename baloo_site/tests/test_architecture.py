@@ -129,7 +129,6 @@ def test_every_app_is_in_the_dependency_order():
     assert apps <= set(LAYER), f"apps missing from LAYERS (and docs/architecture.md): {sorted(apps - set(LAYER))}"
 
 
-@pytest.mark.xfail(reason="#17: the redesign is under way", strict=False)
 def test_no_app_imports_from_an_app_above_it():
     assert _upward_imports() == []
 
@@ -167,12 +166,10 @@ def _cycles() -> list[list[str]]:
     return found
 
 
-@pytest.mark.xfail(reason="#17: the redesign is under way", strict=False)
 def test_no_modules_import_each_other_in_a_circle():
     assert _cycles() == []
 
 
-@pytest.mark.xfail(reason="#17: the redesign is under way", strict=False)
 def test_no_module_is_over_600_lines():
     long = {}
     for path in ROOT.rglob("*.py"):
