@@ -26,4 +26,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "contributors.suggest_merges",
         "schedule": crontab(hour=2, minute=0),
     },
+    # Monday 06:00 UTC: each area owner's weekly digest of the week that just ended (new, about to
+    # lapse, lapsed). Never sent twice for a week, however often it fires (`manage.py send_weekly_digest`).
+    "send-weekly-digest": {
+        "task": "desk.send_weekly_digest",
+        "schedule": crontab(day_of_week="mon", hour=6, minute=0),
+    },
 }

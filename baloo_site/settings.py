@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "community",  # help pages, glossary, integration requests
     "api",  # API plumbing and routing, the staff API
     "demo",  # seed_demo: the invented demo community
+    "desk",  # the builder's desk (who is new, active, about to lapse, lapsed) and the weekly digest
 ]
 
 MIDDLEWARE = [

@@ -32,5 +32,7 @@ urlpatterns += i18n_patterns(
     # Help, glossary, participation (community app) and the contributor pages: my contributions, my accounts, privacy.
     path("", include("community.urls")),
     path("", include("contributors.urls")),
+    # The builder's desk: an area's new, active, about to lapse and lapsed people; the weekly digest (desk app).
+    path("desk/", include("desk.urls")),
     prefix_default_language=False,
 )

@@ -29,7 +29,7 @@ LAYERS = [
     ["conversion_points"],
     ["metrics"],
     ["accounts", "community"],
-    ["dashboard", "api", "demo"],
+    ["dashboard", "api", "demo", "desk"],
 ]
 LAYER = {app: level for level, apps in enumerate(LAYERS) for app in apps}
 APPS = set(LAYER) | {"baloo_site"}
