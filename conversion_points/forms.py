@@ -315,11 +315,14 @@ def people_named(*, user: Any, person_ids: frozenset[int]) -> dict[str, Any]:
         return {"names": [], "more": 0, "hidden": len(person_ids)}
     readable = import_string(settings.BALOO_READABLE_PEOPLE)(user=user, person_ids=sorted(person_ids))
     total = readable.count()
-    names = [
-        person.shown_name or gettext("someone whose name you may not see")
-        for person in readable.order_by("shown_name", "pk")[:NAMES_SHOWN]
-    ]
+    names = [_person_named(person) for person in readable.order_by("shown_name", "pk")[:NAMES_SHOWN]]
     return {"names": names, "more": total - len(names), "hidden": len(person_ids) - total}
+
+
+def _person_named(person: Any) -> str:
+    """The name `accounts.permissions.readable_people` lets its reader see, else one of the accounts it lets them read."""
+    accounts = [identity.value for identity in person.identities.all()]
+    return person.shown_name or (accounts[0] if accounts else gettext("person #%(id)s") % {"id": person.pk})
 
 
 def untranslated_warnings(*, values: Any, fields: tuple[str, ...] = TRANSLATED_TEXTS, model: Any = ConversionPoint) -> list[str]:
