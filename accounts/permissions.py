@@ -77,6 +77,15 @@ def readable_people(*, user: Any, people: QuerySet[Person]) -> QuerySet[Person]:
     ).prefetch_related(identities)
 
 
+def readable_people_among(*, user: Any, person_ids: list[int]) -> QuerySet[Person]:
+    """Of these persons, the ones `user` may read (`people_for`), as `readable_people` shows them.
+
+    What the rule editor's preview names (the setting `BALOO_READABLE_PEOPLE`): a builder sees who a
+    rule adds or removes only among the people their approved rules already show them.
+    """
+    return readable_people(user=user, people=people_for(user).filter(pk__in=person_ids))
+
+
 class SeesPeople(BasePermission):
     """People, identities and activities: staff and administrators (who may view people)."""
 

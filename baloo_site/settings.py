@@ -220,6 +220,10 @@ STAFF_EMAIL_DOMAINS = env.list("STAFF_EMAIL_DOMAINS", default=[])
 # Identity: the class ingestion asks for the identities of records' actors (activities/actors.py).
 BALOO_ACTOR_RESOLVER = "contributors.services.ResolvedActors"
 
+# Rules: which of some persons a user may read, and by which name; the rule editor's preview names only
+# those (accounts/permissions.py, named here so conversion_points does not import accounts).
+BALOO_READABLE_PEOPLE = "accounts.permissions.readable_people_among"
+
 # Imports: the longest single activity record accepted, in bytes (a larger line is rejected, not read).
 BALOO_MAX_RECORD_BYTES = env.int("BALOO_MAX_RECORD_BYTES", default=1_000_000)
 

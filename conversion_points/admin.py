@@ -9,81 +9,32 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.utils.formats import date_format, number_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from modeltranslation.admin import TranslationAdmin, TranslationStackedInline
 
-from activities.validators import is_activity_type
-
+from .forms import ConversionPointForm, untranslated_warnings
 from .models import Area, ConversionPoint
 from .owners import areas_for, sees_all_areas
 from .selectors import activity_types_seen, conversion_point_preview
-from .services import conversion_point_source_check, conversion_points_approve
+from .services import conversion_points_approve
 from .signals import rules_changed
 
-EXAMPLE_TYPE = "sumo.answer.posted"
+
+def warn_untranslated(model_admin: admin.ModelAdmin, request: HttpRequest, obj: Any, fields: tuple[str, ...]) -> None:
+    """After a save, say which texts still lack a language Baloo speaks: a warning, the save stands."""
+    for warning in untranslated_warnings(values=vars(obj), fields=fields, model=type(obj)):
+        model_admin.message_user(request, warning, messages.WARNING)
 
 
-class ConversionPointForm(forms.ModelForm):
-    """Checks the activity types before they become a rule that silently never matches.
-
-    With "Preview" pressed, a valid form is not saved: it comes back showing what the rule would
-    match ("matches N activities by M people in the last 12 months").
-    """
-
-    preview_requested = False
-
-    none_message = _(
-        "List at least one activity type, each written as <system>.<object>.<action> in lowercase, "
-        "e.g. [\"%(example)s\"]."
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # An empty list counts as "no value" for the field, so it never reaches clean_types.
-        self.fields["types"].error_messages["required"] = self.none_message % {"example": EXAMPLE_TYPE}
-
-    def clean_types(self) -> list[str]:
-        types: Any = self.cleaned_data.get("types")
-        if not isinstance(types, list) or not types:
-            raise forms.ValidationError(self.none_message, params={"example": EXAMPLE_TYPE})
-        for activity_type in types:
-            if not isinstance(activity_type, str) or not is_activity_type(activity_type):
-                raise forms.ValidationError(
-                    _(
-                        "“%(type)s” is not an activity type. Write each one as <system>.<object>.<action> "
-                        "in lowercase, e.g. “%(example)s”."
-                    ),
-                    params={"type": activity_type, "example": EXAMPLE_TYPE},
-                )
-        return types
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        # In the area's page, `area` is the page's own area, whose sources may be changing in the same form.
-        area = cleaned.get("area")
-        if area is not None and cleaned.get("source") is not None:
-            try:
-                conversion_point_source_check(area=area, source=cleaned["source"], granted=getattr(area, "sources_being_saved", None))
-            except ValidationError as error:
-                self.add_error("source", error)
-        if self.preview_requested and not self.errors and cleaned.get("source") and cleaned.get("types"):
-            preview = conversion_point_preview(
-                source=cleaned["source"], types=cleaned["types"], container=cleaned.get("container") or "*"
-            )
-            raise forms.ValidationError(
-                _(
-                    "Preview, nothing saved yet: this rule matches %(activities)s activities by %(people)s people "
-                    "since %(since)s. Press Save to keep it."
-                ),
-                code="preview",
-                params={**preview, "since": preview["since"].isoformat()},
-            )
-        return cleaned
+def per_request(form: type[ConversionPointForm], request: HttpRequest, **extra: Any) -> type[ConversionPointForm]:
+    """The form class for one request: who asks (the names their preview may show), and one cache of what was seen."""
+    return type(form.__name__, (form,), {"user": request.user, "seen_cache": {}, **extra})
 
 
 APPROVAL_HELP = _(
@@ -127,7 +78,10 @@ class ConversionPointInline(TranslationStackedInline):
     readonly_fields = ("approval",)
     extra = 0
     show_change_link = True
-    autocomplete_fields = ("source",)
+
+    def get_formset(self, request: HttpRequest, obj: Area | None = None, **kwargs: Any) -> Any:
+        kwargs["form"] = per_request(self.form, request)
+        return super().get_formset(request, obj, **kwargs)
 
     @admin.display(description=_("approval"))
     def approval(self, obj: ConversionPoint | None) -> str:
@@ -208,6 +162,9 @@ class AreaAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, TranslationAdm
     )
     inlines = (ConversionPointInline,)
 
+    class Media:
+        css = {"all": ("conversion_points/rule_editor.css",)}
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Area]:
         areas = super().get_queryset(request)
         if not sees_all_areas(request.user):
@@ -231,10 +188,17 @@ class AreaAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, TranslationAdm
             area.sources_being_saved = list(form.cleaned_data["sources"])
         return area
 
+    def save_model(self, request: HttpRequest, obj: Area, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        warn_untranslated(self, request, obj, ("name",))
+
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         super().save_formset(request, form, formset, change)
         if formset.model is ConversionPoint:
-            self.approve_saved(request, [*formset.new_objects, *(point for point, _fields in formset.changed_objects)])
+            saved = [*formset.new_objects, *(point for point, _fields in formset.changed_objects)]
+            self.approve_saved(request, saved)
+            for point in saved:
+                warn_untranslated(self, request, point, ("name", "recognition"))
 
     @admin.display(description=_("conversion points"), ordering="conversion_point_count")
     def conversion_point_count(self, obj: Area) -> int:
@@ -263,9 +227,11 @@ class ConversionPointAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, Tra
     list_filter = (ApprovalFilter, "area", "source", "level", "enabled")
     list_select_related = ("area", "source")
     search_fields = ("slug", "name")
-    autocomplete_fields = ("area", "source")
     readonly_fields = ("matches", "types_seen", "approval", "approved_at", "approved_by", "created_at", "updated_at")
     actions = ("approve_for_builders",)
+
+    class Media:
+        css = {"all": ("conversion_points/rule_editor.css",)}
     fieldsets = (
         (None, {"fields": ("area", "slug", "name", "level", "enabled")}),
         (_("What counts"), {"fields": ("source", "types", "container", "types_seen", "matches")}),
@@ -277,6 +243,14 @@ class ConversionPointAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, Tra
     def save_model(self, request: HttpRequest, obj: ConversionPoint, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         self.approve_saved(request, [obj])
+        warn_untranslated(self, request, obj, ("name", "recognition"))
+
+    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> TemplateResponse:
+        form = context["adminform"].form
+        if getattr(form, "preview", None) is not None:
+            # The preview is information, not a mistake: no "please correct the error" above it.
+            context = {**context, "errors": [], "rule_preview": form.preview}
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def has_approve_permission(self, request: HttpRequest) -> bool:
         return sees_all_areas(request.user)
@@ -316,9 +290,7 @@ class ConversionPointAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, Tra
 
     def get_form(self, request: HttpRequest, obj: ConversionPoint | None = None, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, **kwargs)
-        if request.method == "POST" and "_preview" in request.POST:
-            return type(form.__name__, (form,), {"preview_requested": True})
-        return form
+        return per_request(form, request, preview_requested=request.method == "POST" and "_preview" in request.POST)
 
     @admin.display(description=_("activity types seen in this source"))
     def types_seen(self, obj: ConversionPoint) -> str:
@@ -327,7 +299,9 @@ class ConversionPointAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, Tra
         types = activity_types_seen(source=obj.source)
         if not types:
             return _("This source has sent nothing yet.")
-        return format_html_join(", ", "<code>{}</code>", ((t,) for t in types))
+        return format_html_join(
+            ", ", "<code>{}</code> ({})", ((t, number_format(count, force_grouping=True)) for t, count in types)
+        )
 
     @admin.display(description=_("what it matches"))
     def matches(self, obj: ConversionPoint) -> str:
@@ -335,10 +309,12 @@ class ConversionPointAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, Tra
             return _("Press “Preview” to see what this rule would match before saving it.")
         preview = conversion_point_preview(source=obj.source, types=obj.types, container=obj.container or "*")
         return format_html(
-            _("{activities} activities by {people} people in the last 12 months (since {since})"),
-            activities=preview["activities"],
-            people=preview["people"],
-            since=preview["since"].isoformat(),
+            _("{activities} by {people} in the last 12 months (since {since})"),
+            activities=ngettext("%(count)s activity", "%(count)s activities", preview["activities"])
+            % {"count": number_format(preview["activities"], force_grouping=True)},
+            people=ngettext("%(count)s person", "%(count)s people", preview["people"])
+            % {"count": number_format(preview["people"], force_grouping=True)},
+            since=date_format(preview["since"]),
         )
 
     @admin.display(description=_("activity types"))

@@ -262,18 +262,18 @@ class _Community:
             product = rng.choice(SUMO_PRODUCTS)
             roll = rng.random()
             if tier.name == "once" and roll < 0.35:
-                container = f"{product}/{rng.choice(SUMO_FORUM_LOCALES)}"
+                container = f"{product}::{rng.choice(SUMO_FORUM_LOCALES)}"
                 yield self._sumo(human, "sumo.question.asked", "question", container, moment)
             elif seasoned and roll < 0.12:
-                yield self._sumo(human, "sumo.revision.created", "revision", f"{product}/en-US", moment)
+                yield self._sumo(human, "sumo.revision.created", "revision", f"{product}::en-US", moment)
             else:
-                yield from self._sumo_answer(human, f"{product}/{rng.choice(SUMO_FORUM_LOCALES)}", moment, seasoned)
+                yield from self._sumo_answer(human, f"{product}::{rng.choice(SUMO_FORUM_LOCALES)}", moment, seasoned)
         elif area == "localization":
             roll = rng.random()
             if roll < 0.4:
                 locale = rng.choice(SUMO_KB_LOCALES)
                 yield self._sumo(
-                    human, "sumo.revision.created", "revision", f"{rng.choice(SUMO_PRODUCTS)}/{locale}", moment
+                    human, "sumo.revision.created", "revision", f"{rng.choice(SUMO_PRODUCTS)}::{locale}", moment
                 )
             elif roll < 0.85 or not seasoned:
                 repo = rng.choice(REPOS[area])
@@ -418,7 +418,8 @@ class _Community:
         object_id: int | None = None,
         question: int | None = None,
     ) -> dict:
-        product, locale = container.split("/")
+        # `product::locale`, as the SUMO connector writes it (CONTRACTS §3).
+        product, locale = container.split("::")
         if what == "revision":
             object_id = self._next("revision", 300_000)
             url = f"https://support.mozilla.org/{locale}/kb/revision/{object_id}"

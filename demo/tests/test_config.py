@@ -54,3 +54,18 @@ def test_every_conversion_point_matches_some_of_the_records_and_every_record_has
             for record in records
         ), f"conversion point {point['slug']} matches none of the demo's records"
     assert {point["level"] for point in points} == set(ConversionPoint.Level)
+
+
+def test_the_demo_writes_sumo_containers_as_the_connector_and_the_docs_do():
+    """`product::locale` (CONTRACTS §3, docs/integrating-a-system.md): a rule written from the docs matches the demo."""
+    records = [record for record in demo_records(end=date(2025, 6, 1), people=300) if record["source"] == SUMO]
+
+    assert records
+    for record in records:
+        product, separator, locale = record["container"].partition("::")
+        assert separator and product in SUMO_PRODUCTS and "/" not in record["container"], record["container"]
+        assert record["data"] == {"product": product, "locale": locale}
+    assert any(container_matches("firefox::*", record["container"]) for record in records)
+    assert any(container_matches("*::de", record["container"]) for record in records)
+    sumo_points = [point for area in demo_config()["areas"] for point in area["conversion_points"] if point["source"] == SUMO]
+    assert all("/" not in point["container"] for point in sumo_points)
