@@ -3,6 +3,12 @@
 The templates draw what this computes (templates/dashboard/_weekly_chart.html); nothing here
 touches the database. Colours and strokes live in the stylesheet as classes, so the SVG works under
 a Content Security Policy that forbids inline styles.
+
+Each weekly chart is drawn twice, and the stylesheet shows one: the wide chart (every week, the
+projection, both scales) on screens from 48rem, and a narrow one for phones. The narrow chart's
+viewBox is as wide as a 360 px phone's column, so its 11 px labels are drawn at 11 px or more, and
+it shows the latest year with one mark per four weeks, so that each mark is at least 24 px wide
+for a finger.
 """
 
 from dataclasses import dataclass, field
@@ -13,9 +19,29 @@ from django.utils.translation import gettext as _
 
 from .selectors import WeekPoint
 
-WIDTH, HEIGHT = 760, 320
-LEFT, RIGHT, TOP, BOTTOM = 64, 56, 28, 34
 TARGET_SHARES = (25, 50, 75, 100)
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The drawing area of one kind of chart, in SVG units, and how much of the series it shows."""
+
+    name: str
+    width: int
+    height: int
+    left: int
+    right: int
+    top: int
+    bottom: int
+    weeks: int | None = None  # only the latest weeks, or all of them
+    mark_every: int = 1  # one focusable mark per this many weeks, the latest week always one
+    projection: bool = True
+
+
+WIDE = Layout("wide", 760, 320, left=64, right=56, top=28, bottom=34)
+# A 360 px screen less the page's 1rem margins: 328 px, one SVG unit per pixel. 52 weeks in 320
+# units, a mark per 4 weeks: 24.6 px per mark.
+NARROW = Layout("narrow", 328, 250, left=4, right=4, top=30, bottom=28, weeks=52, mark_every=4, projection=False)
 
 
 def number(value: int) -> str:
@@ -36,7 +62,7 @@ def nice_ceiling(value: float) -> int:
 
 @dataclass
 class Mark:
-    """One focusable week on the chart: its column, its line point, its bar, and what it says."""
+    """One focusable week on the chart: the area that reads it, its line point, and what it says."""
 
     index: int
     date: date
@@ -46,9 +72,15 @@ class Mark:
     x: float
     column_x: float
     y: float
-    bar_y: float
-    bar_height: float
     label: str
+    hit_width: float = 0.0
+
+
+@dataclass
+class Bar:
+    x: float
+    y: float
+    height: float
 
 
 @dataclass
@@ -69,15 +101,12 @@ class TargetLine:
 class WeeklyChart:
     chart_id: str
     title: str
-    width: int = WIDTH
-    height: int = HEIGHT
-    left: int = LEFT
-    right: int = WIDTH - RIGHT
-    top: int = TOP
-    bottom: int = HEIGHT - BOTTOM
+    layout: Layout = WIDE
+    target_kind: str = ""
     column: float = 0.0
     bar_width: float = 0.0
     marks: list[Mark] = field(default_factory=list)
+    bars: list[Bar] = field(default_factory=list)
     active_path: str = ""
     projection_path: str = ""
     future_x: float | None = None
@@ -86,14 +115,39 @@ class WeeklyChart:
     x_ticks: list[Tick] = field(default_factory=list)
     targets: list[TargetLine] = field(default_factory=list)
     readout: str = ""
+    days: list[date] = field(default_factory=list)
+
+    @property
+    def width(self) -> int:
+        return self.layout.width
+
+    @property
+    def height(self) -> int:
+        return self.layout.height
+
+    @property
+    def left(self) -> int:
+        return self.layout.left
+
+    @property
+    def right(self) -> int:
+        return self.layout.width - self.layout.right
+
+    @property
+    def top(self) -> int:
+        return self.layout.top
+
+    @property
+    def bottom(self) -> int:
+        return self.layout.height - self.layout.bottom
+
+    @property
+    def narrow(self) -> bool:
+        return self.layout is NARROW
 
     @property
     def plot_height(self) -> int:
         return self.bottom - self.top
-
-    @property
-    def column_width(self) -> float:
-        return round(self.column, 2)
 
     @property
     def future_width(self) -> float:
@@ -107,17 +161,50 @@ class WeeklyChart:
     def projected(self) -> list[Mark]:
         return [mark for mark in self.marks if mark.projected]
 
+    @property
+    def latest_week(self) -> Mark | None:
+        """The mark the keyboard starts on: the latest complete week, never a projected one."""
+        weeks = self.weeks
+        return weeks[-1] if weeks else None
+
 
 def week_label(day: date) -> str:
     return date_format(day, "DATE_FORMAT")
 
 
+def _week_text(point: WeekPoint, *, projected: bool) -> str:
+    if projected:
+        return _("Week ending %(date)s: %(active)s still active if nobody contributed again (projection)") % {
+            "date": week_label(point.date),
+            "active": number(point.active),
+        }
+    return _("Week ending %(date)s: %(active)s active contributors, %(new)s new") % {
+        "date": week_label(point.date),
+        "active": number(point.active),
+        "new": number(point.new),
+    }
+
+
 def weekly_chart(
-    *, chart_id: str, title: str, points: list[WeekPoint], projection: list[WeekPoint], target: int | None
+    *,
+    chart_id: str,
+    title: str,
+    points: list[WeekPoint],
+    projection: list[WeekPoint],
+    target: int | None,
+    target_kind: str = "",
+    layout: Layout = WIDE,
 ) -> WeeklyChart:
     """Active contributors as a line (left axis), new contributors as bars (right axis), the goal at
-    25/50/75/100 %, and the drop-off projection as a dashed line after the latest week."""
-    chart = WeeklyChart(chart_id=chart_id, title=title)
+    25/50/75/100 %, and the drop-off projection as a dashed line after the latest week.
+
+    `layout` NARROW draws the phone's chart: the latest 52 weeks, no projection, a mark per 4 weeks.
+    """
+    chart = WeeklyChart(chart_id=chart_id, title=title, layout=layout, target_kind=target_kind)
+    if layout.weeks:
+        points = points[-layout.weeks :]
+    if not layout.projection:
+        projection = []
     slots = len(points) + len(projection)
     if not points:
         return chart
@@ -128,27 +215,28 @@ def weekly_chart(
     top_active = nice_ceiling(max([p.active for p in points] + [target or 0]))
     top_new = nice_ceiling(max(p.new for p in points))
 
-    def y_active(value: int) -> float:
+    def y_active(value: float) -> float:
         return round(chart.bottom - plot_height * value / top_active, 2)
 
     def bar_height(value: int) -> float:
         return round(plot_height * value / top_new * 0.45, 2)  # bars use the lower half, under the line
 
+    every = layout.mark_every
+    line = []
     for index, point in enumerate([*points, *projection]):
         projected = index >= len(points)
         x = round(chart.left + chart.column * (index + 0.5), 2)
-        height = 0.0 if projected else bar_height(point.new)
-        if projected:
-            label = _("Week ending %(date)s: %(active)s still active if nobody contributed again (projection)") % {
-                "date": week_label(point.date),
-                "active": number(point.active),
-            }
-        else:
-            label = _("Week ending %(date)s: %(active)s active contributors, %(new)s new") % {
-                "date": week_label(point.date),
-                "active": number(point.active),
-                "new": number(point.new),
-            }
+        y = y_active(point.active)
+        line.append((x, y))
+        chart.days.append(point.date)
+        if not projected and (height := bar_height(point.new)):
+            chart.bars.append(
+                Bar(x=round(chart.left + chart.column * index, 2), y=round(chart.bottom - height, 2), height=height)
+            )
+        # Counted back from the latest week, so the latest week is always a mark.
+        if (len(points) - 1 - index) % every and not projected:
+            continue
+        first_column = max(0, index - every + 1) if not projected else index
         chart.marks.append(
             Mark(
                 index=index,
@@ -157,23 +245,25 @@ def weekly_chart(
                 new=point.new,
                 projected=projected,
                 x=x,
-                column_x=round(chart.left + chart.column * index, 2),
-                y=y_active(point.active),
-                bar_y=round(chart.bottom - height, 2),
-                bar_height=height,
-                label=label,
+                column_x=round(chart.left + chart.column * first_column, 2),
+                hit_width=round(chart.column * (index + 1 - first_column), 2),
+                y=y,
+                label=_week_text(point, projected=projected),
             )
         )
-    weeks = chart.weeks
-    chart.active_path = " ".join(f"{m.x},{m.y}" for m in weeks)
+    chart.active_path = " ".join(f"{x},{y}" for x, y in line[: len(points)])
     if projection:
-        chart.projection_path = " ".join(f"{m.x},{m.y}" for m in [weeks[-1], *chart.projected])
+        chart.projection_path = " ".join(f"{x},{y}" for x, y in line[len(points) - 1 :])
         chart.future_x = round(chart.left + chart.column * len(points), 2)
-    chart.readout = weeks[-1].label
+    chart.readout = chart.latest_week.label
     chart.y_ticks = [Tick(y_active(top_active * i // 4), number(top_active * i // 4)) for i in range(5)]
     chart.new_ticks = [
         Tick(round(chart.bottom - bar_height(top_new * i // 2), 2), number(top_new * i // 2)) for i in range(3)
     ]
+    if chart.narrow:
+        # Inside the plot, the zeros would sit on the months: the baseline needs no number.
+        chart.y_ticks = chart.y_ticks[1:]
+        chart.new_ticks = chart.new_ticks[1:]
     if target:
         chart.targets = [
             TargetLine(
@@ -185,13 +275,28 @@ def weekly_chart(
             )
             for share in TARGET_SHARES
         ]
-    # Years on long charts, months on short ones: about a dozen labels at most.
-    long_chart = slots > 80
-    previous = None
-    for mark in chart.marks:
-        key = mark.date.year if long_chart else (mark.date.year, mark.date.month)
-        if previous is not None and key != previous:
-            label = str(mark.date.year) if long_chart else date_format(mark.date, "M")
-            chart.x_ticks.append(Tick(mark.column_x, label))
-        previous = key
+    chart.x_ticks = _x_ticks(chart)
     return chart
+
+
+def _x_ticks(chart: WeeklyChart) -> list[Tick]:
+    """Years on long charts, months on short ones: about a dozen labels at most. The narrow chart
+    names the quarters' months only, and a new year by its number."""
+    long_chart = len(chart.days) > 80
+    ticks = []
+    previous = None
+    for index, day in enumerate(chart.days):
+        key = day.year if long_chart else (day.year, day.month)
+        if previous is not None and key != previous:
+            if long_chart:
+                label = str(day.year)
+            elif not chart.narrow:
+                label = date_format(day, "M")
+            elif day.month == 1:
+                label = str(day.year)
+            else:
+                label = date_format(day, "M") if day.month % 3 == 1 else ""
+            if label:
+                ticks.append(Tick(round(chart.left + chart.column * index, 2), label))
+        previous = key
+    return ticks

@@ -1,6 +1,6 @@
-// Keyboard reading of the weekly charts: one tab stop per chart, arrow keys move week by week,
-// Home and End jump to the ends; the week's numbers show in the readout below the chart.
-// The charts and their tables work without this script.
+// Reading the weekly charts: one tab stop per chart (the latest complete week), arrow keys move week
+// by week, Home and End jump to the ends; a tap or a pointer over a week reads it too. The week's
+// numbers show in the readout below the chart. The charts and their tables work without this script.
 "use strict";
 document.querySelectorAll("svg[data-chart]").forEach((chart) => {
   const marks = Array.from(chart.querySelectorAll(".mark"));
@@ -17,6 +17,7 @@ document.querySelectorAll("svg[data-chart]").forEach((chart) => {
       show(mark);
     });
     mark.addEventListener("mouseenter", () => show(mark));
+    mark.addEventListener("click", () => mark.focus());
     mark.addEventListener("keydown", (event) => {
       let next = null;
       if (event.key in steps) next = Math.min(marks.length - 1, Math.max(0, index + steps[event.key]));

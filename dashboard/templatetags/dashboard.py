@@ -7,7 +7,7 @@ from django.conf import settings
 from django.urls import reverse, translate_url
 from django.utils.translation import get_language_info
 
-from ..charts import number, weekly_chart
+from ..charts import NARROW, WIDE, number, weekly_chart
 from ..selectors import WeekPoint
 
 register = template.Library()
@@ -15,10 +15,29 @@ register = template.Library()
 
 @register.inclusion_tag("dashboard/_weekly_chart.html")
 def weekly_chart_svg(
-    chart_id: str, title: str, points: list[WeekPoint], projection: list[WeekPoint], target: int | None
+    chart_id: str,
+    title: str,
+    points: list[WeekPoint],
+    projection: list[WeekPoint],
+    target: int | None,
+    target_kind: str = "",
 ) -> dict:
-    """The weekly chart as inline SVG with its readout; its data table is drawn by the caller."""
-    return {"chart": weekly_chart(chart_id=chart_id, title=title, points=points, projection=projection, target=target)}
+    """The weekly chart as inline SVG, wide and narrow (the stylesheet shows one), with its readout
+    and legend; its data table is drawn by the caller. `target_kind` "areas" says on the chart that
+    the goal is the areas' goals added up."""
+    charts = [
+        weekly_chart(
+            chart_id=chart_id if layout is WIDE else f"{chart_id}-narrow",
+            title=title,
+            points=points,
+            projection=projection,
+            target=target,
+            target_kind=target_kind,
+            layout=layout,
+        )
+        for layout in (WIDE, NARROW)
+    ]
+    return {"chart": charts[0], "charts": charts}
 
 
 @register.filter

@@ -4,57 +4,13 @@ Skipped when /usr/bin/chromium is absent: `apt-get install -y chromium` (CI does
 Playwright drives the system browser; it never downloads one.
 """
 
-import os
 from datetime import date, timedelta
-from pathlib import Path
 
 import pytest
-from django.core.cache import cache
-from django.core.management import call_command
-from pytest_django.live_server_helper import LiveServer
 
-from metrics.engine import metrics_recompute
+from .chromium import needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium"
-)
-
-
-@pytest.fixture
-def demo_site(transactional_db, settings, monkeypatch):
-    """The seeded demo on a live server of its own: plain HTTP (the shared live_server keeps the
-    HTTPS redirect its middleware was built with, and a browser cannot follow it to a plain server)."""
-    settings.SECURE_SSL_REDIRECT = False
-    settings.ALLOWED_HOSTS = ["localhost"]
-    # Playwright's sync API runs an event loop in this thread; the database is used before and after it only.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    cache.clear()
-    with open(os.devnull, "w") as quiet:
-        call_command("seed_demo", people=60, stdout=quiet)
-    metrics_recompute()
-    server = LiveServer("localhost")
-    yield server.url
-    server.stop()
-    cache.clear()
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-dev.txt")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
+pytestmark = needs_chromium
 
 
 def _page(browser, locale: str = "en-US"):
@@ -122,17 +78,6 @@ def test_language_switch_changes_text_and_url_and_drilldown_works(demo_site, bro
     page.click("a[href$='/overlap/'] >> nth=0")
     assert page.locator("table.heatmap td.diagonal").count() >= 6
     assert page.problems == []
-
-
-@pytest.fixture
-def plain_site(transactional_db, settings, monkeypatch):
-    """Baloo on a live server with no data: pages that need none."""
-    settings.SECURE_SSL_REDIRECT = False
-    settings.ALLOWED_HOSTS = ["localhost"]
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    server = LiveServer("localhost")
-    yield server.url
-    server.stop()
 
 
 @pytest.mark.parametrize("locale", ["en-US", "de-DE", "fr-FR", "es-ES"])

@@ -18,6 +18,7 @@ from conversion_points.tests.factories import (
     the_day_after_sunday,
 )
 from dashboard import selectors
+from dashboard.charts import NARROW, weekly_chart
 from dashboard.templatetags.dashboard import count
 from metrics.engine import metrics_recompute
 
@@ -118,7 +119,9 @@ def test_a_site_goal_replaces_the_sum_of_area_goals(client, computed, settings):
 def test_the_chart_has_one_mark_per_week_then_the_projection_and_a_table(client, computed):
     html = client.get("/").content.decode()
     weeks = selectors.series_points(run=computed, scope="all")
-    marks = re.findall(r'<g class="mark( mark-projected)?" tabindex="(-?\d)"', html)
+    # The wide chart (the phone's narrow one is drawn beside it, and the stylesheet shows one).
+    wide = re.search(r'<svg [^>]*id="chart-all">.*?</svg>', html, re.S).group(0)
+    marks = re.findall(r'<g class="mark( mark-projected)?" tabindex="(-?\d)"', wide)
     assert len(marks) == len(weeks) + selectors.PROJECTION_WEEKS
     assert [tab for _projected, tab in marks].count("0") == 1
     table_rows = re.findall(r'<tr data-date="([\d-]+)"><th scope="row">[^<]+</th><td data-active="(\d+)"', html)
@@ -277,3 +280,27 @@ def test_source_levels_without_counted_points(computed):
     assert selectors.scope_levels(run=computed, scope="source:irc") == selectors.Levels(casual=1, active=0, core=0)
     Source.objects.create(slug="empty", kind="manual", name="Empty")
     assert selectors.scope_levels(run=computed, scope="source:empty") == selectors.Levels(casual=0, active=0, core=0)
+
+
+def test_the_tab_stop_is_the_latest_complete_week_in_both_charts(client, computed):
+    """Keyboard focus enters the chart on the latest real week, never on a projected one."""
+    html = client.get("/").content.decode()
+    latest = selectors.series_points(run=computed, scope="all")[-1].date.isoformat()
+    for chart_id in ("chart-all", "chart-all-narrow"):
+        svg = re.search(rf'<svg [^>]*id="{chart_id}">.*?</svg>', html, re.S).group(0)
+        stops = re.findall(r'<g class="mark( mark-projected)?" tabindex="0" [^>]*data-date="([\d-]+)"', svg)
+        assert stops == [("", latest)], chart_id
+
+
+def test_the_narrow_chart_is_a_year_with_marks_a_finger_can_hit():
+    """At 360 px the narrow chart is drawn one unit per pixel: labels at their size, marks ≥ 24 px."""
+    sunday = date(2026, 11, 29)
+    points = [selectors.WeekPoint(sunday - timedelta(weeks=w), 100 + w, w % 5, 1) for w in range(200)][::-1]
+    projection = [selectors.WeekPoint(sunday + timedelta(weeks=w), 50, 0, 0) for w in range(1, 53)]
+    chart = weekly_chart(
+        chart_id="c", title="t", points=points, projection=projection, target=400, target_kind="areas", layout=NARROW
+    )
+    assert chart.width == 328 and not chart.projected and chart.projection_path == ""
+    assert len(chart.marks) == 13 and chart.marks[-1].date == sunday and chart.latest_week is chart.marks[-1]
+    assert min(mark.hit_width for mark in chart.marks) >= 24
+    assert len(chart.bars) <= 52 and chart.x_ticks
