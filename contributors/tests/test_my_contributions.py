@@ -1,7 +1,7 @@
 """My contributions: a signed-in contributor sees their record across systems, celebrated (BRIEF: Recognition)."""
 
 import html
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
@@ -180,7 +180,9 @@ def test_milestones_are_dated_when_they_happened(community):
     assert milestones[("count", "1")] == TODAY - timedelta(days=500)
     assert milestones[("count", "10")] == TODAY - timedelta(days=491)
     assert milestones[("count", "100")] == TODAY - timedelta(days=401)
-    assert milestones[("years", "1")] == TODAY - timedelta(days=500 - 365)
+    first = TODAY - timedelta(days=500)
+    a_year_later = date(first.year + 1, 3, 1) if (first.month, first.day) == (2, 29) else first.replace(year=first.year + 1)
+    assert milestones[("years", "1")] == a_year_later  # the same calendar day, not 365 days
     assert milestones[("areas", "3")] == TODAY - timedelta(days=200)
     assert milestones[("core", "Coding")] == TODAY - timedelta(days=200)
     assert milestones[("systems", "3")] == TODAY - timedelta(days=200)
