@@ -1,6 +1,7 @@
 """Sign-in and sign-out pages.
 
-The admin's login sends people to single sign-on (password sign-in only where allowed). Whatever
+The admin's login sends people to single sign-on (password sign-in only where allowed). In
+development without single sign-on, contributors sign in on a page of their own (`sign_in`). Whatever
 goes wrong on the way — the provider down, a code used twice, a token Baloo does not trust, a person
 Baloo's rules do not let in — ends on a page saying what happened and what to do, never a 500, and
 is logged for operators.
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.contrib import admin, auth
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import BACKEND_SESSION_KEY, REDIRECT_FIELD_NAME
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -30,7 +32,7 @@ from django.views.decorators.http import require_http_methods
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView as BaseCallbackView
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView as BaseAuthenticationRequestView
 
-from baloo_site.sign_in import oidc_enabled
+from baloo_site.sign_in import local_sign_in_enabled, oidc_enabled
 
 from . import oidc
 from .oidc import SignInFailed, SignInRefused
@@ -277,6 +279,26 @@ def admin_login(request: HttpRequest) -> HttpResponse:
     }
     return LoginView.as_view(
         authentication_form=AdminAuthenticationForm, extra_context=context, template_name="accounts/admin_login.html"
+    )(request)
+
+
+@never_cache
+@csrf_protect
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """The contributors' password sign-in, in development only (`local_sign_in_enabled`): anyone
+    with an active account, staff or not, so the demo's contributor login opens "my contributions".
+    With single sign-on, or in production, the page does not exist."""
+    if not local_sign_in_enabled():
+        raise Http404
+    wanted = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME) or ""
+    safe = url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    next_url = wanted if safe else reverse("contributors:my-contributions")
+    return LoginView.as_view(
+        authentication_form=AuthenticationForm,
+        template_name="accounts/sign_in.html",
+        extra_context={REDIRECT_FIELD_NAME: next_url},
+        redirect_authenticated_user=True,
+        next_page=next_url,
     )(request)
 
 
