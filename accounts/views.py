@@ -25,7 +25,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
@@ -334,7 +334,11 @@ def login_throttled(request: HttpRequest, *, retry_after: int) -> HttpResponse:
     response = _problem(
         request,
         title=gettext_lazy("Too many sign-in attempts"),
-        message=gettext_lazy("Too many passwords were tried from your address in a short time. Wait %(seconds)s seconds, then try again."),
+        message=ngettext_lazy(
+            "Too many passwords were tried from your address in a short time. Wait %(seconds)s second, then try again.",
+            "Too many passwords were tried from your address in a short time. Wait %(seconds)s seconds, then try again.",
+            retry_after,
+        ),
         params={"seconds": retry_after},
         status=429,
         sign_in=False,
