@@ -212,3 +212,13 @@ def test_a_web_address_stays_a_link_on_my_page(client, community):
     client.force_login(UserFactory(email="ann@example.org"))
 
     assert 'href="https://support.example.org/a/1"' in client.get(reverse("contributors:my-contributions")).content.decode()
+
+
+def test_an_activity_without_a_title_links_its_own_words_not_link(client, community):
+    """A link says where it goes (WCAG 2.4.4): "Answered a question", never "(link)"."""
+    ingest(record("sumo", {"email": "ann@example.org"}, "sumo.answer.posted", days_ago(3), url="https://support.example.org/a/2"))
+    client.force_login(UserFactory(email="ann@example.org"))
+
+    page = client.get(reverse("contributors:my-contributions")).content.decode()
+    assert '<a href="https://support.example.org/a/2" rel="noopener nofollow">Answered a question</a>' in page
+    assert ">link<" not in page and "(<a" not in page
