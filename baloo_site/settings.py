@@ -73,9 +73,9 @@ MIDDLEWARE = [
     # Content Security Policy on every answer (CONTENT_SECURITY_POLICY below; django-csp).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Pages, CSV and JSON gzip-compressed (static files are WhiteNoise's, compressed at build time and
-    # answered above, so never twice). BREACH: see docs/security.md, "Compressed answers".
-    "django.middleware.gzip.GZipMiddleware",
+    # HTML pages gzip-compressed (static files are WhiteNoise's, compressed at build time and answered
+    # above, so never twice). BREACH: see docs/security.md, "Compressed answers".
+    "baloo_site.compression.PageGZipMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Rate limits on the public API, push and login (BALOO_RATE_LIMITS below); after CORS so a 429 carries its headers.
     "baloo_site.security.RateLimitMiddleware",
