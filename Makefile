@@ -1,9 +1,11 @@
-# Two commands for a newcomer: `make run` (a demo site on http://127.0.0.1:8000) and `make test`.
+# Two commands for a newcomer: `make run` (a demo site on http://127.0.0.1:8000; another port with
+# `make run PORT=8001`) and `make test`.
 # Everything lives in .venv; pip runs again only when a requirements file changes (stamp files).
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+PORT ?= 8000
 REQS_STAMP := $(VENV)/.requirements.stamp
 DEV_REQS_STAMP := $(VENV)/.requirements-dev.stamp
 
@@ -26,7 +28,7 @@ from django.contrib.auth import get_user_model
 User = get_user_model()
 if not User.objects.filter(is_superuser=True).exists():
     User.objects.create_superuser("admin", "admin@localhost", "admin")
-    print("Development superuser created: user 'admin', password 'admin' (http://127.0.0.1:8000/admin/)")
+    print("Development superuser created: user 'admin', password 'admin' (http://127.0.0.1:$(PORT)/admin/)")
 endef
 export CREATE_DEV_SUPERUSER
 
@@ -42,7 +44,7 @@ run: $(REQS_STAMP)
 	fi
 	$(PY) manage.py seed_demo
 	@$(PY) manage.py shell --verbosity=0 -c "$$CREATE_DEV_SUPERUSER"
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 test: $(DEV_REQS_STAMP)
 	$(PY) -m pytest

@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from .models import ApiToken, AuthAudit
 from .services import api_token_create, api_token_revoke
@@ -19,6 +20,14 @@ from .services import api_token_create, api_token_revoke
 LONGEST_EXPIRY_YEARS = 10
 
 
+def expiry_out_of_range() -> str:
+    return ngettext(
+        "Give a date and time from now to %(years)s year ahead.",
+        "Give a date and time from now to %(years)s years ahead.",
+        LONGEST_EXPIRY_YEARS,
+    ) % {"years": LONGEST_EXPIRY_YEARS}
+
+
 class ExpiryField(forms.SplitDateTimeField):
     """The admin's date and time boxes, where a moment the calendar cannot hold is a form error, not a 500."""
 
@@ -26,7 +35,7 @@ class ExpiryField(forms.SplitDateTimeField):
         try:
             return super().compress(data_list)
         except (OverflowError, ValueError):
-            raise forms.ValidationError(_("Give a date and time from now to %(years)s years ahead.") % {"years": LONGEST_EXPIRY_YEARS}) from None
+            raise forms.ValidationError(expiry_out_of_range()) from None
 
 
 class ApiTokenForm(forms.ModelForm):
@@ -43,7 +52,7 @@ class ApiTokenForm(forms.ModelForm):
         expires_at = self.cleaned_data.get("expires_at")
         now = timezone.now()
         if expires_at is not None and not now < expires_at < now + timedelta(days=366 * LONGEST_EXPIRY_YEARS):
-            raise forms.ValidationError(_("Give a date and time from now to %(years)s years ahead.") % {"years": LONGEST_EXPIRY_YEARS})
+            raise forms.ValidationError(expiry_out_of_range())
         return expires_at
 
 

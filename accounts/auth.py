@@ -26,6 +26,7 @@ from django.core.exceptions import SuspiciousOperation
 from django.utils import timezone
 from django.utils.encoding import smart_str
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend, default_username_algo
 from mozilla_django_oidc.contrib.drf import OIDCAuthentication
 from rest_framework import authentication, exceptions, status
@@ -347,12 +348,16 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed(_("This API token is unknown, expired or revoked."))
         if not roles_confirmed_recently(token.user):
+            days = settings.BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS
             raise exceptions.AuthenticationFailed(
-                _(
+                ngettext(
+                    "Your roles have not been confirmed by single sign-on for %(days)d day: sign in to Baloo "
+                    "once, and this token works again.",
                     "Your roles have not been confirmed by single sign-on for %(days)d days: sign in to Baloo "
-                    "once, and this token works again."
+                    "once, and this token works again.",
+                    days,
                 )
-                % {"days": settings.BALOO_API_TOKEN_ROLES_MAX_AGE_DAYS}
+                % {"days": days}
             )
         return token.user, token
 

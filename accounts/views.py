@@ -1,6 +1,7 @@
 """Sign-in and sign-out pages.
 
-The admin's login sends people to single sign-on (password sign-in only where allowed). Whatever
+The admin's login sends people to single sign-on (password sign-in only where allowed). In
+development without single sign-on, contributors sign in on a page of their own (`sign_in`). Whatever
 goes wrong on the way — the provider down, a code used twice, a token Baloo does not trust, a person
 Baloo's rules do not let in — ends on a page saying what happened and what to do, never a 500, and
 is logged for operators.
@@ -15,6 +16,7 @@ from django.conf import settings
 from django.contrib import admin, auth
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import BACKEND_SESSION_KEY, REDIRECT_FIELD_NAME
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.exceptions import SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -23,14 +25,14 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.http import require_http_methods
 from mozilla_django_oidc.views import OIDCAuthenticationCallbackView as BaseCallbackView
 from mozilla_django_oidc.views import OIDCAuthenticationRequestView as BaseAuthenticationRequestView
 
-from baloo_site.sign_in import oidc_enabled
+from baloo_site.sign_in import local_sign_in_enabled, oidc_enabled
 
 from . import oidc
 from .oidc import SignInFailed, SignInRefused
@@ -281,6 +283,26 @@ def admin_login(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
+@csrf_protect
+def sign_in(request: HttpRequest) -> HttpResponse:
+    """The contributors' password sign-in, in development only (`local_sign_in_enabled`): anyone
+    with an active account, staff or not, so the demo's contributor login opens "my contributions".
+    With single sign-on, or in production, the page does not exist."""
+    if not local_sign_in_enabled():
+        raise Http404
+    wanted = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(REDIRECT_FIELD_NAME) or ""
+    safe = url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}, require_https=request.is_secure())
+    next_url = wanted if safe else reverse("contributors:my-contributions")
+    return LoginView.as_view(
+        authentication_form=AuthenticationForm,
+        template_name="accounts/sign_in.html",
+        extra_context={REDIRECT_FIELD_NAME: next_url},
+        redirect_authenticated_user=True,
+        next_page=next_url,
+    )(request)
+
+
+@never_cache
 @require_http_methods(["GET", "POST"])
 def sign_out(request: HttpRequest) -> HttpResponse:
     """Sign out, for everyone: GET asks to confirm (a link cannot sign anyone out), POST signs out.
@@ -312,7 +334,11 @@ def login_throttled(request: HttpRequest, *, retry_after: int) -> HttpResponse:
     response = _problem(
         request,
         title=gettext_lazy("Too many sign-in attempts"),
-        message=gettext_lazy("Too many passwords were tried from your address in a short time. Wait %(seconds)s seconds, then try again."),
+        message=ngettext_lazy(
+            "Too many passwords were tried from your address in a short time. Wait %(seconds)s second, then try again.",
+            "Too many passwords were tried from your address in a short time. Wait %(seconds)s seconds, then try again.",
+            retry_after,
+        ),
         params={"seconds": retry_after},
         status=429,
         sign_in=False,

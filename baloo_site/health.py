@@ -16,7 +16,7 @@ def _database() -> str:
 
 
 def _broker() -> str:
-    if not settings.CELERY_BROKER_URL:
+    if settings.CELERY_BROKER_URL == settings.IN_PROCESS_BROKER_URL:
         return "in-process"  # the embedded default: tasks run in the web process
     with celery_app.connection_for_write() as broker:
         broker.ensure_connection(max_retries=1, timeout=2)

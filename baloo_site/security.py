@@ -51,10 +51,10 @@ def parse_rate(value: str | None) -> Rate | None:
     return Rate(int(count), int(multiplier or 1) * PERIODS[unit])
 
 
-# The password form, in any language. Single sign-on is not limited here: its redirect and callback
+# The password forms (the admin's, and the contributors' in development), in any language. Single sign-on is not limited here: its redirect and callback
 # guess nothing (the provider checks passwords and limits its own form), and an office behind one
 # address signing in together must not lock itself out.
-LOGIN_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?admin/login/$")
+LOGIN_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?(?:admin/login|sign-in)/$")
 # Forms anyone may post without signing in, each stored for a person to read.
 PUBLIC_FORM_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?integrations/request/$")
 

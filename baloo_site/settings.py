@@ -74,6 +74,9 @@ MIDDLEWARE = [
     # Content Security Policy on every answer (CONTENT_SECURITY_POLICY below; django-csp).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # HTML pages gzip-compressed (static files are WhiteNoise's, compressed at build time and answered
+    # above, so never twice). BREACH: see docs/security.md, "Compressed answers".
+    "baloo_site.compression.PageGZipMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     # Rate limits on the public API, push and login (BALOO_RATE_LIMITS below); after CORS so a 429 carries its headers.
     "baloo_site.security.RateLimitMiddleware",
@@ -162,9 +165,12 @@ STORAGES = {
     },
 }
 
-# Celery: with no broker configured, tasks run in-process (the embedded default).
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+# Celery: with no broker configured, tasks run in-process (the embedded default). They still take a
+# producer from Celery's pool (to serialise their arguments as a worker would): kombu's in-memory
+# transport, so no broker is looked for on localhost, nor warned about ("No hostname was supplied").
+IN_PROCESS_BROKER_URL = "memory://localhost"
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="") or IN_PROCESS_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == IN_PROCESS_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = env("CELERY_RESULT_BACKEND", default=None)
 CELERY_TASK_ACKS_LATE = True  # a task killed mid-way is redelivered, not lost

@@ -1,4 +1,5 @@
-"""Whether single sign-on is configured: a settings check any app may ask (sign-in itself is `accounts`')."""
+"""Whether single sign-on is configured, and whether the development sign-in for contributors is on:
+settings checks any app may ask (sign-in itself is `accounts`')."""
 
 from django.conf import settings
 
@@ -9,3 +10,10 @@ def oidc_enabled() -> bool:
         getattr(settings, "OIDC_RP_CLIENT_ID", "")
         and (getattr(settings, "OIDC_OP_ISSUER", "") or getattr(settings, "OIDC_OP_AUTHORIZATION_ENDPOINT", ""))
     )
+
+
+def local_sign_in_enabled() -> bool:
+    """Contributors may sign in with a user name and password on Baloo's own page: in development
+    only — `DEBUG` on, password sign-in allowed and no single sign-on configured — so that someone
+    trying the demo can see "my contributions". Never in production, where contributors use SSO."""
+    return bool(settings.DEBUG and settings.BALOO_PASSWORD_LOGIN and not oidc_enabled())

@@ -29,6 +29,8 @@ urlpatterns += i18n_patterns(
     path("admin/login/", accounts_views.admin_login, name="admin_login"),
     path("admin/logout/", accounts_views.admin_logout, name="admin_logout"),
     path("admin/", admin.site.urls),
+    # Contributors' password sign-in, in development without single sign-on only (accounts app).
+    path("sign-in/", accounts_views.sign_in, name="sign_in"),
     # Help, glossary, participation (community app) and the contributor pages: my contributions, my accounts, privacy.
     path("", include("community.urls")),
     path("", include("contributors.urls")),

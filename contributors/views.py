@@ -17,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from baloo_site.sign_in import oidc_enabled
+from baloo_site.sign_in import local_sign_in_enabled, oidc_enabled
 from baloo_site.site_url import site_url
 from conversion_points.records import person_record, public_profile
 
@@ -63,9 +63,12 @@ def web_link(url: str) -> str:
 
 
 def sign_in_url(next_url: str) -> str:
-    """Single sign-on when it is configured; otherwise the admin's sign-in (development)."""
+    """Single sign-on when it is configured; in development, Baloo's own password sign-in, which
+    lets contributors in (the admin's lets only staff in); otherwise the admin's, which says why not."""
     if oidc_enabled():
         return f"{reverse('oidc_authentication_init')}?{urlencode({'next': next_url})}"
+    if local_sign_in_enabled():
+        return f"{reverse('sign_in')}?{urlencode({'next': next_url})}"
     return f"{reverse('admin_login')}?{urlencode({'next': next_url})}"
 
 

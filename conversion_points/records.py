@@ -10,7 +10,7 @@ that area on the 365 UTC days ending today (D−364 … D), the rule the public 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from django.db.models import Count, Max, Min
@@ -253,10 +253,11 @@ def _milestones(
     milestones = [Milestone(kind="count", reached_on=dates[n], value=n) for n in wanted if n in dates]
     if dates.get(1):
         first = dates[1]
-        years = (today - first.date()).days // 365
-        for year in range(1, years + 1):
+        year = 1
+        while (anniversary := _anniversary(first, years=year)).date() <= today:
             if year in (1, 2, 3, 5) or year % 5 == 0:
-                milestones.append(Milestone(kind="years", reached_on=first + timedelta(days=365 * year), value=year))
+                milestones.append(Milestone(kind="years", reached_on=anniversary, value=year))
+            year += 1
     active_dates = sorted(area.first_active for area in areas if area.first_active)
     if len(active_dates) >= 3:
         milestones.append(Milestone(kind="areas", reached_on=active_dates[2], value=len(active_dates)))
@@ -277,6 +278,16 @@ def _milestones(
         else None
     )
     return milestones, next_milestone
+
+
+def _anniversary(moment: datetime, *, years: int) -> datetime:
+    """The same calendar day `years` later, not 365 days per year (which arrives a day early once a
+    29 February lies between). A first contribution on 29 February has its anniversaries on 1 March
+    in other years: on the 28th the year is not over yet."""
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:
+        return moment.replace(year=moment.year + years, month=3, day=1)
 
 
 def public_profile(*, person_id: int) -> dict[str, Any] | None:

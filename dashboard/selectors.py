@@ -193,3 +193,25 @@ def overlap_matrix(*, run: MetricRun, population: str = Population.VOLUNTEERS) -
 def sources_for_dashboard() -> QuerySet[Source]:
     """The sources a visitor can drill into: those some conversion point counts."""
     return Source.objects.filter(conversion_points__enabled=True).distinct().order_by("name", "slug")
+
+
+def worked_example_points() -> tuple[ConversionPoint, ConversionPoint] | None:
+    """The two rules "How we count" follows Ann through, taken from the installed rules so the example
+    can never contradict them (with the demo loaded, the demo's): an active or core conversion point
+    of the first area that has one, and one of another area, on another system when there is one.
+    None when the installed rules have no such pair; the page then tells the example without names.
+    """
+    counting = list(
+        ConversionPoint.objects.filter(
+            enabled=True, level__in=[ConversionPoint.Level.ACTIVE, ConversionPoint.Level.CORE]
+        )
+        .select_related("area", "source")
+        .order_by("area__position", "area__slug", "slug")
+    )
+    if not counting:
+        return None
+    first = counting[0]
+    others = [point for point in counting if point.area_id != first.area_id]
+    elsewhere = [point for point in others if point.source_id != first.source_id]
+    second = (elsewhere or others or [None])[0]
+    return (first, second) if second is not None else None

@@ -213,13 +213,15 @@ def overlap(request: HttpRequest) -> HttpResponse:
     return _page(request, name="overlap", template="dashboard/_overlap.html", build=build)
 
 
-# The worked example on "How we count": Ann's two contributions, and the Sundays they decide.
+# The worked example on "How we count": Ann's two contributions, and the Sundays they decide. What
+# each contribution is — which rule of which area counts it — is read from the installed rules
+# (`selectors.worked_example_points`), so the example follows them.
 EXAMPLE = {
-    "first": date(2024, 3, 5),  # a Tuesday: her first answer on the support forum
+    "first": date(2024, 3, 5),  # a Tuesday: her first contribution
     "first_week_start": date(2024, 3, 4),
     "first_sunday": date(2024, 3, 10),  # the week she is new
     "first_window_start": date(2023, 3, 12),
-    "second": date(2024, 6, 12),  # her bug report, from another address
+    "second": date(2024, 6, 12),  # her second, in another area, from another address
     "last_active_sunday": date(2025, 6, 8),  # window 2024-06-09 … 2025-06-08 still holds 12 June 2024
     "last_active_window_start": date(2024, 6, 9),
     "lapsed_sunday": date(2025, 6, 15),  # window 2024-06-16 … 2025-06-15 holds nothing of hers
@@ -234,7 +236,12 @@ def how_we_count(request: HttpRequest) -> HttpResponse:
     Each number on the dashboard and each help page links to one of its anchors; it is also a help page
     (the help navigation marks it), and the help's old address, /help/how-baloo-counts/, redirects here.
     """
-    context = {"section": "counts", "example": EXAMPLE, "window_days": WINDOW_DAYS}
+    context = {
+        "section": "counts",
+        "example": EXAMPLE,
+        "example_points": selectors.worked_example_points(),
+        "window_days": WINDOW_DAYS,
+    }
     return render(request, "dashboard/how_we_count.html", context)
 
 

@@ -2,7 +2,9 @@
 
 `demo_seed` loads `demo/config.json` with `config_load` (as `load_config` does), stores the
 generator's records with `activities_ingest` (as an import does), gives the demo's staff their
-periods with `staff_periods_from_email_domains`, and counts the community once.
+periods with `staff_periods_from_email_domains`, and counts the community once. In development
+only, `demo_contributor_login` gives one demo volunteer a password login, so that someone trying
+Baloo can see "my contributions".
 """
 
 import json
@@ -12,12 +14,16 @@ from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import Count
 
 from activities.keys import email_key
 from activities.models import Activity
 from activities.services import Rejection, activities_ingest
+from baloo_site.sign_in import local_sign_in_enabled
 from contributors.models import Identity
+from contributors.placeholders import counted
 from contributors.staff import staff_periods_from_email_domains
 from conversion_points.services import config_load
 from metrics.engine import metrics_recompute
@@ -26,6 +32,9 @@ from .generator import DEMO_PEOPLE, STAFF_DOMAIN, demo_end_date, demo_records
 
 CONFIG_PATH = Path(__file__).resolve().parent / "config.json"
 BATCH_SIZE = 10_000
+# The demo contributor's development login (printed by `seed_demo`, like the admin's admin / admin).
+CONTRIBUTOR_USERNAME = "contributor"
+CONTRIBUTOR_PASSWORD = "contributor"
 
 
 @dataclass
@@ -91,3 +100,34 @@ def _staff_periods_from(addresses: Iterable[tuple[str, datetime]]) -> None:
             identity_of[key[2]] = Identity.objects.by_key(key).values_list("pk", flat=True).get()
         seen.append((identity_of[key[2]], key[2], moment))
     staff_periods_from_email_domains(seen=seen, domains=[STAFF_DOMAIN])
+
+
+@dataclass
+class DemoLogin:
+    """A development login `demo_contributor_login` created, and whose record it opens."""
+
+    username: str
+    password: str
+    email: str
+
+
+def demo_contributor_login() -> DemoLogin | None:
+    """A password login for the demo's busiest volunteer with an e-mail address, whose record it
+    opens on "my contributions" (a user's record is the person holding their e-mail).
+
+    Development only (`local_sign_in_enabled`: DEBUG, password sign-in, no single sign-on): None
+    anywhere else, and None when the user exists already (its password may have been changed).
+    """
+    User = get_user_model()
+    if not local_sign_in_enabled() or User.objects.filter(username=CONTRIBUTOR_USERNAME).exists():
+        return None
+    busiest = (
+        Identity.objects.filter(counted("person"), kind=Identity.Kind.EMAIL, person__staff_periods__isnull=True)
+        .annotate(done=Count("activities"))
+        .order_by("-done", "pk")
+        .first()
+    )
+    if busiest is None:
+        return None
+    User.objects.create_user(CONTRIBUTOR_USERNAME, email=busiest.value, password=CONTRIBUTOR_PASSWORD)
+    return DemoLogin(username=CONTRIBUTOR_USERNAME, password=CONTRIBUTOR_PASSWORD, email=busiest.value)

@@ -3,7 +3,7 @@
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django_filters import FilterSet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
@@ -70,7 +70,10 @@ MAX_SEARCH_LENGTH = 320
 
 def parse_search(raw: str) -> str:
     if len(raw) > MAX_SEARCH_LENGTH:
-        raise Refused(_("Search for at most %(most)s characters.") % {"most": MAX_SEARCH_LENGTH})
+        raise Refused(
+            ngettext("Search for at most %(most)s character.", "Search for at most %(most)s characters.", MAX_SEARCH_LENGTH)
+            % {"most": MAX_SEARCH_LENGTH}
+        )
     return raw
 
 

@@ -1,7 +1,7 @@
 """My contributions: a signed-in contributor sees their record across systems, celebrated (BRIEF: Recognition)."""
 
 import html
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.urls import reverse
@@ -180,7 +180,9 @@ def test_milestones_are_dated_when_they_happened(community):
     assert milestones[("count", "1")] == TODAY - timedelta(days=500)
     assert milestones[("count", "10")] == TODAY - timedelta(days=491)
     assert milestones[("count", "100")] == TODAY - timedelta(days=401)
-    assert milestones[("years", "1")] == TODAY - timedelta(days=500 - 365)
+    first = TODAY - timedelta(days=500)
+    a_year_later = date(first.year + 1, 3, 1) if (first.month, first.day) == (2, 29) else first.replace(year=first.year + 1)
+    assert milestones[("years", "1")] == a_year_later  # the same calendar day, not 365 days
     assert milestones[("areas", "3")] == TODAY - timedelta(days=200)
     assert milestones[("core", "Coding")] == TODAY - timedelta(days=200)
     assert milestones[("systems", "3")] == TODAY - timedelta(days=200)
@@ -210,3 +212,13 @@ def test_a_web_address_stays_a_link_on_my_page(client, community):
     client.force_login(UserFactory(email="ann@example.org"))
 
     assert 'href="https://support.example.org/a/1"' in client.get(reverse("contributors:my-contributions")).content.decode()
+
+
+def test_an_activity_without_a_title_links_its_own_words_not_link(client, community):
+    """A link says where it goes (WCAG 2.4.4): "Answered a question", never "(link)"."""
+    ingest(record("sumo", {"email": "ann@example.org"}, "sumo.answer.posted", days_ago(3), url="https://support.example.org/a/2"))
+    client.force_login(UserFactory(email="ann@example.org"))
+
+    page = client.get(reverse("contributors:my-contributions")).content.decode()
+    assert '<a href="https://support.example.org/a/2" rel="noopener nofollow">Answered a question</a>' in page
+    assert ">link<" not in page and "(<a" not in page

@@ -1,4 +1,5 @@
-"""`seed_demo [--people N]`: fill an empty database with an invented, realistic demo community."""
+"""`seed_demo [--people N]`: fill an empty database with an invented, realistic demo community (and, in
+development, a contributor's login to see "my contributions" with)."""
 
 import time
 
@@ -10,7 +11,7 @@ from contributors.models import Person, StaffPeriod
 from contributors.placeholders import counted, persons_not_counted
 from conversion_points.models import Area
 from demo.generator import DEMO_PEOPLE
-from demo.services import demo_seed
+from demo.services import demo_contributor_login, demo_seed
 
 
 class Command(BaseCommand):
@@ -50,3 +51,9 @@ class Command(BaseCommand):
                 + (f" ({len(seeded.rejected)} records rejected)" if seeded.rejected else "")
             )
         )
+        login = demo_contributor_login()
+        if login is not None:
+            self.stdout.write(
+                f"Development contributor login: user '{login.username}', password '{login.password}' "
+                f"({login.email}'s record; sign in from \"My contributions\", /me/)"
+            )
