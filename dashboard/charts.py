@@ -16,6 +16,7 @@ from datetime import date
 
 from django.utils.formats import date_format, number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from .selectors import WeekPoint
 
@@ -174,15 +175,17 @@ def week_label(day: date) -> str:
 
 def _week_text(point: WeekPoint, *, projected: bool) -> str:
     if projected:
-        return _("Week ending %(date)s: %(active)s still active if nobody contributed again (projection)") % {
-            "date": week_label(point.date),
-            "active": number(point.active),
-        }
-    return _("Week ending %(date)s: %(active)s active contributors, %(new)s new") % {
-        "date": week_label(point.date),
-        "active": number(point.active),
-        "new": number(point.new),
+        return ngettext(
+            "Week ending %(date)s: %(active)s still active if nobody contributed again (projection)",
+            "Week ending %(date)s: %(active)s still active if nobody contributed again (projection)",
+            point.active,
+        ) % {"date": week_label(point.date), "active": number(point.active)}
+    # Each count agrees with its own words ("1 contributeur actif, dont 2 nouveaux").
+    active = ngettext("%(active)s active contributor", "%(active)s active contributors", point.active) % {
+        "active": number(point.active)
     }
+    new = ngettext("%(new)s new", "%(new)s new", point.new) % {"new": number(point.new)}
+    return _("Week ending %(date)s: %(active)s, %(new)s") % {"date": week_label(point.date), "active": active, "new": new}
 
 
 def weekly_chart(
