@@ -27,6 +27,11 @@ pytestmark = needs_chromium
 LANGUAGES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES"}
 VIEWPORTS = ({"width": 360, "height": 740}, {"width": 1366, "height": 900})
 WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+# The desk's own controls, each at least 24 px each way (WCAG 2.2 target size, without leaning on spacing).
+SMALL_CONTROLS = """() => Array.from(document.querySelectorAll("main input:not([type=hidden]), main select, main button"))
+  .map((control) => [control.name || control.type, control.getBoundingClientRect()])
+  .filter(([_name, box]) => box.width < 24 || box.height < 24)
+  .map(([name, box]) => [name, Math.round(box.width), Math.round(box.height)])"""
 
 
 @pytest.fixture
@@ -85,7 +90,7 @@ def test_every_builder_page_fits_the_screen_and_passes_axe(builder_site, browser
     axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="in requirements-dev.txt")
     axe = axe_module.Axe()
     site, session, world = builder_site
-    wider, violations, unseen = [], [], []
+    wider, violations, unseen, small = [], [], [], []
     for language, locale in LANGUAGES.items():
         for viewport in VIEWPORTS:
             # axe-core is injected by the test: the site's Content Security Policy rightly refuses it.
@@ -111,6 +116,8 @@ def test_every_builder_page_fits_the_screen_and_passes_axe(builder_site, browser
                 width = page.evaluate("document.documentElement.scrollWidth")
                 if width > viewport["width"]:
                     wider.append((language, viewport["width"], name, width))
+                if name not in ("rule", "admin"):
+                    small += [(language, viewport["width"], name, *control) for control in page.evaluate(SMALL_CONTROLS)]
                 result = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
                 for violation in result.response["violations"]:
                     targets = [node["target"] for node in violation["nodes"]]
@@ -118,4 +125,5 @@ def test_every_builder_page_fits_the_screen_and_passes_axe(builder_site, browser
             context.close()
     assert unseen == []
     assert wider == []
+    assert small == []
     assert violations == []
