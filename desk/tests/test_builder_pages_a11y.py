@@ -2,7 +2,7 @@
 
 A community builder who owns one area, signed in, visits the desk (its index, the area's people in
 every status, one person's activities, the digest settings), the rule editor with a preview shown,
-and the admin index. On each page: nothing wider than the screen (a table may scroll inside its own
+and the admin index; and staff, who see every area, the desk's list of areas. On each page: nothing wider than the screen (a table may scroll inside its own
 box) and axe-core finds nothing against WCAG 2.2 AA (axe-playwright-python, requirements-dev.txt).
 One seeded database, one live server and one browser for all of it.
 """
@@ -57,10 +57,13 @@ def builder_site(transactional_db, settings, monkeypatch):
 
     answered("Eve", 340)  # about to lapse
     answered("Fay", 800, 2)  # back again after more than 12 months away
-    client = Client()
-    client.force_login(world["builder_a"])
+    sessions = {}
+    for who in ("builder_a", "staff"):
+        client = Client()
+        client.force_login(world[who])
+        sessions[who] = client.cookies[django_settings.SESSION_COOKIE_NAME].value
     server = LiveServer("localhost")
-    yield server.url, client.cookies[django_settings.SESSION_COOKIE_NAME].value, world
+    yield server.url, sessions, world
     server.stop()
     cache.clear()
 
@@ -74,9 +77,10 @@ def browser():
         chromium.close()
 
 
-def _paths(language: str, world: dict) -> dict[str, str]:
+def _paths(language: str, world: dict) -> dict[str, tuple[str, str]]:
+    """Each page, and who reads it: the builder, except the list of areas, which only a reader of several sees."""
     with translation.override(language):
-        return {
+        paths = {
             "desk": reverse("desk:index"),
             "area": reverse("desk:area", args=["support"]) + f"?week={D.isoformat()}",
             "person": reverse("desk:person", args=["support", world["ann"].pk]),
@@ -84,23 +88,28 @@ def _paths(language: str, world: dict) -> dict[str, str]:
             "rule": reverse("admin:conversion_points_conversionpoint_change", args=[world["answer"].pk]),
             "admin": reverse("admin:index"),
         }
+        return {**{name: ("builder_a", path) for name, path in paths.items()}, "areas": ("staff", reverse("desk:index"))}
 
 
 def test_every_builder_page_fits_the_screen_and_passes_axe(builder_site, browser) -> None:
     axe_module = pytest.importorskip("axe_playwright_python.sync_playwright", reason="in requirements-dev.txt")
     axe = axe_module.Axe()
-    site, session, world = builder_site
+    site, sessions, world = builder_site
     wider, violations, unseen, small = [], [], [], []
     for language, locale in LANGUAGES.items():
         for viewport in VIEWPORTS:
             # axe-core is injected by the test: the site's Content Security Policy rightly refuses it.
             context = browser.new_context(locale=locale, viewport=viewport, bypass_csp=True)
-            context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": session, "url": site}])
             page = context.new_page()
-            for name, path in _paths(language, world).items():
+            for name, (who, path) in _paths(language, world).items():
+                context.add_cookies([{"name": django_settings.SESSION_COOKIE_NAME, "value": sessions[who], "url": site}])
                 response = page.goto(site + path)
                 assert response.status == 200, (language, name, response.status)
                 assert page.locator("html").get_attribute("lang") == language, (language, name)
+                if name == "desk":
+                    assert page.url.startswith(site + path + "area/support/"), (language, page.url)  # one area: straight to it
+                if name == "areas":
+                    assert page.locator(".desk-areas a").count() == 2, language
                 if name == "area":
                     statuses = page.eval_on_selector_all(".desk-table .desk-status", "spans => spans.map(s => s.className)")
                     seen = {cls.rsplit("desk-status-", 1)[-1] for cls in statuses}
@@ -108,7 +117,7 @@ def test_every_builder_page_fits_the_screen_and_passes_axe(builder_site, browser
                 if name == "rule":
                     # The help text's "<system>.<object>.<action>" is read as words, not swallowed as tags.
                     assert "<system>.<object>.<action>" in page.locator(".field-types .help").inner_text(), language
-                    # Only SUMO's German answers: the preview names the people the rule would remove.
+                    # A narrower container (Eve's and Fay's answers only): a preview with the area's before and after.
                     page.locator("#id_container").fill("firefox::*")
                     page.locator("input[name=_preview]").click()
                     page.wait_for_load_state()
