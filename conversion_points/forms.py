@@ -14,7 +14,7 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.formats import date_format, number_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import escape, format_html, format_html_join
 from django.utils.module_loading import import_string
 from django.utils.text import Truncator
 from django.utils.translation import gettext, ngettext
@@ -228,6 +228,8 @@ class ConversionPointForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         # An empty list counts as "no value" for the field, so it never reaches clean_types.
         self.fields["types"].error_messages["required"] = self.none_message % {"example": EXAMPLE_TYPE}
+        # The admin writes help texts as HTML: escaped, "<system>.<object>.<action>" is read, not parsed as tags.
+        self.fields["types"].help_text = escape(TYPES_HELP)
         if "container" in self.fields:
             self.fields["container"].widget = ContainerWidget()
             self.fields["container"].help_text = CONTAINER_HELP
