@@ -123,6 +123,10 @@ def browser():
         chromium.close()
 
 
+# Each click that loads a page is awaited with `expect_navigation`: `wait_for_load_state` alone may
+# answer for the page still shown, before the next one arrives.
+
+
 def _status_of(page, name: str) -> list[str]:
     """The status classes of the desk's row for `name` (empty when the row is not there)."""
     row = page.locator("table.desk-table tbody tr", has=page.locator("th", has_text=name))
@@ -144,8 +148,8 @@ def test_a_builder_sees_their_week_and_adds_a_rule_in_a_minute(builders_site, br
 
     # 1. The desk, from the admin index: this week's new and about-to-lapse people of Support, no one of Coding.
     page.goto(f"{url}{prefix}/admin/")
-    page.locator("#builders-desk a").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("#builders-desk a").click()
     assert page.url.startswith(f"{url}{prefix}/desk/area/support/"), page.url
     assert page.locator("html").get_attribute("lang") == language
     assert _status_of(page, "Nina Neuling") == ["desk-status-new"]
@@ -159,8 +163,8 @@ def test_a_builder_sees_their_week_and_adds_a_rule_in_a_minute(builders_site, br
 
     # 2. Back to the admin, add a conversion point: choose, tick, take a suggestion; no JSON typed.
     page.goto(f"{url}{prefix}/admin/")
-    page.locator("a[href$='/admin/conversion_points/conversionpoint/add/']").first.click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("a[href$='/admin/conversion_points/conversionpoint/add/']").first.click()
     page.locator("#id_area").select_option(label="Support")
     page.locator("#id_source").select_option(label="SUMO")
     page.locator("#id_slug").fill("forum-de")
@@ -175,8 +179,8 @@ def test_a_builder_sees_their_week_and_adds_a_rule_in_a_minute(builders_site, br
     assert page.locator("#id_types_other").input_value() == ""
 
     # 3. Preview: information, the area's count before → after, and who it adds.
-    page.locator("input[name=_preview]").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("input[name=_preview]").click()
     assert page.locator(".errornote").count() == 0
     assert page.locator(".errorlist").count() == 0
     assert page.locator("html").get_attribute("lang") == language
@@ -193,8 +197,8 @@ def test_a_builder_sees_their_week_and_adds_a_rule_in_a_minute(builders_site, br
     assert not ConversionPoint.objects.filter(slug="forum-de").exists()  # nothing saved yet
 
     # 4. Save, and be told so.
-    page.locator("input[name=_save]").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.locator("input[name=_save]").click()
     assert page.locator(".messagelist .success").count() == 1, page.locator(".messagelist").inner_text()
     point = ConversionPoint.objects.get(slug="forum-de")
     assert (point.area, point.types, point.container, point.is_approved) == (world["support"], [FORUM], CONTAINER, False)
