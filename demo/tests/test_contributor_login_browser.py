@@ -7,7 +7,8 @@ Skipped when /usr/bin/chromium is absent. Playwright drives the system browser; 
 
 import pytest
 
-from dashboard.tests.test_browser import CHROMIUM, browser, demo_site  # noqa: F401 (fixtures)
+from dashboard.tests.chromium import CHROMIUM
+from dashboard.tests.conftest import browser, demo_site  # noqa: F401 (fixtures)
 from demo.services import CONTRIBUTOR_PASSWORD, CONTRIBUTOR_USERNAME
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium")
