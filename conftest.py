@@ -2,6 +2,9 @@
 
 import pytest
 
+# The `browser` fixture (headless Debian Chromium) for every browser test.
+pytest_plugins = ["dashboard.tests.chromium"]
+
 
 @pytest.fixture(autouse=True)
 def _test_settings(settings):

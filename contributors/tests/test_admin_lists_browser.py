@@ -7,10 +7,10 @@ Skipped when /usr/bin/chromium is absent. Playwright drives the system browser; 
 import pytest
 from django.contrib.auth import get_user_model
 
-from dashboard.tests.chromium import CHROMIUM
-from dashboard.tests.conftest import browser, demo_site  # noqa: F401 (fixtures)
+from dashboard.tests.chromium import needs_chromium
+from dashboard.tests.conftest import demo_site  # noqa: F401 (a fixture)
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium")
+pytestmark = needs_chromium
 
 # Lists whose columns fit a 1366 px screen in every language once their titles may wrap.
 LISTS = [

@@ -5,7 +5,6 @@ Playwright drives the system browser; it never downloads one.
 """
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -20,13 +19,12 @@ from activities.models import Source
 from activities.services import activities_ingest
 from conversion_points.contributions import today_utc
 from conversion_points.models import Area, ConversionPoint
+from dashboard.tests.chromium import needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 WIDTHS = (360, 1366)
 LANGUAGES = ("en", "de", "fr", "es")
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -53,15 +51,6 @@ def editor_site(transactional_db, settings, monkeypatch):
     yield server.url, client.cookies[django_settings.SESSION_COOKIE_NAME].value, point
     server.stop()
     cache.clear()
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-dev.txt")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _open(browser, url: str, session: str, width: int, language: str):

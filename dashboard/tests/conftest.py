@@ -9,8 +9,6 @@ from pytest_django.live_server_helper import LiveServer
 
 from metrics.engine import metrics_recompute
 
-from .chromium import ARGS, CHROMIUM
-
 
 @pytest.fixture
 def demo_site(transactional_db, settings, monkeypatch):
@@ -41,10 +39,3 @@ def plain_site(transactional_db, settings, monkeypatch):
     server.stop()
 
 
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-dev.txt")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()

@@ -7,11 +7,11 @@ Skipped when /usr/bin/chromium is absent. Playwright drives the system browser; 
 
 import pytest
 
-from dashboard.tests.chromium import CHROMIUM
-from dashboard.tests.conftest import browser, demo_site  # noqa: F401 (fixtures)
+from dashboard.tests.chromium import needs_chromium
+from dashboard.tests.conftest import demo_site  # noqa: F401 (a fixture)
 from demo.services import CONTRIBUTOR_PASSWORD, CONTRIBUTOR_USERNAME
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium")
+pytestmark = needs_chromium
 
 
 @pytest.fixture

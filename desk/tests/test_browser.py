@@ -4,7 +4,6 @@ Skipped when /usr/bin/chromium is absent. Playwright drives the system browser; 
 """
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -15,11 +14,9 @@ from pytest_django.live_server_helper import LiveServer
 from accounts.tests.worlds import D, at, roles_world
 from activities.models import Activity
 from contributors.models import Identity, Person
+from dashboard.tests.chromium import needs_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
@@ -43,15 +40,6 @@ def desk_site(transactional_db, settings, monkeypatch):
     yield server.url, client.cookies[django_settings.SESSION_COOKIE_NAME].value
     server.stop()
     cache.clear()
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-dev.txt")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("width", [360, 1366])

@@ -20,7 +20,7 @@ from pytest_django.live_server_helper import LiveServer
 from accounts.tests.worlds import D, at, roles_world
 from activities.models import Activity
 from contributors.models import Identity, Person
-from dashboard.tests.chromium import ARGS, CHROMIUM, needs_chromium
+from dashboard.tests.chromium import needs_chromium
 
 pytestmark = needs_chromium
 
@@ -66,15 +66,6 @@ def builder_site(transactional_db, settings, monkeypatch):
     yield server.url, sessions, world
     server.stop()
     cache.clear()
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-dev.txt")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 def _paths(language: str, world: dict) -> dict[str, tuple[str, str]]:

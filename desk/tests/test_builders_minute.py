@@ -18,7 +18,6 @@ Skipped when /usr/bin/chromium is absent. Playwright drives the system browser; 
 import time
 from datetime import UTC, date, datetime, timedelta
 from itertools import count
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -37,14 +36,13 @@ from contributors.models import Identity, Person
 from conversion_points.contributions import today_utc
 from conversion_points.models import Area, ConversionPoint
 from conversion_points.services import conversion_points_approve
+from dashboard.tests.chromium import needs_chromium
 from desk.forms import latest_complete_sunday
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"]
 FORUM = "sumo.forum.posted"
 CONTAINER = "firefox::de"
 
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed: apt-get install -y chromium")
+pytestmark = needs_chromium
 
 
 def _at(day: date) -> datetime:
@@ -112,15 +110,6 @@ def builders_site(transactional_db, settings, monkeypatch):
     yield server.url, client.cookies[django_settings.SESSION_COOKIE_NAME].value, world
     server.stop()
     cache.clear()
-
-
-@pytest.fixture
-def browser():
-    sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-dev.txt")
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 # Each click that loads a page is awaited with `expect_navigation`: `wait_for_load_state` alone may
