@@ -2,7 +2,9 @@
 
 The rules that make a sync safe to kill and to repeat:
 - a lock per source (a conditional UPDATE on its `SyncState` row, with an expiry) means a source
-  never syncs twice at once, and a lock left by a killed worker expires by itself;
+  never syncs twice at once; a live sync renews it (after each page, and from a heartbeat thread
+  on PostgreSQL while a request or a git command takes long), so a lock left by a killed worker
+  expires within `LOCK_SECONDS`, and the next beat tick resumes the source (`syncs_resume_lost`);
 - each page's records are committed through `activities_ingest` together with the checkpoint that
   describes them, in one short transaction; no transaction is ever open during an HTTP call;
 - so a worker killed mid-sync resumes from the last committed page: no gap (the page in flight is
@@ -11,13 +13,16 @@ The rules that make a sync safe to kill and to repeat:
 """
 
 import logging
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from baloo_site.bulk import is_postgresql
 
 from .connectors import Page, RateLimited, SourceError, connector_for, has_connector
 from .connectors.base import Rejected
@@ -28,8 +33,15 @@ from .services import activities_ingest, rejected_items_record, rejected_items_r
 
 logger = logging.getLogger(__name__)
 
-# A page never takes this long; a lock older than this belongs to a killed worker.
-LOCK_SECONDS = 10 * 60
+# A live sync renews its lock at least this often (heartbeat and pages): a lock not renewed for
+# LOCK_SECONDS belongs to a killed worker, and the next beat tick (every 30 s) resumes its source.
+LOCK_SECONDS = 45
+LOCK_RENEW_SECONDS = 10
+# A source is due at a beat tick when its next sync falls before the tick after it: a run starts a
+# moment after the tick that enqueued it, so "every minute" must not wait for a second tick.
+SCHEDULE_SLACK = timedelta(seconds=20)
+# What a run record says when its worker died mid-sync.
+LOST_RUN = "The worker running this sync stopped (killed or lost) before it ended; the next sync resumed from the last committed page."
 REJECTION_SAMPLES = 20
 # Each error line of a run record is at most this long (a refusal names its URL and the setting to change).
 ERROR_LINE_LIMIT = 400
@@ -65,7 +77,7 @@ def syncs_claim_due(*, now: datetime | None = None) -> list[str]:
         if source.schedule_minutes <= 0:
             continue
         state, _created = SyncState.objects.get_or_create(source=source)
-        due = Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now)
+        due = Q(next_sync_at__isnull=True) | Q(next_sync_at__lte=now + SCHEDULE_SLACK)
         if SyncState.objects.filter(due, pk=state.pk).update(next_sync_at=now + timedelta(minutes=source.schedule_minutes)):
             claimed.append(source.slug)
     return claimed
@@ -88,6 +100,7 @@ def source_sync(
             error="Another sync of this source is running; this one did nothing.",
         )
     run = SyncRun.objects.create(source=source, trigger=trigger)
+    heartbeat = _Heartbeat(state.pk, owner=owner, seconds=lock_seconds)
     connector = None
     # Any run that a secondary limit does not stop ends a streak of them.
     secondary_limits = 0
@@ -99,6 +112,7 @@ def source_sync(
         connector = connector_for(source, client=client)
         checkpoint = SyncState.objects.values_list("checkpoint", flat=True).get(pk=state.pk) or {}
         for page in connector.pages(checkpoint):
+            heartbeat.beat()
             pending.add(page)
             errors.extend(page.errors)
             if pending.full():
@@ -126,6 +140,7 @@ def source_sync(
         run.status = SyncRun.Status.FAILED
         errors.append(f"unexpected {type(error).__name__}: {error}")
     finally:
+        heartbeat.stop()
         if connector is not None:
             run.requests, run.not_modified = connector.client.requests_made, connector.client.not_modified
         run.finished_at = timezone.now()
@@ -217,6 +232,82 @@ def _page_commit(
         run.rejections.append({"external_id": external_id, "reason": reason})
 
 
+class _Heartbeat:
+    """Keeps a live sync's lock: renewed after each page, and on PostgreSQL every `LOCK_RENEW_SECONDS`
+    from a thread of its own, so a slow request (retries, a rate-limit wait) or a long git command
+    does not let the lock lapse while the worker lives. A killed worker stops renewing it.
+
+    The thread writes through its own database connection, outside the sync's transactions, and
+    skips a renewal when the sync itself holds the row (it is committing, and renews it then). On
+    SQLite, the embedded default, tasks run in the web process: nothing separate can die, and the
+    renewal after each page is enough.
+    """
+
+    def __init__(self, state_pk: int, *, owner: str, seconds: int) -> None:
+        self.state_pk, self.owner, self.seconds = state_pk, owner, seconds
+        self.renewed = time.monotonic()
+        self.stopped = threading.Event()
+        self.thread: threading.Thread | None = None
+        if is_postgresql():
+            self.thread = threading.Thread(target=self._run, name=f"sync-heartbeat-{state_pk}", daemon=True)
+            self.thread.start()
+
+    def beat(self) -> None:
+        """After a page: renew the lock if it is due (one UPDATE every few seconds, not per page)."""
+        if time.monotonic() - self.renewed < min(LOCK_RENEW_SECONDS, self.seconds / 3):
+            return
+        if not _lock_renew(self.state_pk, owner=self.owner, seconds=self.seconds):
+            raise LockLost("The lock on this source expired and another sync took over; this run stopped.")
+        self.renewed = time.monotonic()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=LOCK_RENEW_SECONDS)
+
+    def _run(self) -> None:
+        try:
+            while not self.stopped.wait(min(LOCK_RENEW_SECONDS, self.seconds / 3)):
+                try:
+                    with transaction.atomic():
+                        held = SyncState.objects.select_for_update(skip_locked=True).filter(pk=self.state_pk, lock_owner=self.owner)
+                        if held.exists():
+                            held.update(locked_until=timezone.now() + timedelta(seconds=self.seconds))
+                except Exception:  # noqa: BLE001 - a missed beat is retried; the sync itself must go on
+                    logger.warning("sync heartbeat of source state %s failed", self.state_pk, exc_info=True)
+        finally:
+            connections.close_all()
+
+
+def syncs_resume_lost(*, now: datetime | None = None) -> list[str]:
+    """Sources whose sync died with its worker (the lock was not renewed in time): their runs are
+    marked failed, saying so, and the sources are claimed to sync again at once (their slugs returned).
+
+    Each lapsed lock is released by one conditional UPDATE, so two beat ticks never both resume a
+    source; a sync that started after that release is left alone (it started after `now`).
+    """
+    now = now or timezone.now()
+    resumed = []
+    for state in SyncState.objects.filter(locked_until__lt=now).exclude(lock_owner="").select_related("source"):
+        released = SyncState.objects.filter(pk=state.pk, lock_owner=state.lock_owner, locked_until__lt=now).update(
+            lock_owner="", locked_until=None, next_sync_at=now + timedelta(minutes=max(state.source.schedule_minutes, 1))
+        )
+        if not released:
+            continue
+        SyncRun.objects.filter(source_id=state.source_id, status=SyncRun.Status.RUNNING, started_at__lt=now).update(
+            status=SyncRun.Status.FAILED, finished_at=now, error=LOST_RUN
+        )
+        if state.source.enabled and has_connector(state.source.kind):
+            resumed.append(state.source.slug)
+    return resumed
+
+
+def _lock_renew(state_pk: int, *, owner: str, seconds: int) -> bool:
+    return bool(
+        SyncState.objects.filter(pk=state_pk, lock_owner=owner).update(locked_until=timezone.now() + timedelta(seconds=seconds))
+    )
+
+
 def _lock_acquire(state: SyncState, *, owner: str, seconds: int) -> bool:
     now = timezone.now()
     free = Q(locked_until__isnull=True) | Q(locked_until__lt=now)
@@ -242,7 +333,8 @@ def _next_sync_at(source: Source, run: SyncRun) -> datetime | None:
     if run.status == SyncRun.Status.DEFERRED and run.resume_at:
         # The task reschedules itself for the reset; the schedule is only the safety net.
         return run.resume_at + (period or timedelta(0))
-    return run.finished_at + period if period else None
+    # A period after the run started, so `schedule_minutes: 1` runs every minute however long a run takes.
+    return max(run.started_at + period, run.finished_at) if period else None
 
 
 def run_summary(run: SyncRun) -> dict:

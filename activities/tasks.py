@@ -9,7 +9,7 @@ from django.utils import timezone
 from .connectors import has_connector
 from .models import Source, SyncRun
 from .services import activities_ingest
-from .sync import run_summary, source_sync, syncs_claim_due
+from .sync import run_summary, source_sync, syncs_claim_due, syncs_resume_lost
 
 
 @shared_task(name="activities.ingest_records")
@@ -34,8 +34,12 @@ def sync_source(self, slug: str, trigger: str = "schedule") -> dict | None:
 
 @shared_task(name="activities.enqueue_due_syncs")
 def enqueue_due_syncs() -> list[str]:
-    """Beat runs this every minute: it enqueues one `sync_source` per source whose schedule is due."""
+    """Beat runs this every 30 seconds: it resumes the sources whose sync died with its worker, and
+    enqueues one `sync_source` per source whose schedule is due."""
+    lost = syncs_resume_lost()
+    for slug in lost:
+        transaction.on_commit(partial(sync_source.delay, slug, "resume"))
     slugs = syncs_claim_due()
     for slug in slugs:
         transaction.on_commit(partial(sync_source.delay, slug))
-    return slugs
+    return [*lost, *slugs]

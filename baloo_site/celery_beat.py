@@ -14,6 +14,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "metrics.recompute_nightly",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Every minute: a recompute asked for whose task was lost (the broker was down, no worker was
+    # running yet, a worker was killed holding it) or whose worker died is sent again, so new
+    # activities never wait for the next event to be counted (metrics/engine/liveness.py).
+    "resend-stale-metric-requests": {
+        "task": "metrics.requests_resend",
+        "schedule": 60.0,
+    },
     # Just after midnight UTC: a recompute, so the summary "as of today" is counted for the new day
     # (each run stores it for the day it runs on; until then readers answer with yesterday's,
     # dated yesterday). Debounced and coalesced with ingestion's (`manage.py recompute_metrics` runs one now).

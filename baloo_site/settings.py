@@ -71,6 +71,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # A view's uncaught error on /api/ and /hooks/ answers JSON (503 when the database is down), not an HTML page.
+    "baloo_site.errors.MachineErrorsMiddleware",
     # Content Security Policy on every answer (CONTENT_SECURITY_POLICY below; django-csp).
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -195,6 +197,8 @@ CELERY_TASK_ROUTES = {
     "activities.sync_source": {"queue": "sync"},
     "activities.enqueue_due_syncs": {"queue": "sync"},
     "activities.ingest_records": {"queue": "ingest"},
+    # The resend check must not wait behind the recompute it may be rescuing.
+    "metrics.requests_resend": {"queue": "celery"},
     "metrics.*": {"queue": "metrics"},
     # The metrics tasks' names before #17, kept for one release (`metrics.tasks`).
     "conversion_points.tasks.*": {"queue": "metrics"},
@@ -260,8 +264,10 @@ if SENTRY_DSN:
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
     )
 
-# Metrics: seconds a "recompute soon" request waits, so many ingestion batches give one recompute.
-BALOO_METRICS_DEBOUNCE_SECONDS = env.int("BALOO_METRICS_DEBOUNCE_SECONDS", default=60)
+# Metrics: seconds a "recompute soon" request waits, so a burst of ingestion batches gives one
+# recompute. Short: an incremental update takes a second or two, and at most one request waits at a
+# time, so a steady stream is counted every few seconds without a recompute storm (bench: freshness).
+BALOO_METRICS_DEBOUNCE_SECONDS = env.int("BALOO_METRICS_DEBOUNCE_SECONDS", default=2)
 # Metrics: where the recomputing worker keeps its incremental cache (default: var/metrics-cache/).
 BALOO_METRICS_CACHE_DIR = env("BALOO_METRICS_CACHE_DIR", default="")
 # Metrics: conversion points per task of the nightly recompute shared by the workers.

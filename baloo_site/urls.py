@@ -8,6 +8,9 @@ from dashboard import views as dashboard_views
 
 from . import health
 
+# An error outside a view: JSON on machine-facing URLs, the HTML page elsewhere (baloo_site/errors.py).
+handler500 = "baloo_site.errors.server_error"
+
 # Machine-facing URLs carry no language prefix.
 urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),

@@ -11,7 +11,13 @@ from typing import Any
 
 from celery import shared_task
 
-from .engine import metrics_recompute, metrics_recompute_part, metrics_recompute_partitioned, metrics_recompute_soon
+from .engine import (
+    metrics_recompute,
+    metrics_recompute_part,
+    metrics_recompute_partitioned,
+    metrics_recompute_soon,
+    metrics_requests_resend,
+)
 from .models import MetricRun
 
 OLD_NAMES_PREFIX = "conversion_points.tasks."
@@ -76,3 +82,9 @@ def recompute_metrics_queued(run_id: int) -> int | None:
         return None
     run = metrics_recompute(run=run, incremental=True)
     return run.pk if run else None
+
+
+@shared_task(name="metrics.requests_resend")
+def requests_resend() -> list[int]:
+    """Beat, every minute: send again the task of a recompute request stranded by a lost task or a dead worker."""
+    return metrics_requests_resend()

@@ -20,7 +20,8 @@ import psycopg2
 import pytest
 from django.utils import timezone
 
-from activities.models import Activity, Source, SyncRun, SyncState
+from activities.models import Activity, Source, SyncRun
+from activities.sync import LOCK_SECONDS, LOST_RUN
 from activities.tests.builders import github_repo
 from activities.tests.standin import FakeGitHub, Server
 from activities.tokens import source_token_create
@@ -40,6 +41,9 @@ from .processes import (
     start_worker,
     wait_for,
 )
+
+# How often beat runs `activities.enqueue_due_syncs` (activities/schedule.py).
+BEAT_SECONDS = 30
 
 pytestmark = [
     pytest.mark.celery_worker,
@@ -149,14 +153,24 @@ def test_worker_killed_mid_sync_resumes_from_its_checkpoint(tmp_path):
         # Redelivered at once, the task finds the killed sync's lock still held and does nothing…
         worker = start_worker(broker, tmp_path / "second.log", name="second")
         assert wait_for(lambda: SyncRun.objects.filter(source=source, status=SyncRun.Status.SKIPPED).exists(), SECONDS)
-        # …until the lock expires (10 minutes; here made to pass), when the next sync resumes from
-        # the last committed checkpoint.
-        SyncState.objects.filter(source=source).update(locked_until=timezone.now() - timedelta(seconds=1))
-        app.send_task("activities.sync_source", args=["github-fault"])
-        done = wait_for(lambda: SyncRun.objects.filter(source=source, status=SyncRun.Status.SUCCEEDED).exists(), SECONDS)
+        # …until the dead sync's lock lapses (nobody renews it: LOCK_SECONDS), when beat's task, every
+        # 30 seconds, marks the dead run failed, saying why, and resumes the source from the last
+        # committed checkpoint. Nobody touches the lock here.
+        killed = time.monotonic()
+
+        def beat_tick_resumed() -> bool:
+            app.send_task("activities.enqueue_due_syncs")
+            return SyncRun.objects.filter(source=source, status=SyncRun.Status.SUCCEEDED).exists()
+
+        done = wait_for(beat_tick_resumed, LOCK_SECONDS + SECONDS, interval=BEAT_SECONDS)
+        resumed_after = time.monotonic() - killed
         worker.stop()
         app.close()
     assert done, worker.text()
+    # Within the lock's lapse and one beat tick, not after ten minutes.
+    assert resumed_after < LOCK_SECONDS + 2 * BEAT_SECONDS + 30, resumed_after
+    assert SyncRun.objects.filter(source=source, status=SyncRun.Status.FAILED, error=LOST_RUN).count() == 1
+    assert not SyncRun.objects.filter(source=source, status=SyncRun.Status.RUNNING).exists()
     # Every activity of the repository, each once.
     assert Counter(Activity.objects.filter(source=source).values_list("type", flat=True)) == expected
 

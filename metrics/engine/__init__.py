@@ -31,7 +31,8 @@ The stages, one module each, each importing only the ones before it:
 - `as_of`: the summary as of the day a recompute runs on, stored with the run;
 - `cache`: the on-disk cache and the incremental update it allows;
 - `runs`: a recompute written and swapped in whole, and `metrics_recompute_soon`;
-- `partitioned`: the nightly full recompute shared by several workers.
+- `partitioned`: the nightly full recompute shared by several workers;
+- `liveness`: beat resends a recompute request stranded by a lost task or a dead worker.
 
 Days and weeks are `metrics.calendar`'s. Import the public names from here.
 """
@@ -39,6 +40,7 @@ Days and weeks are `metrics.calendar`'s. Import the public names from here.
 from .as_of import as_of_counts, as_of_public, as_of_scopes, as_of_update
 from .cache import Cache, CacheUnusable, cache_clear, cache_dir, rules_fingerprint
 from .fetch import ACTIVE, ANY, CORE, Contributions, People, Rules, contributions_fetch
+from .liveness import metrics_requests_resend
 from .partitioned import metrics_partition_plan, metrics_recompute_part, metrics_recompute_partitioned
 from .runs import metric_run_current_forget, metrics_recompute, metrics_recompute_soon
 from .sweep import (
@@ -88,6 +90,7 @@ __all__ = [
     "metrics_recompute_part",
     "metrics_recompute_partitioned",
     "metrics_recompute_soon",
+    "metrics_requests_resend",
     "rules_fingerprint",
     "state_result",
     "weekly_sweep",

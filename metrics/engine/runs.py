@@ -36,7 +36,7 @@ from .sweep import MetricsResult, Series
 logger = logging.getLogger(__name__)
 
 # Any number will do as long as every recompute uses the same one.
-_LOCK_KEY = 0x6A1B_0005
+LOCK_KEY = 0x6A1B_0005
 # The current run, looked up at most every few seconds by readers (`selectors.metric_run_current`).
 LATEST_RUN_KEY = "metrics:latest-run"
 # The task a queued run waits for (`metrics.tasks.recompute_metrics_queued`).
@@ -50,12 +50,12 @@ def recompute_lock() -> Iterator[None]:
         yield
         return
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock(%s)", [_LOCK_KEY])
+        cursor.execute("SELECT pg_advisory_lock(%s)", [LOCK_KEY])
     try:
         yield
     finally:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [_LOCK_KEY])
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [LOCK_KEY])
 
 
 POINT_COLUMNS = (
