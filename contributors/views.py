@@ -43,6 +43,9 @@ ACTIVITY_WORDS = {
     "sumo.answer.posted": gettext_lazy("Answered a question"),
     "sumo.answer.solution": gettext_lazy("Gave the answer that solved a question"),
     "sumo.revision.created": gettext_lazy("Improved a help article"),
+    "pontoon.translation.submitted": gettext_lazy("Submitted a translation"),
+    "pontoon.translation.approved": gettext_lazy("Approved a translation"),
+    "pontoon.translation.rejected": gettext_lazy("Rejected a translation"),
 }
 
 

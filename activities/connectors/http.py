@@ -58,6 +58,14 @@ class NotFound(SourceError):
     """HTTP 404: a deleted or renamed repository, product or page."""
 
 
+class ServerError(SourceError):
+    """A server error (5xx) answered again after every retry; `status` says which."""
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class RateLimited(Exception):
     """Every token is resting: come back at `resume_at`.
 
@@ -244,7 +252,7 @@ class HttpClient:
             if raw.status_code in TRANSIENT_STATUSES:
                 attempt += 1
                 if attempt > self.max_retries:
-                    raise SourceError(f"{url_shown(url)}: HTTP {raw.status_code} after {attempt} attempts")
+                    raise ServerError(f"{url_shown(url)}: HTTP {raw.status_code} after {attempt} attempts", status=raw.status_code)
                 self._backoff(attempt, f"HTTP {raw.status_code}")
                 continue
             if raw.status_code == 404:
