@@ -10,13 +10,14 @@ from .base import Connector, Page
 from .bugzilla import BugzillaConnector
 from .github import GitHubConnector
 from .http import HttpClient, NotFound, RateLimited, SourceError
+from .reps import RepsConnector
 from .sumo import SumoConnector
 
 if TYPE_CHECKING:
     from activities.models import Source
 
 CONNECTORS: dict[str, type[Connector]] = {
-    connector.kind: connector for connector in (GitHubConnector, BugzillaConnector, SumoConnector)
+    connector.kind: connector for connector in (GitHubConnector, BugzillaConnector, SumoConnector, RepsConnector)
 }
 
 __all__ = ["CONNECTORS", "Connector", "HttpClient", "NotFound", "Page", "RateLimited", "SourceError", "connector_for", "has_connector"]
