@@ -31,13 +31,16 @@ import math
 import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.utils import timezone
 
 from .base import DELETED_ACCOUNT, NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso
-from .http import NotFound, SourceError
+from .http import HttpClient, NotFound, Response, SourceError
+
+if TYPE_CHECKING:
+    from activities.models import Source
 
 # Newest API path first; the one that answers is kept in the checkpoint.
 API_PATHS = ("api/remo/v1/", "api/beta/")
@@ -151,12 +154,14 @@ def web_url(value: Any) -> str:
 class RepsConnector(Connector):
     kind = "reps"
 
-    def __init__(self, source, *, client=None) -> None:
+    def __init__(self, source: "Source", *, client: HttpClient | None = None) -> None:
         # Before the client is built: it reads the tuning options too.
         problem = options_problem(source.options)
         if problem:
             raise SourceError(problem)
         super().__init__(source, client=client)
+        # Items read in this run, with their date: a page read twice (the listing moved) costs no more requests.
+        self.seen: dict[str, datetime | None] = {}
 
     def default_base_url(self) -> str:
         return "https://reps.mozilla.org"
@@ -164,8 +169,7 @@ class RepsConnector(Connector):
     def pages(self, checkpoint: dict) -> Iterator[Page]:
         state = copy.deepcopy(checkpoint)
         state.setdefault("held", {})
-        # Items read in this run, with their date: a page read twice (the listing moved) costs no more requests.
-        self.seen: dict[str, datetime | None] = {}
+        self.seen = {}
         if state.get("api") not in API_PATHS:
             state["api"] = self._find_api()
         yield from self._held_due(state)
@@ -201,9 +205,12 @@ class RepsConnector(Connector):
             try:
                 data = self._listing_page(state, listing, walk["page"]).data
             except NotFound:
+                # Past the end: items were deleted while the listing was read.
                 if walk["page"] == 1:
                     raise
-                # Past the end: items were deleted while the listing was read.
+                if not newest_first:  # the unread pages are before this one
+                    walk["page"] = min(walk["page"] - 1, self._last_page(state, listing))
+                    continue
             else:
                 records, errors, dates = self._items(state, listing, _results(data))
                 more = bool(data.get("next")) if newest_first else walk["page"] > 1
@@ -227,7 +234,7 @@ class RepsConnector(Connector):
             bounds.append(date.fromisoformat(self.options["since"]))
         return max(bounds).isoformat() if bounds else None
 
-    def _listing_page(self, state: dict, listing: str, page: int):
+    def _listing_page(self, state: dict, listing: str, page: int) -> Response:
         params: dict[str, Any] = {"page": page}
         if listing == "events":
             params["orderby"] = "DESC"
@@ -346,7 +353,7 @@ def _results(data: Any) -> list:
     return data["results"]
 
 
-def stored_times(*, source, external_ids: list[str]) -> dict[str, datetime]:
+def stored_times(*, source: "Source", external_ids: list[str]) -> dict[str, datetime]:
     """When the activities already stored for `source` occurred, by external id (a read)."""
     from activities.models import Activity
 
@@ -354,7 +361,7 @@ def stored_times(*, source, external_ids: list[str]) -> dict[str, datetime]:
     return dict(rows)
 
 
-def rejected_for_good(*, source, external_ids: list[str]) -> set[str]:
+def rejected_for_good(*, source: "Source", external_ids: list[str]) -> set[str]:
     """Those of `external_ids` that `source` rejected for a reason that never changes (a read)."""
     from activities.models import RejectedItem
 

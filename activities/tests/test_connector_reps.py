@@ -362,6 +362,24 @@ def test_the_beta_api_before_2016_is_found_and_read_from_its_newest_end(api, ser
     assert api.pages_asked("events") == [1, 3, 2] and api.details_asked("events") == [900]
 
 
+@pytest.mark.parametrize("api", [FakeRemo(api_path="api/beta/")], ids=["beta"])
+def test_a_beta_walk_resumed_after_events_were_deleted_reads_the_pages_left(api, server):
+    community(api, reports=0, events=50)
+    source = make_source(server)
+    pages = RepsConnector(source).pages({})
+    page = next(pages)  # the reports' (empty) listing
+    page = next(pages)  # the events' last page: the ten newest
+    pages.close()
+    activities_ingest(records=enumerate(page.records))
+    assert page.checkpoint["events"]["walk"]["page"] == 2
+    del api.events[10:40]  # 30 events deleted meanwhile: one page left
+
+    for rest in RepsConnector(source).pages(page.checkpoint):
+        activities_ingest(records=enumerate(rest.records))
+
+    assert Activity.objects.filter(source=source).count() == 20
+
+
 def test_missing_optional_fields_and_an_older_shape_still_give_activities(api, server):
     report(api, 1, days_ago=1)
     api.tamper[("activities", 1)] = lambda detail: {
