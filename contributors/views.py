@@ -43,6 +43,8 @@ ACTIVITY_WORDS = {
     "sumo.answer.posted": gettext_lazy("Answered a question"),
     "sumo.answer.solution": gettext_lazy("Gave the answer that solved a question"),
     "sumo.revision.created": gettext_lazy("Improved a help article"),
+    "reps.activity.reported": gettext_lazy("Reported an activity as a Mozilla Rep"),
+    "reps.event.organized": gettext_lazy("Organized an event"),
 }
 
 

@@ -172,9 +172,10 @@ class RepsConnector(Connector):
         self.seen = {}
         if state.get("api") not in API_PATHS:
             state["api"] = self._find_api()
-        yield from self._held_due(state)
         for listing in LISTINGS:
             yield from self._walk(state, listing)
+        # After the listings: an API that moved has failed the run by now, before a held item is taken for deleted.
+        yield from self._held_due(state)
 
     def _find_api(self) -> str:
         for path in API_PATHS:
@@ -285,14 +286,14 @@ class RepsConnector(Connector):
     def _held_due(self, state: dict) -> Iterator[Page]:
         """Read again, one by one, the held items whose date (or daily re-read) has come."""
         now = timezone.now()
-        due = [external_id for external_id, held in state["held"].items()
-               if not (until := moment(held.get("until") if isinstance(held, dict) else None)) or until <= now]
+        due = [external_id for external_id, held in state["held"].items() if external_id not in self.seen
+               and (not (until := moment(held.get("until") if isinstance(held, dict) else None)) or until <= now)]
         for start in range(0, len(due), 20):
             records: list[dict | Rejected] = []
             for external_id in due[start : start + 20]:
                 prefix, _sep, number = external_id.partition(":")
                 listing = next((name for name, (kind, _type) in LISTINGS.items() if kind == prefix), None)
-                state["held"].pop(external_id)
+                state["held"].pop(external_id, None)
                 if listing and number.isdigit():
                     records.extend(self._read(state, listing, number)[0])
             yield Page(records, copy.deepcopy(state))
@@ -302,6 +303,7 @@ class RepsConnector(Connector):
         prefix, _type = LISTINGS[listing]
         external_id = f"{prefix}:{number}"
         self.seen[external_id] = None
+        state["held"].pop(external_id, None)  # held again below if still ahead
         try:
             detail = self.client.get(f"{state['api']}{listing}/{number}/").data
         except NotFound:

@@ -215,6 +215,22 @@ def test_a_planned_event_deleted_before_it_happened_is_said_once(api, server, cl
     assert SyncState.objects.get(source=source).checkpoint["held"] == {}
 
 
+def test_an_api_that_moved_fails_the_run_and_takes_no_held_event_for_deleted(api, server, clock):
+    event(api, 1, days_ago=-1)
+    source = make_source(server)
+    source_sync(source=source)
+
+    api.api_path = "api/beta/"  # the deployment now answers elsewhere
+    clock.shift(timedelta(days=2))
+    moved = source_sync(source=source)
+
+    assert moved.status == SyncRun.Status.FAILED and "HTTP 404" in moved.error
+    assert not RejectedItem.objects.exists()
+    source_sync_restart(source=source)
+    found = source_sync(source=source)
+    assert (found.status, found.created) == (SyncRun.Status.SUCCEEDED, 1)
+
+
 def test_items_of_deleted_or_nameless_accounts_and_without_a_date_are_rejected_once(api, server):
     report(api, 1, days_ago=1)
     report(api, 2, days_ago=2, user=None)  # a deleted account
