@@ -21,7 +21,7 @@ What the API offers, and what that means here:
   last name as `name`. The API gives no e-mail, and none is guessed.
 
 A planned event is no activity yet, nor a report dated ahead: both are held in the checkpoint
-(`held`) and read again once their date has come (or a day later, to notice one rescheduled
+(`held`) and read again once their date has come (and once a day before, to notice one moved
 earlier), then stored. Items of deleted accounts, without an author or a date are rejected with a
 reason (`Rejected`), counted once.
 """
@@ -269,7 +269,7 @@ class RepsConnector(Connector):
         now = timezone.now()
         for number, external_id in zip(ids, external_ids, strict=True):
             held = state["held"].get(external_id)
-            if held and (until := moment(held.get("until"))) and until > now:
+            if isinstance(held, dict) and (until := moment(held.get("until"))) and until > now:
                 dates.extend(at for at in [moment(held.get("at"))] if at)
                 continue
             if external_id in stored or external_id in rejected:
@@ -311,16 +311,16 @@ class RepsConnector(Connector):
         if not isinstance(detail, dict):
             raise SourceError(f"expected {listing} item {number} as a JSON object")
         if listing == "activities":
-            person, when, title = detail.get("user"), detail.get("report_date"), detail.get("activity")
+            person, when, title = detail.get("user", ""), detail.get("report_date"), detail.get("activity")
             areas = names(detail.get("functional_areas"))
             kept = {"id": int(number), **_kept(detail, ACTIVITY_KEPT), "functional_areas": areas}
             if event := item_id((detail.get("event") or {}).get("_url") if isinstance(detail.get("event"), dict) else None):
                 kept["event"] = int(event)
         else:
-            person, when, title = detail.get("owner"), detail.get("start"), detail.get("name")
+            person, when, title = detail.get("owner", ""), detail.get("start"), detail.get("name")
             areas = names(detail.get("categories"))
             kept = {"id": int(number), **_kept(detail, EVENT_KEPT), "categories": areas}
-        if person is None:
+        if person is None:  # ReMo's way to say the account is gone; a field missing names no one ("")
             return [Rejected(external_id, DELETED_ACCOUNT)], None
         who = actor(person) if isinstance(person, dict) else {}
         if not who:

@@ -421,6 +421,8 @@ def test_bad_payloads_end_the_run_clearly_or_are_rejected_never_a_traceback(api,
     api.tamper[("activities", 2)] = lambda detail: {**detail, "report_date": "soon", "user": {**detail["user"], "_url": 12}}
     report(api, 3, days_ago=3)
     api.tamper[("activities", 3)] = lambda detail: {**detail, "user": "rep_3"}
+    event(api, 4, days_ago=1)
+    api.tamper[("events", 4)] = lambda detail: {key: value for key, value in detail.items() if key != "owner"}
     source = make_source(server)
 
     run = source_sync(source=source)
@@ -428,7 +430,7 @@ def test_bad_payloads_end_the_run_clearly_or_are_rejected_never_a_traceback(api,
     assert "unexpected" not in run.error
     assert set(Activity.objects.values_list("external_id", flat=True)) == {"activity:1"}
     reasons = {sample["external_id"]: sample["reason"] for sample in run.rejections}
-    assert reasons["activity:3"] == "no author named"
+    assert reasons["activity:3"] == reasons["event:4"] == "no author named"
     assert "occurred_at" in reasons["activity:2"]
 
     api.tamper[("activities", 1)] = lambda detail: ["not", "an", "object"]
