@@ -49,7 +49,7 @@ ACTIVITY_WORDS = {
 
 
 def activity_words(activity_type: str) -> str:
-    """A type such as `reps.event.organized` as words: "Event organized"."""
+    """A type such as `sumo.answer.posted` as words ("Answered a question"); an unknown one as its own words."""
     if activity_type in ACTIVITY_WORDS:
         return str(ACTIVITY_WORDS[activity_type])
     words = " ".join(activity_type.split(".")[1:]).replace("_", " ") or activity_type
