@@ -46,11 +46,13 @@ ACTIVITY_WORDS = {
     "pontoon.translation.submitted": gettext_lazy("Submitted a translation"),
     "pontoon.translation.approved": gettext_lazy("Approved a translation"),
     "pontoon.translation.rejected": gettext_lazy("Rejected a translation"),
+    "reps.activity.reported": gettext_lazy("Reported an activity as a Mozilla Rep"),
+    "reps.event.organized": gettext_lazy("Organized an event"),
 }
 
 
 def activity_words(activity_type: str) -> str:
-    """A type such as `reps.event.organized` as words: "Event organized"."""
+    """A type such as `sumo.answer.posted` as words ("Answered a question"); an unknown one as its own words."""
     if activity_type in ACTIVITY_WORDS:
         return str(ACTIVITY_WORDS[activity_type])
     words = " ".join(activity_type.split(".")[1:]).replace("_", " ") or activity_type

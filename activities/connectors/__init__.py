@@ -11,13 +11,15 @@ from .bugzilla import BugzillaConnector
 from .github import GitHubConnector
 from .http import HttpClient, NotFound, RateLimited, SourceError
 from .pontoon import PontoonConnector
+from .reps import RepsConnector
 from .sumo import SumoConnector
 
 if TYPE_CHECKING:
     from activities.models import Source
 
 CONNECTORS: dict[str, type[Connector]] = {
-    connector.kind: connector for connector in (GitHubConnector, BugzillaConnector, SumoConnector, PontoonConnector)
+    connector.kind: connector
+    for connector in (GitHubConnector, BugzillaConnector, SumoConnector, PontoonConnector, RepsConnector)
 }
 
 __all__ = ["CONNECTORS", "Connector", "HttpClient", "NotFound", "Page", "RateLimited", "SourceError", "connector_for", "has_connector"]
