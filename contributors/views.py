@@ -43,6 +43,10 @@ ACTIVITY_WORDS = {
     "sumo.answer.posted": gettext_lazy("Answered a question"),
     "sumo.answer.solution": gettext_lazy("Gave the answer that solved a question"),
     "sumo.revision.created": gettext_lazy("Improved a help article"),
+    "discourse.topic.created": gettext_lazy("Started a forum topic"),
+    "discourse.post.created": gettext_lazy("Replied in a forum topic"),
+    "discourse.answer.accepted": gettext_lazy("Gave an answer accepted in the forum"),
+    "discourse.like.given": gettext_lazy("Liked a forum post"),
 }
 
 
