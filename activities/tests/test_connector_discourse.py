@@ -412,3 +412,53 @@ def test_raw_payloads_keep_no_one_elses_names_or_words(api, server):
         assert_keeps_nobody(activity.data, raw)
         assert "Words by" not in json.dumps(activity.data)
         assert {"id", "topic_id", "post_number", "created_at"} <= set(activity.data)
+
+
+def test_posts_without_optional_fields_are_stored(api, server):
+    forum_categories(api)
+    topic_id = api.topic(SUPPORT, PEOPLE[0], 10)
+    reply = api.reply(topic_id, PEOPLE[1], 11)
+    for field in ("name", "display_username", "topic_slug", "updated_at", "reply_count", "reads", "accepted_answer"):
+        api.posts[reply].pop(field, None)
+    api.topics[topic_id]["slug"] = ""  # a topic whose title makes no slug
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    activity = Activity.objects.get(source=source, external_id=f"post:{reply}")
+    assert activity.url == f"{server}/t/{topic_id}/2"
+    assert activity.identity.name == ""
+
+
+def test_what_the_forum_says_never_sends_the_sync_elsewhere_nor_breaks_it(api, server):
+    """A hostile or broken forum: a slug that climbs out of the forum's path, a next page on another
+    host, categories that are each other's parents. Pages are built by Baloo, never taken from the answer."""
+    forum_categories(api)
+    api.category(20, "loop-a", parent=21)
+    api.category(21, "loop-b", parent=20)
+    topic_id = api.topic(SUPPORT, PEOPLE[0], 10)
+    looped = api.topic(20, PEOPLE[1], 11)
+    api.accept(api.reply(topic_id, PEOPLE[2], 12))
+    api.topics[topic_id]["slug"] = "../../admin?x=1#"
+    api.topic_page = 1  # every page of topics says there is more
+    original = api._latest_topics
+
+    def elsewhere(query, admin, headers):
+        reply = original(query, admin, headers)
+        body = json.loads(reply.body)
+        if "more_topics_url" in body["topic_list"]:
+            body["topic_list"]["more_topics_url"] = "http://169.254.169.254/latest/meta-data?page=1"
+        reply.body = json.dumps(body).encode()
+        return reply
+
+    api._latest_topics = elsewhere
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    topic = Activity.objects.get(source=source, external_id=f"topic:{topic_id}")
+    assert topic.url == f"{server}/t/..%2F..%2Fadmin%3Fx%3D1%23/{topic_id}"
+    assert Activity.objects.get(source=source, external_id=f"topic:{looped}").container.count("/") <= 4
+    assert all(path.startswith(("/site.json", "/posts", "/latest.json", "/t/", "/c/")) for path in paths(api))
