@@ -19,12 +19,13 @@ What is read, each sync:
   id read so far, so a walk killed between pages resumes below it: no gap, no double. Older
   Discourse versions read 50 post ids at a time, `before` included (a page may then hold `before`
   again, or nothing but it), and give no `category_id` on posts (the topic is asked for once);
-- accepted answers (the solved plugin): solved topics by last activity (`/latest.json?solved=yes`,
-  30 a page) down to `solved_lookback_days` before the latest activity of the last walk, and for each
-  topic not seen since its last activity, its view (`/t/<id>.json`: `accepted_answers`, or
-  `accepted_answer` and the post it numbers). Accepting an answer does not move a topic's activity,
-  so an answer accepted more than `solved_lookback_days` after its topic's last activity is found
-  only by "Start over".
+- accepted answers (the solved plugin): a post listed as `accepted_answer` is stored as such at
+  once; and, as accepting an answer does not move a topic's activity, solved topics by last
+  activity (`/latest.json?solved=yes`, 30 a page) down to `solved_lookback_days` before the latest
+  activity of the last walk, and for each topic not seen since its last activity, its view (`/t/<id>.json`: `accepted_answers`, or
+  `accepted_answer` and the post it numbers, or the posts it holds marked `accepted_answer`). An
+  answer accepted more than `solved_lookback_days` after its topic's last activity is found only by
+  "Start over".
 
 Private messages are never asked for (`/posts.json` lists public posts only; a topic view that says
 `private_message` is dropped unread). Whispers, small actions and moderator actions (`post_type`
@@ -174,6 +175,7 @@ class DiscourseConnector(Connector):
         self.unseen_categories: set[int] = set()  # asked for and not served
         self.counted: set[int] | None = None  # ids of the named categories; None: every public one
         self.topic_categories: dict[int, int | None | bool] = {}  # older API: topic → category, False: not served
+        self.accepted_topics: set[int] = set()  # topics whose accepted answer this sync's posts walk stored
 
     def auth_header(self, token: str) -> dict[str, str]:  # type: ignore[override]
         headers = {"Api-Key": token}
@@ -348,16 +350,39 @@ class DiscourseConnector(Connector):
         if post.get("hidden") is True or post.get("deleted_at") or post.get("user_deleted") is True:
             return [Rejected(external_id, HIDDEN, lasting=False)]
         actor = _actor(post)
+        slug = _text(post.get("topic_slug"))
+        records: list[dict | Rejected] = []
         if actor is None:
-            return [Rejected(external_id, DELETED_ACCOUNT)]
+            records.append(Rejected(external_id, DELETED_ACCOUNT))
+        elif not post.get("created_at"):
+            records.append(Rejected(external_id, NO_TIME))
+        else:
+            records.append(self.record(
+                external_id=external_id, type="discourse.topic.created" if first else "discourse.post.created",
+                occurred_at=post["created_at"], actor=actor, container=container,
+                url=self._url(topic_id, slug, None if first else number),
+                title=(_text(post.get("topic_title")) or "") if first else "", data=_kept(post),
+            ))
+        if post.get("accepted_answer") is True:
+            # Already accepted when listed (the solved plugin marks it): no need to ask for its topic.
+            self.accepted_topics.add(topic_id)
+            records.append(self._accepted(post, topic_id, container, slug))
+        return records
+
+    def _accepted(self, post: dict, topic_id: int, container: str, slug: str | None) -> dict | Rejected:
+        """The accepted answer `post` as an activity of its author, at the answer's own time (the API
+        does not say when it was accepted)."""
+        external_id = f"accepted:{post['id']}"
+        actor = _actor(post)
+        if actor is None:
+            return Rejected(external_id, DELETED_ACCOUNT)
         if not post.get("created_at"):
-            return [Rejected(external_id, NO_TIME)]
-        return [self.record(
-            external_id=external_id, type="discourse.topic.created" if first else "discourse.post.created",
-            occurred_at=post["created_at"], actor=actor, container=container,
-            url=self._url(topic_id, _text(post.get("topic_slug")), None if first else number),
-            title=(_text(post.get("topic_title")) or "") if first else "", data=_kept(post),
-        )]
+            return Rejected(external_id, NO_TIME)
+        return self.record(
+            external_id=external_id, type="discourse.answer.accepted", occurred_at=post["created_at"], actor=actor,
+            container=container, url=self._url(topic_id, slug, _int(post.get("post_number"))),
+            data={**_kept(post), "topic_id": topic_id},
+        )
 
     def _url(self, topic_id: int, slug: str | None, number: int | None = None) -> str:
         path = f"t/{quote(slug, safe='')}/{topic_id}" if slug else f"t/{topic_id}"
@@ -396,7 +421,7 @@ class DiscourseConnector(Connector):
                 topic_id = _int(topic.get("id"))
                 if topic_id is None or topic.get("has_accepted_answer") is not True or (bumped and known.get(str(topic_id)) == bumped):
                     continue
-                if self._container(_int(topic.get("category_id"))) is not None:
+                if topic_id not in self.accepted_topics and self._container(_int(topic.get("category_id"))) is not None:
                     records.extend(self._accepted_records(topic_id))
                 if bumped:
                     known[str(topic_id)] = bumped
@@ -434,25 +459,9 @@ class DiscourseConnector(Connector):
                 posts = [self._get_or_none(f"posts/by_number/{topic_id}/{number}.json")]
         else:
             posts = [post for post in loaded if post.get("accepted_answer") is True]
-        records: list[dict | Rejected] = []
-        for post in posts:
-            post_id = _int(post.get("id")) if isinstance(post, dict) else None
-            if post_id is None:
-                continue
-            external_id = f"accepted:{post_id}"
-            actor = _actor(post)
-            if actor is None:
-                records.append(Rejected(external_id, DELETED_ACCOUNT))
-            elif not post.get("created_at"):
-                records.append(Rejected(external_id, NO_TIME))
-            else:
-                # The API does not say when an answer was accepted: the answer's own time is used.
-                records.append(self.record(
-                    external_id=external_id, type="discourse.answer.accepted", occurred_at=post["created_at"],
-                    actor=actor, container=container, data={**_kept(post), "topic_id": topic_id},
-                    url=self._url(topic_id, _text(view.get("slug")), _int(post.get("post_number"))),
-                ))
-        return records
+        slug = _text(view.get("slug"))
+        return [self._accepted(post, topic_id, container, slug) for post in posts
+                if isinstance(post, dict) and _int(post.get("id")) is not None]
 
     # Items rejected for a reason that may change ---------------------------------------------
 

@@ -153,21 +153,36 @@ def test_a_second_sync_asks_only_for_new_posts_and_new_accepted_answers(api, ser
     assert views == sorted([f"/t/{solved_topic}.json", f"/t/{unsolved}.json"])  # the solved topics seen before: not
 
 
-def test_an_answer_accepted_without_new_activity_is_found_within_the_lookback(api, server):
+@pytest.mark.parametrize("shape", ["answers", "answer", "flags"])
+def test_an_answer_accepted_without_new_activity_is_found_within_the_lookback(shape, server_for):
+    """The topic view names the accepted answer in the plugin's three shapes: `accepted_answers` (posts),
+    `accepted_answer` (a post number: the post comes from the view, or alone when the view does not hold
+    it), or only `accepted_answer: true` on the posts the view holds."""
+    api = FakeDiscourse(solved=shape)
     forum_categories(api)
     topic_id = api.topic(SUPPORT, PEOPLE[0], 10)
     answer = api.reply(topic_id, PEOPLE[1], 11)
-    other = api.topic(DEV, PEOPLE[2], 12)
-    api.accept(api.reply(other, PEOPLE[3], 13))
-    source = make_source(server)
-    source_sync(source=source)
+    long_topic = api.topic(DEV, PEOPLE[2], 12)
+    late_answer = [api.reply(long_topic, PEOPLE[number % 12], 13 + number) for number in range(25)][-1]
+    with server_for(api) as url:
+        source = make_source(url)
+        source_sync(source=source)
+        api.requests.clear()
+        api.accept(answer)  # accepting does not move the topic's activity
+        api.accept(late_answer)  # post 26: beyond the 20 posts a topic view holds
+        run = source_sync(source=source)
 
-    api.accept(answer)  # accepting does not move the topic's activity
-    run = source_sync(source=source)
-
-    assert run.created == 1
-    assert Activity.objects.get(source=source, external_id=f"accepted:{answer}").identity.person.identities.filter(
-        kind="username", value="person1").exists()
+    assert run.status == SyncRun.Status.SUCCEEDED, run.error
+    found = set(Activity.objects.filter(source=source, type="discourse.answer.accepted").values_list("external_id", flat=True))
+    by_number = f"/posts/by_number/{long_topic}/26.json"
+    if shape == "flags":  # the view holds only its first 20 posts: an answer beyond them waits for "Start over"
+        assert found == {f"accepted:{answer}"}
+    else:
+        assert found == {f"accepted:{answer}", f"accepted:{late_answer}"}
+        assert (by_number in paths(api)) == (shape == "answer")
+    accepted = Activity.objects.get(source=source, external_id=f"accepted:{answer}")
+    assert (accepted.container, accepted.url) == ("support", f"{url}/t/topic-{topic_id}/{topic_id}/2")
+    assert accepted.identity.person.identities.filter(kind="username", value="person1").exists()
 
 
 def test_a_5xx_mid_sync_fails_the_run_and_the_next_resumes_with_no_gap_and_no_double(api, server, monkeypatch):
@@ -211,7 +226,8 @@ def test_a_sync_killed_between_pages_resumes_from_its_last_page(api, server, mon
     killed_run = SyncRun.objects.filter(source=source).order_by("id").first()
     assert resumed.status == SyncRun.Status.SUCCEEDED, resumed.error
     assert stored(source) == expected
-    assert (killed_run.created, resumed.duplicate) == (100, 0)
+    assert killed_run.status == SyncRun.Status.FAILED and killed_run.created >= 100  # two pages of posts, their answers
+    # Each activity stored once: what the dead worker committed is not created again.
     assert killed_run.created + resumed.created == sum(expected.values())
 
 
