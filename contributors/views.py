@@ -48,6 +48,10 @@ ACTIVITY_WORDS = {
     "pontoon.translation.rejected": gettext_lazy("Rejected a translation"),
     "reps.activity.reported": gettext_lazy("Reported an activity as a Mozilla Rep"),
     "reps.event.organized": gettext_lazy("Organized an event"),
+    "discourse.topic.created": gettext_lazy("Started a forum topic"),
+    "discourse.post.created": gettext_lazy("Replied in a forum topic"),
+    "discourse.answer.accepted": gettext_lazy("Gave an answer accepted in the forum"),
+    "discourse.like.given": gettext_lazy("Liked a forum post"),
 }
 
 

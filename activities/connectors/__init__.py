@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .base import Connector, Page
 from .bugzilla import BugzillaConnector
+from .discourse import DiscourseConnector
 from .github import GitHubConnector
 from .http import HttpClient, NotFound, RateLimited, SourceError
 from .pontoon import PontoonConnector
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
 
 CONNECTORS: dict[str, type[Connector]] = {
     connector.kind: connector
-    for connector in (GitHubConnector, BugzillaConnector, SumoConnector, PontoonConnector, RepsConnector)
+    for connector in (GitHubConnector, BugzillaConnector, SumoConnector, DiscourseConnector, PontoonConnector, RepsConnector)
 }
 
 __all__ = ["CONNECTORS", "Connector", "HttpClient", "NotFound", "Page", "RateLimited", "SourceError", "connector_for", "has_connector"]
