@@ -175,7 +175,8 @@ class _ConfiguredCommunity(_Community):
             external_id, url = f"{prefix}:{sha}", ""
             actor = {"email": human.commit_email(), "name": human.name}
         elif system == "bugzilla":
-            external_id, url = f"{prefix}:{number}", f"https://bugzilla.mozilla.org/show_bug.cgi?id={number}"
+            base = (source.get("base_url") or "https://bugzilla.mozilla.org").rstrip("/")
+            external_id, url = f"{prefix}:{number}", f"{base}/show_bug.cgi?id={number}"
             actor = {"email": human.emails[0], "name": human.name}
         elif system in USERNAME_KINDS:
             external_id, url = f"{prefix}:{number}", ""
@@ -274,8 +275,8 @@ def configured_records(*, config: dict, end: date, people: int = DEMO_PEOPLE, se
     """Activity records of an invented community of `people` humans (plus two bots) that fit `config`.
 
     `config` is a configuration file's content, already loaded (`config_load` checked it). Three years
-    of activity up to the end of `end` (UTC), never later; every enabled conversion point of an area
-    matches some of the records when `people` is large enough to reach it.
+    of activity up to the end of `end` (UTC), never later; every enabled conversion point over a source
+    the file lists matches some of the records when `people` is large enough to reach it.
     """
     return _ConfiguredCommunity(config=config, end=end, people=people, seed=seed).records()
 
