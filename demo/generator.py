@@ -130,6 +130,8 @@ class _Community:
         self.start = datetime.combine(end - timedelta(days=DEMO_YEARS * 364 - 1), time(0), tzinfo=UTC)
         self.counters: dict[str, int] = {}
         self.taken: set[str] = set()
+        # How often each area is someone's: the demo's own areas, or a given configuration's (demo/configured.py).
+        self.area_weights: dict[str, int] = AREA_WEIGHTS
 
     # -- identities -------------------------------------------------------------------------
 
@@ -166,11 +168,11 @@ class _Community:
             f"{plain_last}.{plain_first[:1]}",
         ]
         sumo_username = sumo_usernames[sumo_style]
-        primary = _weighted(rng, AREA_WEIGHTS)
+        primary = _weighted(rng, self.area_weights)
         areas = [primary]
         extra = {"once": 0.03, "occasional": 0.15, "regular": 0.45, "core": 0.6}[tier.name]
         while rng.random() < extra and len(areas) < 4:
-            other = _weighted(rng, AREA_WEIGHTS)
+            other = _weighted(rng, self.area_weights)
             if other not in areas:
                 areas.append(other)
             extra /= 2

@@ -1,10 +1,11 @@
 """Seeding the demo community: its configuration and records go in through the services everything else uses.
 
-`demo_seed` loads `demo/config.json` with `config_load` (as `load_config` does), stores the
-generator's records with `activities_ingest` (as an import does), gives the demo's staff their
-periods with `staff_periods_from_email_domains`, and counts the community once. In development
-only, `demo_contributor_login` gives one demo volunteer a password login, so that someone trying
-Baloo can see "my contributions".
+`demo_seed` loads `demo/config.json` with `config_load` (as `load_config` does) — or a configuration
+it is given, with records that fit it (`demo.configured`) — stores the generator's records with
+`activities_ingest` (as an import does), gives the demo's staff their periods with
+`staff_periods_from_email_domains`, and counts the community once. In development only,
+`demo_contributor_login` gives one demo volunteer a password login, so that someone trying Baloo
+can see "my contributions".
 """
 
 import json
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -28,6 +30,7 @@ from contributors.staff import staff_periods_from_email_domains
 from conversion_points.services import config_load
 from metrics.engine import metrics_recompute
 
+from .configured import configured_records
 from .generator import DEMO_PEOPLE, STAFF_DOMAIN, demo_end_date, demo_records
 
 CONFIG_PATH = Path(__file__).resolve().parent / "config.json"
@@ -53,9 +56,13 @@ def demo_config() -> dict:
         return json.load(stream)
 
 
-def demo_seed(*, today: date, people: int = DEMO_PEOPLE) -> DemoSeeded:
+def demo_seed(*, today: date, people: int = DEMO_PEOPLE, config: dict | None = None) -> DemoSeeded:
     """Fill an empty database with the demo community of `people` humans, up to the last complete
     week before `today`, and count it. A database that already holds activities is left alone.
+
+    With a `config` (a configuration file's content), that configuration is loaded instead of the
+    demo's own, never synced (`demo_config_never_synced`), and the community's records fit it
+    (`demo.configured`). A configuration that cannot be loaded raises `ConfigError`, and nothing is stored.
 
     The demo's staff are those with an address on its own staff domain (`STAFF_DOMAIN`), for the
     days from their first to their last record naming it: the same periods a deployment listing
@@ -65,9 +72,15 @@ def demo_seed(*, today: date, people: int = DEMO_PEOPLE) -> DemoSeeded:
         return DemoSeeded(skipped=True)
     end = demo_end_date(today)
     with transaction.atomic():
-        config_load(config=demo_config())
+        if config is None:
+            config_load(config=demo_config())
+            generated = demo_records(end=end, people=people)
+        else:
+            config = demo_config_never_synced(config)
+            config_load(config=config)
+            generated = configured_records(config=config, end=end, people=people)
         staff_addresses: dict[int, tuple[str, datetime]] = {}
-        records = enumerate(_noting_staff_addresses(demo_records(end=end, people=people), staff_addresses))
+        records = enumerate(_noting_staff_addresses(generated, staff_addresses))
         seeded = DemoSeeded(end=end)
         while batch := list(islice(records, BATCH_SIZE)):
             result = activities_ingest(records=batch)
@@ -79,6 +92,16 @@ def demo_seed(*, today: date, people: int = DEMO_PEOPLE) -> DemoSeeded:
     # Count the demo community right away, so the dashboard shows it on the first visit.
     metrics_recompute()
     return seeded
+
+
+def demo_config_never_synced(config: Any) -> Any:
+    """The configuration with every source's `schedule_minutes` set to 0: a demo's data is invented, and
+    a scheduled sync would mix real activity into it. Anything but a configuration is given back as it
+    is, for `config_load` to say what is wrong with it."""
+    if not isinstance(config, dict) or not isinstance(config.get("sources"), list):
+        return config
+    sources = [{**source, "schedule_minutes": 0} if isinstance(source, dict) else source for source in config["sources"]]
+    return {**config, "sources": sources}
 
 
 def _noting_staff_addresses(records: Iterator[dict], noted: dict[int, tuple[str, datetime]]) -> Iterator[dict]:

@@ -1,15 +1,18 @@
-"""`seed_demo [--people N]`: fill an empty database with an invented, realistic demo community (and, in
-development, a contributor's login to see "my contributions" with)."""
+"""`seed_demo [--people N] [--config FILE]`: fill an empty database with an invented, realistic demo community
+(and, in development, a contributor's login to see "my contributions" with). With `--config`, the community
+fits that configuration file (docs/examples/mozilla.json, or a community's own) instead of the demo's own."""
 
+import json
 import time
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from activities.models import Source
 from contributors.models import Person, StaffPeriod
 from contributors.placeholders import counted, persons_not_counted
 from conversion_points.models import Area
+from conversion_points.services import ConfigError
 from demo.generator import DEMO_PEOPLE
 from demo.services import demo_contributor_login, demo_seed
 
@@ -17,7 +20,9 @@ from demo.services import demo_contributor_login, demo_seed
 class Command(BaseCommand):
     help = (
         "Fill an empty database with an invented demo community: GitHub, Bugzilla and SUMO sources, "
-        "six areas with conversion points, and three years of activity up to last Sunday."
+        "six areas with conversion points, and three years of activity up to last Sunday. "
+        "With --config FILE, the sources, areas and conversion points of that configuration file instead, "
+        "never synced, with activity that fits them."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,10 +32,19 @@ class Command(BaseCommand):
             default=DEMO_PEOPLE,
             help=f"How many people the community has (default {DEMO_PEOPLE}).",
         )
+        parser.add_argument(
+            "--config",
+            metavar="FILE",
+            help="A configuration file (the load_config format) to seed a community for, e.g. docs/examples/mozilla.json.",
+        )
 
-    def handle(self, *args, people: int, **options) -> None:
+    def handle(self, *args, people: int, config: str | None = None, **options) -> None:
         started = time.monotonic()
-        seeded = demo_seed(today=timezone.now().date(), people=people)
+        loaded = None if config is None else _read(config)
+        try:
+            seeded = demo_seed(today=timezone.now().date(), people=people, config=loaded)
+        except ConfigError as error:
+            raise CommandError(f"{config}: {error}. Nothing was changed.") from None
         if seeded.skipped:
             self.stdout.write(
                 "This database already holds activities, so the demo stays out of the way. "
@@ -57,3 +71,18 @@ class Command(BaseCommand):
                 f"Development contributor login: user '{login.username}', password '{login.password}' "
                 f"({login.email}'s record; sign in from \"My contributions\", /me/)"
             )
+
+
+def _read(file: str) -> dict:
+    """A configuration file's content, read as `load_config` reads it."""
+    try:
+        with open(file, encoding="utf-8-sig") as stream:
+            return json.load(stream)
+    except OSError as error:
+        raise CommandError(f"Cannot read {file}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise CommandError(f"{file} is not UTF-8 text (byte {error.start}).") from None
+    except RecursionError:
+        raise CommandError(f"{file}: nested too deeply to read (a configuration needs a few levels).") from None
+    except ValueError as error:
+        raise CommandError(f"{file} is not valid JSON: {error}") from None
