@@ -21,6 +21,7 @@ import pytest
 from django.utils import timezone
 
 from activities.models import Activity, Source, SyncRun
+from activities.services import activities_ingest
 from activities.sync import LOCK_SECONDS, LOST_RUN
 from activities.tests.builders import github_repo
 from activities.tests.standin import FakeGitHub, Server
@@ -133,6 +134,40 @@ def test_worker_killed_mid_ingest_and_mid_recompute_loses_and_doubles_nothing(tm
     recovered = _points(MetricRun.objects.get(pk=run.pk))
     reference = metrics_recompute()
     assert recovered and recovered == _points(reference)
+
+
+def test_a_worker_killed_holding_the_delayed_recompute_task_strands_nothing(tmp_path):
+    """Production shape: the broker gives a killed worker's unacknowledged task back only after its
+    visibility timeout (an hour). Beat's resend check counts the waiting request anyway."""
+    source = Source.objects.create(slug="fault-git", kind="git", name="Git")
+    area = Area.objects.create(slug="code", name="Code")
+    ConversionPoint.objects.create(slug="commits", area=area, source=source, types=["git.commit.authored"], level="active", name="Commits")
+    activities_ingest(records=enumerate(_records(200)))
+    MetricRun.objects.all().delete()  # the request ingestion made, sent to no broker
+    hour = {"CELERY_VISIBILITY_TIMEOUT": "3600"}
+
+    with redis_server() as broker:
+        app = sender(broker)
+        worker = start_worker(broker, tmp_path / "holder.log", name="holder", **hour)
+        run = MetricRun.objects.create(status=MetricRun.Status.QUEUED)
+        # The delayed task (debounce): the worker holds it, unacknowledged, until its time comes.
+        app.send_task("metrics.recompute_queued", args=[run.pk], countdown=30)
+        assert wait_for(lambda: "metrics.recompute_queued[" in worker.text() and "] received" in worker.text(), SECONDS), worker.text()
+        worker.kill()
+
+        survivor = start_worker(broker, tmp_path / "survivor.log", name="survivor", **hour)
+        # Stranded: nobody will run it for an hour.
+        time.sleep(35)
+        assert MetricRun.objects.get(pk=run.pk).status == MetricRun.Status.QUEUED
+
+        # A minute past the debounce (made to pass here), beat's check sends the task again.
+        MetricRun.objects.filter(pk=run.pk).update(requested_at=timezone.now() - timedelta(minutes=5))
+        app.send_task("metrics.requests_resend")
+        done = wait_for(lambda: MetricRun.objects.filter(pk=run.pk, status=MetricRun.Status.COMPLETE).exists(), SECONDS)
+        survivor.stop()
+        app.close()
+    assert done, survivor.text()
+    assert MetricPoint.objects.filter(run_id=run.pk, scope="all").exists()
 
 
 def test_worker_killed_mid_sync_resumes_from_its_checkpoint(tmp_path):
