@@ -1,6 +1,6 @@
 """Connectors by source kind: one module per system. Adding a system = one module, its tests and a doc page.
 
-A source whose kind has no connector (`git`, `events`, `manual`…) is fed only by imports and the
+A source whose kind has no connector (`events`, `manual`…) is fed only by imports and the
 push API, and is never scheduled.
 """
 
@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from .base import Connector, Page
 from .bugzilla import BugzillaConnector
+from .git import GitConnector
 from .github import GitHubConnector
 from .http import HttpClient, NotFound, RateLimited, SourceError
 from .sumo import SumoConnector
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from activities.models import Source
 
 CONNECTORS: dict[str, type[Connector]] = {
-    connector.kind: connector for connector in (GitHubConnector, BugzillaConnector, SumoConnector)
+    connector.kind: connector for connector in (GitHubConnector, BugzillaConnector, SumoConnector, GitConnector)
 }
 
 __all__ = ["CONNECTORS", "Connector", "HttpClient", "NotFound", "Page", "RateLimited", "SourceError", "connector_for", "has_connector"]
