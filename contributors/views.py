@@ -43,6 +43,9 @@ ACTIVITY_WORDS = {
     "sumo.answer.posted": gettext_lazy("Answered a question"),
     "sumo.answer.solution": gettext_lazy("Gave the answer that solved a question"),
     "sumo.revision.created": gettext_lazy("Improved a help article"),
+    "git.commit.authored": gettext_lazy("Wrote a commit"),
+    "git.commit.committed": gettext_lazy("Committed someone's change"),
+    "git.merge.authored": gettext_lazy("Merged a branch"),
 }
 
 

@@ -28,13 +28,12 @@ longer on any branch stay stored. Changing `paths` or `merges` reads the whole h
 import copy
 import re
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.utils import timezone
 
-from activities.records import EARLIEST, FUTURE_TOLERANCE
+from activities.records import EARLIEST, EARLIEST_PLAIN_DATE, FUTURE_TOLERANCE
 
 from .base import NO_AUTHOR, NO_TIME, Connector, Page, Rejected, rejections_to_recheck
 from .git_mirror import OBJECT_NAME, GitClient, remote_https, remote_local
@@ -231,23 +230,22 @@ class GitConnector(Connector):
         commits = client.log(arguments, mailmap_ref=self._mailmap_ref())
         if count:
             first = next(commits, None)
-            if first is None or first[0].decode("ascii", "replace") != walk.get("last"):
+            if first is None or first.split(b"\n", 1)[0].decode("ascii", "replace") != walk.get("last"):
                 # The walk does not give the same commits in the same order: from the start, doubling nothing.
                 commits.close()
                 yield from self._walk(state, {**walk, "count": 0, "last": None})
                 return
         records: list[dict | Rejected] = []
         in_page = 0
-        now = timezone.now()
-        for fields in commits:
-            commit = self._parsed(fields)
-            records.extend(self._records(commit, now=now))
+        clock = _Clock()
+        for entry in commits:
+            sha = self._commit_records(entry, records, clock)
             walk["count"] = count = count + 1
-            walk["last"] = commit["sha"]
+            walk["last"] = sha
             in_page += 1
             if in_page == self.page_size:
                 yield Page(records, copy.deepcopy({**state, "walk": walk}))
-                records, in_page, now = [], 0, timezone.now()
+                records, in_page, clock = [], 0, _Clock()
         state.pop("walk", None)
         state["done"] = dict(walk["tips"])
         yield Page(records, copy.deepcopy(state))
@@ -258,53 +256,39 @@ class GitConnector(Connector):
             return None
         return f"refs/heads/{self.branches[0]}" if self.branches else DEFAULT_REF
 
-    @staticmethod
-    def _parsed(fields: list[bytes]) -> dict[str, str]:
-        if len(fields) != len(FIELDS) or not OBJECT_NAME.match(fields[0]):
-            raise SourceError(f"git log gave a commit Baloo cannot read ({len(fields)} fields, starting "
-                              f"{fields[0][:12].decode('ascii', 'replace')!r})")
-        return {name: value.decode("utf-8", "replace") for name, value in zip(FIELDS, fields, strict=True)}
-
-    def _records(self, commit: dict[str, str], *, now: datetime) -> list[dict | Rejected]:
-        sha = commit["sha"]
+    def _commit_records(self, entry: bytes, records: list[dict | Rejected], clock: "_Clock") -> str:
+        """Append the records of one commit (`git log -z` entry: the format's lines) to `records`; its sha."""
+        fields = entry.decode("utf-8", "replace").split("\n")
+        if len(fields) != len(FIELDS) or not OBJECT_NAME.match(fields[0].encode()):
+            raise SourceError(f"git log gave a commit Baloo cannot read ({len(fields)} fields, starting {fields[0][:12]!r})")
+        sha, parents, authored_at, author_email, author_name, committed_at, committer_email, committer_name, subject = fields
         url = self.commit_url.replace("{sha}", sha) if self.commit_url else ""
-        common = {"container": self.container, "url": url, "title": commit["subject"]}
-        parents = commit["parents"].split()
-        if len(parents) > 1:
-            return [self._record_or_rejected(
-                f"merge:{sha}", "git.merge.authored", commit["author_email"], commit["author_name"], commit["authored_at"],
-                now=now, data={"sha": sha, "parents": parents}, **common)]
-        records = [self._record_or_rejected(
-            f"commit:{sha}", "git.commit.authored", commit["author_email"], commit["author_name"], commit["authored_at"],
-            now=now, data={"sha": sha, "committed_at": commit["committed_at"]}, **common)]
-        committer = commit["committer_email"].strip()
-        if committer.lower() != commit["author_email"].strip().lower():
-            if committer.lower() in SYSTEM_COMMITTERS:
+        if " " in parents:
+            records.append(self._record(f"merge:{sha}", "git.merge.authored", author_email, author_name, authored_at, url,
+                                        subject, {"sha": sha, "parents": parents.split()}, clock))
+            return sha
+        records.append(self._record(f"commit:{sha}", "git.commit.authored", author_email, author_name, authored_at, url,
+                                    subject, {"sha": sha, "committed_at": committed_at}, clock))
+        committer = committer_email.strip().lower()
+        if committer != author_email.strip().lower():
+            if committer in SYSTEM_COMMITTERS:
                 records.append(Rejected(f"committed:{sha}", SYSTEM_COMMITTER))
             else:
-                records.append(self._record_or_rejected(
-                    f"committed:{sha}", "git.commit.committed", committer, commit["committer_name"], commit["committed_at"],
-                    now=now, data={"sha": sha, "authored_at": commit["authored_at"]}, **common))
-        return records
+                records.append(self._record(f"committed:{sha}", "git.commit.committed", committer_email, committer_name,
+                                            committed_at, url, subject, {"sha": sha, "authored_at": authored_at}, clock))
+        return sha
 
-    def _record_or_rejected(self, external_id: str, activity_type: str, email: str, name: str, when: str, *,
-                            now: datetime, **fields: Any) -> dict | Rejected:
+    def _record(self, external_id: str, activity_type: str, email: str, name: str, when: str, url: str, title: str,
+                data: dict, clock: "_Clock") -> dict | Rejected:
         email, name = email.strip(), name.strip()
         if not email:
             return Rejected(external_id, NO_EMAIL if name else NO_AUTHOR)
-        if not when:
-            return Rejected(external_id, NO_TIME)
-        try:
-            moment = datetime.fromisoformat(when)
-        except ValueError:
-            return Rejected(external_id, NO_TIME)
-        if moment <= EARLIEST:
-            return Rejected(external_id, UNREADABLE_DATE)
-        if moment > now + FUTURE_TOLERANCE:
-            # Its date never changes, but the day comes: a later sync reads it again (`_recheck`).
-            return Rejected(external_id, FUTURE_DATE, lasting=False)
-        actor = {"email": email, "name": name} if name else {"email": email}
-        return self.record(external_id=external_id, type=activity_type, occurred_at=when, actor=actor, **fields)
+        problem = clock.problem(when)
+        if problem:
+            return Rejected(external_id, problem, lasting=problem != FUTURE_DATE)
+        return {"source": self.source.slug, "external_id": external_id, "type": activity_type, "occurred_at": when,
+                "actor": {"email": email, "name": name} if name else {"email": email}, "container": self.container,
+                "url": url, "title": title, "data": data}
 
     def _recheck(self) -> list[dict | Rejected]:
         """Commits rejected for a date in the future, read again: stored once their day has come."""
@@ -316,8 +300,35 @@ class GitConnector(Connector):
             return []
         arguments = [f"--format={FORMAT_MAILMAP if self.mailmap else FORMAT_AS_WRITTEN}",
                      "--use-mailmap" if self.mailmap else "--no-mailmap", "--no-walk=unsorted", *shas, "--"]
-        now = timezone.now()
         records: list[dict | Rejected] = []
-        for fields in client.log(arguments, mailmap_ref=self._mailmap_ref()):
-            records.extend(self._records(self._parsed(fields), now=now))
+        clock = _Clock()
+        for entry in client.log(arguments, mailmap_ref=self._mailmap_ref()):
+            self._commit_records(entry, records, clock)
         return records
+
+
+class _Clock:
+    """Whether a git date (`%aI`: `2024-03-01T10:00:00+05:30`) may be an activity's, judged once per page's now."""
+
+    def __init__(self) -> None:
+        now = timezone.now()
+        self.latest = now + FUTURE_TOLERANCE
+        # A date before this day is in the past whatever its offset: no parsing needed (offsets stay within a day).
+        self.plainly_past = (now - timedelta(days=1)).date().isoformat()
+
+    def problem(self, when: str) -> str | None:
+        """None for a usable date, else the reason to reject it."""
+        if len(when) == 25 and EARLIEST_PLAIN_DATE <= when < self.plainly_past:
+            return None
+        try:
+            moment = datetime.fromisoformat(when)
+        except ValueError:
+            return NO_TIME
+        if moment.tzinfo is None:
+            return NO_TIME
+        if moment <= EARLIEST:
+            return UNREADABLE_DATE
+        if moment > self.latest:
+            # Its date never changes, but the day comes: a later sync reads it again (`_recheck`).
+            return FUTURE_DATE
+        return None

@@ -243,8 +243,8 @@ class GitClient:
 
     # -- reading the history
 
-    def log(self, args: list[str], *, mailmap_ref: str | None = None) -> Iterator[list[bytes]]:
-        """Stream `git log -z` (one entry per commit, its format's lines), never holding the log in memory.
+    def log(self, args: list[str], *, mailmap_ref: str | None = None) -> Iterator[bytes]:
+        """Stream `git log -z` (one entry per commit: its format's lines), never holding the log in memory.
 
         `mailmap_ref`: the ref whose `.mailmap` rewrites names and e-mails (with `--use-mailmap`).
         Stopping early (closing the generator) ends git at once.
@@ -260,10 +260,9 @@ class GitClient:
                 while chunk := process.stdout.read(READ_SIZE):
                     entries = (rest + chunk).split(b"\0")
                     rest = entries.pop()
-                    for entry in entries:
-                        yield entry.split(b"\n")
+                    yield from entries
                 if rest:
-                    yield rest.split(b"\n")
+                    yield rest
                 if process.wait() != 0:
                     errors.seek(0)
                     raise SourceError(f"git log of {self.remote.shown} failed: {_said(errors.read())}")

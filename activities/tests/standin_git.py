@@ -88,7 +88,7 @@ class GitRepo:
 def fast_import_stream(count: int, *, ref: str, parent: str = "", start: int = 1_600_000_000, first: int = 0,
                        people: int = 1_000, author: Callable[[int], tuple[str, str]] | None = None) -> Iterator[bytes]:
     """A `git fast-import` stream of `count` commits on `ref`, one minute apart from `start` (Unix time),
-    each adding a small file; authors from `people` generated ones (every seventh commit committed by another)."""
+    each changing one of 5,000 small files; authors from `people` generated ones (every seventh commit committed by another)."""
     author = author or (lambda n: (f"Person {n % people}", f"person{n % people}@example.org"))
     offsets = ("+0000", "+0530", "-0800", "+0200", "+0900")
     yield b"feature done\n"
@@ -107,6 +107,7 @@ def fast_import_stream(count: int, *, ref: str, parent: str = "", start: int = 1
         ]
         if index == first and parent:
             chunk.append(f"from {parent}\n".encode())
-        chunk.append(f"M 100644 inline d{index % 100}/f{index}.txt\ndata {len(body)}\n".encode() + body + b"\n")
+        # A bounded set of files (5,000), so trees stay small however long the history.
+        chunk.append(f"M 100644 inline d{index % 100}/f{index % 50}.txt\ndata {len(body)}\n".encode() + body + b"\n")
         yield b"".join(chunk)
     yield b"done\n"

@@ -145,23 +145,23 @@ def test_a_sync_killed_between_pages_resumes_with_no_gap_and_no_double(repo, mon
     repo.fast_import(40)
     source = make_source(str(repo.path), page_size=3)
     monkeypatch.setattr(activities.sync, "COMMIT_RECORDS", 6)
-    read = GitConnector._parsed
+    read = GitConnector._commit_records
     calls = {"n": 0}
 
-    def killed_after_20_commits(fields):
+    def killed_after_20_commits(self, *args):
         calls["n"] += 1
         if calls["n"] > 20:
             raise KeyboardInterrupt("the worker was killed")  # not an Exception: nothing more is committed
-        return read(fields)
+        return read(self, *args)
 
-    monkeypatch.setattr(GitConnector, "_parsed", staticmethod(killed_after_20_commits))
+    monkeypatch.setattr(GitConnector, "_commit_records", killed_after_20_commits)
     with pytest.raises(KeyboardInterrupt):
         source_sync(source=source)
     partial = Activity.objects.filter(source=source).count()
     # Pages are committed in batches of 6 records; the last commits of the batch in flight are read again.
     assert 0 < partial < 46
 
-    monkeypatch.setattr(GitConnector, "_parsed", staticmethod(read))
+    monkeypatch.setattr(GitConnector, "_commit_records", read)
     activities.sync.SyncState.objects.filter(source=source).update(lock_owner="", locked_until=None)
     resumed = source_sync(source=source)
 
