@@ -40,6 +40,19 @@ def high_water_mb() -> float:
     return 0.0
 
 
+def postgres_active_s(database: str) -> float | None:
+    """Seconds PostgreSQL spent executing statements in `database` so far (pg_stat_database, PostgreSQL ≥ 14)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute("SELECT active_time FROM pg_stat_database WHERE datname = %s", [database])
+        row = cursor.fetchone()
+    return (row[0] or 0) / 1000 if row else None
+
+
 def git(*args: str, cwd: Path | None = None, stdin=None) -> str:
     from activities.tests.standin_git import CLEAN
 
@@ -156,6 +169,10 @@ def main() -> None:
         own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         return own.ru_utime + own.ru_stime, children.ru_utime + children.ru_stime
 
+    from django.db import connection
+
+    database = connection.settings_dict["NAME"]
+    pg_before = postgres_active_s(database)
     cpu_before = cpu()
     started = time.perf_counter()
     if args.profile:
@@ -169,6 +186,8 @@ def main() -> None:
     first_seconds = time.perf_counter() - started
     memory["at_end_mb"] = high_water_mb()
     cpu_after = cpu()
+    time.sleep(0.5)  # a backend's statistics reach pg_stat_database when it goes idle for a moment
+    pg_after = postgres_active_s(database)
     git_peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     fast_import(repo, args.new, first=args.commits)
@@ -187,6 +206,7 @@ def main() -> None:
         # On a shared machine wall time drifts with the load; CPU seconds say what the sync itself cost.
         "first_cpu_s_python": round(cpu_after[0] - cpu_before[0], 1),
         "first_cpu_s_git": round(cpu_after[1] - cpu_before[1], 1),
+        "first_postgres_active_s": round(pg_after - pg_before, 1) if pg_before is not None and pg_after is not None else None,
         "load_average": os.getloadavg()[0],
         "activities_per_s": round((first.created + first.duplicate) / first_seconds),
         "first_created": first.created,
@@ -208,7 +228,8 @@ def main() -> None:
         if error:
             result.setdefault("errors", []).append(error)
     print(f"first sync:  {first.status}, {first_seconds:.1f} s, {result['commits_per_s']:,} commits/s, {first.created:,} created "
-          f"(CPU: {result['first_cpu_s_python']} s Python, {result['first_cpu_s_git']} s git; load average {result['load_average']:.1f})")
+          f"(CPU: {result['first_cpu_s_python']} s Python, {result['first_cpu_s_git']} s git; PostgreSQL active "
+          f"{result['first_postgres_active_s']} s; load average {result['load_average']:.1f})")
     print(f"incremental: {second.status}, {second_seconds:.2f} s, {second.created:,} created, {second.requests} fetch")
     print(f"peak memory: {result['peak_rss_mb_at_50000_commits']} MB at {MEMORY_CHECKPOINT:,} commits, "
           f"{result['peak_rss_mb_at_end']} MB at the end (git itself: {result['peak_rss_mb_git_children']} MB)")

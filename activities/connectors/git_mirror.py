@@ -22,7 +22,6 @@ Where a fetch may go (the rules of activities/outbound.py, applied to git):
 import fcntl
 import hashlib
 import ipaddress
-import logging
 import os
 import re
 import shutil
@@ -41,8 +40,6 @@ from django.conf import settings
 from activities.outbound import OutboundRefused, remote_text, target_resolve, url_problem, url_shown
 
 from .http import SourceError
-
-logger = logging.getLogger(__name__)
 
 # Variables passed on to git from the worker's environment: where to find programs, and a proxy the
 # operator set (through a proxy the address check still applies, the pin cannot: the proxy resolves).
