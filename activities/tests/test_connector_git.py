@@ -428,3 +428,70 @@ def test_a_commit_dated_in_the_future_is_stored_once_its_day_has_come(repo, monk
     assert early.rejections == [{"external_id": f"commit:{sha}", "reason": "dated in the future"}]
     assert (later.created, later.requests) == (1, 1)
     assert not RejectedItem.objects.exists()
+
+
+def test_a_checkpoint_that_no_longer_matches_its_walk_reads_the_walk_again_and_doubles_nothing(repo, monkeypatch):
+    repo.fast_import(12)
+    source = make_source(str(repo.path), page_size=5)
+    monkeypatch.setattr(activities.sync, "COMMIT_RECORDS", 5)
+    walk = GitConnector._walk
+
+    def stopped_after_one_page(self, state, walk_state):
+        pages = walk(self, state, walk_state)
+        yield next(pages)
+        yield next(pages)
+        raise activities.sync.SourceError("stopped")
+
+    monkeypatch.setattr(GitConnector, "_walk", stopped_after_one_page)
+    source_sync(source=source)
+    monkeypatch.setattr(GitConnector, "_walk", walk)
+    state = activities.sync.SyncState.objects.get(source=source)
+    assert state.checkpoint["walk"]["count"] == 10
+    state.checkpoint["walk"]["last"] = "0" * 40  # what a rewritten history would give at that place
+    state.save()
+    before = Activity.objects.filter(source=source).count()
+
+    resumed = source_sync(source=source)
+
+    assert resumed.status == SyncRun.Status.SUCCEEDED
+    # Read from the start: what was stored comes again as duplicates, the rest is stored; 12 commits, 2 by another committer.
+    assert (resumed.created, resumed.duplicate) == (14 - before, before)
+    assert Activity.objects.filter(source=source).count() == 14
+
+
+def test_two_syncs_never_share_a_mirror(repo, allowed):
+    import fcntl
+
+    repo.commit("One", author=ANN)
+    source = make_source(str(repo.path))
+    lock_path = allowed.parent / "work" / "git-app" / ".lock"
+    lock_path.parent.mkdir(parents=True)
+    with open(lock_path, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.FAILED and "another sync of this source is using its git mirror" in run.error
+    assert source_sync(source=source).created == 1
+
+
+def test_a_fetch_that_takes_too_long_is_stopped_with_everything_it_started(repo, tmp_path, monkeypatch):
+    repo.commit("One", author=ANN)
+    slow = tmp_path / "bin"
+    slow.mkdir()
+    marker = tmp_path / "still-running"
+    real_git = subprocess.run(["which", "git"], capture_output=True, text=True).stdout.strip()
+    (slow / "git").write_text(
+        "#!/bin/sh\ncase \" $* \" in *\" fetch \"*) "
+        f"(sleep 3; touch {marker}) & wait ;; esac\nexec {real_git} \"$@\"\n")
+    (slow / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{slow}:{os.environ['PATH']}")
+    import time
+
+    started = time.monotonic()
+    run = source_sync(source=make_source(str(repo.path), fetch_timeout_seconds=1))
+    took = time.monotonic() - started
+    time.sleep(3)
+
+    assert run.status == SyncRun.Status.FAILED and "took longer than 1 s; it was stopped" in run.error
+    assert took < 3
+    assert not marker.exists()  # the fetch's own children were stopped too
