@@ -32,10 +32,10 @@ GOAL_INCREMENTAL_S = 5.0
 MEMORY_CHECKPOINT = 50_000
 
 
-def high_water_mb() -> float:
-    """This process's peak resident memory so far (VmHWM), in MB."""
+def memory_mb(field: str = "VmHWM") -> float:
+    """This process's peak resident memory so far (VmHWM) or its resident memory now (VmRSS), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
 
@@ -130,14 +130,12 @@ def main() -> None:
     git("clone", "--quiet", "--bare", "--local", str(pristine), str(repo))
     os.environ["BALOO_GIT_ALLOWED_PATHS"] = str(repos)
     os.environ["BALOO_GIT_WORKDIR"] = str(work / "mirrors")
-
     prepare_database(args.database)
     import django
 
+    # Migrated by another process, so this one's peak memory is the sync's alone.
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "--verbosity=0"], cwd=ROOT, check=True)
     django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     from activities.connectors.git import GitConnector
     from activities.models import Activity, Source
     from activities.signals import activities_stored
@@ -147,14 +145,14 @@ def main() -> None:
     # (in-process, as Celery runs eagerly here, it would run after every committed batch).
     activities_stored.disconnect(dispatch_uid=f"metrics.counts_out_of_date.{id(activities_stored)}")
 
-    memory = {"at_start_mb": high_water_mb()}
+    memory = {"before_mb": memory_mb()}
     real_pages = GitConnector.pages
 
     def watched_pages(self, checkpoint):
         for page in real_pages(self, checkpoint):
             walked = page.checkpoint.get("walk", {}).get("count", 0)
             if walked >= MEMORY_CHECKPOINT and "at_50000_mb" not in memory:
-                memory["at_50000_mb"] = high_water_mb()
+                memory["at_50000_mb"] = memory_mb()
             yield page
 
     GitConnector.pages = watched_pages
@@ -184,7 +182,7 @@ def main() -> None:
     else:
         first = source_sync(source=source)
     first_seconds = time.perf_counter() - started
-    memory["at_end_mb"] = high_water_mb()
+    memory["at_end_mb"] = memory_mb()
     cpu_after = cpu()
     time.sleep(0.5)  # a backend's statistics reach pg_stat_database when it goes idle for a moment
     pg_after = postgres_active_s(database)
@@ -214,6 +212,7 @@ def main() -> None:
         "incremental_seconds": round(second_seconds, 2),
         "incremental_created": second.created,
         "incremental_fetches": second.requests,
+        "peak_rss_mb_before_sync": round(memory["before_mb"], 1),
         "peak_rss_mb_at_50000_commits": round(memory.get("at_50000_mb", 0), 1),
         "peak_rss_mb_at_end": round(memory["at_end_mb"], 1),
         "peak_rss_mb_git_children": round(git_peak_mb, 1),
@@ -231,7 +230,8 @@ def main() -> None:
           f"(CPU: {result['first_cpu_s_python']} s Python, {result['first_cpu_s_git']} s git; PostgreSQL active "
           f"{result['first_postgres_active_s']} s; load average {result['load_average']:.1f})")
     print(f"incremental: {second.status}, {second_seconds:.2f} s, {second.created:,} created, {second.requests} fetch")
-    print(f"peak memory: {result['peak_rss_mb_at_50000_commits']} MB at {MEMORY_CHECKPOINT:,} commits, "
+    print(f"peak memory: {result['peak_rss_mb_before_sync']} MB before the sync, "
+          f"{result['peak_rss_mb_at_50000_commits']} MB at {MEMORY_CHECKPOINT:,} commits, "
           f"{result['peak_rss_mb_at_end']} MB at the end (git itself: {result['peak_rss_mb_git_children']} MB)")
     shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(result))
