@@ -242,6 +242,11 @@ BALOO_MAX_RECORD_BYTES = env.int("BALOO_MAX_RECORD_BYTES", default=1_000_000)
 # addresses exactly as the source's URLs write them, e.g. "127.0.0.1" for a local stand-in of an
 # API, or an internal Bugzilla's name). See activities/outbound.py and docs/integrating-a-system.md.
 BALOO_SOURCE_ALLOWED_HOSTS = env.list("BALOO_SOURCE_ALLOWED_HOSTS", default=[])
+# git sources: the directories whose repositories a source may read by local path (comma-separated,
+# absolute; symbolic links are followed before the check). Empty: no local path is read, only https URLs.
+BALOO_GIT_ALLOWED_PATHS = env.list("BALOO_GIT_ALLOWED_PATHS", default=[])
+# git sources: where the worker keeps each source's bare mirror (default: var/git/ in the project).
+BALOO_GIT_WORKDIR = env("BALOO_GIT_WORKDIR", default="")
 
 # Logs: one JSON object per line in production (DJANGO_LOG_FORMAT=json|plain), credentials masked
 # in every format (baloo_site/logging.py).

@@ -262,3 +262,24 @@ def bench_asof(ctx: Context) -> dict:
         raise BenchError("bench/asof.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
     output = proc.stdout
     return json.loads(output[output.index("{\n") :])
+
+
+@benchmark(
+    "git",
+    "git sync of a generated 200,000-commit repository: first sync (≥ 5,000 commits/s), 100 new commits "
+    "(≤ 5 s), peak memory at 50,000 commits and at the end (flat) — bench/git_sync.py",
+)
+def bench_git(ctx: Context) -> dict:
+    """bench/git_sync.py in a database of its own (this one's name + `_git`)."""
+    url = urlparse(ctx.db_url)
+    own = url._replace(path=f"/{ctx.db_name}_git").geturl()
+    proc = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "git_sync.py")],
+        cwd=ROOT,
+        env={**ctx.env(), "BENCH_GIT_DATABASE_URL": own, "DATABASE_URL": own},
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError("bench/git_sync.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
+    return json.loads(proc.stdout.strip().splitlines()[-1])

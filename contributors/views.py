@@ -52,6 +52,9 @@ ACTIVITY_WORDS = {
     "discourse.post.created": gettext_lazy("Replied in a forum topic"),
     "discourse.answer.accepted": gettext_lazy("Gave an answer accepted in the forum"),
     "discourse.like.given": gettext_lazy("Liked a forum post"),
+    "git.commit.authored": gettext_lazy("Wrote a commit"),
+    "git.commit.committed": gettext_lazy("Committed someone's change"),
+    "git.merge.authored": gettext_lazy("Merged a branch"),
 }
 
 

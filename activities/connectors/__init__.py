@@ -1,6 +1,6 @@
 """Connectors by source kind: one module per system. Adding a system = one module, its tests and a doc page.
 
-A source whose kind has no connector (`git`, `events`, `manual`…) is fed only by imports and the
+A source whose kind has no connector (`events`, `manual`…) is fed only by imports and the
 push API, and is never scheduled.
 """
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from .base import Connector, Page
 from .bugzilla import BugzillaConnector
 from .discourse import DiscourseConnector
+from .git import GitConnector
 from .github import GitHubConnector
 from .http import HttpClient, NotFound, RateLimited, SourceError
 from .pontoon import PontoonConnector
@@ -20,7 +21,9 @@ if TYPE_CHECKING:
 
 CONNECTORS: dict[str, type[Connector]] = {
     connector.kind: connector
-    for connector in (GitHubConnector, BugzillaConnector, SumoConnector, DiscourseConnector, PontoonConnector, RepsConnector)
+    for connector in (
+        GitHubConnector, BugzillaConnector, SumoConnector, DiscourseConnector, GitConnector, PontoonConnector, RepsConnector,
+    )
 }
 
 __all__ = ["CONNECTORS", "Connector", "HttpClient", "NotFound", "Page", "RateLimited", "SourceError", "connector_for", "has_connector"]

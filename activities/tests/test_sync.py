@@ -32,7 +32,7 @@ def source(api):
 
 
 def test_due_sources_are_claimed_once_per_period(source):
-    Source.objects.create(slug="git-import", kind="git", name="Git")  # no connector: never scheduled
+    Source.objects.create(slug="events-import", kind="events", name="Events")  # no connector: never scheduled
     Source.objects.create(slug="paused", kind="github", name="Paused", enabled=False)
 
     assert syncs_claim_due() == ["github-example"]
@@ -98,13 +98,13 @@ def test_sync_sources_command(source):
 
 
 def test_sync_sources_command_errors(source):
-    Source.objects.create(slug="git-import", kind="git", name="Git")
+    Source.objects.create(slug="events-import", kind="events", name="Events")
     with pytest.raises(CommandError, match="--all"):
         call_command("sync_sources")
     with pytest.raises(CommandError, match="Unknown source"):
         call_command("sync_sources", "nope")
     with pytest.raises(CommandError, match="No connector"):
-        call_command("sync_sources", "git-import")
+        call_command("sync_sources", "events-import")
 
 
 def test_sync_sources_command_fails_on_a_failed_sync(source, api):
