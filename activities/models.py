@@ -20,8 +20,8 @@ class Source(models.Model):
         _("kind"),
         max_length=50,
         help_text=_(
-            "Which system this is: “github”, “bugzilla”, “sumo”… A kind without a connector "
-            "(“git”, “events”, “manual”) is fed only by imports and the push API."
+            "Which system this is: “github”, “bugzilla”, “sumo”, “discourse”, “pontoon”, “reps”, “git”… A kind "
+            "without a connector (“events”, “manual”) is fed only by imports and the push API."
         ),
     )
     name = models.CharField(_("name"), max_length=200, help_text=_("The name people know this system by, e.g. “GitHub”."))
