@@ -1,4 +1,4 @@
-"""The metric snapshots: each recompute's run, its weekly points per scope, area overlap and movement.
+"""The metric snapshots: each recompute's run, its weekly points per scope, area overlap and movement, cohorts.
 
 The tables kept the names they had when these models lived in `conversion_points` (`db_table`):
 moving them changed only which app holds them (a state-only migration).

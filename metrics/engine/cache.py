@@ -1,10 +1,10 @@
 """The incremental update: the on-disk cache a recompute leaves, and counting from it what changed.
 
 A full recompute (`count_full`) leaves its raw rows (conversion point, identity, UTC day: identities,
-not persons), the identity → person map, the staff periods and bot persons it used, and its State (a
-sum over persons) in a cache directory, named by a key the run stores. After ingestion, merges or
-flag changes, the next queued recompute (`count_incremental`) reads only the activities with a larger
-id than the last one read, re-reads who is who, and finds the persons whose rows or flags changed:
+not persons), the identity → person map, the staff periods and bot persons it used, and its State and
+CohortState (each a sum over persons) in a cache directory, named by a key the run stores. After
+ingestion, merges or flag changes, the next queued recompute (`count_incremental`) reads only the
+activities with a larger id than the last one read, re-reads who is who, and finds the persons whose rows or flags changed:
 the new rows' persons, both sides of every identity that moved, staff periods that changed, bot
 flags that flipped, and the persons with contributions between the old and the new latest week.
 Their old part is counted again from the cached rows and taken out, their new part counted and put
