@@ -224,7 +224,7 @@ def cohorts_result(state: CohortState, *, last: int | None) -> list[Cohorts]:
             {
                 "start": quarter_start(state.origin + c).isoformat(),
                 "size": int(table[c, c]),
-                "retained": [int(value) for value in table[c, c:end]],
+                "retained": table[c, c:end].tolist(),
                 "partial": bool(partial and c == end - 1),
             }
             for c in range(int(started[0]), end)
