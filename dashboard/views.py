@@ -31,6 +31,7 @@ from metrics.models import MetricRun
 from metrics.selectors import metric_run_current, metrics_summary
 
 from . import selectors
+from .retention import retention_table
 
 
 def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -161,7 +162,7 @@ def _scope_context(run: MetricRun, *, scope: str, target: int | None) -> dict:
 
 @public_page
 def area_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """One area: its trend and goal, its people by level, and the rules that count them."""
+    """One area: its trend and goal, its people by level, who stays (its cohorts), and the rules that count them."""
 
     def build(run: MetricRun) -> dict:
         area = Area.objects.filter(slug=slug).first()
@@ -172,6 +173,7 @@ def area_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "title": area.name,
             "area": area,
             "conversion_points": _conversion_points(run, points),
+            "retention": retention_table(run=run, scope=f"area:{slug}"),
             **_scope_context(run, scope=f"area:{slug}", target=area.target),
         }
 
@@ -241,6 +243,8 @@ def how_we_count(request: HttpRequest) -> HttpResponse:
         "example": EXAMPLE,
         "example_points": selectors.worked_example_points(),
         "window_days": WINDOW_DAYS,
+        # The cohorts section links to a real retention table: the first area's.
+        "retention_area": Area.objects.order_by("position", "slug").first(),
     }
     return render(request, "dashboard/how_we_count.html", context)
 

@@ -23,8 +23,23 @@ from conversion_points.contributions import today_utc
 from conversion_points.models import Population
 
 from .models import MetricRun
-from .selectors import SummaryBusy, metric_run_current, metrics_series, metrics_summary, run_cached, scope_exists
-from .serializers import SeriesQuerySerializer, SeriesSerializer, SummaryQuerySerializer, SummarySerializer
+from .selectors import (
+    SummaryBusy,
+    metric_run_current,
+    metrics_cohorts,
+    metrics_series,
+    metrics_summary,
+    run_cached,
+    scope_exists,
+)
+from .serializers import (
+    CohortsQuerySerializer,
+    CohortsSerializer,
+    SeriesQuerySerializer,
+    SeriesSerializer,
+    SummaryQuerySerializer,
+    SummarySerializer,
+)
 
 CACHE_NAMESPACE = "metrics"  # keys name the run too (`run_cached`), so a recompute makes them unused
 
@@ -243,4 +258,77 @@ class MetricsSeriesView(MetricsView):
                     levels.get("core", ""),
                 ]
             )
+        return header, rows
+
+
+class MetricsCohortsView(MetricsView):
+    """One scope's cohorts per calendar quarter (UTC), and how many of each came back in later quarters."""
+
+    query_serializer = CohortsQuerySerializer
+
+    @extend_schema(
+        operation_id="metrics_cohorts",
+        description=(
+            "A cohort: the counted people (volunteers unless staff=include; never bots) whose first contribution "
+            "in the scope falls in that calendar quarter (UTC). retained[k]: how many of them contributed in the "
+            "scope during the k-th quarter after it (retained[0] is the size). Every quarter from the first "
+            "cohort to the quarter of the latest computed week is listed, empty ones included; a cohort whose "
+            "quarter is not over is partial. As CSV: one row per cohort and quarter after it."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "scope", OpenApiTypes.STR, description="all, area:SLUG, source:SLUG or cp:SLUG (default all)."
+            ),
+            STAFF,
+            FORMAT,
+        ],
+        responses={200: CohortsSerializer, 404: OpenApiResponse(description="Unknown scope."), **ERRORS},
+    )
+    def get(self, request: Request, format: str | None = None) -> Response:
+        query = self.query(request)
+        run = metric_run_current()
+        if run is None:
+            raise NotComputedYet()
+        scope = query["scope"]
+        if not scope_exists(scope=scope, run=run):
+            raise NotFound(_("Unknown scope %(scope)s.") % {"scope": scope})
+        return Response(
+            self.cached(run, request, lambda: metrics_cohorts(run=run, scope=scope, population=population(query)))
+        )
+
+    def csv_rows(self, data: dict) -> tuple[list[str], list[list]]:
+        """One row per cohort and quarter after it: `quarters_after` k, that quarter's first day, `retained[k]`,
+        and whether that quarter is not over (`quarter_partial`: the latest one, when the latest cohort is partial)."""
+        header = [
+            "scope",
+            "period",
+            "start",
+            "size",
+            "partial",
+            "quarters_after",
+            "quarter_start",
+            "quarter_partial",
+            "retained",
+        ]
+        rows = []
+        latest_partial = bool(data["cohorts"]) and data["cohorts"][-1]["partial"]
+        for cohort in data["cohorts"]:
+            last = len(cohort["retained"]) - 1
+            begin = date.fromisoformat(cohort["start"])
+            for after, retained in enumerate(cohort["retained"]):
+                months = begin.month - 1 + 3 * after
+                quarter = date(begin.year + months // 12, months % 12 + 1, 1)
+                rows.append(
+                    [
+                        data["scope"],
+                        data["period"],
+                        cohort["start"],
+                        cohort["size"],
+                        "true" if cohort["partial"] else "false",
+                        after,
+                        quarter.isoformat(),
+                        "true" if latest_partial and after == last else "false",
+                        retained,
+                    ]
+                )
         return header, rows

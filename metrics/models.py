@@ -1,4 +1,4 @@
-"""The metric snapshots: each recompute's run, its weekly points per scope, area overlap and movement.
+"""The metric snapshots: each recompute's run, its weekly points per scope, area overlap and movement, cohorts.
 
 The tables kept the names they had when these models lived in `conversion_points` (`db_table`):
 moving them changed only which app holds them (a state-only migration).
@@ -151,3 +151,29 @@ class AreaMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.area}: {self.moved} moved, {self.left} left"
+
+
+class CohortTable(models.Model):
+    """One scope's cohorts and retention for one population, as the public API gives them (CONTRACTS.md §5).
+
+    `cohorts` is the list the API answers, oldest first: per calendar quarter (UTC) its `start`, its
+    `size` (the persons whose first contribution in the scope falls in it), `retained` (how many of
+    them contributed in the scope in each quarter from it to the latest) and `partial` (its quarter
+    is not over). Stored whole, so a request reads one row (`metrics.engine.cohorts`).
+    """
+
+    run = models.ForeignKey(MetricRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="cohort_tables")
+    scope = models.CharField(_("scope"), max_length=120)
+    population = models.CharField(_("population"), max_length=10, choices=Population.choices)
+    cohorts = models.JSONField(_("cohorts"), default=list)
+
+    class Meta:
+        ordering = ["run", "scope", "population"]
+        verbose_name = _("cohort table")
+        verbose_name_plural = _("cohort tables")
+        constraints = [
+            models.UniqueConstraint(fields=["run", "scope", "population"], name="cohort_table_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.scope} ({self.population}): {len(self.cohorts)} quarters"

@@ -15,7 +15,7 @@ from conversion_points.models import Area, ConversionPoint
 
 from .engine import as_of_scopes, metrics_recompute_soon
 from .engine.runs import LATEST_RUN_KEY
-from .models import MetricPoint, MetricRun
+from .models import CohortTable, MetricPoint, MetricRun
 
 T = TypeVar("T")
 
@@ -245,3 +245,19 @@ def metrics_series(
             entry["levels"] = {"casual": point.level_casual, "active": point.level_active, "core": point.level_core}
         points.append(entry)
     return {"scope": scope, "window_days": WINDOW_DAYS, "points": points}
+
+
+def metrics_cohorts(*, run: MetricRun, scope: str, population: str) -> dict[str, Any]:
+    """One scope's cohorts and retention per calendar quarter, oldest first (`metrics.engine.cohorts`).
+
+    `through` is the last day counted (the latest computed week's Sunday): a partial cohort, and
+    every cohort's last `retained` number, count up to it. A known scope nobody contributed to has
+    no cohorts.
+    """
+    cohorts = CohortTable.objects.filter(run=run, scope=scope, population=population).values_list("cohorts", flat=True)
+    return {
+        "scope": scope,
+        "period": "quarter",
+        "through": run.latest_week.isoformat() if run.latest_week else None,
+        "cohorts": cohorts.first() or [],
+    }

@@ -83,3 +83,36 @@ class SeriesSerializer(serializers.Serializer):
     scope = serializers.CharField()
     window_days = serializers.IntegerField()
     points = PointSerializer(many=True)
+
+
+class CohortsQuerySerializer(serializers.Serializer):
+    scope = serializers.RegexField(
+        SCOPE_PATTERN,
+        required=False,
+        default="all",
+        help_text=_("all, area:SLUG, source:SLUG or cp:SLUG"),
+        error_messages={"invalid": _("Give a scope as all, area:SLUG, source:SLUG or cp:SLUG.")},
+    )
+    staff = serializers.ChoiceField(choices=["include"], required=False, help_text=_("“include” counts staff too."))
+
+
+class CohortSerializer(serializers.Serializer):
+    start = serializers.DateField(help_text=_("The first day of the cohort's calendar quarter (UTC)."))
+    size = serializers.IntegerField(help_text=_("People whose first contribution in the scope falls in this quarter."))
+    retained = serializers.ListField(
+        child=serializers.IntegerField(),
+        help_text=_(
+            "retained[k]: how many of them contributed in the scope during the k-th quarter after this one "
+            "(retained[0] is the size), up to the quarter of the latest computed week."
+        ),
+    )
+    partial = serializers.BooleanField(help_text=_("The quarter is not over: counted up to the latest computed week."))
+
+
+class CohortsSerializer(serializers.Serializer):
+    scope = serializers.CharField()
+    period = serializers.ChoiceField(choices=["quarter"], help_text=_("Cohorts are calendar quarters (UTC)."))
+    through = serializers.DateField(
+        allow_null=True, help_text=_("The last day counted: the Sunday of the latest computed week.")
+    )
+    cohorts = CohortSerializer(many=True)

@@ -29,6 +29,7 @@ The stages, one module each, each importing only the ones before it:
 - `fetch`: the rules' rows (SQL, binary COPY), who is who now (`People`), a settled watermark;
 - `sweep`: the weekly sweep (the counting rule), the counting `State` and its result;
 - `as_of`: the summary as of the day a recompute runs on, stored with the run;
+- `cohorts`: cohorts and retention per calendar quarter, from the same contributions, stored with the run;
 - `cache`: the on-disk cache and the incremental update it allows;
 - `runs`: a recompute written and swapped in whole, and `metrics_recompute_soon`;
 - `partitioned`: the nightly full recompute shared by several workers;
@@ -39,6 +40,7 @@ Days and weeks are `metrics.calendar`'s. Import the public names from here.
 
 from .as_of import as_of_counts, as_of_public, as_of_scopes, as_of_update
 from .cache import Cache, CacheUnusable, cache_clear, cache_dir, rules_fingerprint
+from .cohorts import Cohorts, CohortState, cohort_table, cohorts_compute_state, cohorts_result, cohorts_update
 from .fetch import ACTIVE, ANY, CORE, Contributions, People, Rules, contributions_fetch
 from .liveness import metrics_requests_resend
 from .partitioned import metrics_partition_plan, metrics_recompute_part, metrics_recompute_partitioned
@@ -67,6 +69,8 @@ __all__ = [
     "LEVEL_KEYS",
     "MOVEMENT_WEEKS",
     "Cache",
+    "CohortState",
+    "Cohorts",
     "CacheUnusable",
     "Contributions",
     "MetricsResult",
@@ -81,6 +85,10 @@ __all__ = [
     "as_of_update",
     "cache_clear",
     "cache_dir",
+    "cohort_table",
+    "cohorts_compute_state",
+    "cohorts_result",
+    "cohorts_update",
     "contributions_fetch",
     "metric_run_current_forget",
     "metrics_compute",

@@ -1,10 +1,10 @@
 """The incremental update: the on-disk cache a recompute leaves, and counting from it what changed.
 
 A full recompute (`count_full`) leaves its raw rows (conversion point, identity, UTC day: identities,
-not persons), the identity → person map, the staff periods and bot persons it used, and its State (a
-sum over persons) in a cache directory, named by a key the run stores. After ingestion, merges or
-flag changes, the next queued recompute (`count_incremental`) reads only the activities with a larger
-id than the last one read, re-reads who is who, and finds the persons whose rows or flags changed:
+not persons), the identity → person map, the staff periods and bot persons it used, and its State and
+CohortState (each a sum over persons) in a cache directory, named by a key the run stores. After
+ingestion, merges or flag changes, the next queued recompute (`count_incremental`) reads only the
+activities with a larger id than the last one read, re-reads who is who, and finds the persons whose rows or flags changed:
 the new rows' persons, both sides of every identity that moved, staff periods that changed, bot
 flags that flipped, and the persons with contributions between the old and the new latest week.
 Their old part is counted again from the cached rows and taken out, their new part counted and put
@@ -32,6 +32,7 @@ from metrics.calendar import capped_week, week_of_day
 from metrics.models import MetricRun
 
 from .as_of import as_of_counts, as_of_update
+from .cohorts import CohortState, cohorts_compute_state, cohorts_result, cohorts_update
 from .fetch import People, Rules, activities_between, fetch_rows, settled_watermark, snapshot
 from .sweep import (
     HORIZON_WEEKS,
@@ -44,7 +45,7 @@ from .sweep import (
     state_result,
 )
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 CACHE_MAX_CHUNKS = 16
 
 
@@ -89,6 +90,7 @@ class Cache:
     chunks: list[str] = field(default_factory=list)  # row files holding cp/identity/day[:stored]
     stored: int = 0
     as_of: dict = field(default_factory=dict)  # the summary as of the day counted, with its parts (`as_of`)
+    cohorts: CohortState = field(default_factory=CohortState)  # the cohorts' counting state (`cohorts`)
 
     def save(self, directory: Path) -> None:
         """Write the rows not on disk yet as a new chunk (or all in one), then the rest; atomic renames."""
@@ -108,6 +110,7 @@ class Cache:
             self.stored = len(self.cp)
         series_keys = list(self.state.series)
         member_keys = list(self.state.members)
+        cohort_keys = list(self.cohorts.tables)
         meta = {
             "version": CACHE_VERSION,
             "key": self.key,
@@ -125,6 +128,9 @@ class Cache:
             "levels": [LEVEL_KEYS[0] in self.state.series[key] for key in series_keys],
             "members": [list(key) for key in member_keys],
             "as_of": self.as_of,
+            "cohort_origin": self.cohorts.origin,
+            "cohort_length": self.cohorts.length,
+            "cohort_keys": [list(key) for key in cohort_keys],
         }
         # Every series has the same weeks: one array of (series, field, week), levels zero where absent.
         stacked = np.zeros((len(series_keys), len(SERIES_FIELDS), self.state.length), dtype=np.int64)
@@ -133,6 +139,10 @@ class Cache:
                 if name in self.state.series[key]:
                     stacked[number, column] = self.state.series[key][name]
         member_persons = [self.state.members[key][0] for key in member_keys]
+        # Every cohort table has the same quarters; counts of persons fit in 32 bits.
+        cohort_tables = np.zeros((len(cohort_keys), self.cohorts.length, self.cohorts.length), dtype=np.int32)
+        for number, key in enumerate(cohort_keys):
+            cohort_tables[number] = self.cohorts.tables[key]
         arrays = {
             "meta": np.array(json.dumps(meta)),
             "people_identity": self.people.identity,
@@ -149,6 +159,7 @@ class Cache:
                 if member_keys
                 else np.empty(0, np.int64)
             ),
+            "cohort_tables": cohort_tables,
         }
         _atomic_write(directory / "state.npz", lambda handle: np.savez(handle, **arrays))
         for path in directory.glob("rows-*.np[yz]"):
@@ -182,6 +193,10 @@ class Cache:
             for number, key in enumerate(meta["members"]):
                 part = slice(int(bounds[number]), int(bounds[number + 1]))
                 state.members[tuple(key)] = (member_persons[part], member_last[part])
+            cohorts = CohortState(origin=meta["cohort_origin"], length=meta["cohort_length"])
+            tables = data["cohort_tables"]
+            for number, key in enumerate(meta["cohort_keys"]):
+                cohorts.tables[tuple(key)] = tables[number].astype(np.int64)
         chunks = []
         for name in meta["chunks"]:
             with np.load(directory / name, allow_pickle=False) as chunk:
@@ -211,6 +226,7 @@ class Cache:
             chunks=meta["chunks"],
             stored=meta["stored"],
             as_of=meta.get("as_of") or {},
+            cohorts=cohorts,
         )
 
 
@@ -297,10 +313,14 @@ def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
     clock_as_of = time.perf_counter()
     as_of = as_of_counts(contributions=contributions, rules=rules, day=calendar.today_utc())
     as_of_s = time.perf_counter() - clock_as_of
+    cohorts = cohorts_compute_state(contributions=contributions, rules=rules, last=last)
+    cohorts_s = time.perf_counter() - clock_as_of - as_of_s
     del contributions
     result = state_result(state, rules=rules, last=last)
     result.as_of = as_of
+    result.cohorts = cohorts_result(cohorts, last=last)
     result.stats["as_of_s"] = round(as_of_s, 3)
+    result.stats["cohorts_s"] = round(cohorts_s, 3)
     cache = None
     if watermark is not None:
         cache = Cache(
@@ -316,6 +336,7 @@ def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
             people=people,
             state=state,
             as_of=as_of,
+            cohorts=cohorts,
         )
     return result, cache, {"mode": "full", "fetch_s": round(fetched, 3)}
 
@@ -376,9 +397,18 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
     add = metrics_compute_state(contributions=after, rules=rules, last=last)
     swept = time.perf_counter() - clock
     state = _state_update(cache.state, sub, add, persons, last)
+    try:
+        cohorts = cohorts_update(
+            cache.cohorts,
+            cohorts_compute_state(contributions=before, rules=rules, last=cache.last),
+            cohorts_compute_state(contributions=after, rules=rules, last=last),
+        )
+    except ValueError as why:
+        raise CacheUnusable(str(why)) from None
     updated_at = time.perf_counter() - clock
     state.stats = {"rows": len(before) + len(after)}
     result = state_result(state, rules=rules, last=last)
+    result.cohorts = cohorts_result(cohorts, last=last)
     clock_as_of = time.perf_counter()
     today = calendar.today_utc()
     as_of = None
@@ -416,6 +446,7 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
         chunks=cache.chunks,
         stored=cache.stored,
         as_of=as_of,
+        cohorts=cohorts,
     )
     stats = {
         "mode": "incremental",

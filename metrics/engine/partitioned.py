@@ -21,13 +21,15 @@ from activities.models import Activity
 from conversion_points.models import Population
 from metrics import calendar
 from metrics.calendar import capped_week, week_sunday
-from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
+from metrics.models import AreaMovement, CohortTable, MetricPoint, MetricRun, Overlap
 
 from .as_of import as_of_counts, as_of_public
 from .cache import rules_fingerprint
+from .cohorts import cohorts_compute_state, cohorts_result
 from .fetch import People, Rules, activities_between, fetch_rows, settled_watermark, snapshot
 from .runs import (
     area_results_write,
+    cohorts_write,
     metric_run_current_forget,
     points_write,
     recompute_lock,
@@ -119,7 +121,7 @@ def metrics_recompute_partitioned(*, points_per_part: int | None = None) -> Metr
 
 
 def _part_scopes(families: Collection[str], rules: Rules) -> Q:
-    """The scopes a part writes, as a filter on MetricPoint."""
+    """The scopes a part writes, as a filter on MetricPoint (and CohortTable)."""
     query = Q(pk__in=[])
     if "all" in families:
         query |= Q(scope="all")
@@ -159,8 +161,10 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
         state = metrics_compute_state(contributions=contributions, rules=counted, last=last, families=families)
         # The part that counts `all` reads every rule's rows: it counts the summary as of today too.
         as_of = as_of_counts(contributions=contributions, rules=counted, day=calendar.today_utc()) if "all" in families else None
+        cohorts = cohorts_compute_state(contributions=contributions, rules=counted, last=last, families=families)
         del contributions
         result = state_result(state, rules=counted, last=last)
+        result.cohorts = cohorts_result(cohorts, last=last)
         computed = time.perf_counter() - clock
         with transaction.atomic():
             locked = MetricRun.objects.select_for_update().filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
@@ -168,7 +172,9 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
                 logger.info("metrics run %s part %s: the run ended while counting, nothing written", run_id, part)
                 return False
             MetricPoint.objects.filter(_part_scopes(families, counted), run=locked).delete()
+            CohortTable.objects.filter(_part_scopes(families, counted), run=locked).delete()
             points = points_write(locked.pk, result.series)
+            cohorts_write(locked, result.cohorts)
             fields = ["parts_done", "stats"]
             if "area" in families:
                 Overlap.objects.filter(run=locked).delete()
@@ -210,7 +216,7 @@ def _partitioned_fail(run_id: int, part: str, error: Exception) -> None:
             error=f"part {part}: {type(error).__name__}: {error}"[:2000],
         )
         if failed:
-            for model in (MetricPoint, Overlap, AreaMovement):
+            for model in (MetricPoint, Overlap, AreaMovement, CohortTable):
                 model.objects.filter(run_id=run_id).delete()
     if failed:  # else the run had failed already (or is gone): logged then
         logger.exception("metrics run %s part %s failed", run_id, part)

@@ -26,10 +26,11 @@ from django.utils import timezone
 from baloo_site.bulk import copy_rows, is_postgresql
 from conversion_points.models import Population
 from metrics.calendar import week_sunday
-from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
+from metrics.models import AreaMovement, CohortTable, MetricPoint, MetricRun, Overlap
 
 from .as_of import as_of_public
 from .cache import Cache, CacheUnusable, cache_clear, cache_dir, count_full, count_incremental
+from .cohorts import Cohorts
 from .fetch import Rules
 from .sweep import MetricsResult, Series
 
@@ -101,7 +102,16 @@ def points_write(run_id: int, series: list[Series]) -> int:
 def _snapshots_write(run: MetricRun, result: MetricsResult) -> int:
     points = points_write(run.pk, result.series)
     area_results_write(run, result)
+    cohorts_write(run, result.cohorts)
     return points
+
+
+def cohorts_write(run: MetricRun, cohorts: list[Cohorts]) -> None:
+    """One row per scope and population, holding its cohorts as the API gives them."""
+    CohortTable.objects.bulk_create(
+        (CohortTable(run=run, scope=one.scope, population=one.population, cohorts=one.cohorts) for one in cohorts),
+        batch_size=500,
+    )
 
 
 def area_results_write(run: MetricRun, result: MetricsResult) -> None:

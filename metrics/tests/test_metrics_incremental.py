@@ -21,7 +21,7 @@ from contributors.models import Identity, Person, StaffPeriod
 from conversion_points.models import ConversionPoint
 from conversion_points.tests.factories import ActivityFactory, ConversionPointFactory, IdentityFactory, PersonFactory
 from metrics.engine import Cache, cache_dir, metrics_recompute
-from metrics.models import AreaMovement, MetricRun, Overlap
+from metrics.models import AreaMovement, CohortTable, MetricRun, Overlap
 
 from .test_metrics import BASE_SUNDAY, build, served, worlds
 
@@ -34,6 +34,7 @@ def everything(run: MetricRun) -> dict:
             AreaMovement.objects.filter(run=run).values_list("population", "area", "lapsed", "moved", "left")
         ),
         "ever": (run.contributors_ever, run.contributors_ever_everyone),
+        "cohorts": sorted(CohortTable.objects.filter(run=run).values_list("scope", "population", "cohorts")),
         "latest_week": run.latest_week,
     }
 
