@@ -255,6 +255,12 @@ class SyncState(models.Model):
         _("secondary rate limits in a row"), default=0,
         help_text=_("Runs in a row that the system stopped with a secondary rate limit naming no time: each waits twice as long."),
     )
+    source_totals = models.JSONField(
+        _("the system's own totals"), default=dict, blank=True,
+        help_text=_("What the system itself says it holds, by kind of item, with what Baloo had stored and rejected of "
+                    "that kind at the same moment, e.g. {\"bug\": {\"reported\": 5120, \"stored\": 5101, \"rejected\": 12, "
+                    "\"at\": \"…\"}}. Items, not activities: a bug is filed once and commented on many times."),
+    )
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
     class Meta:
@@ -289,6 +295,11 @@ class SyncRun(models.Model):
     duplicate = models.PositiveIntegerField(_("duplicates"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     rejections = models.JSONField(_("rejection samples"), default=list, blank=True, help_text=_("The first rejected records and why."))
+    rejected_reasons = models.JSONField(
+        _("rejected, by reason"), default=dict, blank=True,
+        help_text=_("How many items this run rejected for each reason, in the connectors' fixed wordings (never a "
+                    "system's own text): published on the data quality page."),
+    )
     error = models.TextField(_("error"), blank=True)
     resume_at = models.DateTimeField(_("resumes at"), null=True, blank=True, help_text=_("After a rate limit: when the sync continues."))
 

@@ -25,9 +25,9 @@ from django.utils import timezone
 from baloo_site.bulk import is_postgresql
 
 from .connectors import Page, RateLimited, SourceError, connector_for, has_connector
-from .connectors.base import Rejected
+from .connectors.base import MALFORMED, Rejected, rejection_reason_published
 from .connectors.http import SECONDARY_LIMIT_WAIT, HttpClient
-from .models import Source, SyncRun, SyncState
+from .models import Activity, RejectedItem, Source, SyncRun, SyncState
 from .outbound import remote_text
 from .services import activities_ingest, rejected_items_record, rejected_items_resolve
 
@@ -170,6 +170,7 @@ class _Pending:
         self.records: list[dict] = []
         self.rejected: list[Rejected] = []
         self.checkpoint: dict | None = None
+        self.source_total: dict[str, int] = {}
         self.pages = 0
         self.since = time.monotonic()
 
@@ -177,6 +178,7 @@ class _Pending:
         self.records.extend(page.records)
         self.rejected.extend(page.rejected)
         self.checkpoint = page.checkpoint
+        self.source_total.update(page.source_total or {})
         self.pages += 1
 
     def full(self) -> bool:
@@ -191,17 +193,18 @@ def _pending_commit(run: SyncRun, state: SyncState, pending: _Pending, *, owner:
         return
     _page_commit(
         run, state, owner=owner, records=pending.records, rejected=pending.rejected, checkpoint=pending.checkpoint,
-        lock_seconds=lock_seconds,
+        lock_seconds=lock_seconds, source_total=pending.source_total,
     )
     run.pages += pending.pages
     pending.clear()
     run.requests, run.not_modified = client.requests_made, client.not_modified
-    run.save(update_fields=["requests", "not_modified", "pages", "created", "duplicate", "rejected", "rejections"])
+    run.save(update_fields=["requests", "not_modified", "pages", "created", "duplicate", "rejected", "rejections",
+                            "rejected_reasons"])
 
 
 def _page_commit(
     run: SyncRun, state: SyncState, *, owner: str, records: list[dict], rejected: list[Rejected], checkpoint: dict,
-    lock_seconds: int,
+    lock_seconds: int, source_total: dict[str, int] | None = None,
 ) -> None:
     """Store pages' records, the items they reject and the checkpoint after them, together, or neither.
 
@@ -218,6 +221,8 @@ def _page_commit(
         )
         if not advanced:
             raise LockLost("The lock on this source expired and another sync took over; this run stopped.")
+        if source_total:
+            _source_totals_keep(state, source_total)
     run.created += result.created
     run.duplicate += result.duplicate
     run.rejected += len(result.rejected) + len(first_met)
@@ -230,6 +235,26 @@ def _page_commit(
     ]
     for external_id, reason in samples[: max(0, REJECTION_SAMPLES - len(run.rejections))]:
         run.rejections.append({"external_id": external_id, "reason": reason})
+    # Counted by fixed wording only: an ingestion refusal names the field and may quote its value.
+    reasons = [MALFORMED] * len(result.rejected) + [rejection_reason_published(item.reason) for item in first_met]
+    for reason in reasons:
+        run.rejected_reasons[reason] = run.rejected_reasons.get(reason, 0) + 1
+
+
+def _source_totals_keep(state: SyncState, source_total: dict[str, int]) -> None:
+    """Keep what the system says it holds (`Page.source_total`) beside what is stored and rejected of
+    each kind of item at this moment (inside the page's transaction, so the three agree in time)."""
+    totals = dict(SyncState.objects.values_list("source_totals", flat=True).get(pk=state.pk) or {})
+    now = timezone.now().isoformat()
+    for kind, reported in source_total.items():
+        prefix = f"{kind}:"
+        totals[kind] = {
+            "reported": reported,
+            "stored": Activity.objects.filter(source_id=state.source_id, external_id__startswith=prefix).count(),
+            "rejected": RejectedItem.objects.filter(source_id=state.source_id, external_id__startswith=prefix).count(),
+            "at": now,
+        }
+    SyncState.objects.filter(pk=state.pk).update(source_totals=totals)
 
 
 class _Heartbeat:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import quality, views
 
 app_name = "dashboard"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("area/<slug:slug>/", views.area_detail, name="area"),
     path("source/<slug:slug>/", views.source_detail, name="source"),
     path("how-we-count/", views.how_we_count, name="how_we_count"),
+    path("data-quality/", quality.data_quality_page, name="data_quality"),
 ]

@@ -3,9 +3,11 @@
 from django.urls import path
 
 from .api import MetricsCohortsView, MetricsSeriesView, MetricsSummaryView
+from .quality_api import DataQualityView
 
 urlpatterns = [
     path("api/v1/metrics/summary/", MetricsSummaryView.as_view(), name="metrics-summary"),
     path("api/v1/metrics/series/", MetricsSeriesView.as_view(), name="metrics-series"),
     path("api/v1/metrics/cohorts/", MetricsCohortsView.as_view(), name="metrics-cohorts"),
+    path("api/v1/metrics/data-quality/", DataQualityView.as_view(), name="metrics-data-quality"),
 ]

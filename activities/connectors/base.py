@@ -45,10 +45,32 @@ class Rejected:
     lasting: bool = True
 
 
-# The reasons connectors give, one wording each, so the run records and the docs say the same.
-DELETED_ACCOUNT = "deleted account"
-NO_AUTHOR = "no author named"
-NO_TIME = "no time given"
+# Every reason a connector gives, one fixed wording each, so the run records, the docs and the public
+# data-quality page say the same. Only reasons listed here are published (`rejection_reason_published`):
+# a reason is never remote text, but a connector that builds one from what a system said would
+# otherwise put that text on a public page.
+REJECTION_REASONS: set[str] = set()
+
+
+def rejection_reason(wording: str) -> str:
+    """Declare a fixed reason a connector gives for a rejected item (`Rejected.reason`); returns it."""
+    REJECTION_REASONS.add(wording)
+    return wording
+
+
+DELETED_ACCOUNT = rejection_reason("deleted account")
+NO_AUTHOR = rejection_reason("no author named")
+NO_TIME = rejection_reason("no time given")
+# A record the ingestion service refused (it fails the record checks of CONTRACTS §1): its reason
+# names the field and may quote the value, so runs count it under this one wording.
+MALFORMED = rejection_reason("malformed record")
+# A reason no connector declared with `rejection_reason`.
+OTHER_REASON = rejection_reason("other reason")
+
+
+def rejection_reason_published(reason: str) -> str:
+    """`reason` when it is a declared wording, else "other reason": what may be shown to anyone."""
+    return reason if reason in REJECTION_REASONS else OTHER_REASON
 
 
 @dataclass
@@ -58,12 +80,21 @@ class Page:
     `records` may hold `Rejected` items among the activity records: they are moved to `rejected`.
     `errors` are problems that did not stop the sync (a deleted repository among several); they
     end up on the run record.
+
+    `source_total` is what the system itself says it holds, when its API says it: how many items of
+    each kind the whole of what this source syncs holds now (not the part this sync read), e.g.
+    `{"bug": 5120}` from Bugzilla, `{"question": 830}` from Kitsune's `count`, `{"commit": 412}`
+    from a git history. A kind is named as the external ids of its records begin (`bug` for
+    `bug:123`), so the sync service can set the activities and rejected items stored for it beside
+    the total (`SyncState.source_totals`). Items, not activities: a bug is filed once and commented
+    on many times.
     """
 
     records: list[dict]
     checkpoint: dict
     errors: list[str] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    source_total: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         records, rejected = split_rejected(self.records)
@@ -148,6 +179,18 @@ def parse_time(value: str | None) -> datetime | None:
     if not EARLIEST <= moment <= timezone.now() + FUTURE_TOLERANCE:
         return None
     return moment.astimezone(UTC)
+
+
+# How often a connector asks a system for its own totals (`Page.source_total`): once a day is
+# plenty for a figure that moves slowly, and costs a request or two.
+TOTALS_EVERY = timedelta(hours=24)
+
+
+def totals_due(checkpoint: dict) -> bool:
+    """Whether the system's totals are due again: never asked, or asked `TOTALS_EVERY` ago (the time
+    is kept in the checkpoint, `totals_at`, so a killed worker asks again)."""
+    asked = parse_time(checkpoint.get("totals_at"))
+    return asked is None or timezone.now() - asked >= TOTALS_EVERY
 
 
 def iso(moment: datetime) -> str:

@@ -19,9 +19,24 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from django.utils import timezone
+
 from ..actors import placeholder_emails
 from ..keys import email_key
-from .base import NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso, later, parse_time, stored_containers, with_query
+from .base import (
+    NO_AUTHOR,
+    NO_TIME,
+    Connector,
+    Page,
+    Rejected,
+    iso,
+    later,
+    parse_time,
+    rejection_reason,
+    stored_containers,
+    totals_due,
+    with_query,
+)
 from .http import SourceError
 
 BUG_FIELDS = (
@@ -37,7 +52,7 @@ ATTACHMENT_KEPT = ("id", "bug_id", "creation_time", "last_change_time", "content
                    "is_private", "size")
 
 
-FIXED_BY_NOBODY = "fixed with no assignee (the default assignee fixes nothing)"
+FIXED_BY_NOBODY = rejection_reason("fixed with no assignee (the default assignee fixes nothing)")
 # Where the name ends in a Bugzilla real name: people add their nick and their availability to
 # it ("Ann Example [:ann] (PTO until 2 Jan)", "Ann Example (:ann)", "Ann Example :ann", "Ann
 # Example [he/him] ⌚UTC+1", "Ann Example - away"). Brackets of any kind, a `:nick`, a dash or bar
@@ -98,7 +113,7 @@ class BugzillaConnector(Connector):
             etag = state.get("etag", "") if offset == 0 and state.get("etag_url") == url else ""
             response = self.client.get(url, etag=etag)
             if response.not_modified:
-                return
+                break
             bugs = self._items(response.data, "bugs")
             if not isinstance(bugs, list):
                 raise SourceError(f"{url}: expected a list of bugs")
@@ -120,7 +135,32 @@ class BugzillaConnector(Connector):
                 state["offset"] = offset
             yield Page(records, copy.deepcopy(state))
             if done:
-                return
+                break
+        if totals_due(state):
+            yield from self._totals(state)
+
+    def _totals(self, state: dict) -> Iterator[Page]:
+        """Bugzilla's own count of the bugs this source syncs, as a page of no records (see `Page.source_total`).
+
+        bugzilla.mozilla.org answers a search with `count_only=1` by `{"bug_count": N}` and nothing
+        else (Bugzilla::WebService::Bug::search, BMO bug 920060; a string before BMO bug 1503182).
+        Upstream Bugzilla 5.x has no count in its search answers: it ignores the parameter and
+        answers the first bug (hence `limit=1`), so no total is reported. A server that adds
+        `total_matches` to its answer is read too. A failed count costs nothing but the figure:
+        asked again at the next sync.
+        """
+        params = {"product": self.options.get("products") or None, "component": self.options.get("components") or None,
+                  "count_only": 1, "include_fields": "id", "limit": 1}
+        try:
+            data = self.client.get(self.client.url(with_query("rest/bug", params))).data
+        except SourceError:
+            return
+        count = data.get("bug_count", data.get("total_matches")) if isinstance(data, dict) else None
+        if isinstance(count, str) and count.isascii() and count.isdigit():
+            count = int(count)
+        state["totals_at"] = iso(timezone.now())
+        total = {"bug": count} if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None
+        yield Page([], copy.deepcopy(state), source_total=total)
 
     def _search_url(self, since: str | None, offset: int, limit: int) -> str:
         params: dict[str, Any] = {

@@ -30,7 +30,18 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from .base import DELETED_ACCOUNT, NO_AUTHOR, NO_TIME, Connector, Page, Rejected, parse_time, walk_listing, with_query
+from .base import (
+    DELETED_ACCOUNT,
+    NO_AUTHOR,
+    NO_TIME,
+    Connector,
+    Page,
+    Rejected,
+    parse_time,
+    rejection_reason,
+    walk_listing,
+    with_query,
+)
 from .http import HttpClient, NotFound
 
 PER_PAGE = 100
@@ -43,8 +54,8 @@ ISSUE_KEPT = ("id", "number", "state", "state_reason", "locked", "comments", "cr
 REVIEW_KEPT = ("id", "state", "submitted_at", "commit_id", "author_association")
 COMMENT_KEPT = ("id", "created_at", "updated_at", "author_association")
 PUSH_COMMIT_KEPT = ("id", "timestamp", "distinct")
-MERGED_WITHOUT_DATE = "merged pull request without a merge date"
-ACCOUNT_WITHOUT_ID = "account without an id"
+MERGED_WITHOUT_DATE = rejection_reason("merged pull request without a merge date")
+ACCOUNT_WITHOUT_ID = rejection_reason("account without an id")
 
 
 def _kept(item: dict, fields: tuple[str, ...]) -> dict:

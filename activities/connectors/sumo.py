@@ -30,14 +30,19 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
+
 from .base import (
     DELETED_ACCOUNT,
     NO_TIME,
     Connector,
     Page,
     Rejected,
+    iso,
+    rejection_reason,
     rejections_to_recheck,
     stored_containers,
+    totals_due,
     walk_listing,
     with_query,
 )
@@ -53,10 +58,10 @@ QUESTION_KEPT = ("id", "product", "topic", "locale", "created", "updated", "is_s
 ANSWER_KEPT = ("id", "question", "created", "updated", "is_spam", "num_helpful_votes", "num_unhelpful_votes")
 # Reasons that may change: a spam flag is reverted; Kitsune answers 404 for a question or an answer
 # it hides (waiting for moderation, spam) as for one deleted; a question may move to another product.
-SPAM = "marked as spam"
-QUESTION_NOT_SERVED = "question not served (hidden or deleted)"
-NOT_SERVED = "not served (hidden or deleted)"
-OUTSIDE = "outside the source's products and locales"
+SPAM = rejection_reason("marked as spam")
+QUESTION_NOT_SERVED = rejection_reason("question not served (hidden or deleted)")
+NOT_SERVED = rejection_reason("not served (hidden or deleted)")
+OUTSIDE = rejection_reason("outside the source's products and locales")
 # An answer's question that the API no longer has (404), apart from one outside the source (None).
 GONE = "gone"
 
@@ -78,6 +83,14 @@ def _results(data: Any) -> list:
     if not isinstance(data, dict) or not isinstance(data.get("results"), list):
         raise SourceError("expected a page object with a `results` list")
     return data["results"]
+
+
+def _count(data: Any) -> int:
+    """A Kitsune listing page's `count`: how many items the whole listing holds; ValueError without one."""
+    count = data.get("count") if isinstance(data, dict) else None
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError("no count in the listing")
+    return count
 
 
 def _next(response) -> str | None:
@@ -125,6 +138,29 @@ class SumoConnector(Connector):
         recheck = self._recheck(containers)
         if recheck:
             yield Page(recheck, copy.deepcopy(state))
+        if totals_due(state):
+            yield from self._totals(state)
+
+    def _totals(self, state: dict) -> Iterator[Page]:
+        """Kitsune's own counts, as a page of no records (see `Page.source_total`): each question
+        listing's `count` with no time filter, added up over the source's products and locales; and
+        the answers' `count` when the source takes every product and locale (the answer listing has
+        no product or locale filter, so it would count answers the source does not sync). One request
+        per listing, once a day; a failed one costs nothing but the figure, asked again next sync."""
+        total: dict[str, int] = {}
+        try:
+            questions = 0
+            for product in self.options.get("products") or [None]:
+                for locale in self.options.get("locales") or [None]:
+                    url = self.client.url(with_query("api/2/question/", {"format": "json", "product": product, "locale": locale}))
+                    questions += _count(self.client.get(url).data)
+            total["question"] = questions
+            if not self.options.get("products") and not self.options.get("locales"):
+                total["answer"] = _count(self.client.get(self.client.url("api/2/answer/?format=json")).data)
+        except (SourceError, ValueError):
+            return  # no total this time
+        state["totals_at"] = iso(timezone.now())
+        yield Page([], copy.deepcopy(state), source_total=total)
 
     def _answer_records(self, answer: dict, containers: dict[int, str | None]) -> list[dict | Rejected]:
         external_id = f"answer:{answer['id']}"

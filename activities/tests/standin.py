@@ -209,6 +209,9 @@ class FakeBugzilla(StandIn):
             if "last_change_time" in query:
                 since = parse_ts(query["last_change_time"][-1])
                 bugs = [bug for bug in bugs if parse_ts(bug["last_change_time"]) >= since]
+            if query.get("count_only", [""])[-1] in ("1", "true"):
+                # As bugzilla.mozilla.org does: the number of bugs the search matches, nothing else.
+                return self.json({"bug_count": len(bugs)}, headers)
             descending = "DESC" in query.get("order", [""])[-1]
             bugs.sort(key=lambda bug: (bug["last_change_time"], -bug["id"] if descending else bug["id"]), reverse=descending)
             offset = int(query.get("offset", ["0"])[-1])

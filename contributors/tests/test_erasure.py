@@ -324,8 +324,8 @@ NOT_ABOUT_SOMEONE = {
     "activities.SourceConnectionChange": {"source_slug", "old_value", "new_value", "by_name"},
     "activities.SourceToken": {"name", "prefix", "token_hash"},
     "activities.Activity": {"external_id", "type", "container"},
-    "activities.SyncState": {"checkpoint", "lock_owner"},
-    "activities.SyncRun": {"trigger"},
+    "activities.SyncState": {"checkpoint", "lock_owner", "source_totals"},  # counts by kind of item
+    "activities.SyncRun": {"trigger", "rejected_reasons"},  # counts by the connectors' fixed wordings
     "activities.RejectedItem": {"external_id", "reason"},
     "accounts.ApiToken": {"name", "prefix", "token_hash"},
     "community.IntegrationRequest": {"system", "url"},

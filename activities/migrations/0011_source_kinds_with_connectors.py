@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('activities', '0009_rejected_items_may_come_back'),
+        ('activities', '0010_source_totals_and_rejected_reasons'),
     ]
 
     operations = [
