@@ -48,6 +48,7 @@ from .base import (
     Rejected,
     iso,
     parse_time,
+    rejection_reason,
     rejections_to_recheck,
     with_query,
 )
@@ -61,11 +62,11 @@ POST_KEPT = ("id", "topic_id", "post_number", "post_type", "created_at", "update
              "category_id", "hidden", "wiki", "version", "accepted_answer")
 REGULAR = 1  # Discourse's post_type of a post people write; 2 moderator action, 3 small action, 4 whisper
 # A reason that may change: staff show a hidden post again, recover a deleted one, move a topic back.
-HIDDEN = "post hidden or deleted"
-NOT_SERVED = "not served (hidden or deleted)"
-TOPIC_NOT_SERVED = "topic not served (hidden or deleted)"
-NO_TOPIC = "no topic or post number given"
-OUTSIDE = "no longer a public post of the source's categories"
+HIDDEN = rejection_reason("post hidden or deleted")
+NOT_SERVED = rejection_reason("not served (hidden or deleted)")
+TOPIC_NOT_SERVED = rejection_reason("topic not served (hidden or deleted)")
+NO_TOPIC = rejection_reason("no topic or post number given")
+OUTSIDE = rejection_reason("no longer a public post of the source's categories")
 # Older versions read this many post ids per page of /posts.json.
 ID_WINDOW = 50
 MAX_DEPTH = 5  # categories nest three deep at most; a longer chain is a loop

@@ -35,7 +35,17 @@ from django.utils import timezone
 
 from activities.records import EARLIEST, EARLIEST_PLAIN_DATE, FUTURE_TOLERANCE
 
-from .base import NO_AUTHOR, NO_TIME, Connector, Page, Rejected, rejections_to_recheck
+from .base import (
+    NO_AUTHOR,
+    NO_TIME,
+    Connector,
+    Page,
+    Rejected,
+    iso,
+    rejection_reason,
+    rejections_to_recheck,
+    totals_due,
+)
 from .git_mirror import OBJECT_NAME, GitClient, remote_https, remote_local
 from .http import SourceError
 
@@ -58,10 +68,10 @@ DEFAULT = "HEAD"
 DEFAULT_REF = "refs/baloo/default"
 # Committers that are a service, not a person: GitHub's web-flow commits what people merge and edit on github.com.
 SYSTEM_COMMITTERS = frozenset({"noreply@github.com"})
-SYSTEM_COMMITTER = "committed by a system account (GitHub's web-flow)"
-NO_EMAIL = "no e-mail address"
-UNREADABLE_DATE = "no readable date (git shows 1970-01-01)"
-FUTURE_DATE = "dated in the future"
+SYSTEM_COMMITTER = rejection_reason("committed by a system account (GitHub's web-flow)")
+NO_EMAIL = rejection_reason("no e-mail address")
+UNREADABLE_DATE = rejection_reason("no readable date (git shows 1970-01-01)")
+FUTURE_DATE = rejection_reason("dated in the future")
 # Characters a branch name or path filter may not hold: controls, and what git reads as syntax.
 BRANCH_REFUSED = re.compile(r"[\x00-\x20\x7f~^:?*\[\\]|\.\.|@\{|//|/\.|\.lock$|\.lock/|^[-/.]|[/.]$")
 PATH_REFUSED = re.compile(r"[\x00-\x1f\x7f]|^[-:/]|(^|/)\.\.(/|$)")
@@ -209,6 +219,12 @@ class GitConnector(Connector):
             rechecked = self._recheck()
             if rechecked:
                 yield Page(rechecked, copy.deepcopy(state))
+            if totals_due(state):
+                # The history's own count, for the published data quality (`Page.source_total`): the
+                # non-merge commits on the source's branches and paths, each one `commit:<sha>`.
+                commits = client.commits_counted(sorted(set(tips.values())), paths=sorted(self.paths), merges=False)
+                state["totals_at"] = iso(timezone.now())
+                yield Page([], copy.deepcopy(state), source_total={"commit": commits})
 
     def _walk(self, state: dict, walk: dict) -> Iterator[Page]:
         """`git log <tips> ^<exclude>`, page by page; the last page's checkpoint marks the tips done."""

@@ -238,6 +238,14 @@ class GitClient:
         out = self._run("cat-file", "--batch-check=%(objectname) %(objecttype)", stdin="".join(f"{n}\n" for n in names).encode())
         return [line.split(" ")[0] for line in out.decode().splitlines() if line.endswith(" commit")]
 
+    def commits_counted(self, tips: list[str], *, paths: list[str], merges: bool) -> int:
+        """How many commits the history of `tips` holds (non-merge ones unless `merges`), under `paths`."""
+        tips = [name for name in tips if OBJECT_NAME.match(name.encode())]
+        if not tips:
+            return 0
+        out = self._run("rev-list", "--count", *([] if merges else ["--no-merges"]), *tips, "--", *paths)
+        return int(out.decode().strip() or 0)
+
     # -- reading the history
 
     def log(self, args: list[str], *, mailmap_ref: str | None = None) -> Iterator[bytes]:

@@ -36,7 +36,7 @@ from urllib.parse import quote
 
 from django.utils import timezone
 
-from .base import DELETED_ACCOUNT, NO_TIME, Connector, Page, Rejected, parse_time, with_query
+from .base import DELETED_ACCOUNT, NO_TIME, Connector, Page, Rejected, parse_time, rejection_reason, with_query
 from .http import HttpClient, NotFound, ServerError, SourceError
 
 if TYPE_CHECKING:
@@ -58,9 +58,9 @@ LOCALE_CODE = re.compile(r"[A-Za-z0-9@.-]+")
 KNOWN_OPTIONS = ("projects", "locales", "since", "max_retries", "backoff_seconds", "max_wait_seconds")
 # Pontoon keeps the actions of a deleted account under a new, disabled account of this name.
 DELETED_USER_NAME = "Deleted User"
-NO_ACCOUNT_ID = "account without an id"
-NO_TRANSLATION = "no translation named"
-NO_LOCALE = "no locale named"
+NO_ACCOUNT_ID = rejection_reason("account without an id")
+NO_TRANSLATION = rejection_reason("no translation named")
+NO_LOCALE = rejection_reason("no locale named")
 PROJECT_PAGE_SIZE = 1000
 # Days in a row that Pontoon answers HTTP 500 after which a run stops: one such day is a day Pontoon
 # cannot serve (it is asked again later), several in a row a server that serves nothing now.

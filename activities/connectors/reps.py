@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 
 from django.utils import timezone
 
-from .base import DELETED_ACCOUNT, NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso
+from .base import DELETED_ACCOUNT, NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso, rejection_reason
 from .http import HttpClient, NotFound, Response, SourceError
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ DEFAULT_LOOKBACK_DAYS = 30
 # an event moved to an earlier date is then stored within a day of it.
 HELD_RECHECK = timedelta(days=1)
 # ReMo answers 404 only for what was deleted (it hides nothing).
-GONE = "not served (deleted)"
+GONE = rejection_reason("not served (deleted)")
 # What each record keeps of ReMo's object as its raw payload: ids, states, counts, times and the
 # portal's own categories. Not the people it names (the mentor, the owner), nor what they wrote (the
 # description, the link, the place): the actor is the record's own, and an erasure must not have to

@@ -9,7 +9,7 @@ import pytest
 
 import activities.sync
 from activities.connectors.git import GitConnector
-from activities.models import Activity, RejectedItem, Source, SyncRun
+from activities.models import Activity, RejectedItem, Source, SyncRun, SyncState
 from activities.sync import source_sync, source_sync_restart
 
 from .standin_git import GitRepo
@@ -495,3 +495,14 @@ def test_a_fetch_that_takes_too_long_is_stopped_with_everything_it_started(repo,
     assert run.status == SyncRun.Status.FAILED and "took longer than 1 s; it was stopped" in run.error
     assert took < 3
     assert not marker.exists()  # the fetch's own children were stopped too
+
+
+def test_the_history_s_own_commit_count_is_kept_for_the_data_quality_page(repo):
+    history(repo)
+    source = make_source(str(repo.path))
+
+    source_sync(source=source)
+
+    total = SyncState.objects.get(source=source).source_totals["commit"]
+    # Three commits that are not merges, as git counts them; three `commit:` activities stored.
+    assert (total["reported"], total["stored"], total["rejected"]) == (3, 3, 0)
