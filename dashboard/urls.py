@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import views
+from . import embeds, views
 
 app_name = "dashboard"
 
@@ -11,4 +11,6 @@ urlpatterns = [
     path("area/<slug:slug>/", views.area_detail, name="area"),
     path("source/<slug:slug>/", views.source_detail, name="source"),
     path("how-we-count/", views.how_we_count, name="how_we_count"),
+    # The one page other sites may frame: a scope's weekly chart (embeds.py).
+    path("embed/chart/", embeds.embed_chart, name="embed_chart"),
 ]
