@@ -209,8 +209,8 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # Periodic jobs are declared in code (baloo_site/celery_beat.py); beat loads them into its database.
 from .celery_beat import CELERY_BEAT_SCHEDULE  # noqa: E402,F401
 
-# The public API is open to every origin; it never carries personal data.
-CORS_URLS_REGEX = r"^/api/v1/metrics/.*$"
+# The public API and the badges are open to every origin; they never carry personal data.
+CORS_URLS_REGEX = r"^/(api/v1/metrics/|badge/).*$"
 CORS_ALLOW_ALL_ORIGINS = True
 
 REST_FRAMEWORK = {

@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from accounts import urls as accounts_urls
 from accounts import views as accounts_views
+from dashboard import embeds as dashboard_embeds
 from dashboard import views as dashboard_views
 
 from . import health
@@ -17,6 +18,8 @@ urlpatterns = [
     # The language links of every page: remember the choice, then show the page in that language (dashboard app).
     path("language/<str:code>/", dashboard_views.language_switch, name="language_switch"),
     path("healthz", health.healthz, name="healthz"),
+    # A scope's active contributors as an SVG badge for other sites; its language is ?lang= (dashboard/embeds.py).
+    path("badge/active.svg", dashboard_embeds.badge, name="badge_active"),
     # Every API route, and the OpenAPI schema (api/urls.py, the API router).
     path("", include("api.urls")),
     # Single sign-on (OpenID Connect; accounts app).

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import quality, views
+from . import embeds, quality, views
 
 app_name = "dashboard"
 
@@ -12,4 +12,6 @@ urlpatterns = [
     path("source/<slug:slug>/", views.source_detail, name="source"),
     path("how-we-count/", views.how_we_count, name="how_we_count"),
     path("data-quality/", quality.data_quality_page, name="data_quality"),
+    # The one page other sites may frame: a scope's weekly chart (embeds.py).
+    path("embed/chart/", embeds.embed_chart, name="embed_chart"),
 ]

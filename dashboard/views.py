@@ -28,9 +28,10 @@ from activities.models import Source
 from conversion_points.contributions import WINDOW_DAYS, today_utc
 from conversion_points.models import Area
 from metrics.models import MetricRun
-from metrics.selectors import metric_run_current, metrics_summary
+from metrics.selectors import SummaryBusy, metric_run_current, metrics_summary, summary_counts
 
-from . import selectors
+from . import as_of, dates, embeds, selectors
+from .dates import DateChoice
 from .retention import retention_table
 
 
@@ -63,12 +64,21 @@ def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
     return wrapper
 
 
-def _page(request: HttpRequest, *, name: str, template: str, build: Callable[[MetricRun], dict]) -> HttpResponse:
-    """Draw a page from the latest run: its numbers once per run and language, the frame per request.
+def _page(
+    request: HttpRequest,
+    *,
+    name: str,
+    template: str,
+    build: Callable[[MetricRun], dict],
+    choice: DateChoice | None = None,
+) -> HttpResponse:
+    """Draw a page from the latest run: its numbers once per run, language and date choice, the frame per request.
 
     A reader without a session (nearly every visitor) gets the whole page from the cache: nothing
     in it depends on who asks, and a page that sets a cookie is never stored.
     """
+    if choice is not None:
+        name = f"{name}:{choice.key}"
     run = metric_run_current()
     if run is None or run.latest_week is None:
         return render(request, "dashboard/not_computed.html")
@@ -93,76 +103,145 @@ def _page(request: HttpRequest, *, name: str, template: str, build: Callable[[Me
     return response
 
 
-def api_links(scope: str) -> dict[str, str]:
-    """The public metrics API URLs of a scope's series, as JSON and as CSV."""
+def api_links(scope: str, choice: DateChoice | None = None) -> dict[str, str]:
+    """The public metrics API URLs of a scope's series, as JSON and as CSV (the chart's weeks when chosen)."""
     base = reverse("metrics-series")
+    params = {"scope": scope}
+    if choice is not None and choice.ranged:
+        params.update(
+            {name: value.isoformat() for name, value in (("start", choice.start), ("end", choice.end)) if value}
+        )
+    elif choice is not None and choice.week:
+        params["end"] = choice.week.isoformat()
     return {
-        "json": f"{base}?{urlencode({'scope': scope})}",
-        "csv": f"{base}?{urlencode({'scope': scope, 'format': 'csv'})}",
+        "json": f"{base}?{urlencode(params)}",
+        "csv": f"{base}?{urlencode({**params, 'format': 'csv'})}",
     }
 
 
-def _summary_links() -> dict[str, str]:
+def _summary_links(choice: DateChoice | None = None) -> dict[str, str]:
     base = reverse("metrics-summary")
+    if choice is not None and choice.day:
+        day = choice.day.isoformat()
+        return {
+            "json": f"{base}?{urlencode({'date': day})}",
+            "csv": f"{base}?{urlencode({'date': day, 'format': 'csv'})}",
+        }
     return {"json": base, "csv": f"{base}?format=csv"}
+
+
+def _date_choice(request: HttpRequest) -> DateChoice:
+    """The page's day and chart range (`dashboard.dates`). A day other than a computed Sunday is counted on
+    demand, one day at a time site-wide: when another request is counting one, the page is as of today and
+    says so, rather than wait or fail."""
+    choice = dates.date_choice_read(request.GET, today=today_utc())
+    run = metric_run_current()
+    if choice.day is not None and run is not None and run.latest_week is not None:
+        try:
+            summary_counts(run=run, day=choice.day, population=selectors.Population.VOLUNTEERS)
+        except SummaryBusy:
+            choice = choice.without_day(dates.BUSY)
+    return choice
+
+
+def _date_form(choice: DateChoice, page_url: str) -> dict:
+    """What the date form (templates/dashboard/_date_form.html) shows: the choice, the problems, the limits."""
+    return {
+        "choice": choice,
+        "dated": choice.query,
+        "date_problems": dates.problem_messages(choice),
+        "page_url": page_url,
+        "earliest_day": dates.EARLIEST_DAY,
+        "today": today_utc(),
+    }
+
+
+def _shows_projection(run: MetricRun, choice: DateChoice) -> bool:
+    """The drop-off projection starts at the latest week, as of today: drawn only when the chart reaches it."""
+    return choice.day is None and (choice.end is None or choice.end >= run.latest_week)
 
 
 @public_page
 def home(request: HttpRequest) -> HttpResponse:
-    """The de-duplicated count of active contributors, its trend, the goal and the drop-off projection."""
+    """The de-duplicated count of active contributors, its trend, the goal and the drop-off projection.
+
+    `?date=` shows the numbers as of that day, `?start=`/`?end=` limit the chart (`dashboard.dates`)."""
+    choice = _date_choice(request)
 
     def build(run: MetricRun) -> dict:
         # As of today (BRIEF): active in the 365 days ending today, new in the 7 days ending today.
-        summary = metrics_summary(run=run, day=None, population=selectors.Population.VOLUNTEERS)
+        summary = metrics_summary(run=run, day=choice.day, population=selectors.Population.VOLUNTEERS)
         target, target_kind = selectors.site_target()
-        projection = _projection(run, "all")
+        projection = _projection(run, "all") if _shows_projection(run, choice) else []
         half_year = projection[25].active if len(projection) > 25 else 0
         sources = {source.slug: source for source in selectors.sources_for_dashboard()}
         return {
             "title": _("Are we a million?"),
             "summary": summary,
             "as_of": date.fromisoformat(summary["date"]),
-            "points": selectors.series_points(run=run, scope="all"),
+            "points": as_of.chart_points(run=run, scope="all", choice=choice),
             "projection": projection,
             "projection_half_year": half_year,
             "target": target,
             "target_kind": target_kind,
             "areas": summary["areas"],
             "sources": [s for s in summary["sources"] if s["slug"] in sources],
-            "series_links": api_links("all"),
-            "summary_links": _summary_links(),
+            "series_links": api_links("all", choice),
+            "summary_links": _summary_links(choice),
+            **_date_form(choice, reverse("home")),
         }
 
-    return _page(request, name="home", template="dashboard/_home.html", build=build)
+    return _page(request, name="home", template="dashboard/_home.html", build=build, choice=choice)
 
 
-def _conversion_points(run: MetricRun, points: list) -> list[dict]:
-    counts = selectors.latest_active_by_scope(run=run, scopes=[f"cp:{point.slug}" for point in points])
+def _conversion_points(run: MetricRun, points: list, choice: DateChoice) -> list[dict]:
+    scopes = [f"cp:{point.slug}" for point in points]
+    if choice.week:
+        counts = as_of.week_active_by_scope(run=run, scopes=scopes, day=choice.week)
+    else:
+        counts = selectors.latest_active_by_scope(run=run, scopes=scopes)
     return [
-        {"point": point, "active": counts[f"cp:{point.slug}"], "links": api_links(f"cp:{point.slug}")}
+        {"point": point, "active": counts[f"cp:{point.slug}"], "links": api_links(f"cp:{point.slug}", choice)}
         for point in points
     ]
 
 
-def _scope_context(run: MetricRun, *, scope: str, target: int | None) -> dict:
-    points = selectors.series_points(run=run, scope=scope)
-    latest = points[-1] if points else selectors.WeekPoint(run.latest_week, 0, 0, 0)
+def _scope_context(run: MetricRun, *, scope: str, target: int | None, choice: DateChoice) -> dict:
+    """An area's or a system's figures, chart and levels: at the latest week, or as of the chosen day.
+
+    As of a day, active and new are the summary's (the 365 and the 7 days ending it); lapsed, the
+    levels and each rule's count are of the latest week complete that day (`DateChoice.week`).
+    """
+    every_week = selectors.series_points(run=run, scope=scope)
+    latest = every_week[-1] if every_week else selectors.WeekPoint(run.latest_week, 0, 0, 0)
+    if choice.day:
+        _day, counted = summary_counts(run=run, day=choice.day, population=selectors.Population.VOLUNTEERS)
+        row = counted["scopes"].get(scope) or {"active": 0, "new": 0}
+        week = as_of.week_point(run=run, scope=scope, day=choice.week)
+        latest = selectors.WeekPoint(choice.day, row["active"], row["new"], week.lapsed)
+        levels = as_of.week_levels(run=run, scope=scope, day=choice.week)
+    else:
+        levels = selectors.run_cached(
+            run=run, name=f"levels:{scope}", build=lambda: selectors.scope_levels(run=run, scope=scope)
+        )
     return {
         "scope": scope,
-        "points": points,
+        "points": [point for point in every_week if choice.in_range(point.date)],
         "latest": latest,
-        "projection": _projection(run, scope),
-        "levels": selectors.run_cached(
-            run=run, name=f"levels:{scope}", build=lambda: selectors.scope_levels(run=run, scope=scope)
-        ),
+        "figures_day": latest.date,
+        "projection": _projection(run, scope) if _shows_projection(run, choice) else [],
+        "levels": levels,
         "target": target,
-        "series_links": api_links(scope),
+        "series_links": api_links(scope, choice),
     }
 
 
 @public_page
 def area_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """One area: its trend and goal, its people by level, who stays (its cohorts), and the rules that count them."""
+    """One area: its trend and goal, its people by level, who stays (its cohorts), and the rules that count them
+    (any day: `dashboard.dates`)."""
+    choice = _date_choice(request)
+    reuse = embeds.reuse_links(f"area:{slug}", request=request)
 
     def build(run: MetricRun) -> dict:
         area = Area.objects.filter(slug=slug).first()
@@ -172,17 +251,23 @@ def area_detail(request: HttpRequest, slug: str) -> HttpResponse:
         return {
             "title": area.name,
             "area": area,
-            "conversion_points": _conversion_points(run, points),
             "retention": retention_table(run=run, scope=f"area:{slug}"),
-            **_scope_context(run, scope=f"area:{slug}", target=area.target),
+            "conversion_points": _conversion_points(run, points, choice),
+            "reuse": reuse.with_name(area.name),
+            **_scope_context(run, scope=f"area:{slug}", target=area.target, choice=choice),
+            **_date_form(choice, reverse("dashboard:area", args=[slug])),
         }
 
-    return _page(request, name=f"area:{slug}", template="dashboard/_area.html", build=build)
+    name = f"area:{slug}:{reuse.base}"
+    return _page(request, name=name, template="dashboard/_area.html", build=build, choice=choice)
 
 
 @public_page
 def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    """One system: its trend, its people by level, and the rules (of every area) that count its activities."""
+    """One system: its trend, its people by level, and the rules (of every area) that count its activities
+    (any day: `dashboard.dates`)."""
+    choice = _date_choice(request)
+    reuse = embeds.reuse_links(f"source:{slug}", request=request)
 
     def build(run: MetricRun) -> dict:
         source = Source.objects.filter(slug=slug).first()
@@ -194,11 +279,14 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         return {
             "title": source.name,
             "source": source,
-            "conversion_points": _conversion_points(run, points),
-            **_scope_context(run, scope=f"source:{slug}", target=None),
+            "conversion_points": _conversion_points(run, points, choice),
+            "reuse": reuse.with_name(source.name),
+            **_scope_context(run, scope=f"source:{slug}", target=None, choice=choice),
+            **_date_form(choice, reverse("dashboard:source", args=[slug])),
         }
 
-    return _page(request, name=f"source:{slug}", template="dashboard/_source.html", build=build)
+    name = f"source:{slug}:{reuse.base}"
+    return _page(request, name=name, template="dashboard/_source.html", build=build, choice=choice)
 
 
 @public_page
