@@ -34,7 +34,7 @@ def _history() -> None:
             "question": {"reported": 123456, "stored": 120000, "rejected": 456, "at": now.isoformat()},
             "bug": {"reported": 9876543, "stored": 9876000, "rejected": 12, "at": now.isoformat()},
         }})
-    Source.objects.create(slug="git-history-of-a-long-named-repository", kind="git", name="A git history with a rather long name")
+    Source.objects.create(slug="git-history-of-a-long-named-repository", kind="events", name="A git history with a rather long name")
     Source.objects.filter(slug=sources[-1].slug).update(enabled=False)
     cache.clear()
 

@@ -36,7 +36,7 @@ def _run(source: Source, *, hours_ago: float, status: str = SyncRun.Status.SUCCE
 def quality_history() -> History:
     bmo = Source.objects.create(slug="bmo", kind="bugzilla", name="Bugzilla")
     sumo = Source.objects.create(slug="sumo", kind="sumo", name="SUMO")
-    git = Source.objects.create(slug="git-app", kind="git", name="App history", schedule_minutes=0)
+    git = Source.objects.create(slug="git-app", kind="events", name="App history", schedule_minutes=0)
     paused = Source.objects.create(slug="github-old", kind="github", name="Old GitHub", enabled=False)
     never = Source.objects.create(slug="discourse", kind="bugzilla", name="Never synced")
 

@@ -44,7 +44,8 @@ def test_the_week_in_progress_is_no_point_and_the_summary_is_dated_today(client,
         assert (today["date"], today["active"], today["new"]) == ("2026-12-04", 3, 1)
         assert today["areas"][0]["active"] == 3 and today["sources"][0]["active"] == 3
         page = client.get("/").content.decode()
-        headline = page[page.index('class="headline"') : page.index("</section>")]
+        start = page.index('class="headline"')
+        headline = page[start : page.index("</section>", start)]
         assert "3" in headline and "in the 12 months up to Dec. 4, 2026," in headline
 
 
