@@ -3,8 +3,10 @@
 from django.urls import path
 
 from .api import MetricsSeriesView, MetricsSummaryView
+from .campaigns_api import MetricsCampaignsView
 
 urlpatterns = [
     path("api/v1/metrics/summary/", MetricsSummaryView.as_view(), name="metrics-summary"),
     path("api/v1/metrics/series/", MetricsSeriesView.as_view(), name="metrics-series"),
+    path("api/v1/metrics/campaigns/", MetricsCampaignsView.as_view(), name="metrics-campaigns"),
 ]
