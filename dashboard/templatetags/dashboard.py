@@ -2,6 +2,7 @@
 
 from collections.abc import Sequence
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import urlencode
 
 from django import template
@@ -60,7 +61,11 @@ def campaigns_on(day: date, campaigns: Sequence[CampaignEffect]) -> str:
 @register.filter
 def per_week(value: float | None) -> str:
     """An average per week, one decimal, in the reader's locale; a dash for none."""
-    return "–" if value is None else number_format(value, decimal_pos=1, force_grouping=True)
+    if value is None:
+        return "–"
+    # Rounded here, half up: number_format cuts the digits it does not show (1/12 would read 0.0).
+    rounded = Decimal(str(value)).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    return number_format(rounded, decimal_pos=1, force_grouping=True)
 
 
 @register.filter
