@@ -159,3 +159,20 @@ def test_a_builder_sets_a_target_date_and_staff_cannot(world: SimpleNamespace) -
 
     assert 'name="target_date"' in builder_page
     assert 'name="target_date"' not in staff_page
+
+
+def test_saving_a_campaign_asks_for_a_new_run_so_the_dashboard_draws_it(world: SimpleNamespace) -> None:
+    from conversion_points.signals import rules_changed
+
+    heard = []
+
+    def listener(**kwargs: Any) -> None:
+        heard.append(kwargs["sender"])
+
+    rules_changed.connect(listener)
+    try:
+        as_user(world.builder).post(ADD, campaign_form(world.support))
+    finally:
+        rules_changed.disconnect(listener)
+
+    assert heard == [Campaign]
