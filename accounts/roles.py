@@ -4,7 +4,7 @@
 |---|---|---|
 | administrator | `OIDC_ROLE_GROUPS` `admin=…` | everything (superuser) |
 | staff | `staff=…` | the admin: people, identities, merges, sources, sync health; every area read-only but the sources it may draw on |
-| community builder | `builder=…` | the admin: conversion points, targets and contributors of the areas they own; sources read-only |
+| community builder | `builder=…` | the admin: conversion points, targets, campaigns and contributors of the areas they own; sources read-only |
 | contributor | anyone else allowed in | no admin; their own record |
 
 Roles are applied on every sign-in, so the provider stays the one place where access is decided.
@@ -48,6 +48,7 @@ GROUP_PERMISSIONS: dict[str, dict[tuple[str, str], tuple[str, ...]]] = {
         # Object-level rules (accounts.permissions) narrow these to the areas the builder owns.
         ("conversion_points", "area"): ("view", "change"),
         ("conversion_points", "conversionpoint"): ALL,
+        ("conversion_points", "campaign"): ALL,
         ("activities", "source"): ("view",),
         ("accounts", "apitoken"): ALL,
     },

@@ -19,7 +19,7 @@ from django.utils.translation import ngettext
 from modeltranslation.admin import TranslationAdmin, TranslationStackedInline
 
 from .forms import ConversionPointForm, untranslated_warnings
-from .models import Area, ConversionPoint
+from .models import Area, Campaign, ConversionPoint
 from .owners import areas_for, sees_all_areas
 from .selectors import activity_types_seen, conversion_point_preview
 from .services import conversion_points_approve
@@ -156,7 +156,7 @@ class AreaAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, TranslationAdm
     readonly_fields = ("created_at", "updated_at")
     fieldsets = (
         (None, {"fields": ("slug", "name", "description")}),
-        (_("Goal and order"), {"fields": ("target", "position")}),
+        (_("Goal and order"), {"fields": ("target", "target_date", "position")}),
         (_("Who looks after it"), {"fields": ("owners", "sources")}),
         (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
     )
@@ -176,7 +176,7 @@ class AreaAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, TranslationAdm
             return tuple(self.readonly_fields)
         if sees_all_areas(request.user):
             # Staff decide which sources an area may draw on; the rest is its builders' and administrators'.
-            return tuple(self.replace_orig_field((*self.readonly_fields, "slug", "name", "description", "target", "position", "owners")))
+            return tuple(self.replace_orig_field((*self.readonly_fields, "slug", "name", "description", "target", "target_date", "position", "owners")))
         # A builder may not hand their area to someone else, rename the slug the API uses, nor widen
         # the sources whose contributors they see.
         return (*self.readonly_fields, "slug", "owners", "sources")
@@ -320,3 +320,61 @@ class ConversionPointAdmin(ApprovalMixin, RecomputesMetrics, OwnedAreasOnly, Tra
     @admin.display(description=_("activity types"))
     def types_list(self, obj: ConversionPoint) -> str:
         return ", ".join(str(activity_type) for activity_type in obj.types)
+
+
+@admin.register(Campaign)
+class CampaignAdmin(RecomputesMetrics, TranslationAdmin):
+    """Campaigns, for the builders of their areas: a builder sees, adds and edits only campaigns all of whose
+    areas they own, and may list only those areas; staff read every campaign, administrators edit all.
+
+    Saving asks for a recompute (`RecomputesMetrics`): nothing counts differently, but the dashboard is
+    drawn once per run, so the next run draws the campaign.
+    """
+
+    list_display = ("name", "start", "end", "area_list")
+    list_filter = ("areas",)
+    search_fields = ("slug", "name")
+    filter_horizontal = ("areas",)
+    date_hierarchy = "start"
+    readonly_fields = ("created_at", "updated_at")
+    fieldsets = (
+        (None, {"fields": ("slug", "name", "description")}),
+        (_("When and where"), {"fields": ("start", "end", "areas")}),
+        (_("History"), {"fields": ("created_at", "updated_at"), "classes": ("collapse",)}),
+    )
+
+    def _may(self, request: HttpRequest, obj: Campaign | None) -> bool:
+        if obj is None or sees_all_areas(request.user):
+            return True
+        areas = {area.pk for area in obj.areas.all()}
+        return bool(areas) and areas <= set(areas_for(request.user).values_list("pk", flat=True))
+
+    def has_view_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        return super().has_view_permission(request, obj) and self._may(request, obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        return super().has_change_permission(request, obj) and self._may(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Campaign | None = None) -> bool:
+        return super().has_delete_permission(request, obj) and self._may(request, obj)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Campaign]:
+        campaigns = super().get_queryset(request).prefetch_related("areas")
+        if sees_all_areas(request.user):
+            return campaigns
+        owned = areas_for(request.user)
+        return campaigns.filter(areas__in=owned).exclude(areas__in=Area.objects.exclude(pk__in=owned.values("pk"))).distinct()
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "areas" and not sees_all_areas(request.user):
+            # A campaign is drawn on its areas' charts: a builder may list only the areas they own.
+            kwargs["queryset"] = areas_for(request.user)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Campaign, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        warn_untranslated(self, request, obj, ("name",))
+
+    @admin.display(description=_("areas"))
+    def area_list(self, obj: Campaign) -> str:
+        return ", ".join(area.name for area in obj.areas.all())

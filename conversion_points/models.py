@@ -1,11 +1,13 @@
 """The "what counts": areas (teams) and the conversion points that turn activities into contributions."""
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from baloo_site.fields import HttpsURLField
 
+from .campaigns import campaign_dates_problem
 from .containers import container_matches
 
 
@@ -17,6 +19,16 @@ class Area(models.Model):
     description = models.TextField(_("description"), blank=True, help_text=_("One or two sentences on what contributing here means."))
     target = models.PositiveIntegerField(
         _("target"), null=True, blank=True, help_text=_("The goal line: how many active contributors this area hopes for.")
+    )
+    target_date = models.DateField(
+        _("target date"),
+        null=True,
+        blank=True,
+        help_text=_(
+            "Optional: the day the area hopes to reach its target. The dashboard then says how many new contributors "
+            "a week it needs from now, and whether the last 12 weeks' pace is enough. A day that has passed is kept and "
+            "shown as passed."
+        ),
     )
     owners = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
@@ -163,6 +175,38 @@ class ConversionPoint(models.Model):
 
     def matches_container(self, container: str) -> bool:
         return container_matches(self.container, container)
+
+
+class Campaign(models.Model):
+    """A named push for new contributors in some areas, between two days: drawn on their charts, and
+    its new contributors compared with the 12 weeks before (`metrics.campaigns`)."""
+
+    slug = models.SlugField(_("slug"), max_length=100, unique=True, help_text=_("Short name used in the API, e.g. “spring-l10n-sprint”."))
+    name = models.CharField(_("name"), max_length=200, help_text=_("What the campaign is called, in each language."))
+    description = models.TextField(_("description"), blank=True, help_text=_("One or two sentences on what the campaign asks of people."))
+    start = models.DateField(_("first day"), help_text=_("The campaign's first day (UTC)."))
+    end = models.DateField(_("last day"), help_text=_("The campaign's last day (UTC), at most a year after its first."))
+    areas = models.ManyToManyField(
+        Area,
+        verbose_name=_("areas"),
+        related_name="campaigns",
+        help_text=_("The areas the campaign is for: it is drawn on their charts and its effect counted in each."),
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        ordering = ["start", "slug"]
+        verbose_name = _("campaign")
+        verbose_name_plural = _("campaigns")
+        constraints = [models.CheckConstraint(condition=models.Q(end__gte=models.F("start")), name="campaign_ends_after_it_starts")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.start and self.end and (problem := campaign_dates_problem(start=self.start, end=self.end)):
+            raise ValidationError({"end": problem})
 
 
 class Population(models.TextChoices):

@@ -7,6 +7,7 @@ dumping gives back a file that loads to the same state.
 import math
 import re
 from collections.abc import Collection, Iterable
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -19,11 +20,16 @@ from activities.connections import source_connection_audit, source_connection_be
 from activities.models import Source, SourceConnectionChange
 from activities.validators import base_url_problem, is_activity_type, token_env_problem
 
-from .models import Area, ConversionPoint
+from .campaigns import campaign_dates_problem
+from .models import Area, Campaign, ConversionPoint
 from .signals import rules_changed
 
 LANGUAGE_CODES = [code for code, _name in settings.LANGUAGES]
-TRANSLATED_FIELDS = {"area": ("name", "description"), "conversion_point": ("name", "description", "recognition")}
+TRANSLATED_FIELDS = {
+    "area": ("name", "description"),
+    "conversion_point": ("name", "description", "recognition"),
+    "campaign": ("name", "description"),
+}
 SOURCE_FIELDS = (
     "kind", "name", "base_url", "options", "token_env", "schedule_minutes", "account_namespace", "enabled", "links_accounts",
 )
@@ -32,8 +38,9 @@ SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]+")
 SLUG_MAX_LENGTH = 100  # the slug columns of sources, areas and conversion points
 # The fields each part of the file may have: anything else is refused, naming it, so that a typo
 # ("next_step_link") or a field of another version is never silently ignored.
-CONFIG_FIELDS = ("sources", "areas")
-AREA_FIELDS = ("slug", "name", "description", "target", "position", "sources", "conversion_points")
+CONFIG_FIELDS = ("sources", "areas", "campaigns")
+AREA_FIELDS = ("slug", "name", "description", "target", "target_date", "position", "sources", "conversion_points")
+CAMPAIGN_FIELDS = ("slug", "name", "description", "start", "end", "areas")
 CONVERSION_POINT_FIELDS = (
     "slug", "source", "types", "container", "level", "enabled", "name", "description", "recognition", "next_step_url"
 )
@@ -118,12 +125,12 @@ def _translations(value: Any, *, where: str) -> dict[str, str]:
     return value
 
 
-def _set_translations(obj: Area | ConversionPoint, field: str, texts: dict[str, str]) -> None:
+def _set_translations(obj: Area | ConversionPoint | Campaign, field: str, texts: dict[str, str]) -> None:
     for code in LANGUAGE_CODES:
         setattr(obj, f"{field}_{code.replace('-', '_')}", texts.get(code, ""))
 
 
-def _get_translations(obj: Area | ConversionPoint, field: str) -> dict[str, str]:
+def _get_translations(obj: Area | ConversionPoint | Campaign, field: str) -> dict[str, str]:
     texts = {}
     for code in LANGUAGE_CODES:
         text = getattr(obj, f"{field}_{code.replace('-', '_')}", None)
@@ -198,6 +205,20 @@ def _check_whole_number(item: dict, field: str, *, where: str, what: str = "", n
     value = item[field]
     if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= LARGEST_NUMBER:
         raise ConfigError(f"{where}: {field} must be a whole number{what}, from 0 to {LARGEST_NUMBER}")
+
+
+def _day(item: dict, field: str, *, where: str) -> date | None:
+    """`item[field]` as a day written YYYY-MM-DD (None when absent or null), from 1970 to 2999."""
+    value = item.get(field)
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(value) if isinstance(value, str) and len(value) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or not date(1970, 1, 1) <= day <= date(2999, 12, 31):
+        raise ConfigError(f"{where}.{field}: must be a day written YYYY-MM-DD, from 1970 to 2999")
+    return day
 
 
 def _check_flag(item: dict, field: str, *, where: str) -> None:
@@ -318,6 +339,7 @@ def config_load(*, config: dict) -> dict[str, int]:
         _set_translations(area, "name", names)
         _set_translations(area, "description", _translations(item.get("description"), where=f"{where}.description"))
         area.target = target
+        area.target_date = _day(item, "target_date", where=where)
         if "position" in item:
             area.position = item["position"]
         area.save()
@@ -348,11 +370,48 @@ def config_load(*, config: dict) -> dict[str, int]:
         if "sources" not in item:
             area.sources.add(*{known_sources[point["source"]] for point in points})
     _check_points_over_area_sources(loaded_areas)
+    counts["campaigns"] = _campaigns_load(config.get("campaigns", []))
     # The operator wrote the file: its rules are approved as they are.
     conversion_points_approve(points=loaded_points.values(), by=None)
-    if counts["areas"] or counts["conversion_points"]:
+    if counts["areas"] or counts["conversion_points"] or counts["campaigns"]:
+        # Targets and campaigns change no count, but the dashboard draws each run once: a new run shows them.
         rules_changed.send(sender=Area)
     return counts
+
+
+def _campaigns_load(campaigns: Any) -> int:
+    """Create or update the file's campaigns (upsert by slug); their areas are exactly those listed."""
+    if not isinstance(campaigns, list):
+        raise ConfigError("\"campaigns\" must be a list")
+    known_areas = {area.slug: area for area in Area.objects.all()}
+    for index, item in enumerate(campaigns):
+        where = f"campaigns[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(f"{where}: must be an object")
+        _check_fields(item, CAMPAIGN_FIELDS, where=where)
+        slug = _require_slug(item, where=where)
+        names = _translations(item.get("name"), where=f"{where}.name")
+        if not any(text.strip() for text in names.values()):
+            raise ConfigError(f"{where}: needs a name")
+        _check_texts(item, Campaign, TRANSLATED_FIELDS["campaign"], where=where)
+        start, end = _day(item, "start", where=where), _day(item, "end", where=where)
+        if start is None or end is None:
+            raise ConfigError(f"{where}: needs a start and an end, days written YYYY-MM-DD")
+        if problem := campaign_dates_problem(start=start, end=end):
+            raise ConfigError(f"{where}: {problem}")
+        areas = item.get("areas")
+        if not isinstance(areas, list) or not areas or not all(isinstance(slug, str) for slug in areas):
+            raise ConfigError(f"{where}.areas: give a list of one or more area slugs such as [\"support\"]")
+        unknown = [area for area in areas if area not in known_areas]
+        if unknown:
+            raise ConfigError(f"{where}.areas: unknown area {unknown[0]!r}; list it under \"areas\" or configure it first")
+        campaign = Campaign.objects.filter(slug=slug).first() or Campaign(slug=slug)
+        _set_translations(campaign, "name", names)
+        _set_translations(campaign, "description", _translations(item.get("description"), where=f"{where}.description"))
+        campaign.start, campaign.end = start, end
+        campaign.save()
+        campaign.areas.set([known_areas[area] for area in areas])
+    return len(campaigns)
 
 
 def _check_points_over_area_sources(loaded_areas: dict[int, int]) -> None:
@@ -372,7 +431,9 @@ def _check_points_over_area_sources(loaded_areas: dict[int, int]) -> None:
 
 
 def config_dump() -> dict[str, list]:
-    """The whole configuration in the file format; loading it gives back the same state."""
+    """The whole configuration in the file format; loading it gives back the same state.
+
+    Every area lists its `target_date` (null when none), and `campaigns` is always there (empty when none)."""
     sources = [
         {"slug": source.slug, **{field: getattr(source, field) for field in SOURCE_FIELDS}}
         for source in Source.objects.order_by("slug")
@@ -383,6 +444,7 @@ def config_dump() -> dict[str, list]:
         if description := _get_translations(area, "description"):
             entry["description"] = description
         entry["target"] = area.target
+        entry["target_date"] = area.target_date.isoformat() if area.target_date else None
         entry["position"] = area.position
         entry["sources"] = sorted(source.slug for source in area.sources.all())
         entry["conversion_points"] = []
@@ -402,4 +464,12 @@ def config_dump() -> dict[str, list]:
                 point_entry["next_step_url"] = point.next_step_url
             entry["conversion_points"].append(point_entry)
         areas.append(entry)
-    return {"sources": sources, "areas": areas}
+    campaigns = []
+    for campaign in Campaign.objects.prefetch_related("areas").order_by("start", "slug"):
+        entry = {"slug": campaign.slug, "name": _get_translations(campaign, "name")}
+        if description := _get_translations(campaign, "description"):
+            entry["description"] = description
+        entry["start"], entry["end"] = campaign.start.isoformat(), campaign.end.isoformat()
+        entry["areas"] = sorted(area.slug for area in campaign.areas.all())
+        campaigns.append(entry)
+    return {"sources": sources, "areas": areas, "campaigns": campaigns}

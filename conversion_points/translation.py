@@ -1,6 +1,6 @@
 from modeltranslation.translator import TranslationOptions, register
 
-from .models import Area, ConversionPoint
+from .models import Area, Campaign, ConversionPoint
 
 
 @register(Area)
@@ -11,3 +11,8 @@ class AreaTranslationOptions(TranslationOptions):
 @register(ConversionPoint)
 class ConversionPointTranslationOptions(TranslationOptions):
     fields = ("name", "description", "recognition")
+
+
+@register(Campaign)
+class CampaignTranslationOptions(TranslationOptions):
+    fields = ("name", "description")

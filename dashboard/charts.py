@@ -11,6 +11,7 @@ it shows the latest year with one mark per four weeks, so that each mark is at l
 for a finger.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -91,6 +92,16 @@ class Tick:
 
 
 @dataclass
+class Band:
+    """A campaign on the chart: a shaded range of weeks, numbered as in the legend and the campaigns' table."""
+
+    number: int
+    x: float
+    width: float
+    label_x: float
+
+
+@dataclass
 class TargetLine:
     y: float
     share: int
@@ -115,6 +126,7 @@ class WeeklyChart:
     new_ticks: list[Tick] = field(default_factory=list)
     x_ticks: list[Tick] = field(default_factory=list)
     targets: list[TargetLine] = field(default_factory=list)
+    bands: list[Band] = field(default_factory=list)
     readout: str = ""
     days: list[date] = field(default_factory=list)
 
@@ -197,11 +209,13 @@ def weekly_chart(
     target: int | None,
     target_kind: str = "",
     layout: Layout = WIDE,
+    campaigns: Sequence[tuple[date, date]] = (),
 ) -> WeeklyChart:
     """Active contributors as a line (left axis), new contributors as bars (right axis), the goal at
     25/50/75/100 %, and the drop-off projection as a dashed line after the latest week.
 
     `layout` NARROW draws the phone's chart: the latest 52 weeks, no projection, a mark per 4 weeks.
+    `campaigns` (first and last week of each, numbered from 1 in this order) are shaded where drawn.
     """
     chart = WeeklyChart(chart_id=chart_id, title=title, layout=layout, target_kind=target_kind)
     if layout.weeks:
@@ -279,7 +293,21 @@ def weekly_chart(
             for share in TARGET_SHARES
         ]
     chart.x_ticks = _x_ticks(chart)
+    chart.bands = _bands(chart, campaigns)
     return chart
+
+
+def _bands(chart: WeeklyChart, campaigns: Sequence[tuple[date, date]]) -> list[Band]:
+    """Each campaign's weeks that the chart draws (projected weeks too), as a shaded band."""
+    bands = []
+    for number, (first, last) in enumerate(campaigns, start=1):
+        inside = [index for index, day in enumerate(chart.days) if first <= day <= last]
+        if not inside:
+            continue
+        x = round(chart.left + chart.column * inside[0], 2)
+        width = round(chart.column * len(inside), 2)
+        bands.append(Band(number=number, x=x, width=width, label_x=round(x + width / 2, 2)))
+    return bands
 
 
 def _x_ticks(chart: WeeklyChart) -> list[Tick]:

@@ -7,10 +7,9 @@ based), once per run (the callers cache them by run): the drop-off projection an
 source (the engine keeps levels for everything and for areas only).
 """
 
-from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from activities.models import Source
 from conversion_points import contributions
 from conversion_points.models import Area, ConversionPoint, Population
 from metrics import selectors as metrics_selectors
+from metrics.goals import last_contribution_days, still_active
 from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
 
 T = TypeVar("T")
@@ -112,18 +112,6 @@ def scope_conversion_points(*, scope: str) -> QuerySet[ConversionPoint]:
     return contributions.scope_points(scope)
 
 
-def last_contribution_days(*, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS) -> list[date]:
-    """The UTC day of each active contributor's last counted contribution at the latest week, sorted.
-
-    One set-based query (`contributions.active_contributors`, the engine's rule): one day per
-    person active at that week, so its length is the snapshot's active count.
-    """
-    if run.latest_week is None:
-        return []
-    rows = contributions.active_contributors(scope=scope, day=run.latest_week, population=population)
-    return sorted(row["last"].astimezone(UTC).date() for row in rows)
-
-
 def dropoff_projection(
     *, run: MetricRun, scope: str, population: str = Population.VOLUNTEERS, weeks: int = PROJECTION_WEEKS
 ) -> list[WeekPoint]:
@@ -140,8 +128,7 @@ def dropoff_projection(
     projection = []
     for week in range(1, weeks + 1):
         day = run.latest_week + timedelta(days=7 * week)
-        still = len(last_days) - bisect_left(last_days, contributions.window_start(day))
-        projection.append(WeekPoint(day, still, 0, 0))
+        projection.append(WeekPoint(day, still_active(last_days, day), 0, 0))
     return projection
 
 

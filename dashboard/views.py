@@ -26,7 +26,9 @@ from django.views.decorators.http import require_GET
 
 from activities.models import Source
 from conversion_points.contributions import WINDOW_DAYS, today_utc
-from conversion_points.models import Area
+from conversion_points.models import Area, Campaign
+from metrics.campaigns import CampaignEffect, campaign_effects
+from metrics.goals import goal_plan
 from metrics.models import MetricRun
 from metrics.selectors import SummaryBusy, metric_run_current, metrics_summary, summary_counts
 
@@ -184,14 +186,41 @@ def home(request: HttpRequest) -> HttpResponse:
             "projection_half_year": half_year,
             "target": target,
             "target_kind": target_kind,
-            "areas": summary["areas"],
+            "areas": [_with_plan_date(area) for area in summary["areas"]],
             "sources": [s for s in summary["sources"] if s["slug"] in sources],
             "series_links": api_links("all", choice),
             "summary_links": _summary_links(choice),
             **_date_form(choice, reverse("home")),
+            "campaigns": _campaigns(run),
+            "campaign_links": _campaign_links(),
         }
 
     return _page(request, name="home", template="dashboard/_home.html", build=build, choice=choice)
+
+
+def _with_plan_date(area: dict) -> dict:
+    """An area of the summary, its goal plan (the API's form) with its target date as a date for the page."""
+    plan = area.get("goal_plan")
+    if plan and plan["target_date"]:
+        plan = {**plan, "date": date.fromisoformat(plan["target_date"])}
+    return {**area, "goal_plan": plan}
+
+
+def _campaigns(run: MetricRun, area: Area | None = None) -> list[CampaignEffect]:
+    """Every campaign (or an area's), oldest first, with its effect in each of its areas (or in `area` only)."""
+    campaigns = Campaign.objects.prefetch_related("areas").order_by("start", "slug")
+    if area is not None:
+        campaigns = campaigns.filter(areas=area)
+    return campaign_effects(run=run, campaigns=campaigns, area=area)
+
+
+def _campaign_links(area: Area | None = None) -> dict[str, str]:
+    base = reverse("metrics-campaigns")
+    query = {"area": area.slug} if area is not None else {}
+    return {
+        "json": f"{base}?{urlencode(query)}" if query else base,
+        "csv": f"{base}?{urlencode({**query, 'format': 'csv'})}",
+    }
 
 
 def _conversion_points(run: MetricRun, points: list, choice: DateChoice) -> list[dict]:
@@ -254,6 +283,9 @@ def area_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "retention": retention_table(run=run, scope=f"area:{slug}"),
             "conversion_points": _conversion_points(run, points, choice),
             "reuse": reuse.with_name(area.name),
+            "plan": goal_plan(area=area, run=run),
+            "campaigns": _campaigns(run, area),
+            "campaign_links": _campaign_links(area),
             **_scope_context(run, scope=f"area:{slug}", target=area.target, choice=choice),
             **_date_form(choice, reverse("dashboard:area", args=[slug])),
         }

@@ -160,6 +160,7 @@ class MetricsSummaryView(MetricsView):
             "target",
             "sum_of_areas",
             "contributors_ever",
+            *GOAL_COLUMNS,
         ]
         rows = [
             [
@@ -172,6 +173,7 @@ class MetricsSummaryView(MetricsView):
                 "",
                 data["sum_of_areas"],
                 data["contributors_ever"],
+                *goal_cells(None),
             ]
         ]
         for area in data["areas"]:
@@ -186,6 +188,7 @@ class MetricsSummaryView(MetricsView):
                     area["target"] if area["target"] is not None else "",
                     "",
                     "",
+                    *goal_cells(area),
                 ]
             )
         for source in data["sources"]:
@@ -200,9 +203,24 @@ class MetricsSummaryView(MetricsView):
                     "",
                     "",
                     "",
+                    *goal_cells(None),
                 ]
             )
         return header, rows
+
+
+# The summary CSV's last columns: an area's target date and goal plan (`metrics.goals`), empty elsewhere.
+GOAL_COLUMNS = ["target_date", "goal_status", "goal_projected", "goal_weeks_left", "goal_needed_per_week",
+                "goal_pace_per_week", "goal_pace_enough"]
+
+
+def goal_cells(area: dict | None) -> list:
+    plan = (area or {}).get("goal_plan") or {}
+    cells = [(area or {}).get("target_date")]
+    cells += [plan.get(key) for key in ("status", "projected", "weeks_left", "needed_per_week", "pace_per_week")]
+    enough = plan.get("pace_enough")
+    cells.append("" if enough is None else str(enough).lower())
+    return ["" if cell is None else cell for cell in cells]
 
 
 class MetricsSeriesView(MetricsView):

@@ -15,6 +15,7 @@ from conversion_points.models import Area, ConversionPoint
 
 from .engine import as_of_scopes, metrics_recompute_soon
 from .engine.runs import LATEST_RUN_KEY
+from .goals import goal_plan
 from .models import CohortTable, MetricPoint, MetricRun
 
 T = TypeVar("T")
@@ -189,8 +190,11 @@ def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dic
     "As of D" (BRIEF): active in the 365 days ending D, new in the 7 days ending D, dated D — so a
     contribution made today shows today (from the next recompute, a minute after it arrives).
     Counted by the rule of `conversion_points.contributions` (see `summary_counts` for where the
-    numbers come from); on a Sunday, they equal that Sunday's weekly point.
+    numbers come from); on a Sunday, they equal that Sunday's weekly point. Each area with a target
+    carries its goal plan (`metrics.goals`) when the summary is today's; a past day's has none.
     """
+    # A goal plan is made from now: given with today's summary, not with a past day's.
+    plans = day is None or day == today_utc()
     day, counted = summary_counts(run=run, day=day, population=population)
     counts = counted["scopes"]
 
@@ -201,7 +205,18 @@ def metrics_summary(*, run: MetricRun, day: date | None, population: str) -> dic
     areas = []
     for area in Area.objects.order_by("position", "slug"):
         active, new = numbers(f"area:{area.slug}")
-        areas.append({"slug": area.slug, "name": area.name, "active": active, "new": new, "target": area.target})
+        plan = goal_plan(area=area, run=run, population=population) if plans else None
+        areas.append(
+            {
+                "slug": area.slug,
+                "name": area.name,
+                "active": active,
+                "new": new,
+                "target": area.target,
+                "target_date": area.target_date.isoformat() if area.target_date else None,
+                "goal_plan": plan.public() if plan else None,
+            }
+        )
     sources = []
     for source in Source.objects.order_by("slug"):
         active, new = numbers(f"source:{source.slug}")

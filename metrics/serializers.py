@@ -35,12 +35,41 @@ class SeriesQuerySerializer(serializers.Serializer):
         return attrs
 
 
+class GoalPlanSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=["no_date", "passed", "met", "on_track", "behind"],
+        help_text=_(
+            "no_date: a target without a date (only the pace); passed: the target date is before today; met: the "
+            "drop-off projection alone reaches the target; on_track or behind: whether the last 12 weeks' pace is enough."
+        ),
+    )
+    as_of = serializers.DateField(help_text=_("Today (UTC): the plan counts the weeks left from this day."))
+    from_week = serializers.DateField(help_text=_("The latest computed week (its Sunday): the projection and the pace start here."))
+    target = serializers.IntegerField()
+    target_date = serializers.DateField(allow_null=True)
+    projected = serializers.IntegerField(
+        allow_null=True, help_text=_("Active at the target date if nobody new joined and nobody came back (the drop-off projection).")
+    )
+    weeks_left = serializers.IntegerField(allow_null=True, help_text=_("From today to the target date, both counted, rounded up."))
+    needed_per_week = serializers.IntegerField(
+        allow_null=True, help_text=_("New contributors needed each week: ⌈(target − projected) ÷ weeks left⌉, 0 when met.")
+    )
+    pace_weeks = serializers.IntegerField(help_text=_("The weeks the pace is measured over: 12."))
+    pace_new = serializers.IntegerField(help_text=_("New contributors in those weeks."))
+    pace_per_week = serializers.FloatField(help_text=_("Their average per week."))
+    pace_enough = serializers.BooleanField(allow_null=True, help_text=_("Whether the pace reaches the needed number."))
+
+
 class AreaNumbersSerializer(serializers.Serializer):
     slug = serializers.CharField()
     name = serializers.CharField()
     active = serializers.IntegerField()
     new = serializers.IntegerField()
     target = serializers.IntegerField(allow_null=True)
+    target_date = serializers.DateField(allow_null=True, help_text=_("The day the area hopes to reach its target."))
+    goal_plan = GoalPlanSerializer(
+        allow_null=True, help_text=_("With a target and today's summary: what the goal needs (null for a past day).")
+    )
 
 
 class SourceNumbersSerializer(serializers.Serializer):

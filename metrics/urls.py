@@ -3,6 +3,7 @@
 from django.urls import path
 
 from .api import MetricsCohortsView, MetricsSeriesView, MetricsSummaryView
+from .campaigns_api import MetricsCampaignsView
 from .quality_api import DataQualityView
 
 urlpatterns = [
@@ -10,4 +11,5 @@ urlpatterns = [
     path("api/v1/metrics/series/", MetricsSeriesView.as_view(), name="metrics-series"),
     path("api/v1/metrics/cohorts/", MetricsCohortsView.as_view(), name="metrics-cohorts"),
     path("api/v1/metrics/data-quality/", DataQualityView.as_view(), name="metrics-data-quality"),
+    path("api/v1/metrics/campaigns/", MetricsCampaignsView.as_view(), name="metrics-campaigns"),
 ]

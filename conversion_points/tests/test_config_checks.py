@@ -95,7 +95,7 @@ def test_the_admin_form_takes_only_http_next_step_links_too():
         (lambda c: c["areas"][0]["conversion_points"][0].update(enabled="no"), f"{POINT}: enabled must be true or false"),
         (lambda c: c["areas"][0]["conversion_points"][0].update(next_step_link="https://x.example"), f"{POINT}: unknown field next_step_link"),
         (lambda c: c["areas"][0].update(owners=["ann"]), "areas[0]: unknown field owners"),
-        (lambda c: c.update(area=[], secrets={}), "unknown top-level field area, secrets (known: sources, areas)"),
+        (lambda c: c.update(area=[], secrets={}), "unknown top-level field area, secrets (known: sources, areas, campaigns)"),
     ],
 )
 def test_what_cannot_be_stored_is_refused_naming_where(edit, where):

@@ -29,10 +29,12 @@ def test_summary_has_the_contract_shape(client, computed):
         "sum_of_areas": 3,
         "contributors_ever": 2,
     }
-    assert data["areas"] == [
-        {"slug": "support", "name": "Support", "active": 1, "new": 0, "target": 1500},
-        {"slug": "coding", "name": "Coding", "active": 2, "new": 2, "target": None},
+    # `target_date` and `goal_plan` were added compatibly (#20); the plan is test_goals_api.py's.
+    assert [{k: v for k, v in area.items() if k != "goal_plan"} for area in data["areas"]] == [
+        {"slug": "support", "name": "Support", "active": 1, "new": 0, "target": 1500, "target_date": None},
+        {"slug": "coding", "name": "Coding", "active": 2, "new": 2, "target": None, "target_date": None},
     ]
+    assert [area["goal_plan"] is None for area in data["areas"]] == [False, True]
     assert data["sources"] == [
         {"slug": "github", "name": "GitHub", "active": 2, "new": 2},
         {"slug": "sumo", "name": "SUMO", "active": 1, "new": 0},

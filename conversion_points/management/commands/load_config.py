@@ -30,6 +30,6 @@ class Command(BaseCommand):
             counts = config_load(config=config)
         except ConfigError as error:
             raise CommandError(f"{file}: {error}. Nothing was changed.") from None
-        self.stdout.write(
-            f"sources: {counts['sources']}  areas: {counts['areas']}  conversion points: {counts['conversion_points']}"
-        )
+        line = f"sources: {counts['sources']}  areas: {counts['areas']}  conversion points: {counts['conversion_points']}"
+        # Files without campaigns (most, and every older one) print what they always printed.
+        self.stdout.write(f"{line}  campaigns: {counts['campaigns']}" if counts["campaigns"] else line)
