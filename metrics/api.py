@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from activities.records import EARLIEST
 from baloo_site.renderers import CSVRenderer
 from conversion_points.contributions import today_utc
 from conversion_points.models import Population
@@ -137,6 +138,12 @@ class MetricsSummaryView(MetricsView):
                         % {"day": day.isoformat(), "today": today.isoformat()}
                     ]
                 },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if day < EARLIEST.date():
+            # No activity is dated before 1970 (CONTRACTS §1), and the 365 days ending year 1 do not exist.
+            return Response(
+                {"date": [_("Numbers start on %(earliest)s: ask for that day or a later one.") % {"earliest": EARLIEST.date().isoformat()}]},
                 status=status.HTTP_400_BAD_REQUEST,
             )
         # Not asked for a day: as of today, which the run's stored figures answer (`summary_counts`).

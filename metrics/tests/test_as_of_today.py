@@ -137,3 +137,14 @@ def test_the_summary_and_the_weekly_series_agree_on_every_sunday(client, world):
                 data = client.get(f"/api/v1/metrics/summary/?date={day}{staff_flag}").json()
                 assert (data["areas"][0]["active"], data["areas"][0]["new"]) == (point["active"], point["new"]), day
                 assert data["active"] == point["active"]
+
+
+def test_a_day_before_any_record_can_be_dated_is_refused_saying_from_when(client, world):
+    world(at(date(2025, 12, 5)))
+    metrics_recompute()
+    for day in ("0001-01-01", "1969-12-31"):
+        response = client.get(f"/api/v1/metrics/summary/?date={day}")
+        assert response.status_code == 400, (day, response.content)
+        assert "1970-01-01" in response.json()["date"][0]
+    assert client.get("/api/v1/metrics/summary/?date=1970-01-01").json()["active"] == 0
+    assert client.get("/api/v1/metrics/series/?scope=all&start=0001-01-01").status_code in (200, 400)
