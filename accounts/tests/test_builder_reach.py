@@ -300,7 +300,7 @@ def test_a_builder_creates_tokens_only_for_themselves(world: SimpleNamespace) ->
 
 # --------------------------------------------------------------------------- the admin
 
-def test_a_builder_reaches_only_areas_conversion_points_sources_and_their_tokens_in_the_admin(world: SimpleNamespace) -> None:
+def test_a_builder_reaches_only_areas_conversion_points_campaigns_sources_and_their_tokens_in_the_admin(world: SimpleNamespace) -> None:
     client = Client()
     client.force_login(world.builder)
     reachable = set()
@@ -311,7 +311,9 @@ def test_a_builder_reaches_only_areas_conversion_points_sources_and_their_tokens
         if status == 200:
             reachable.add(f"{model._meta.app_label}.{model._meta.model_name}")
 
-    assert reachable == {"conversion_points.area", "conversion_points.conversionpoint", "activities.source", "accounts.apitoken"}
+    # Campaigns: only those of areas the builder owns (conversion_points/tests/test_campaign_admin.py).
+    assert reachable == {"conversion_points.area", "conversion_points.conversionpoint", "conversion_points.campaign",
+                         "activities.source", "accounts.apitoken"}
     # Sources are read-only for builders, and their add and change pages refuse them.
     assert client.get(reverse("admin:activities_source_add")).status_code == 403
     assert client.post(reverse("admin:activities_source_add"), {"slug": "mine", "kind": "manual", "name": "Mine"}).status_code == 403
