@@ -238,6 +238,9 @@ BALOO_MAX_RECORD_BYTES = env.int("BALOO_MAX_RECORD_BYTES", default=1_000_000)
 # addresses exactly as the source's URLs write them, e.g. "127.0.0.1" for a local stand-in of an
 # API, or an internal Bugzilla's name). See activities/outbound.py and docs/integrating-a-system.md.
 BALOO_SOURCE_ALLOWED_HOSTS = env.list("BALOO_SOURCE_ALLOWED_HOSTS", default=[])
+# Requests with one source token under way at once, across every worker (shared through the cache:
+# set CACHE_URL to Redis with more than one worker). GitHub asks for one at a time per token.
+BALOO_SYNC_CONCURRENCY_PER_TOKEN = env.int("BALOO_SYNC_CONCURRENCY_PER_TOKEN", default=1)
 
 # Logs: one JSON object per line in production (DJANGO_LOG_FORMAT=json|plain), credentials masked
 # in every format (baloo_site/logging.py).

@@ -1,0 +1,154 @@
+"""A token's request budget, shared by every worker that syncs with it, through Django's cache (Redis in production).
+
+Several sources, or several repositories of one organisation, often sync with the same token at
+the same time, each in its own worker. A system counts its limits per token, not per worker, so
+what one sync learns about the token is worth telling the others:
+
+- **the quota**: `remaining` and the `reset` time of the latest answer (`X-RateLimit-Remaining`,
+  `X-RateLimit-Reset`), per rate-limit resource (GitHub counts its REST API, `core`, and its
+  GraphQL API, `graphql`, apart). A token whose quota is used up rests until its reset in every
+  worker: none spends a request on a certain 403;
+- **a pause**: a secondary limit ("abuse detection") that stops one sync stops every sync using
+  the token until the time it named (or at least a minute), instead of each one tripping it in
+  turn and making it longer;
+- **slots**: at most `BALOO_SYNC_CONCURRENCY_PER_TOKEN` requests with one token are under way at
+  once, across all workers (default 1: GitHub asks for requests made one at a time per token, and
+  counts more than 100 at once as abuse). A slot is held for one request only, so two syncs with
+  one token take turns request by request. A slot held by a worker that was killed frees itself
+  after the request timeout.
+
+The token itself is never stored: its entries are keyed by a hash of the system's origin and the
+token (anonymous access has its own). When the cache fails (Redis down), a sync goes on with what
+its own client knows, as before this existed, and the log says so.
+"""
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "baloo:token-budget:"
+# How often a request waiting for a slot looks again.
+SLOT_POLL_SECONDS = 0.01
+
+
+class SharedBudget:
+    """What every worker knows about the tokens of one system (`origin`), and the slots that take turns."""
+
+    def __init__(self, origin: tuple, *, slot_seconds: float, concurrency: int | None = None) -> None:
+        self.origin = "|".join(str(part) for part in origin)
+        # A slot outlives the longest request by a little: then a killed worker's slot is free again.
+        self.slot_seconds = slot_seconds
+        self._concurrency = concurrency
+        self._warned = False
+
+    @property
+    def concurrency(self) -> int:
+        if self._concurrency is None:
+            from django.conf import settings
+
+            self._concurrency = int(getattr(settings, "BALOO_SYNC_CONCURRENCY_PER_TOKEN", 1))
+        return self._concurrency
+
+    def key(self, token: str | None) -> str:
+        digest = hashlib.sha256(f"{self.origin}\n{token or ''}".encode()).hexdigest()[:32]
+        return PREFIX + digest
+
+    # -- the quota, per resource
+
+    def exhausted(self, tokens: list[str | None], resource: str) -> dict[int, datetime]:
+        """For each token (by index) whose quota of `resource` another request found used up: its reset time."""
+        keys = {f"{self.key(token)}:quota:{resource}": index for index, token in enumerate(tokens)}
+        found = self._cache_call(lambda cache: cache.get_many(list(keys)), {})
+        now = time.time()
+        resting: dict[int, datetime] = {}
+        for key, value in found.items():
+            remaining, reset = value
+            if remaining <= 0 and reset > now:
+                resting[keys[key]] = datetime.fromtimestamp(reset, UTC)
+        return resting
+
+    def note_quota(self, token: str | None, resource: str, *, remaining: int, reset: datetime) -> None:
+        """What the latest answer said of the token's quota; forgotten at its reset."""
+        seconds = reset.timestamp() - time.time()
+        if seconds <= 0:
+            return
+        key = f"{self.key(token)}:quota:{resource}"
+        self._cache_call(lambda cache: cache.set(key, (remaining, reset.timestamp()), timeout=seconds + 60))
+
+    # -- pauses (secondary limits), for every resource of the token
+
+    def paused_until(self, token: str | None) -> datetime | None:
+        until = self._cache_call(lambda cache: cache.get(f"{self.key(token)}:pause"))
+        if until is None or until <= time.time():
+            return None
+        return datetime.fromtimestamp(until, UTC)
+
+    def note_pause(self, token: str | None, until: datetime) -> None:
+        """A secondary limit: no request with this token, from any worker, before `until`."""
+        seconds = until.timestamp() - time.time()
+        if seconds <= 0:
+            return
+        key = f"{self.key(token)}:pause"
+
+        def later_pause(cache) -> None:
+            # Never shortened by a shorter pause another worker saw at the same moment.
+            current = cache.get(key)
+            if current is None or current < until.timestamp():
+                cache.set(key, until.timestamp(), timeout=seconds + 5)
+
+        self._cache_call(later_pause)
+
+    # -- slots
+
+    @contextmanager
+    def slot(self, token: str | None) -> Iterator[None]:
+        """Hold one of the token's slots for one request; wait for one when all are taken."""
+        if self.concurrency <= 0:
+            yield
+            return
+        owner = uuid.uuid4().hex
+        base = f"{self.key(token)}:slot:"
+        timeout = max(1, int(self.slot_seconds + 1))
+        # A slot is never held longer than one request, and frees itself after `slot_seconds`:
+        # waiting longer than that means the cache lost track; go on rather than stall the sync.
+        deadline = time.monotonic() + self.slot_seconds + 1
+        held = None
+        while held is None:
+            for index in range(self.concurrency):
+                key = f"{base}{index}"
+                added = self._cache_call(lambda cache, key=key: cache.add(key, owner, timeout=timeout), None)
+                if added is None:  # the cache failed: no slots at all
+                    held = ""
+                    break
+                if added:
+                    held = key
+                    break
+            else:
+                if time.monotonic() > deadline:
+                    logger.warning("no request slot freed for %.0f s; going on without one", self.slot_seconds)
+                    held = ""
+                    break
+                time.sleep(SLOT_POLL_SECONDS)
+        try:
+            yield
+        finally:
+            if held:
+                self._cache_call(lambda cache: cache.delete(held) if cache.get(held) == owner else None)
+
+    def _cache_call(self, call, default=None):
+        try:
+            from django.core.cache import cache
+
+            return call(cache)
+        except Exception as error:  # noqa: BLE001 - a cache outage must not stop a sync
+            if not self._warned:
+                logger.warning("the shared token budget is unavailable (%s: %s); this sync counts alone",
+                               type(error).__name__, error)
+                self._warned = True
+            return default
