@@ -8,6 +8,10 @@ Every listing is incremental (`since`), paginated by the `Link` header, and aske
 (`If-None-Match`); issue and comment listings are read newest-updated first so that any change
 shows on their first page, which is what makes a 304 on that page trustworthy.
 
+Reviews: with a token, the reviews of every pull request on a page of the issues listing come in
+one GraphQL query (activities/connectors/github_graphql.py); without one, with the option
+`"graphql": false`, or where the GraphQL endpoint is not served, one REST request per pull request.
+
 Merges: the issues listing's `pull_request.merged_at` dates a merge. Where it is missing (older
 API versions, and some items still), the pulls listing (`state=closed`, newest-updated first,
 which carries `merged_at`) is read as far as the closed pull requests of the page need, once per
@@ -31,6 +35,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .base import DELETED_ACCOUNT, NO_AUTHOR, NO_TIME, Connector, Page, Rejected, parse_time, walk_listing, with_query
+from .github_graphql import GraphQLUnavailable, graphql_url, reviews_of
 from .http import HttpClient, NotFound
 
 PER_PAGE = 100
@@ -248,6 +253,12 @@ def push_commit_record(source: str, repo: str, commit: dict) -> dict | Rejected:
 class GitHubConnector(Connector):
     kind = "github"
 
+    def __init__(self, source, *, client: HttpClient | None = None) -> None:
+        super().__init__(source, client=client)
+        # GitHub's GraphQL endpoint, used where it reads more per request: it needs a token, and the source may turn it off.
+        wanted = self.options.get("graphql", True) is not False and bool(self.client.pool.tokens)
+        self.graphql: str | None = graphql_url(self.client.base_url) if wanted else None
+
     def default_base_url(self) -> str:
         return "https://api.github.com"
 
@@ -316,11 +327,13 @@ class GitHubConnector(Connector):
             item_time = _commit_time if listing == "commits" else _updated
             for items, new_state in walk_listing(self.client, listing_state, url=url, item_time=item_time, lookback=lookback):
                 records: list[dict | Rejected] = []
+                pulls = [item["number"] for item in items if listing == "issues" and _pull_request(item) is not None]
+                reviews = self._reviews_of(repo, pulls) if pulls else {}
                 for item in items:
                     if listing == "issues":
                         records.extend(issue_records(slug, repo, item))
                         if _pull_request(item) is not None:
-                            records.extend(self._reviews(repo, item["number"]))
+                            records.extend(reviews[item["number"]])
                     elif listing == "commits":
                         records.append(commit_record(slug, repo, item))
                     else:
@@ -329,6 +342,19 @@ class GitHubConnector(Connector):
                     records.extend(self._merges(repo, items, closed_pulls))
                 repo_state[listing] = new_state
                 yield Page(records, copy.deepcopy(state))
+
+    def _reviews_of(self, repo: str, numbers: list[int]) -> dict[int, list[dict | Rejected]]:
+        """The review records of pull requests `numbers` (a page's): one GraphQL query when it may be used, else REST."""
+        if self.graphql is not None:
+            try:
+                found = reviews_of(self.client, self.graphql, repo, numbers)
+            except GraphQLUnavailable:
+                self.graphql = None  # this GitHub serves no GraphQL: REST for the rest of the sync
+            else:
+                slug = self.source.slug
+                return {number: [record for review in reviews or [] if (record := review_record(slug, repo, number, review))]
+                        for number, reviews in found.items()}
+        return {number: self._reviews(repo, number) for number in numbers}
 
     def _reviews(self, repo: str, number: int) -> list[dict | Rejected]:
         records: list[dict | Rejected] = []
