@@ -46,6 +46,8 @@ class SharedBudget:
         self.slot_seconds = slot_seconds
         self._concurrency = concurrency
         self._warned = False
+        # This client, among the workers taking turns with the same token.
+        self.id = uuid.uuid4().hex
 
     @property
     def concurrency(self) -> int:
@@ -108,38 +110,52 @@ class SharedBudget:
 
     @contextmanager
     def slot(self, token: str | None) -> Iterator[None]:
-        """Hold one of the token's slots for one request; wait for one when all are taken."""
+        """Hold one of the token's slots for one request; wait for one when all are taken.
+
+        Turns are fair: a worker that held the last slot and asks again while another waits lets
+        the other go first, so a busy sync never starves another with the same token.
+        """
         if self.concurrency <= 0:
             yield
             return
         owner = uuid.uuid4().hex
-        base = f"{self.key(token)}:slot:"
+        base = self.key(token)
         timeout = max(1, int(self.slot_seconds + 1))
         # A slot is never held longer than one request, and frees itself after `slot_seconds`:
         # waiting longer than that means the cache lost track; go on rather than stall the sync.
         deadline = time.monotonic() + self.slot_seconds + 1
-        held = None
+        held = self._slot_take(base, owner, timeout)
         while held is None:
-            for index in range(self.concurrency):
-                key = f"{base}{index}"
-                added = self._cache_call(lambda cache, key=key: cache.add(key, owner, timeout=timeout), None)
-                if added is None:  # the cache failed: no slots at all
-                    held = ""
-                    break
-                if added:
-                    held = key
-                    break
-            else:
-                if time.monotonic() > deadline:
-                    logger.warning("no request slot freed for %.0f s; going on without one", self.slot_seconds)
-                    held = ""
-                    break
-                time.sleep(SLOT_POLL_SECONDS)
+            if time.monotonic() > deadline:
+                logger.warning("no request slot freed for %.0f s; going on without one", self.slot_seconds)
+                held = ""
+                break
+            # Known to be waiting for the next two seconds: the holder lets this one go first.
+            self._cache_call(lambda cache: cache.set(f"{base}:waiting", self.id, timeout=2))
+            time.sleep(SLOT_POLL_SECONDS)
+            held = self._slot_take(base, owner, timeout)
         try:
             yield
         finally:
             if held:
                 self._cache_call(lambda cache: cache.delete(held) if cache.get(held) == owner else None)
+
+    def _slot_take(self, base: str, owner: str, timeout: int) -> str | None:
+        """A free slot's key, now held by `owner`; "" when the cache fails (no slots at all); None when all are taken."""
+        found = self._cache_call(lambda cache: cache.get_many([f"{base}:last", f"{base}:waiting"]), None)
+        if found is None:
+            return ""
+        if found.get(f"{base}:last") == self.id and found.get(f"{base}:waiting") not in (None, self.id):
+            return None  # another worker's turn
+        for index in range(self.concurrency):
+            key = f"{base}:slot:{index}"
+            added = self._cache_call(lambda cache, key=key: cache.add(key, owner, timeout=timeout), None)
+            if added is None:
+                return ""
+            if added:
+                self._cache_call(lambda cache: cache.set(f"{base}:last", self.id, timeout=timeout))
+                return key
+        return None
 
     def _cache_call(self, call, default=None):
         try:

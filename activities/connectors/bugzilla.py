@@ -229,11 +229,11 @@ class BugzillaConnector(Connector):
     def _bug_entries(self, bug_ids: list[str], what: str, extra: dict[str, Any]) -> dict[str, Any]:
         """The answer's `bugs` for `bug_ids`, by bug id: an object (comments, attachments) or a list of `{id, …}` (histories)."""
         url = self.client.url(with_query(f"rest/bug/{bug_ids[0]}/{what}", {**extra, "ids": bug_ids[1:] or None}))
-        entries = self._items(self.client.get(url).data, "bugs") or {}
-        if isinstance(entries, list):
-            return {str(entry.get("id")): entry for entry in entries if isinstance(entry, dict)}
-        if not isinstance(entries, dict):
+        entries = self._items(self.client.get(url).data, "bugs") or ([] if what == "history" else {})
+        if not isinstance(entries, list if what == "history" else dict):
             raise SourceError(f"{url}: expected the bugs' {what} by bug id")
+        if what == "history":
+            return {str(entry.get("id")): entry for entry in entries if isinstance(entry, dict)}
         return dict(entries)
 
     def _comment_records(self, bugs: list[dict]) -> list[dict]:

@@ -53,6 +53,8 @@ class StandIn:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict]] = []
+        # The query string of every request, by parameter, with its path.
+        self.queries: list[dict] = []
         self.faults: list[Fault] = []
         self.lock = threading.Lock()
         self.base_url = ""
@@ -78,6 +80,7 @@ class StandIn:
                 time.sleep(self.delay)
             with self.lock:
                 self.requests.append((path, headers))
+                self.queries.append({"path": path, **query})
                 for fault in self.faults:
                     if fault.times > 0 and fault.path_part in (target or path):
                         fault.times -= 1
@@ -251,6 +254,8 @@ class FakeBugzilla(StandIn):
         # As Bugzilla's REST server did before 5.0 (and BMO before November 2014): the path's bug id
         # replaces any `ids` of the query string, so one request answers for one bug.
         self.path_id_only = False
+        # Whether `include_fields` is honoured (Bugzilla always does; off: every field, as if none were named).
+        self.include_fields = True
 
     def route(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
         self.api_keys_seen.append(headers.get("x-bugzilla-api-key", ""))
@@ -274,7 +279,7 @@ class FakeBugzilla(StandIn):
             if parts[3] == "history":
                 data = {"bugs": [{"id": bug_id, "alias": [], "history": self.history.get(bug_id, [])} for bug_id in ids]}
             elif parts[3] == "comment":
-                fields = set(",".join(query.get("include_fields", [])).split(",")) - {""}
+                fields = set(",".join(query.get("include_fields", [])).split(",")) - {""} if self.include_fields else set()
                 data = {"bugs": {str(bug_id): {"comments": [self._only(comment, fields) for comment in self.comments.get(bug_id, [])]}
                                  for bug_id in ids}, "comments": {}}
             else:
