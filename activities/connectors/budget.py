@@ -4,10 +4,10 @@ Several sources, or several repositories of one organisation, often sync with th
 the same time, each in its own worker. A system counts its limits per token, not per worker, so
 what one sync learns about the token is worth telling the others:
 
-- **the quota**: `remaining` and the `reset` time of the latest answer (`X-RateLimit-Remaining`,
-  `X-RateLimit-Reset`), per rate-limit resource (GitHub counts its REST API, `core`, and its
-  GraphQL API, `graphql`, apart). A token whose quota is used up rests until its reset in every
-  worker: none spends a request on a certain 403;
+- **the quota used up**: an answer saying `X-RateLimit-Remaining: 0` (or a 403 for the quota)
+  with its `X-RateLimit-Reset`, per rate-limit resource (GitHub counts its REST API, `core`, and
+  its GraphQL API, `graphql`, apart). The token rests until its reset in every worker: none
+  spends a request on a certain 403;
 - **a pause**: a secondary limit ("abuse detection") that stops one sync stops every sync using
   the token until the time it named (or at least a minute), instead of each one tripping it in
   turn and making it longer;
@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,14 @@ logger = logging.getLogger(__name__)
 PREFIX = "baloo:token-budget:"
 # How often a request waiting for a slot looks again.
 SLOT_POLL_SECONDS = 0.01
+
+
+@dataclass(frozen=True, slots=True)
+class Told:
+    """What other requests found for a token: its quota used up until, a secondary limit's pause until."""
+
+    used_up_until: datetime | None
+    paused_until: datetime | None
 
 
 class SharedBudget:
@@ -61,35 +70,29 @@ class SharedBudget:
         digest = hashlib.sha256(f"{self.origin}\n{token or ''}".encode()).hexdigest()[:32]
         return PREFIX + digest
 
-    # -- the quota, per resource
+    def told(self, tokens: list[str | None], resource: str) -> list["Told"]:
+        """What other requests (of any worker) found for each token: its quota of `resource` used up, a pause.
 
-    def exhausted(self, tokens: list[str | None], resource: str) -> dict[int, datetime]:
-        """For each token (by index) whose quota of `resource` another request found used up: its reset time."""
-        keys = {f"{self.key(token)}:quota:{resource}": index for index, token in enumerate(tokens)}
-        found = self._cache_call(lambda cache: cache.get_many(list(keys)), {})
+        One read of the cache for them all.
+        """
+        keys = [(f"{self.key(token)}:quota:{resource}", f"{self.key(token)}:pause") for token in tokens]
+        found = self._cache_call(lambda cache: cache.get_many([key for pair in keys for key in pair]), {}) or {}
         now = time.time()
-        resting: dict[int, datetime] = {}
-        for key, value in found.items():
-            remaining, reset = value
-            if remaining <= 0 and reset > now:
-                resting[keys[key]] = datetime.fromtimestamp(reset, UTC)
-        return resting
+        told = []
+        for quota_key, pause_key in keys:
+            reset = found.get(quota_key)
+            pause = found.get(pause_key)
+            told.append(Told(used_up_until=datetime.fromtimestamp(reset, UTC) if reset and reset > now else None,
+                             paused_until=datetime.fromtimestamp(pause, UTC) if pause and pause > now else None))
+        return told
 
-    def note_quota(self, token: str | None, resource: str, *, remaining: int, reset: datetime) -> None:
-        """What the latest answer said of the token's quota; forgotten at its reset."""
+    def note_used_up(self, token: str | None, resource: str, *, reset: datetime) -> None:
+        """The token's quota of `resource` is used up until `reset`: forgotten then."""
         seconds = reset.timestamp() - time.time()
         if seconds <= 0:
             return
         key = f"{self.key(token)}:quota:{resource}"
-        self._cache_call(lambda cache: cache.set(key, (remaining, reset.timestamp()), timeout=seconds + 60))
-
-    # -- pauses (secondary limits), for every resource of the token
-
-    def paused_until(self, token: str | None) -> datetime | None:
-        until = self._cache_call(lambda cache: cache.get(f"{self.key(token)}:pause"))
-        if until is None or until <= time.time():
-            return None
-        return datetime.fromtimestamp(until, UTC)
+        self._cache_call(lambda cache: cache.set(key, reset.timestamp(), timeout=seconds + 60))
 
     def note_pause(self, token: str | None, until: datetime) -> None:
         """A secondary limit: no request with this token, from any worker, before `until`."""
@@ -153,7 +156,8 @@ class SharedBudget:
             if added is None:
                 return ""
             if added:
-                self._cache_call(lambda cache: cache.set(f"{base}:last", self.id, timeout=timeout))
+                if found.get(f"{base}:last") != self.id:
+                    self._cache_call(lambda cache: cache.set(f"{base}:last", self.id, timeout=timeout))
                 return key
         return None
 

@@ -221,14 +221,13 @@ class HttpClient:
                 raise SourceError(problem)
             now = datetime.now(UTC)
             at_origin = _origin(url) == self.origin
-            if at_origin:
-                self._rest_what_others_used_up(resource, waited_until)
+            told = self._rest_what_others_used_up(resource, waited_until) if at_origin else None
             if self.anonymous_resting_until and self.anonymous_resting_until > now:
                 raise RateLimited(self.anonymous_resting_until, "rate limit used up")
             token_index = self.pool.pick(now, resource)
             # Credentials go only to the configured origin, never to a host a Link header, a payload or a redirect names.
             token = self.pool.tokens[token_index] if token_index is not None and at_origin else None
-            if at_origin and (paused := self._paused_until(token, waited_until)) is not None:
+            if told is not None and (paused := _still(told[token_index or 0].paused_until, waited_until)) is not None:
                 # Another sync with this token met a secondary limit: wait it out too, never trip it again.
                 limited += 1
                 if (paused - now).total_seconds() <= self.max_wait and limited <= self.max_retries:
@@ -318,24 +317,22 @@ class HttpClient:
 
     def _told_to_wait(self, token: str | None, resource: str, waited_until: datetime | None) -> bool:
         """Whether another request with `token` (of any worker) has just found its quota used up or met a secondary limit."""
-        if self._paused_until(token, waited_until) is not None:
-            return True
-        return any(waited_until is None or until > waited_until for until in self.budget.exhausted([token], resource).values())
+        told = self.budget.told([token], resource)[0]
+        return _still(told.used_up_until, waited_until) is not None or _still(told.paused_until, waited_until) is not None
 
-    def _paused_until(self, token: str | None, waited_until: datetime | None) -> datetime | None:
-        paused = self.budget.paused_until(token)
-        return paused if paused is not None and (waited_until is None or paused > waited_until) else None
-
-    def _rest_what_others_used_up(self, resource: str, waited_until: datetime | None) -> None:
-        """Rest the tokens whose quota another worker (or an earlier sync) found used up, until their reset."""
+    def _rest_what_others_used_up(self, resource: str, waited_until: datetime | None) -> list:
+        """Rest the tokens whose quota another worker (or an earlier sync) found used up, until their reset;
+        return what every worker knows of each token (`budget.Told`, by token index)."""
         tokens: list[str | None] = list(self.pool.tokens) or [None]
-        for index, until in self.budget.exhausted(tokens, resource).items():
-            if waited_until is not None and until <= waited_until:
+        told = self.budget.told(tokens, resource)
+        for index, known in enumerate(told):
+            if (until := _still(known.used_up_until, waited_until)) is None:
                 continue
             if self.pool.tokens:
                 self.pool.rest(index, until, resource)
             else:
                 self.anonymous_resting_until = max(until, self.anonymous_resting_until or until)
+        return told
 
     def _note_rate_limit(
         self, raw: requests.Response, token_index: int | None, token: str | None, resource: str,
@@ -355,8 +352,8 @@ class HttpClient:
             remaining, reset = "0", wait_until
         if not shared:
             return
-        if remaining.isdigit() and reset:
-            self.budget.note_quota(token, resource, remaining=int(remaining), reset=reset)
+        if remaining == "0" and reset:
+            self.budget.note_used_up(token, resource, reset=reset)
         if limit == "secondary" and wait_until is not None:
             self.budget.note_pause(token, wait_until)
 
@@ -391,6 +388,11 @@ class HttpClient:
         if reset and raw.headers.get("X-RateLimit-Remaining") == "0":
             return max(reset, now), True
         return now + timedelta(seconds=SECONDARY_LIMIT_WAIT), False
+
+
+def _still(until: datetime | None, waited_until: datetime | None) -> datetime | None:
+    """`until`, unless the request already waited until then (a limit it met itself, and waited out)."""
+    return until if until is not None and (waited_until is None or until > waited_until) else None
 
 
 def _graphql_limit(raw: requests.Response) -> str | None:
