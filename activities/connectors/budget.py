@@ -34,6 +34,9 @@ from datetime import UTC, datetime
 logger = logging.getLogger(__name__)
 
 PREFIX = "baloo:token-budget:"
+# The longest a quota or a pause is remembered for other syncs: GitHub's reset comes within the hour;
+# a system that names a later time (broken, or hostile) holds up its own syncs, not every worker for ever.
+LONGEST_REMEMBERED = 24 * 3600
 # How often a request waiting for a slot looks again.
 SLOT_POLL_SECONDS = 0.01
 
@@ -70,7 +73,7 @@ class SharedBudget:
         digest = hashlib.sha256(f"{self.origin}\n{token or ''}".encode()).hexdigest()[:32]
         return PREFIX + digest
 
-    def told(self, tokens: list[str | None], resource: str) -> list["Told"]:
+    def told(self, tokens: list[str | None], resource: str) -> list[Told]:
         """What other requests (of any worker) found for each token: its quota of `resource` used up, a pause.
 
         One read of the cache for them all.
@@ -88,15 +91,15 @@ class SharedBudget:
 
     def note_used_up(self, token: str | None, resource: str, *, reset: datetime) -> None:
         """The token's quota of `resource` is used up until `reset`: forgotten then."""
-        seconds = reset.timestamp() - time.time()
+        seconds = min(reset.timestamp() - time.time(), LONGEST_REMEMBERED)
         if seconds <= 0:
             return
         key = f"{self.key(token)}:quota:{resource}"
-        self._cache_call(lambda cache: cache.set(key, reset.timestamp(), timeout=seconds + 60))
+        self._cache_call(lambda cache: cache.set(key, time.time() + seconds, timeout=seconds + 60))
 
     def note_pause(self, token: str | None, until: datetime) -> None:
         """A secondary limit: no request with this token, from any worker, before `until`."""
-        seconds = until.timestamp() - time.time()
+        seconds = min(until.timestamp() - time.time(), LONGEST_REMEMBERED)
         if seconds <= 0:
             return
         key = f"{self.key(token)}:pause"
@@ -104,8 +107,8 @@ class SharedBudget:
         def later_pause(cache) -> None:
             # Never shortened by a shorter pause another worker saw at the same moment.
             current = cache.get(key)
-            if current is None or current < until.timestamp():
-                cache.set(key, until.timestamp(), timeout=seconds + 5)
+            if current is None or current < time.time() + seconds:
+                cache.set(key, time.time() + seconds, timeout=seconds + 5)
 
         self._cache_call(later_pause)
 

@@ -1,8 +1,8 @@
-"""GitHub (REST API v3, also GitHub Enterprise): issues, pull requests, merges, reviews, comments, commits.
+"""GitHub (REST API v3, GraphQL for reviews; also GitHub Enterprise): issues, pull requests, merges, reviews, comments, commits.
 
 Options: `{"repos": ["mozilla/kitsune"]}` and/or `{"org": "mozilla"}` (every repository of the
 organisation), `"commit_lookback_hours"` (default 24: commits carry their author's clock, so a
-commit pushed late with an older date is still found).
+commit pushed late with an older date is still found), `"graphql": false` (reviews by REST alone).
 
 Every listing is incremental (`since`), paginated by the `Link` header, and asked conditionally
 (`If-None-Match`); issue and comment listings are read newest-updated first so that any change
@@ -32,11 +32,14 @@ uses to find that same spelling.
 import copy
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import DELETED_ACCOUNT, NO_AUTHOR, NO_TIME, Connector, Page, Rejected, parse_time, walk_listing, with_query
 from .github_graphql import GraphQLUnavailable, graphql_url, reviews_of
 from .http import HttpClient, NotFound
+
+if TYPE_CHECKING:
+    from activities.models import Source
 
 PER_PAGE = 100
 LISTINGS = ("issues", "comments", "review_comments", "commits")
@@ -253,7 +256,7 @@ def push_commit_record(source: str, repo: str, commit: dict) -> dict | Rejected:
 class GitHubConnector(Connector):
     kind = "github"
 
-    def __init__(self, source, *, client: HttpClient | None = None) -> None:
+    def __init__(self, source: "Source", *, client: HttpClient | None = None) -> None:
         super().__init__(source, client=client)
         # GitHub's GraphQL endpoint, used where it reads more per request: it needs a token, and the source may turn it off.
         wanted = self.options.get("graphql", True) is not False and bool(self.client.pool.tokens)

@@ -24,7 +24,7 @@ one token take turns.
 Where requests go (activities/outbound.py): every request, redirects and URLs read from answers
 included, is checked and pinned by `PublicOnlyAdapter`; a refused one ends the sync with a
 `SourceError` that says why, and is never retried. Redirects are followed here, one checked hop
-at a time, at most `MAX_REDIRECTS`. Tokens go only to the configured origin (scheme, host and
+at a time, at most `MAX_REDIRECTS` (a GET's only: a GraphQL query is never sent on elsewhere). Tokens go only to the configured origin (scheme, host and
 port of `base_url`): never to a host a `Link` header, a payload or a redirect names. What a
 remote system says in an error reaches the run record as its status and a short, cleaned reason.
 """

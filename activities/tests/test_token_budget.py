@@ -177,3 +177,15 @@ def test_the_token_is_never_what_the_cache_keeps(api, tokens, server):
 
     kept = repr(list(cache._cache.items()))  # the local-memory cache's entries, keys and values
     assert "baloo:token-budget:" in kept and "ghp_shared" not in kept
+
+
+def test_a_time_named_far_ahead_holds_up_other_syncs_for_a_day_at_most(api, tokens, server):
+    github_repo(api, "example/app", issues=5, pulls=0, comments=5, commits=5)
+    github_repo(api, "example/site", issues=5, pulls=0, comments=5, commits=5, offset=9000)
+    api.fail("/repos/example/app/issues/comments", status=429, times=1, headers={"Retry-After": "999999999"}, body=SECONDARY)
+
+    source_sync(source=a_source(server, "app", "example/app"))
+    other = source_sync(source=a_source(server, "site", "example/site"))
+
+    assert other.status == SyncRun.Status.DEFERRED
+    assert other.resume_at - timezone.now() <= timedelta(days=1, minutes=1)
