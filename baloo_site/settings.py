@@ -247,6 +247,9 @@ BALOO_SOURCE_ALLOWED_HOSTS = env.list("BALOO_SOURCE_ALLOWED_HOSTS", default=[])
 BALOO_GIT_ALLOWED_PATHS = env.list("BALOO_GIT_ALLOWED_PATHS", default=[])
 # git sources: where the worker keeps each source's bare mirror (default: var/git/ in the project).
 BALOO_GIT_WORKDIR = env("BALOO_GIT_WORKDIR", default="")
+# Requests with one source token under way at once, across every worker (shared through the cache:
+# set CACHE_URL to Redis with more than one worker). GitHub asks for one at a time per token.
+BALOO_SYNC_CONCURRENCY_PER_TOKEN = env.int("BALOO_SYNC_CONCURRENCY_PER_TOKEN", default=1)
 
 # Logs: one JSON object per line in production (DJANGO_LOG_FORMAT=json|plain), credentials masked
 # in every format (baloo_site/logging.py).

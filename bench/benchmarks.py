@@ -283,3 +283,36 @@ def bench_git(ctx: Context) -> dict:
     if proc.returncode != 0:
         raise BenchError("bench/git_sync.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@benchmark(
+    "sync",
+    "requests per 100 items of a first and a repeat sync against the stand-ins: GitHub (GraphQL reviews) and Bugzilla (ids=), "
+    "beside REST alone and one bug a request (bench/sync.py)",
+)
+def bench_sync(ctx: Context) -> dict:
+    """bench/sync.py in a database of its own (this one's name + `_sync`), at --records items a system, 100,000 at most."""
+    url = urlparse(ctx.db_url)
+    own = url._replace(path=f"/{ctx.db_name}_sync").geturl()
+    out = DATA_DIR / "sync-results.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "sync.py"), "--items", str(min(ctx.args.records, 100_000)), "--json", str(out)],
+        cwd=ROOT,
+        env={**ctx.env(), "BENCH_SYNC_DATABASE_URL": own},
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError("bench/sync.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
+    print("\n".join(line for line in proc.stdout.splitlines() if line.strip()))
+    figures = json.loads(out.read_text())
+    result = {"items": figures["items"], "cores": figures["cores"]}
+    for name in ("github", "github_rest_only", "bugzilla", "bugzilla_one_bug_a_request"):
+        if name in figures:
+            for label in ("first", "repeat", "second_repeat"):
+                result[f"{name}_{label}_requests_per_100_items"] = figures[name][label]["requests_per_100_items"]
+            result[f"{name}_all_stored_once"] = figures[name]["all_once"]
+    result["goal"] = figures["goal"]
+    result["goal_met"] = figures["goal_met"]
+    return result

@@ -8,10 +8,15 @@ The API key comes from the environment variable named by the source's `token_env
 Bugs are walked newest-changed first (`order=changeddate DESC`) with `limit`/`offset`: a bug that
 changes during the walk jumps to the already-read first page, so the pages after it shift towards
 later offsets and are read again (harmless duplicates) instead of being skipped. The next sync
-starts from the latest `last_change_time` seen. Comments and attachments come one bug at a time
-(`/rest/bug/<id>/comment`, `/rest/bug/<id>/attachment`): Bugzilla's REST server takes the bug
-named in the path as the `ids` parameter, overriding any `ids` in the query string, so a request
-for several bugs at once would answer for the first only.
+starts from the latest `last_change_time` seen.
+
+Comments and attachments come for a whole page of bugs in one request each:
+`/rest/bug/<first>/comment?ids=<second>&ids=<third>…` (and `/attachment`, and `/history` where a
+fix needs it). Bugzilla's REST server adds the query's `ids` to the bug named in the path
+(Bugzilla::WebService::Server::REST, `_retrieve_json_params`, since Bugzilla 5.0 and on BMO since
+2014: bugs 1093600 and 1096565); a server that answers for the path's bug only has the others
+asked for one by one, so nothing is missed. Comments are asked for with `include_fields` (no
+text), attachments without their `data`.
 """
 
 import copy
@@ -50,6 +55,10 @@ BUG_KEPT = ("id", "product", "component", "status", "resolution", "creation_time
 COMMENT_KEPT = ("id", "bug_id", "count", "creation_time", "is_private")
 ATTACHMENT_KEPT = ("id", "bug_id", "creation_time", "last_change_time", "content_type", "is_patch", "is_obsolete",
                    "is_private", "size")
+# What a comment record reads: its kept fields, its author (`creator`; `author` on older servers) and time (`time` on older ones).
+COMMENT_FIELDS = ",".join((*COMMENT_KEPT, "creator", "author", "time"))
+# Bugs per request for comments, attachments and histories: a page of bugs (100 by default) in one request.
+BUGS_PER_REQUEST = 100
 
 
 FIXED_BY_NOBODY = rejection_reason("fixed with no assignee (the default assignee fixes nothing)")
@@ -185,22 +194,25 @@ class BugzillaConnector(Connector):
     def _bug_url(self, bug_id: int) -> str:
         return self.client.url(f"show_bug.cgi?id={bug_id}")
 
-    def _fixed_at(self, bug: dict):
-        """When `bug` was last resolved FIXED, by its history; else its `last_change_time`."""
-        response = self.client.get(self.client.url(f"rest/bug/{bug['id']}/history"))
-        entries = self._items(response.data, "bugs") or []
-        when = None
-        for entry in entries if isinstance(entries, list) else []:
+    def _fixed_times(self, bugs: list[dict]) -> dict[str, Any]:
+        """When each of `bugs` was last resolved FIXED, by its history (one request for them all); else its `last_change_time`."""
+        changed = {str(bug["id"]): bug.get("last_change_time") for bug in bugs}
+        when: dict[str, str | None] = dict.fromkeys(changed)
+        for bug_id, entry in self._for_bugs(bugs, "history", {}):
             for change in (entry or {}).get("history") or []:
                 if any(item.get("field_name") == "resolution" and item.get("added") == "FIXED"
                        for item in change.get("changes") or [] if isinstance(item, dict)):
-                    when = later(when, change.get("when"))
-        return parse_time(when or bug.get("last_change_time"))
+                    when[bug_id] = later(when[bug_id], change.get("when"))
+        return {bug_id: parse_time(when[bug_id] or changed[bug_id]) for bug_id in changed}
 
     def _bug_records(self, bugs: list[dict]) -> list[dict]:
         records = []
         fixed_ids = [f"fixed:{bug['id']}" for bug in bugs if bug.get("resolution") == "FIXED" and "cf_last_resolved" not in bug]
         already_fixed = set(stored_containers(source=self.source, external_ids=fixed_ids)) if fixed_ids else set()
+        # A Bugzilla without BMO's `cf_last_resolved` (upstream Bugzilla): the bug's history says when
+        # it was resolved FIXED; `last_change_time` moves with every later comment.
+        unknown = [bug for bug in bugs if f"fixed:{bug['id']}" in fixed_ids and f"fixed:{bug['id']}" not in already_fixed]
+        fixed_times = self._fixed_times(unknown) if unknown else {}
         nobody = placeholder_emails() | {email_key(value)[2] for value in self.options.get("nobody", ()) if isinstance(value, str)}
         for bug in bugs:
             container = f"{bug.get('product', '')}::{bug.get('component', '')}"
@@ -222,9 +234,7 @@ class BugzillaConnector(Connector):
             if "cf_last_resolved" in bug or fixed in already_fixed:
                 fixed_at = parse_time(bug.get("cf_last_resolved") or bug.get("last_change_time"))
             else:
-                # A Bugzilla without BMO's `cf_last_resolved` (upstream Bugzilla): the bug's history
-                # says when it was resolved FIXED; `last_change_time` moves with every later comment.
-                fixed_at = self._fixed_at(bug)
+                fixed_at = fixed_times[str(bug["id"])]
             if not assignee or email_key(str(bug.get("assigned_to") or ""))[2] in nobody:
                 # May change: the bug is reassigned to who fixed it. That moves its `last_change_time`,
                 # so the listing brings the bug back and its fix is stored then.
@@ -239,23 +249,37 @@ class BugzillaConnector(Connector):
     def _containers(self, bugs: list[dict]) -> dict[str, tuple[str, str]]:
         return {str(bug["id"]): (f"{bug.get('product', '')}::{bug.get('component', '')}", bug.get("summary") or "") for bug in bugs}
 
-    def _per_bug(self, bugs: list[dict], what: str, extra: dict[str, Any]) -> Iterator[tuple[str, Any]]:
-        """(bug id, its entry in the answer's `bugs`) for each bug of the page, one request per bug.
+    def _for_bugs(self, bugs: list[dict], what: str, extra: dict[str, Any]) -> Iterator[tuple[str, Any]]:
+        """(bug id, its entry in the answer's `bugs`) for each of `bugs`: `BUGS_PER_REQUEST` bugs a request.
 
-        Not `ids=` repeated on one request: Bugzilla's REST server makes the path's bug id the `ids`
-        parameter and lets it override the query string's, so only the first bug would answer.
-        A bug read twice on one page (it changed while pages were read) is asked for once.
+        The first bug goes in the path, the others in `ids`, which Bugzilla adds to it. A bug the
+        answer leaves out (a server that answers for the path's bug only) is asked for alone. A
+        bug read twice on one page (it changed while pages were read) is asked for once.
         """
-        for bug_id in dict.fromkeys(str(bug["id"]) for bug in bugs):
-            response = self.client.get(self.client.url(with_query(f"rest/bug/{bug_id}/{what}", extra)))
-            entries = self._items(response.data, "bugs") or {}
-            if bug_id in entries:
-                yield bug_id, entries[bug_id]
+        wanted = list(dict.fromkeys(str(bug["id"]) for bug in bugs))
+        for start in range(0, len(wanted), BUGS_PER_REQUEST):
+            batch = wanted[start : start + BUGS_PER_REQUEST]
+            entries = self._bug_entries(batch, what, extra)
+            for bug_id in batch:
+                if bug_id not in entries and len(batch) > 1:
+                    entries.update(self._bug_entries([bug_id], what, extra))
+                if bug_id in entries:
+                    yield bug_id, entries[bug_id]
+
+    def _bug_entries(self, bug_ids: list[str], what: str, extra: dict[str, Any]) -> dict[str, Any]:
+        """The answer's `bugs` for `bug_ids`, by bug id: an object (comments, attachments) or a list of `{id, …}` (histories)."""
+        url = self.client.url(with_query(f"rest/bug/{bug_ids[0]}/{what}", {**extra, "ids": bug_ids[1:] or None}))
+        entries = self._items(self.client.get(url).data, "bugs") or ([] if what == "history" else {})
+        if not isinstance(entries, list if what == "history" else dict):
+            raise SourceError(f"{url}: expected the bugs' {what} by bug id")
+        if what == "history":
+            return {str(entry.get("id")): entry for entry in entries if isinstance(entry, dict)}
+        return dict(entries)
 
     def _comment_records(self, bugs: list[dict]) -> list[dict]:
         containers = self._containers(bugs)
         records = []
-        for bug_id, entry in self._per_bug(bugs, "comment", {}):
+        for bug_id, entry in self._for_bugs(bugs, "comment", {"include_fields": COMMENT_FIELDS}):
             container, summary = containers.get(str(bug_id), ("", ""))
             # Comments come oldest first, the description first of all. Not every Bugzilla gives a
             # comment its `count` (its number on the bug): then its position in the list is its number.
@@ -280,7 +304,7 @@ class BugzillaConnector(Connector):
     def _attachment_records(self, bugs: list[dict]) -> list[dict]:
         containers = self._containers(bugs)
         records = []
-        for bug_id, attachments in self._per_bug(bugs, "attachment", {"exclude_fields": "data"}):
+        for bug_id, attachments in self._for_bugs(bugs, "attachment", {"exclude_fields": "data"}):
             container, _summary = containers.get(str(bug_id), ("", ""))
             for attachment in attachments or []:
                 actor = _actor(attachment.get("creator") or attachment.get("attacher"))

@@ -1,12 +1,16 @@
-"""GitHub (REST API v3, also GitHub Enterprise): issues, pull requests, merges, reviews, comments, commits.
+"""GitHub (REST API v3, GraphQL for reviews; also GitHub Enterprise): issues, pull requests, merges, reviews, comments, commits.
 
 Options: `{"repos": ["mozilla/kitsune"]}` and/or `{"org": "mozilla"}` (every repository of the
 organisation), `"commit_lookback_hours"` (default 24: commits carry their author's clock, so a
-commit pushed late with an older date is still found).
+commit pushed late with an older date is still found), `"graphql": false` (reviews by REST alone).
 
 Every listing is incremental (`since`), paginated by the `Link` header, and asked conditionally
 (`If-None-Match`); issue and comment listings are read newest-updated first so that any change
 shows on their first page, which is what makes a 304 on that page trustworthy.
+
+Reviews: with a token, the reviews of every pull request on a page of the issues listing come in
+one GraphQL query (activities/connectors/github_graphql.py); without one, with the option
+`"graphql": false`, or where the GraphQL endpoint is not served, one REST request per pull request.
 
 Merges: the issues listing's `pull_request.merged_at` dates a merge. Where it is missing (older
 API versions, and some items still), the pulls listing (`state=closed`, newest-updated first,
@@ -28,7 +32,7 @@ uses to find that same spelling.
 import copy
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import (
     DELETED_ACCOUNT,
@@ -42,7 +46,11 @@ from .base import (
     walk_listing,
     with_query,
 )
+from .github_graphql import GraphQLUnavailable, graphql_url, reviews_of
 from .http import HttpClient, NotFound
+
+if TYPE_CHECKING:
+    from activities.models import Source
 
 PER_PAGE = 100
 LISTINGS = ("issues", "comments", "review_comments", "commits")
@@ -259,6 +267,12 @@ def push_commit_record(source: str, repo: str, commit: dict) -> dict | Rejected:
 class GitHubConnector(Connector):
     kind = "github"
 
+    def __init__(self, source: "Source", *, client: HttpClient | None = None) -> None:
+        super().__init__(source, client=client)
+        # GitHub's GraphQL endpoint, used where it reads more per request: it needs a token, and the source may turn it off.
+        wanted = self.options.get("graphql", True) is not False and bool(self.client.pool.tokens)
+        self.graphql: str | None = graphql_url(self.client.base_url) if wanted else None
+
     def default_base_url(self) -> str:
         return "https://api.github.com"
 
@@ -327,11 +341,13 @@ class GitHubConnector(Connector):
             item_time = _commit_time if listing == "commits" else _updated
             for items, new_state in walk_listing(self.client, listing_state, url=url, item_time=item_time, lookback=lookback):
                 records: list[dict | Rejected] = []
+                pulls = [item["number"] for item in items if listing == "issues" and _pull_request(item) is not None]
+                reviews = self._reviews_of(repo, pulls) if pulls else {}
                 for item in items:
                     if listing == "issues":
                         records.extend(issue_records(slug, repo, item))
                         if _pull_request(item) is not None:
-                            records.extend(self._reviews(repo, item["number"]))
+                            records.extend(reviews[item["number"]])
                     elif listing == "commits":
                         records.append(commit_record(slug, repo, item))
                     else:
@@ -340,6 +356,19 @@ class GitHubConnector(Connector):
                     records.extend(self._merges(repo, items, closed_pulls))
                 repo_state[listing] = new_state
                 yield Page(records, copy.deepcopy(state))
+
+    def _reviews_of(self, repo: str, numbers: list[int]) -> dict[int, list[dict | Rejected]]:
+        """The review records of pull requests `numbers` (a page's): one GraphQL query when it may be used, else REST."""
+        if self.graphql is not None:
+            try:
+                found = reviews_of(self.client, self.graphql, repo, numbers)
+            except GraphQLUnavailable:
+                self.graphql = None  # this GitHub serves no GraphQL: REST for the rest of the sync
+            else:
+                slug = self.source.slug
+                return {number: [record for review in reviews or [] if (record := review_record(slug, repo, number, review))]
+                        for number, reviews in found.items()}
+        return {number: self._reviews(repo, number) for number in numbers}
 
     def _reviews(self, repo: str, number: int) -> list[dict | Rejected]:
         records: list[dict | Rejected] = []

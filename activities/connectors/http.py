@@ -13,12 +13,18 @@ Politeness rules, in the order they apply to each request:
   after `Retry-After` when given, else at least a minute, and longer on repeats (`RateLimited`
   says `backoff`, and the sync service doubles the wait for each such run in a row). Never by
   moving on to another token. Any other 403 (a bad token, no access) is a `SourceError`;
-- 5xx and connection errors are retried with exponential backoff, then reported as `SourceError`.
+- 5xx and connection errors are retried with exponential backoff, then reported as `SourceError`;
+- a GraphQL answer (`post_json`) is a 200 even when a limit stopped it: its `errors` saying
+  `RATE_LIMITED` (or a secondary limit's words) count like the 403 above.
+
+Shared with every worker syncing with the same token (activities/connectors/budget.py, Django's
+cache): a used-up quota, a secondary limit's pause, and the request slots that make requests with
+one token take turns.
 
 Where requests go (activities/outbound.py): every request, redirects and URLs read from answers
 included, is checked and pinned by `PublicOnlyAdapter`; a refused one ends the sync with a
 `SourceError` that says why, and is never retried. Redirects are followed here, one checked hop
-at a time, at most `MAX_REDIRECTS`. Tokens go only to the configured origin (scheme, host and
+at a time, at most `MAX_REDIRECTS` (a GET's only: a GraphQL query is never sent on elsewhere). Tokens go only to the configured origin (scheme, host and
 port of `base_url`): never to a host a `Link` header, a payload or a redirect names. What a
 remote system says in an error reaches the run record as its status and a short, cleaned reason.
 """
@@ -26,6 +32,7 @@ remote system says in an error reaches the run record as its status and a short,
 import logging
 import time
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -36,6 +43,8 @@ import orjson
 import requests
 
 from activities.outbound import OutboundRefused, PublicOnlyAdapter, remote_text, url_problem, url_shown
+
+from .budget import SharedBudget
 
 logger = logging.getLogger(__name__)
 
@@ -117,29 +126,34 @@ class Response:
 
 @dataclass
 class TokenPool:
-    """Tokens used in turn; one whose limit is used up rests until its reset time."""
+    """Tokens used in turn; one whose limit is used up rests until its reset time.
+
+    Limits are counted per resource: GitHub's REST API (`core`) and its GraphQL API (`graphql`) have
+    a quota each, so a token that used up one still serves the other.
+    """
 
     tokens: list[str]
-    resting_until: dict[int, datetime] = field(default_factory=dict)
+    resting_until: dict[tuple[int, str], datetime] = field(default_factory=dict)
     current: int = 0
 
-    def pick(self, now: datetime) -> int | None:
+    def pick(self, now: datetime, resource: str = "core") -> int | None:
         """The index of a usable token, or None when there is none at all (anonymous access)."""
         if not self.tokens:
             return None
         for offset in range(len(self.tokens)):
             index = (self.current + offset) % len(self.tokens)
-            if self.resting_until.get(index, now) <= now:
+            if self.resting_until.get((index, resource), now) <= now:
                 self.current = index
                 return index
-        raise RateLimited(min(self.resting_until.values()), f"all {len(self.tokens)} token(s) used up")
+        resting = [until for (_index, kind), until in self.resting_until.items() if kind == resource]
+        raise RateLimited(min(resting), f"all {len(self.tokens)} token(s) used up")
 
-    def rest(self, index: int, until: datetime) -> None:
-        self.resting_until[index] = until
+    def rest(self, index: int, until: datetime, resource: str = "core") -> None:
+        self.resting_until[(index, resource)] = max(until, self.resting_until.get((index, resource), until))
 
 
 class HttpClient:
-    """GET JSON from one system, counting requests for the run record."""
+    """GET JSON from one system (and POST GraphQL queries to it), counting requests for the run record."""
 
     def __init__(
         self,
@@ -153,6 +167,7 @@ class HttpClient:
         timeout: float = 30.0,
         sleep: Callable[[float], None] | None = None,
         session: requests.Session | None = None,
+        budget: SharedBudget | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/") + "/"
         problem = url_problem(self.base_url)
@@ -174,6 +189,7 @@ class HttpClient:
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)
         self.session.headers.update({"User-Agent": USER_AGENT, "Accept": "application/json"})
+        self.budget = budget or SharedBudget(self.origin, slot_seconds=timeout + 5)
         self.requests_made = 0
         self.not_modified = 0
         self.anonymous_resting_until: datetime | None = None
@@ -185,27 +201,65 @@ class HttpClient:
         self, path_or_url: str, *, params: Mapping[str, Any] | None = None, etag: str = "", headers: Mapping[str, str] | None = None
     ) -> Response:
         """GET and decode JSON. A 304 (with `etag`) comes back with `data=None`."""
+        return self._request("GET", path_or_url, params=params, etag=etag, headers=headers)
+
+    def post_json(self, path_or_url: str, payload: Any, *, resource: str = "graphql") -> Response:
+        """POST `payload` as JSON (a GraphQL query: it reads, so it is retried like a GET) and decode the answer.
+
+        A GraphQL answer says a limit in its body, with HTTP 200: `errors` of type `RATE_LIMITED`
+        (the quota, with `X-RateLimit-Remaining: 0`), or a secondary limit's words. Both are handled
+        like the REST API's 403s. Never redirected: a GraphQL endpoint does not move.
+        """
+        headers = {"Content-Type": "application/json"}
+        return self._request("POST", path_or_url, body=orjson.dumps(payload), headers=headers, resource=resource)
+
+    def _request(
+        self, method: str, path_or_url: str, *, params: Mapping[str, Any] | None = None, body: bytes | None = None,
+        etag: str = "", headers: Mapping[str, str] | None = None, resource: str = "core",
+    ) -> Response:
         url = path_or_url if path_or_url.startswith(("http://", "https://")) else self.url(path_or_url)
         attempt = 0
         hops = 0
         limited = 0
+        # The end of a limit this request already waited out: it no longer stops it (it stops the others).
+        waited_until: datetime | None = None
         while True:
             problem = url_problem(url)
             if problem:
                 raise SourceError(problem)
             now = datetime.now(UTC)
+            at_origin = _origin(url) == self.origin
+            told = self._rest_what_others_used_up(resource, waited_until) if at_origin else None
             if self.anonymous_resting_until and self.anonymous_resting_until > now:
                 raise RateLimited(self.anonymous_resting_until, "rate limit used up")
-            token_index = self.pool.pick(now)
-            request_headers = dict(headers or {})
+            token_index = self.pool.pick(now, resource)
             # Credentials go only to the configured origin, never to a host a Link header, a payload or a redirect names.
-            if token_index is not None and _origin(url) == self.origin:
-                request_headers.update(self.auth_headers(self.pool.tokens[token_index]))
+            token = self.pool.tokens[token_index] if token_index is not None and at_origin else None
+            if told is not None and (paused := _still(told[token_index or 0].paused_until, waited_until)) is not None:
+                # Another sync with this token met a secondary limit: wait it out too, never trip it again.
+                limited += 1
+                if (paused - now).total_seconds() <= self.max_wait and limited <= self.max_retries:
+                    self.sleep(max((paused - now).total_seconds(), 0))
+                    waited_until = paused
+                    continue
+                raise RateLimited(paused, f"secondary rate limit met earlier with the same token at {url_shown(self.base_url)}",
+                                  secondary=True)
+            request_headers = dict(headers or {})
+            if token is not None:
+                request_headers.update(self.auth_headers(token))
             if etag:
                 request_headers["If-None-Match"] = etag
-            self.requests_made += 1
             try:
-                raw = self.session.get(url, params=params, headers=request_headers, timeout=self.timeout, allow_redirects=False)
+                with self.budget.slot(token) if at_origin else nullcontext():
+                    if at_origin and self._told_to_wait(token, resource, waited_until):
+                        continue  # learnt while waiting for the slot: the top of the loop waits, rests the token or defers
+                    self.requests_made += 1
+                    raw = self.session.request(method, url, params=params, data=body, headers=request_headers,
+                                               timeout=self.timeout, allow_redirects=False)
+                    # Told to every worker before the slot is free: the next request, whoever sends it, knows.
+                    limit = self._limit_kind(raw, graphql=method == "POST")
+                    wait_until, named = self._retry_at(raw) if limit else (None, False)
+                    self._note_rate_limit(raw, token_index, token, resource, limit, wait_until, shared=at_origin)
             except OutboundRefused as refused:
                 self.requests_made -= 1  # refused before it left: not a request made
                 raise SourceError(str(refused)) from None
@@ -216,30 +270,29 @@ class HttpClient:
                 self._backoff(attempt, f"connection error: {_failure(error)}")
                 continue
             if raw.is_redirect:
+                if method != "GET":
+                    raise SourceError(f"{url_shown(url)}: redirected (HTTP {raw.status_code}); a query is sent only where it was addressed")
                 hops += 1
                 if hops > MAX_REDIRECTS:
                     raise SourceError(f"{url_shown(url)}: more than {MAX_REDIRECTS} redirects")
                 # The next hop is checked like any request (a refused address ends the sync) and gets no token unless it is the configured origin.
                 url, params = urljoin(raw.url, self.session.get_redirect_target(raw) or ""), None
                 continue
-            # Remember a used-up limit now, so the next request does not waste a call on a sure 403.
-            self._note_rate_limit(raw, token_index)
             if raw.status_code == 304:
                 self.not_modified += 1
                 return Response(url=raw.url, status=304, headers=raw.headers)
-            limit = self._limit_kind(raw) if raw.status_code in (403, 429) else None
             if limit is not None:
-                wait_until, named = self._retry_at(raw)
                 wait = (wait_until - datetime.now(UTC)).total_seconds()
                 limited += 1
                 if limit == "primary" and token_index is not None and len(self.pool.tokens) > 1:
-                    self.pool.rest(token_index, wait_until)
+                    self.pool.rest(token_index, wait_until, resource)
                     continue
                 if wait <= self.max_wait and limited <= self.max_retries:
                     self.sleep(max(wait, 0))
+                    waited_until = wait_until
                     continue
                 if token_index is not None:
-                    self.pool.rest(token_index, wait_until)
+                    self.pool.rest(token_index, wait_until, resource)
                 else:
                     self.anonymous_resting_until = wait_until
                 if limit == "primary":
@@ -270,19 +323,56 @@ class HttpClient:
         logger.info("retrying in %.1fs after %s", delay, reason)
         self.sleep(delay)
 
-    def _note_rate_limit(self, raw: requests.Response, token_index: int | None) -> None:
-        if raw.headers.get("X-RateLimit-Remaining") == "0" and raw.status_code < 400:
-            reset = _reset_time(raw.headers)
-            if reset:
-                if token_index is None:
-                    self.anonymous_resting_until = reset
-                else:
-                    self.pool.rest(token_index, reset)
+    def _told_to_wait(self, token: str | None, resource: str, waited_until: datetime | None) -> bool:
+        """Whether another request with `token` (of any worker) has just found its quota used up or met a secondary limit."""
+        told = self.budget.told([token], resource)[0]
+        return _still(told.used_up_until, waited_until) is not None or _still(told.paused_until, waited_until) is not None
+
+    def _rest_what_others_used_up(self, resource: str, waited_until: datetime | None) -> list:
+        """Rest the tokens whose quota another worker (or an earlier sync) found used up, until their reset;
+        return what every worker knows of each token (`budget.Told`, by token index)."""
+        tokens: list[str | None] = list(self.pool.tokens) or [None]
+        told = self.budget.told(tokens, resource)
+        for index, known in enumerate(told):
+            if (until := _still(known.used_up_until, waited_until)) is None:
+                continue
+            if self.pool.tokens:
+                self.pool.rest(index, until, resource)
+            else:
+                self.anonymous_resting_until = max(until, self.anonymous_resting_until or until)
+        return told
+
+    def _note_rate_limit(
+        self, raw: requests.Response, token_index: int | None, token: str | None, resource: str,
+        limit: str | None, wait_until: datetime | None, *, shared: bool,
+    ) -> None:
+        """Remember what the answer said of the limits, here and (`shared`: an answer of the configured origin) for every worker."""
+        resource = raw.headers.get("X-RateLimit-Resource") or resource
+        remaining = raw.headers.get("X-RateLimit-Remaining", "").strip()
+        reset = _reset_time(raw.headers)
+        if remaining == "0" and reset and raw.status_code < 400 and limit is None:
+            # Remember a used-up limit now, so the next request does not waste a call on a sure 403.
+            if token_index is None:
+                self.anonymous_resting_until = reset
+            else:
+                self.pool.rest(token_index, reset, resource)
+        if limit == "primary" and wait_until is not None:
+            remaining, reset = "0", wait_until
+        if not shared:
+            return
+        if remaining == "0" and reset:
+            self.budget.note_used_up(token, resource, reset=reset)
+        if limit == "secondary" and wait_until is not None:
+            self.budget.note_pause(token, wait_until)
 
     @staticmethod
-    def _limit_kind(raw: requests.Response) -> str | None:
-        """For a 403 or 429: "primary" (the hourly quota is used up), "secondary" (any other limit), or
-        None (a refusal that no wait cures: a bad token, no access)."""
+    def _limit_kind(raw: requests.Response, *, graphql: bool = False) -> str | None:
+        """For a 403 or 429 (or a GraphQL answer's errors): "primary" (the hourly quota is used up),
+        "secondary" (any other limit), or None (a refusal that no wait cures: a bad token, no access)."""
+        if raw.status_code == 200 and graphql:
+            return _graphql_limit(raw)
+        if raw.status_code not in (403, 429):
+            return None
         if raw.headers.get("X-RateLimit-Remaining") == "0":
             return "primary"
         if raw.status_code == 429 or raw.headers.get("Retry-After"):
@@ -306,6 +396,29 @@ class HttpClient:
         if reset and raw.headers.get("X-RateLimit-Remaining") == "0":
             return max(reset, now), True
         return now + timedelta(seconds=SECONDARY_LIMIT_WAIT), False
+
+
+def _still(until: datetime | None, waited_until: datetime | None) -> datetime | None:
+    """`until`, unless the request already waited until then (a limit it met itself, and waited out)."""
+    return until if until is not None and (waited_until is None or until > waited_until) else None
+
+
+def _graphql_limit(raw: requests.Response) -> str | None:
+    """A GraphQL answer stopped by a limit: "primary" when the quota is used up, "secondary" for any other limit."""
+    try:
+        body = orjson.loads(raw.content)
+    except orjson.JSONDecodeError:
+        return None
+    errors = body.get("errors") if isinstance(body, dict) else None
+    if not isinstance(errors, list):
+        return None
+    for error in errors:
+        if not isinstance(error, dict):
+            continue
+        said = str(error.get("message") or "").lower()
+        if error.get("type") == "RATE_LIMITED" or any(words in said for words in SECONDARY_LIMIT_WORDS):
+            return "primary" if raw.headers.get("X-RateLimit-Remaining") == "0" else "secondary"
+    return None
 
 
 def _reset_time(headers: Mapping[str, str]) -> datetime | None:
@@ -345,6 +458,9 @@ def _reason(raw: requests.Response) -> str:
         body = None
     if isinstance(body, dict):
         said = body.get("message") or body.get("detail") or ""
+        errors = body.get("errors")
+        if not said and isinstance(errors, list) and errors and isinstance(errors[0], dict):
+            said = errors[0].get("message") or ""
     if not isinstance(said, str) or not said:
         said = raw.reason or ""
     return remote_text(said)

@@ -2,12 +2,16 @@
 
 They answer the way each API's public documentation describes (pagination, `since` filters,
 ETags and 304s, rate-limit headers, error bodies), from data the tests build themselves. Faults
-are injected per path: `api.fail("/issues", status=502, times=1)`.
+are injected per path: `api.fail("/issues", status=502, times=1)`. Each stand-in counts the
+requests under way at once per token (`max_in_flight`), and can take `delay` seconds per answer.
+GitHub's GraphQL API is in standin_github_graphql.py.
 Used by the connector tests and by bench/sync.py.
 """
 
 import hashlib
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,25 +53,48 @@ class StandIn:
 
     def __init__(self) -> None:
         self.requests: list[tuple[str, dict]] = []
+        # The query string of every request, by parameter, with its path.
+        self.queries: list[dict] = []
         self.faults: list[Fault] = []
         self.lock = threading.Lock()
         self.base_url = ""
+        # Per token (the Authorization or API-key header; "" for none): requests under way now, and at most.
+        self.in_flight: Counter = Counter()
+        self.max_in_flight: Counter = Counter()
+        # (time.monotonic() when it arrived, path, token) of every request.
+        self.arrivals: list[tuple[float, str, str]] = []
+        self.delay = 0.0
 
     def fail(self, path_part: str, *, status: int = 502, times: int = 1, body: bytes | None = None, headers: dict | None = None) -> None:
         self.faults.append(Fault(path_part, status, times, body if body is not None else b'{"message": "Server Error"}', headers or {}))
 
-    def handle(self, path: str, query: dict[str, list[str]], headers: dict[str, str], target: str = "") -> Reply:
+    def handle(self, path: str, query: dict[str, list[str]], headers: dict[str, str], target: str = "", *,
+               method: str = "GET", body: bytes = b"") -> Reply:
+        token = headers.get("authorization") or headers.get("x-bugzilla-api-key") or ""
         with self.lock:
-            self.requests.append((path, headers))
-            for fault in self.faults:
-                if fault.times > 0 and fault.path_part in (target or path):
-                    fault.times -= 1
-                    return Reply(fault.status, fault.body, dict(fault.headers))
-            reply = self.route(path, query, headers)
-        return reply
+            self.arrivals.append((time.monotonic(), path, token))
+            self.in_flight[token] += 1
+            self.max_in_flight[token] = max(self.max_in_flight[token], self.in_flight[token])
+        try:
+            if self.delay:
+                time.sleep(self.delay)
+            with self.lock:
+                self.requests.append((path, headers))
+                self.queries.append({"path": path, **query})
+                for fault in self.faults:
+                    if fault.times > 0 and fault.path_part in (target or path):
+                        fault.times -= 1
+                        return Reply(fault.status, fault.body, dict(fault.headers))
+                return self.route_post(path, body, headers) if method == "POST" else self.route(path, query, headers)
+        finally:
+            with self.lock:
+                self.in_flight[token] -= 1
 
     def route(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
         raise NotImplementedError
+
+    def route_post(self, path: str, body: bytes, headers: dict[str, str]) -> Reply:
+        return Reply(404, b'{"message": "Not Found"}')
 
     def json(self, data: Any, headers: dict[str, str], extra: dict | None = None) -> Reply:
         body = orjson.dumps(data)
@@ -107,6 +134,10 @@ class FakeGitHub(StandIn):
         self.reset_at = 0
         self.tokens_seen: list[str] = []
         self.exhausted_tokens: set[str] = set()
+        # GraphQL's own quota (GitHub counts it apart from the REST API's); None: no rate-limit headers.
+        self.graphql_remaining: int | None = None
+        # Pull requests listed as issues but gone since (deleted, or moved): 404 for their reviews, NOT_FOUND in GraphQL.
+        self.gone_pulls: set[int] = set()
 
     def repo(self, name: str) -> dict[str, Any]:
         return self.repos.setdefault(name, {"issues": [], "pulls": [], "comments": [], "review_comments": [], "commits": [], "reviews": {}})
@@ -132,6 +163,26 @@ class FakeGitHub(StandIn):
             self.remaining -= 1
         reply.headers.update(self.rate_headers())
         return reply
+
+    def route_post(self, path: str, body: bytes, headers: dict[str, str]) -> Reply:
+        from .standin_github_graphql import answer
+
+        if path.rstrip("/") not in ("/graphql", "/api/graphql"):
+            return Reply(404, b'{"message": "Not Found"}')
+        token = headers.get("authorization", "")
+        self.tokens_seen.append(token)
+        if not token:
+            return Reply(401, b'{"message": "This endpoint requires you to be authenticated.", "documentation_url": "https://docs.github.com/graphql/guides/forming-calls-with-graphql#authenticating-with-graphql"}')
+        rate = {}
+        if self.graphql_remaining is not None:
+            rate = {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": str(max(self.graphql_remaining - 1, 0)),
+                    "X-RateLimit-Reset": str(self.reset_at), "X-RateLimit-Resource": "graphql"}
+            if self.graphql_remaining <= 0:
+                rate["X-RateLimit-Remaining"] = "0"
+                return Reply(200, orjson.dumps({"errors": [{"type": "RATE_LIMITED", "message": "API rate limit already exceeded for user ID 1."}]}), rate)
+            self.graphql_remaining -= 1
+        status, data = answer(self, body)
+        return Reply(status, orjson.dumps(data), rate)
 
     def _route(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
         parts = path.strip("/").split("/")
@@ -167,6 +218,8 @@ class FakeGitHub(StandIn):
             items = [c for c in repo["commits"] if since is None or parse_ts(c["commit"]["committer"]["date"]) >= parse_ts(since)]
             items.sort(key=lambda c: c["commit"]["committer"]["date"], reverse=True)
         elif len(rest) == 3 and rest[0] == "pulls" and rest[2] == "reviews":
+            if int(rest[1]) in self.gone_pulls:
+                return Reply(404, b'{"message": "Not Found", "documentation_url": "https://docs.github.com/rest/pulls/reviews#list-reviews-for-a-pull-request"}')
             items = repo["reviews"].get(int(rest[1]), [])
         else:
             return Reply(404, b'{"message": "Not Found"}')
@@ -198,6 +251,11 @@ class FakeBugzilla(StandIn):
         self.attachments: dict[int, list[dict]] = {}
         self.history: dict[int, list[dict]] = {}  # bug id → its changes, as /rest/bug/<id>/history gives them
         self.api_keys_seen: list[str] = []
+        # As Bugzilla's REST server did before 5.0 (and BMO before November 2014): the path's bug id
+        # replaces any `ids` of the query string, so one request answers for one bug.
+        self.path_id_only = False
+        # Whether `include_fields` is honoured (Bugzilla always does; off: every field, as if none were named).
+        self.include_fields = True
 
     def route(self, path: str, query: dict[str, list[str]], headers: dict[str, str]) -> Reply:
         self.api_keys_seen.append(headers.get("x-bugzilla-api-key", ""))
@@ -217,20 +275,28 @@ class FakeBugzilla(StandIn):
             offset = int(query.get("offset", ["0"])[-1])
             limit = int(query.get("limit", ["0"])[-1]) or len(bugs)
             return self.json({"bugs": bugs[offset : offset + limit]}, headers)
-        if len(parts) == 4 and parts[:2] == ["rest", "bug"] and parts[3] == "history":
-            bug_id = int(parts[2])
-            return self.json({"bugs": [{"id": bug_id, "alias": [], "history": self.history.get(bug_id, [])}]}, headers)
-        if len(parts) == 4 and parts[:2] == ["rest", "bug"] and parts[3] in ("comment", "attachment"):
-            # As Bugzilla's REST server does: the bug id in the path is the `ids` parameter, and it
-            # overrides any `ids` in the query string (Bugzilla::WebService::Server::REST merges the
-            # path's parameters last), so one request answers for one bug.
-            ids = [int(parts[2])]
-            if parts[3] == "comment":
-                data = {"bugs": {str(bug_id): {"comments": self.comments.get(bug_id, [])} for bug_id in ids}, "comments": {}}
+        if len(parts) == 4 and parts[:2] == ["rest", "bug"] and parts[3] in ("comment", "attachment", "history"):
+            # As Bugzilla's REST server does (Bugzilla::WebService::Server::REST, `_retrieve_json_params`):
+            # the bug id of the path comes first, then the query's `ids` are added to it, each bug once.
+            ids = [int(parts[2])] if self.path_id_only else [int(value) for value in dict.fromkeys([parts[2], *query.get("ids", [])])]
+            if parts[3] == "history":
+                data = {"bugs": [{"id": bug_id, "alias": [], "history": self.history.get(bug_id, [])} for bug_id in ids]}
+            elif parts[3] == "comment":
+                fields = set(",".join(query.get("include_fields", [])).split(",")) - {""} if self.include_fields else set()
+                data = {"bugs": {str(bug_id): {"comments": [self._only(comment, fields) for comment in self.comments.get(bug_id, [])]}
+                                 for bug_id in ids}, "comments": {}}
             else:
-                data = {"bugs": {str(bug_id): self.attachments.get(bug_id, []) for bug_id in ids}, "attachments": {}}
+                excluded = set(",".join(query.get("exclude_fields", [])).split(","))
+                data = {"bugs": {str(bug_id): [{key: value for key, value in attachment.items() if key not in excluded}
+                                               for attachment in self.attachments.get(bug_id, [])] for bug_id in ids}, "attachments": {}}
             return self.json(data, headers)
         return Reply(404, b'{"error": true, "code": 32614, "message": "A REST API resource was not found for this request."}')
+
+
+    @staticmethod
+    def _only(item: dict, fields: set[str]) -> dict:
+        """`include_fields`, as Bugzilla applies it: only the fields named (all of them when none is)."""
+        return {key: value for key, value in item.items() if key in fields} if fields else item
 
 
 class FakeKitsune(StandIn):
@@ -295,7 +361,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         parts = urlsplit(self.path)
-        reply = self.server.api.handle(parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, self.path)
+        self._reply(self.server.api.handle(parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, self.path))
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        parts = urlsplit(self.path)
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self._reply(self.server.api.handle(parts.path, parse_qs(parts.query), {k.lower(): v for k, v in self.headers.items()}, self.path,
+                                           method="POST", body=body))
+
+    def _reply(self, reply: Reply) -> None:
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
         self.send_header("Content-Length", str(len(reply.body)))

@@ -37,10 +37,10 @@ def test_bugs_comments_attachments_and_fixes_page_by_page(api, source):
 
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert stored(source) == expected
-    # Three pages of bugs (40, 40, 20), then each bug's comments and attachments: Bugzilla answers
-    # `/rest/bug/<id>/comment` for the bug in the path only, whatever `ids` the query adds. And once
-    # a day, Bugzilla's own count of the bugs (`count_only`, for the data quality page).
-    assert run.requests == 3 + 2 * 100 + 1
+    # Three pages of bugs (40, 40, 20), and for each page its bugs' comments in one request and
+    # their attachments in another (`/rest/bug/<first>/comment?ids=…`): 3 + 2 * 3, not 3 + 2 * 100.
+    # And once a day, Bugzilla's own count of the bugs (`count_only`, for the data quality page).
+    assert run.requests == 3 + 2 * 3 + 1
     assert set(api.api_keys_seen) == {"bmo-key-123"}
     fixed = Activity.objects.get(source=source, external_id="fixed:3")
     assert fixed.container == "Firefox::General"
@@ -63,8 +63,8 @@ def test_incremental_on_last_change_time(api, source):
     assert run.created == 1
     assert stored(source) - before == Counter({"bugzilla.comment.created": 1})
     # Only the changed bug (and the one at the checkpoint) were asked for again: one search, then
-    # comments and attachments of each.
-    assert run.requests == 1 + 2 * 2
+    # the comments of both in one request and their attachments in another.
+    assert run.requests == 1 + 2
 
 
 def test_an_empty_bugzilla_is_a_successful_sync(source):

@@ -4,6 +4,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from activities.models import Activity, Source, SyncRun, SyncState
@@ -42,8 +43,11 @@ def test_first_sync_stores_every_activity_once(api, server, monkeypatch):
     assert run.status == SyncRun.Status.SUCCEEDED, run.error
     assert stored(source) == expected
     assert run.created == sum(expected.values())
-    # 100 items a page: issues 3 pages + 90 review listings, comments 3, review comments 1, commits 2.
-    assert run.requests == 3 + 90 + 3 + 1 + 2
+    # 100 items a page: issues 3 pages, comments 3, review comments 1, commits 2; with a token, the
+    # reviews of the 90 pull requests (all on the first page of issues) in one GraphQL query, not
+    # one REST request each (3 + 90 + 3 + 1 + 2 before).
+    assert run.requests == 3 + 1 + 3 + 1 + 2
+    assert sum(path == "/graphql" for path, _headers in api.requests) == 1
     assert all(token == "Bearer ghp_first" for token in api.tokens_seen)
 
 
@@ -170,9 +174,14 @@ def test_rate_limit_exhaustion_defers_the_run_until_the_reset_then_resumes(serve
     # The last answer said "0 remaining": the client did not spend a request on a certain 403.
     assert deferred.requests == 3
     assert SyncState.objects.get(source=source).next_sync_at >= deferred.resume_at
+    # Before the reset, a sync (this source's, or any other with the same token, in any worker)
+    # knows the quota is used up and spends no request on it.
+    early = source_sync(source=source)
+    assert (early.status, early.requests) == (SyncRun.Status.DEFERRED, 0)
 
     api.remaining = 5000  # the reset
-    resumed = source_sync(source=source)
+    with time_machine.travel(deferred.resume_at):
+        resumed = source_sync(source=source)
     assert resumed.status == SyncRun.Status.SUCCEEDED
     assert stored(source) == expected
 
@@ -268,12 +277,17 @@ def test_an_abuse_detection_403_without_retry_after_defers_and_backs_off_on_repe
     source = make_source(server)
 
     waits = []
+    moment = timezone.now()
     for _ in range(3):
-        run = source_sync(source=source)
-        assert run.status == SyncRun.Status.DEFERRED, run.error
-        assert "secondary rate limit" in run.error and "abuse detection" in run.error
-        waits.append((run.resume_at - timezone.now()).total_seconds())
-    resumed = source_sync(source=source)
+        # Each run when the last one said to come back (before that, every sync with the token waits).
+        with time_machine.travel(moment):
+            run = source_sync(source=source)
+            assert run.status == SyncRun.Status.DEFERRED, run.error
+            assert "secondary rate limit" in run.error and "abuse detection" in run.error
+            waits.append((run.resume_at - timezone.now()).total_seconds())
+        moment = run.resume_at
+    with time_machine.travel(moment):
+        resumed = source_sync(source=source)
 
     # At least a minute, then twice as long for each run in a row the limit stops.
     assert 60 <= waits[0] < 70 and 120 <= waits[1] < 130 and 240 <= waits[2] < 250
