@@ -7,6 +7,7 @@ Adding a benchmark: write ``def bench_x(ctx) -> dict`` decorated with
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -316,3 +317,26 @@ def bench_sync(ctx: Context) -> dict:
     result["goal"] = figures["goal"]
     result["goal_met"] = figures["goal_met"]
     return result
+
+
+@benchmark(
+    "freshness",
+    "seconds from a push to the public summary under a steady stream of 200 records/s for 2 minutes, against a "
+    "10M-activity database, with gunicorn, a Celery worker and Redis (p95 ≤ 10 s, max ≤ 30 s) — bench/freshness.py",
+)
+def bench_freshness(ctx: Context) -> dict:
+    """bench/freshness.py in a database of its own (this one's name + `_fresh`); BENCH_FRESHNESS_ACTIVITIES sets the size."""
+    url = urlparse(ctx.db_url)
+    own = url._replace(path=f"/{ctx.db_name}_fresh").geturl()
+    activities = os.environ.get("BENCH_FRESHNESS_ACTIVITIES", "10000000")
+    proc = subprocess.run(
+        [sys.executable, str(BENCH_DIR / "freshness.py"), "--activities", activities],
+        cwd=ROOT,
+        env={**ctx.env(), "BENCH_FRESHNESS_DATABASE_URL": own},
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError("bench/freshness.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
+    output = proc.stdout
+    return json.loads(output[output.rindex("\n{\n") + 1 :] if "\n{\n" in output else output[output.index("{") :])
