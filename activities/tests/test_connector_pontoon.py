@@ -5,6 +5,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from activities.models import Activity, RejectedItem, Source, SyncRun, SyncState
@@ -225,7 +226,9 @@ def test_pontoons_throttle_defers_the_run_until_retry_after_then_it_resumes(api,
     assert deferred.resume_at - timezone.now() > timedelta(minutes=9)
     assert "<" not in deferred.error  # the HTML page is not quoted
 
-    resumed = source_sync(source=source)
+    # When it said to come back: before that, every sync with the same token waits (the limit is shared).
+    with time_machine.travel(deferred.resume_at):
+        resumed = source_sync(source=source)
     assert resumed.status == SyncRun.Status.SUCCEEDED, resumed.error
     assert stored(source) == expected
 
