@@ -29,6 +29,7 @@ The stages, one module each, each importing only the ones before it:
 - `fetch`: the rules' rows (SQL, binary COPY), who is who now (`People`), a settled watermark;
 - `sweep`: the weekly sweep (the counting rule), the counting `State` and its result;
 - `as_of`: the summary as of the day a recompute runs on, stored with the run;
+- `pathways`: every area's entry points and what became of those who entered by them, stored with the run;
 - `cache`: the on-disk cache and the incremental update it allows;
 - `runs`: a recompute written and swapped in whole, and `metrics_recompute_soon`;
 - `partitioned`: the nightly full recompute shared by several workers.
@@ -40,6 +41,7 @@ from .as_of import as_of_counts, as_of_public, as_of_scopes, as_of_update
 from .cache import Cache, CacheUnusable, cache_clear, cache_dir, rules_fingerprint
 from .fetch import ACTIVE, ANY, CORE, Contributions, People, Rules, contributions_fetch
 from .partitioned import metrics_partition_plan, metrics_recompute_part, metrics_recompute_partitioned
+from .pathways import PathwayNumbers, PathwaysState, pathways_compute_state, pathways_result, pathways_update
 from .runs import metric_run_current_forget, metrics_recompute, metrics_recompute_soon
 from .sweep import (
     FAMILIES,
@@ -68,6 +70,8 @@ __all__ = [
     "CacheUnusable",
     "Contributions",
     "MetricsResult",
+    "PathwayNumbers",
+    "PathwaysState",
     "People",
     "Rules",
     "Series",
@@ -88,6 +92,9 @@ __all__ = [
     "metrics_recompute_part",
     "metrics_recompute_partitioned",
     "metrics_recompute_soon",
+    "pathways_compute_state",
+    "pathways_result",
+    "pathways_update",
     "rules_fingerprint",
     "state_result",
     "weekly_sweep",

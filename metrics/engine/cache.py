@@ -33,6 +33,14 @@ from metrics.models import MetricRun
 
 from .as_of import as_of_counts, as_of_update
 from .fetch import People, Rules, activities_between, fetch_rows, settled_watermark, snapshot
+from .pathways import (
+    PathwaysState,
+    pathways_arrays,
+    pathways_compute_state,
+    pathways_from_arrays,
+    pathways_result,
+    pathways_update,
+)
 from .sweep import (
     HORIZON_WEEKS,
     LEVEL_KEYS,
@@ -44,7 +52,7 @@ from .sweep import (
     state_result,
 )
 
-CACHE_VERSION = 3
+CACHE_VERSION = 4
 CACHE_MAX_CHUNKS = 16
 
 
@@ -89,6 +97,7 @@ class Cache:
     chunks: list[str] = field(default_factory=list)  # row files holding cp/identity/day[:stored]
     stored: int = 0
     as_of: dict = field(default_factory=dict)  # the summary as of the day counted, with its parts (`as_of`)
+    pathways: PathwaysState = field(default_factory=PathwaysState)  # the pathways' counting state (`pathways`)
 
     def save(self, directory: Path) -> None:
         """Write the rows not on disk yet as a new chunk (or all in one), then the rest; atomic renames."""
@@ -149,6 +158,7 @@ class Cache:
                 if member_keys
                 else np.empty(0, np.int64)
             ),
+            **pathways_arrays(self.pathways),
         }
         _atomic_write(directory / "state.npz", lambda handle: np.savez(handle, **arrays))
         for path in directory.glob("rows-*.np[yz]"):
@@ -182,6 +192,7 @@ class Cache:
             for number, key in enumerate(meta["members"]):
                 part = slice(int(bounds[number]), int(bounds[number + 1]))
                 state.members[tuple(key)] = (member_persons[part], member_last[part])
+            pathways = pathways_from_arrays(data)
         chunks = []
         for name in meta["chunks"]:
             with np.load(directory / name, allow_pickle=False) as chunk:
@@ -211,6 +222,7 @@ class Cache:
             chunks=meta["chunks"],
             stored=meta["stored"],
             as_of=meta.get("as_of") or {},
+            pathways=pathways,
         )
 
 
@@ -297,10 +309,14 @@ def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
     clock_as_of = time.perf_counter()
     as_of = as_of_counts(contributions=contributions, rules=rules, day=calendar.today_utc())
     as_of_s = time.perf_counter() - clock_as_of
+    clock_pathways = time.perf_counter()
+    pathways = pathways_compute_state(contributions=contributions, rules=rules, last=last)
     del contributions
     result = state_result(state, rules=rules, last=last)
     result.as_of = as_of
+    result.pathways = pathways_result(pathways, rules=rules)
     result.stats["as_of_s"] = round(as_of_s, 3)
+    result.stats["pathways_s"] = round(time.perf_counter() - clock_pathways, 3)
     cache = None
     if watermark is not None:
         cache = Cache(
@@ -316,6 +332,7 @@ def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
             people=people,
             state=state,
             as_of=as_of,
+            pathways=pathways,
         )
     return result, cache, {"mode": "full", "fetch_s": round(fetched, 3)}
 
@@ -376,9 +393,17 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
     add = metrics_compute_state(contributions=after, rules=rules, last=last)
     swept = time.perf_counter() - clock
     state = _state_update(cache.state, sub, add, persons, last)
+    pathways = pathways_update(
+        cache.pathways,
+        pathways_compute_state(contributions=before, rules=rules, last=cache.last),
+        pathways_compute_state(contributions=after, rules=rules, last=last),
+    )
+    if pathways is None:
+        raise CacheUnusable("the pathways could not be updated")
     updated_at = time.perf_counter() - clock
     state.stats = {"rows": len(before) + len(after)}
     result = state_result(state, rules=rules, last=last)
+    result.pathways = pathways_result(pathways, rules=rules)
     clock_as_of = time.perf_counter()
     today = calendar.today_utc()
     as_of = None
@@ -416,6 +441,7 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
         chunks=cache.chunks,
         stored=cache.stored,
         as_of=as_of,
+        pathways=pathways,
     )
     stats = {
         "mode": "incremental",

@@ -31,6 +31,7 @@ from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
 from .as_of import as_of_public
 from .cache import Cache, CacheUnusable, cache_clear, cache_dir, count_full, count_incremental
 from .fetch import Rules
+from .pathways import pathways_write
 from .sweep import MetricsResult, Series
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ def points_write(run_id: int, series: list[Series]) -> int:
 def _snapshots_write(run: MetricRun, result: MetricsResult) -> int:
     points = points_write(run.pk, result.series)
     area_results_write(run, result)
+    pathways_write(run, result.pathways)
     return points
 
 
