@@ -2,9 +2,10 @@
 
 from django.urls import path
 
-from .api import MetricsSeriesView, MetricsSummaryView
+from .api import MetricsPathwaysView, MetricsSeriesView, MetricsSummaryView
 
 urlpatterns = [
     path("api/v1/metrics/summary/", MetricsSummaryView.as_view(), name="metrics-summary"),
     path("api/v1/metrics/series/", MetricsSeriesView.as_view(), name="metrics-series"),
+    path("api/v1/metrics/pathways/", MetricsPathwaysView.as_view(), name="metrics-pathways"),
 ]
