@@ -31,6 +31,7 @@ from metrics.models import MetricRun
 from metrics.selectors import metric_run_current, metrics_summary
 
 from . import selectors
+from .pathways import area_pathways
 
 
 def public_page(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
@@ -172,6 +173,7 @@ def area_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "title": area.name,
             "area": area,
             "conversion_points": _conversion_points(run, points),
+            "pathways": area_pathways(run=run, area=area),
             **_scope_context(run, scope=f"area:{slug}", target=area.target),
         }
 
