@@ -97,36 +97,68 @@ def _sunday(day: np.ndarray) -> np.ndarray:
     return ((day + 3) % 7 == 6).astype(np.int64)
 
 
-def _weeks_tally(keys: np.ndarray, start: np.ndarray, end: np.ndarray, last: int) -> Tally:
-    """How many intervals of weeks [start, end] of each key hold each week last … last + HORIZON_WEEKS."""
+def _counted(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct codes (each in 0…size-1), ascending, and how often each occurs."""
+    if size <= 4 * len(codes) + 1_000_000:
+        counts = np.bincount(codes, minlength=size)
+        present = np.flatnonzero(counts)
+        return present, counts[present]
+    return np.unique(codes, return_counts=True)
+
+
+def _weeks_tally(
+    code: np.ndarray, start: np.ndarray, end: np.ndarray | None, *, size: int, last: int
+) -> np.ndarray:
+    """How many intervals of weeks [start, end] of each code (0…size-1) hold each week last … last +
+    HORIZON_WEEKS: a size × (HORIZON_WEEKS + 1) array. `end` None: the intervals never end.
+
+    A difference array per code: +1 where an interval begins, −1 after it ends, summed along the weeks.
+    """
+    width = _WIDTH + 1
     begin = np.maximum(start, last) - last
-    stop = np.minimum(end, last + HORIZON_WEEKS) - last
-    keep = begin <= stop
-    keys, begin, stop = keys[keep], begin[keep], stop[keep]
-    if len(keys) == 0:
-        return Tally.empty(_WIDTH)
-    unique, row = np.unique(keys, return_inverse=True)
-    size = len(unique) * (_WIDTH + 1)
-    change = np.bincount(row * (_WIDTH + 1) + begin, minlength=size) - np.bincount(
-        row * (_WIDTH + 1) + stop + 1, minlength=size
-    )
-    return Tally(unique, np.cumsum(change.reshape(len(unique), _WIDTH + 1), axis=1)[:, :_WIDTH])
+    if end is None:
+        keep = begin < _WIDTH
+        change = np.bincount(code[keep] * width + begin[keep], minlength=size * width)
+    else:
+        stop = np.minimum(end, last + HORIZON_WEEKS) - last
+        keep = begin <= stop
+        code, begin, stop = code[keep] * width, begin[keep], stop[keep]
+        change = np.bincount(code + begin, minlength=size * width) - np.bincount(code + stop + 1, minlength=size * width)
+    return np.cumsum(change.reshape(size, width), axis=1)[:, :_WIDTH]
+
+
+def _dense_index(values: np.ndarray) -> np.ndarray:
+    """Each value's number among the distinct values (0…k-1, in ascending order of value)."""
+    top = int(values.max()) + 1
+    if top > 4 * len(values) + 10_000_000:
+        return np.unique(values, return_inverse=True)[1]
+    mark = np.zeros(top, dtype=bool)
+    mark[values] = True
+    return (np.cumsum(mark) - 1)[values]
+
+
+def _sorted_by_group_and_day(area: np.ndarray, person: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """The order of rows by (area, person, day): one sort of a packed key when it fits in 63 bits."""
+    low = int(day.min())
+    day_bits = max(1, (int(day.max()) - low).bit_length())
+    person_bits = max(1, int(person.max()).bit_length())
+    if int(area.max()).bit_length() + person_bits + day_bits <= 63:
+        return np.argsort((area << (person_bits + day_bits)) | (person << day_bits) | (day - low))
+    return np.lexsort((day, person, area))
 
 
 def _population_counts(
     number: int, cp: np.ndarray, person: np.ndarray, day: np.ndarray, rules: Rules, last: int
-) -> tuple[np.ndarray, Tally]:
-    """The keys of the week-free counts (one per person counted) and the weekly tally, for one population."""
+) -> tuple[Tally, Tally]:
+    """The week-free counts and the weekly ones of one population (number 0: volunteers, 1: everyone),
+    from its rows sorted by (area, person, day)."""
     if len(cp) == 0:
-        return np.empty(0, np.int64), Tally.empty(_WIDTH)
-    area = rules.area[cp].astype(np.int64)
-    level = rules.level[cp]
-    group = (area << 36) | person
-    order = np.lexsort((day, group))
-    group, day, cp, level, area, person = group[order], day[order], cp[order], level[order], area[order], person[order]
-    starts = np.empty(len(group), dtype=bool)
+        return Tally.empty(), Tally.empty(_WIDTH)
+    slots = len(rules.points) + len(rules.area_slugs)
+    area, level = rules.area[cp].astype(np.int64), rules.level[cp]
+    starts = np.empty(len(day), dtype=bool)
     starts[0] = True
-    np.not_equal(group[1:], group[:-1], out=starts[1:])
+    starts[1:] = (area[1:] != area[:-1]) | (person[1:] != person[:-1])
     begin = np.flatnonzero(starts)
     member = np.cumsum(starts) - 1  # each row's (area, person) group
     first = day[begin]
@@ -134,7 +166,7 @@ def _population_counts(
     first_active = np.minimum.reduceat(np.where(level >= ACTIVE, day, _NEVER), begin)
     first_core = np.minimum.reduceat(np.where(level == CORE, day, _NEVER), begin)
     last_active = np.maximum.reduceat(np.where(level >= ACTIVE, day, -_NEVER), begin)
-    group_area, group_person = area[begin], person[begin]
+    group_area, group_person = area[begin], _dense_index(person[begin])
 
     # Entry points: every conversion point matched on the group's first day, once each; then the area itself.
     on_first = day == first[member]
@@ -142,52 +174,69 @@ def _population_counts(
     entry_group = np.concatenate([pairs >> CP_BITS, np.arange(len(begin))])
     entry_slot = np.concatenate([pairs & ((1 << CP_BITS) - 1), len(rules.points) + group_area])
 
+    # The week-free counts, as codes (slot, tag, value) counted densely: value is the weeks it took.
     active = first_active[entry_group] < _NEVER
     core = first_core[entry_group] < _NEVER
-    waited = first[entry_group]
-    once = np.concatenate(
-        [
-            _key(number, entry_slot, ENTERED),
-            _key(number, entry_slot[active], REACHED_ACTIVE),
-            _key(number, entry_slot[core], REACHED_CORE),
-            _key(number, entry_slot[active], WEEKS_TO_ACTIVE, (first_active[entry_group] - waited)[active] // 7),
-            _key(number, entry_slot[core], WEEKS_TO_CORE, (first_core[entry_group] - waited)[core] // 7),
-        ]
+    to_active = (first_active[entry_group] - first[entry_group])[active] // 7
+    to_core = (first_core[entry_group] - first[entry_group])[core] // 7
+    span = 1 + int(max(to_active.max(initial=0), to_core.max(initial=0)))
+    tags = WEEKS_TO_CORE + 1
+
+    def code(slot: np.ndarray, tag: int, value: int | np.ndarray = 0) -> np.ndarray:
+        return (slot * tags + tag) * span + value
+
+    codes, counts = _counted(
+        np.concatenate(
+            [
+                code(entry_slot, ENTERED),
+                code(entry_slot[active], REACHED_ACTIVE),
+                code(entry_slot[core], REACHED_CORE),
+                code(entry_slot[active], WEEKS_TO_ACTIVE, to_active),
+                code(entry_slot[core], WEEKS_TO_CORE, to_core),
+            ]
+        ),
+        slots * tags * span,
     )
+    once = Tally(_key(number, codes // (tags * span), (codes // span) % tags, codes % span), counts.astype(np.int64))
 
     # Left at week w: no contribution in the area on the 365 days ending w's Sunday, that is from the
     # week after the last one counting the latest contribution there (`sweep.weekly_sweep`: a day
-    # counts at weeks w … w+51, or w+52 when it is a Sunday). Active in an area until its last active one stops counting.
+    # counts at weeks w … w+51, or w+52 when it is a Sunday). Active in an area until its last active
+    # contribution there stops counting.
     left_from = week_of_day(last_any) + 52 + _sunday(last_any)
-    has_active = last_active > -_NEVER
-    active_until = np.where(has_active, week_of_day(last_active) + 51 + _sunday(last_active), -_NEVER)
-    persons, person_of_group = np.unique(group_person, return_inverse=True)
-    anywhere_until = np.full(len(persons), -_NEVER, dtype=np.int64)
-    np.maximum.at(anywhere_until, person_of_group, active_until)
+    active_until = np.where(last_active > -_NEVER, week_of_day(last_active) + 51 + _sunday(last_active), -_NEVER)
+    anywhere_until = np.full(int(group_person.max()) + 1, -_NEVER, dtype=np.int64)
+    np.maximum.at(anywhere_until, group_person, active_until)
 
     gone = left_from[entry_group] <= last + HORIZON_WEEKS
     e_group, e_slot = entry_group[gone], entry_slot[gone]
-    e_from, e_person = left_from[e_group], person_of_group[e_group]
-    keys = [_key(number, e_slot, LEFT), _key(number, e_slot, LEFT_NOWHERE)]
-    starts_at = [e_from, np.maximum(e_from, anywhere_until[e_person] + 1)]
-    ends_at = [np.full(len(e_slot), _NEVER), np.full(len(e_slot), _NEVER)]
-    # Where they went: each other area the person is active in, joined through the person.
-    elsewhere = np.flatnonzero(has_active)
-    by_person = np.argsort(person_of_group[elsewhere], kind="stable")
-    elsewhere = elsewhere[by_person]
-    their = person_of_group[elsewhere]
-    low, high = np.searchsorted(their, e_person, "left"), np.searchsorted(their, e_person, "right")
-    count = high - low
+    e_from, e_person = left_from[e_group], group_person[e_group]
+    weekly_tags = LEFT_TO + len(rules.area_slugs)
+    size = slots * weekly_tags
+    weeks = _weeks_tally(e_slot * weekly_tags + LEFT, e_from, None, size=size, last=last)
+    weeks += _weeks_tally(
+        e_slot * weekly_tags + LEFT_NOWHERE, np.maximum(e_from, anywhere_until[e_person] + 1), None, size=size, last=last
+    )
+    # Where they went: each other area the person is active in at the latest week or later, joined
+    # through the person: the groups active then, by person, and where each person's begin.
+    elsewhere = np.flatnonzero(active_until >= last)
+    elsewhere = elsewhere[np.argsort(group_person[elsewhere], kind="stable")]
+    per_person = np.bincount(group_person[elsewhere], minlength=len(anywhere_until))
+    offset = np.cumsum(per_person) - per_person
+    count = per_person[e_person]
     entry = np.repeat(np.arange(len(e_slot)), count)
-    at = low[entry] + np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
-    other = elsewhere[at]
+    other = elsewhere[offset[e_person][entry] + np.arange(len(entry)) - np.repeat(np.cumsum(count) - count, count)]
     moved = group_area[other] != group_area[e_group[entry]]
     entry, other = entry[moved], other[moved]
-    keys.append(_key(number, e_slot[entry], LEFT_TO + group_area[other]))
-    starts_at.append(e_from[entry])
-    ends_at.append(active_until[other])
-    weekly = _weeks_tally(np.concatenate(keys), np.concatenate(starts_at), np.concatenate(ends_at), last)
-    return once, weekly
+    weeks += _weeks_tally(
+        e_slot[entry] * weekly_tags + LEFT_TO + group_area[other],
+        e_from[entry],
+        active_until[other],
+        size=size,
+        last=last,
+    )
+    present = np.flatnonzero(weeks.any(axis=1))
+    return once, Tally(_key(number, present // weekly_tags, present % weekly_tags), weeks[present])
 
 
 def pathways_compute_state(*, contributions: Contributions, rules: Rules, last: int | None) -> PathwaysState:
@@ -210,24 +259,21 @@ def pathways_compute_state(*, contributions: Contributions, rules: Rules, last: 
     if last is None or len(contributions) == 0:
         return state
     day = contributions.day.astype(np.int64)
-    upto = day <= 7 * last + 3  # the latest week's Sunday: the week in progress is not counted
+    upto = np.flatnonzero(day <= 7 * last + 3)  # the latest week's Sunday: the week in progress is not counted
+    if len(upto) == 0:
+        return state
+    cp, person, day = contributions.cp[upto].astype(np.int64), contributions.person[upto].astype(np.int64), day[upto]
+    # One sort for both populations: a sorted array stays sorted under a mask.
+    order = _sorted_by_group_and_day(rules.area[cp].astype(np.int64), person, day)
+    cp, person, day, staff = cp[order], person[order], day[order], contributions.staff[upto][order]
     once, weekly = [], []
-    for number, chosen in enumerate((upto & ~contributions.staff, upto)):
-        keys, tally = _population_counts(
-            number,
-            contributions.cp[chosen].astype(np.int64),
-            contributions.person[chosen].astype(np.int64),
-            day[chosen],
-            rules,
-            last,
-        )
-        once.append(keys)
+    for number, chosen in enumerate((~staff, slice(None))):
+        counted, tally = _population_counts(number, cp[chosen], person[chosen], day[chosen], rules, last)
+        once.append(counted)
         weekly.append(tally)
-    keys, counts = np.unique(np.concatenate(once), return_counts=True)
-    state.once = Tally(keys, counts.astype(np.int64))
-    state.weekly = Tally(
-        np.concatenate([tally.keys for tally in weekly]), np.concatenate([tally.counts for tally in weekly])
-    )  # the populations' keys differ, and each tally's are sorted: together still sorted
+    # The populations' keys differ in their top bit and each tally's are sorted: together still sorted.
+    state.once = Tally(np.concatenate([t.keys for t in once]), np.concatenate([t.counts for t in once]))
+    state.weekly = Tally(np.concatenate([t.keys for t in weekly]), np.concatenate([t.counts for t in weekly]))
     return state
 
 
