@@ -38,6 +38,9 @@ ENTERED, REACHED_ACTIVE, REACHED_CORE, WEEKS_TO_ACTIVE, WEEKS_TO_CORE = range(5)
 LEFT, LEFT_NOWHERE, LEFT_TO = 0, 1, 2
 _WIDTH = HORIZON_WEEKS + 1  # the latest week and the HORIZON_WEEKS after it
 _NEVER = 1 << 40  # a day (or week) that never comes: no contribution of that level
+# Counts are kept in dense arrays (one cell per possible code) up to this many cells beyond four per
+# row counted; past it (thousands of rules and areas), per code that occurs, found by sorting.
+DENSE_CELLS = 2_000_000
 
 
 @dataclass
@@ -99,7 +102,7 @@ def _sunday(day: np.ndarray) -> np.ndarray:
 
 def _counted(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The distinct codes (each in 0…size-1), ascending, and how often each occurs."""
-    if size <= 4 * len(codes) + 1_000_000:
+    if size <= 4 * len(codes) + DENSE_CELLS:
         counts = np.bincount(codes, minlength=size)
         present = np.flatnonzero(counts)
         return present, counts[present]
@@ -212,11 +215,6 @@ def _population_counts(
     e_group, e_slot = entry_group[gone], entry_slot[gone]
     e_from, e_person = left_from[e_group], group_person[e_group]
     weekly_tags = LEFT_TO + len(rules.area_slugs)
-    size = slots * weekly_tags
-    weeks = _weeks_tally(e_slot * weekly_tags + LEFT, e_from, None, size=size, last=last)
-    weeks += _weeks_tally(
-        e_slot * weekly_tags + LEFT_NOWHERE, np.maximum(e_from, anywhere_until[e_person] + 1), None, size=size, last=last
-    )
     # Where they went: each other area the person is active in at the latest week or later, joined
     # through the person: the groups active then, by person, and where each person's begin.
     elsewhere = np.flatnonzero(active_until >= last)
@@ -228,15 +226,23 @@ def _population_counts(
     other = elsewhere[offset[e_person][entry] + np.arange(len(entry)) - np.repeat(np.cumsum(count) - count, count)]
     moved = group_area[other] != group_area[e_group[entry]]
     entry, other = entry[moved], other[moved]
-    weeks += _weeks_tally(
+    codes = [
+        e_slot * weekly_tags + LEFT,
+        e_slot * weekly_tags + LEFT_NOWHERE,
         e_slot[entry] * weekly_tags + LEFT_TO + group_area[other],
-        e_from[entry],
-        active_until[other],
-        size=size,
-        last=last,
-    )
+    ]
+    # One row of weeks per (slot, tag); with very many rules and areas, per (slot, tag) that occurs.
+    used, size = None, slots * weekly_tags
+    if size * (_WIDTH + 1) > 4 * sum(map(len, codes)) + DENSE_CELLS:
+        used, compact = np.unique(np.concatenate(codes), return_inverse=True)
+        bounds = np.cumsum([len(part) for part in codes])[:-1]
+        codes, size = np.split(compact, bounds), len(used)
+    weeks = _weeks_tally(codes[0], e_from, None, size=size, last=last)
+    weeks += _weeks_tally(codes[1], np.maximum(e_from, anywhere_until[e_person] + 1), None, size=size, last=last)
+    weeks += _weeks_tally(codes[2], e_from[entry], active_until[other], size=size, last=last)
     present = np.flatnonzero(weeks.any(axis=1))
-    return once, Tally(_key(number, present // weekly_tags, present % weekly_tags), weeks[present])
+    found = present if used is None else used[present]
+    return once, Tally(_key(number, found // weekly_tags, found % weekly_tags), weeks[present])
 
 
 def pathways_compute_state(*, contributions: Contributions, rules: Rules, last: int | None) -> PathwaysState:
