@@ -38,9 +38,10 @@ ENTERED, REACHED_ACTIVE, REACHED_CORE, WEEKS_TO_ACTIVE, WEEKS_TO_CORE = range(5)
 LEFT, LEFT_NOWHERE, LEFT_TO = 0, 1, 2
 _WIDTH = HORIZON_WEEKS + 1  # the latest week and the HORIZON_WEEKS after it
 _NEVER = 1 << 40  # a day (or week) that never comes: no contribution of that level
-# Counts are kept in dense arrays (one cell per possible code) up to this many cells beyond four per
-# row counted; past it (thousands of rules and areas), per code that occurs, found by sorting.
-DENSE_CELLS = 2_000_000
+# Counts are kept in dense arrays, one cell per possible code, up to this many cells (128 MB): a
+# hundred rules over thirty areas need 200,000. Past it (thousands of rules and areas), per code
+# that occurs, found by sorting.
+DENSE_CELLS = 16_000_000
 
 
 @dataclass
@@ -102,7 +103,7 @@ def _sunday(day: np.ndarray) -> np.ndarray:
 
 def _counted(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The distinct codes (each in 0…size-1), ascending, and how often each occurs."""
-    if size <= 4 * len(codes) + DENSE_CELLS:
+    if size <= DENSE_CELLS:
         counts = np.bincount(codes, minlength=size)
         present = np.flatnonzero(counts)
         return present, counts[present]
@@ -233,7 +234,7 @@ def _population_counts(
     ]
     # One row of weeks per (slot, tag); with very many rules and areas, per (slot, tag) that occurs.
     used, size = None, slots * weekly_tags
-    if size * (_WIDTH + 1) > 4 * sum(map(len, codes)) + DENSE_CELLS:
+    if size * (_WIDTH + 1) > DENSE_CELLS:
         used, compact = np.unique(np.concatenate(codes), return_inverse=True)
         bounds = np.cumsum([len(part) for part in codes])[:-1]
         codes, size = np.split(compact, bounds), len(used)
