@@ -34,6 +34,7 @@ from metrics.selectors import SummaryBusy, metric_run_current, metrics_summary, 
 
 from . import as_of, dates, embeds, selectors
 from .dates import DateChoice
+from .pathways import area_pathways
 from .retention import retention_table
 
 
@@ -281,6 +282,7 @@ def area_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "title": area.name,
             "area": area,
             "retention": retention_table(run=run, scope=f"area:{slug}"),
+            "pathways": area_pathways(run=run, area=area),
             "conversion_points": _conversion_points(run, points, choice),
             "reuse": reuse.with_name(area.name),
             "plan": goal_plan(area=area, run=run),

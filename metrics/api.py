@@ -21,13 +21,14 @@ from rest_framework.views import APIView
 from activities.records import EARLIEST
 from baloo_site.renderers import CSVRenderer
 from conversion_points.contributions import today_utc
-from conversion_points.models import Population
+from conversion_points.models import Area, Population
 
 from .models import MetricRun
 from .selectors import (
     SummaryBusy,
     metric_run_current,
     metrics_cohorts,
+    metrics_pathways,
     metrics_series,
     metrics_summary,
     run_cached,
@@ -36,6 +37,8 @@ from .selectors import (
 from .serializers import (
     CohortsQuerySerializer,
     CohortsSerializer,
+    PathwaysQuerySerializer,
+    PathwaysSerializer,
     SeriesQuerySerializer,
     SeriesSerializer,
     SummaryQuerySerializer,
@@ -356,4 +359,70 @@ class MetricsCohortsView(MetricsView):
                         retained,
                     ]
                 )
+        return header, rows
+
+
+class MetricsPathwaysView(MetricsView):
+    """An area's pathways: each conversion point as an entry point, and what became of those who entered by it."""
+
+    query_serializer = PathwaysQuerySerializer
+
+    @extend_schema(
+        operation_id="metrics_pathways",
+        parameters=[
+            OpenApiParameter("area", OpenApiTypes.STR, required=True, description="The area's slug."),
+            STAFF,
+            FORMAT,
+        ],
+        responses={200: PathwaysSerializer, 404: OpenApiResponse(description="Unknown area."), **ERRORS},
+    )
+    def get(self, request: Request, format: str | None = None) -> Response:
+        query = self.query(request)
+        run = metric_run_current()
+        if run is None:
+            raise NotComputedYet()
+        area = Area.objects.filter(slug=query["area"]).first()
+        if area is None:
+            raise NotFound(_("Unknown area %(area)s.") % {"area": query["area"]})
+        return Response(
+            self.cached(run, request, lambda: metrics_pathways(run=run, area=area, population=population(query)))
+        )
+
+    def csv_rows(self, data: dict) -> tuple[list[str], list[list]]:
+        """The area as a whole first (no conversion point), then each entry point; `left_to` as `area:count` words."""
+        header = [
+            "area",
+            "date",
+            "conversion_point",
+            "name",
+            "level",
+            "entered",
+            "reached_active",
+            "median_weeks_to_active",
+            "reached_core",
+            "median_weeks_to_core",
+            "left",
+            "left_to",
+            "left_nowhere",
+        ]
+
+        def row(point: str, name: str, level: str, numbers: dict) -> list:
+            return [
+                data["area"],
+                data["date"] or "",
+                point,
+                name,
+                level,
+                numbers["entered"],
+                numbers["reached_active"],
+                "" if numbers["median_weeks_to_active"] is None else numbers["median_weeks_to_active"],
+                numbers["reached_core"],
+                "" if numbers["median_weeks_to_core"] is None else numbers["median_weeks_to_core"],
+                numbers["left"],
+                " ".join(f"{one['area']}:{one['count']}" for one in numbers["left_to"]),
+                numbers["left_nowhere"],
+            ]
+
+        rows = [row("", str(_("The area as a whole")), "", data["total"])]
+        rows += [row(one["conversion_point"], one["name"], one["level"], one) for one in data["entry_points"]]
         return header, rows

@@ -177,3 +177,39 @@ class CohortTable(models.Model):
 
     def __str__(self) -> str:
         return f"{self.scope} ({self.population}): {len(self.cohorts)} quarters"
+
+
+class Pathway(models.Model):
+    """One entry point of an area at the run's latest week: who entered by it and what became of them.
+
+    `conversion_point` is the entry point's slug, or empty for the area as a whole (each entrant
+    once). The definitions are in docs/common-language.md ("Pathways"); the engine's stage is
+    `metrics.engine.pathways`. Medians are whole weeks, or a half week for an even number of people.
+    """
+
+    run = models.ForeignKey(MetricRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="pathways")
+    population = models.CharField(_("population"), max_length=10, choices=Population.choices)
+    area = models.CharField(_("area"), max_length=100)
+    conversion_point = models.CharField(_("entry point"), max_length=100, blank=True)
+    level = models.CharField(_("level"), max_length=10, blank=True)
+    entered = models.PositiveIntegerField(_("entered"))
+    reached_active = models.PositiveIntegerField(_("reached active level"))
+    median_weeks_to_active = models.FloatField(_("median weeks to active level"), null=True, blank=True)
+    reached_core = models.PositiveIntegerField(_("reached core level"))
+    median_weeks_to_core = models.FloatField(_("median weeks to core level"), null=True, blank=True)
+    left = models.PositiveIntegerField(_("left"))
+    left_to = models.JSONField(_("went to"), default=list, blank=True, help_text=_("[{area, count}], most first."))
+    left_nowhere = models.PositiveIntegerField(_("went nowhere"))
+
+    class Meta:
+        ordering = ["run", "population", "area", "conversion_point"]
+        verbose_name = _("pathway")
+        verbose_name_plural = _("pathways")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "population", "area", "conversion_point"], name="metric_pathway_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.area} {self.conversion_point or '*'}: {self.entered} entered"

@@ -16,7 +16,7 @@ from conversion_points.models import Area, ConversionPoint
 from .engine import as_of_scopes, metrics_recompute_soon
 from .engine.runs import LATEST_RUN_KEY
 from .goals import goal_plan
-from .models import CohortTable, MetricPoint, MetricRun
+from .models import CohortTable, MetricPoint, MetricRun, Pathway
 
 T = TypeVar("T")
 
@@ -275,4 +275,65 @@ def metrics_cohorts(*, run: MetricRun, scope: str, population: str) -> dict[str,
         "period": "quarter",
         "through": run.latest_week.isoformat() if run.latest_week else None,
         "cohorts": cohorts.first() or [],
+    }
+
+
+def _weeks(value: float | None) -> int | float | None:
+    """A median in weeks as the API gives it: a whole number, or a half week."""
+    return int(value) if value is not None and float(value).is_integer() else value
+
+
+def metrics_pathways(*, run: MetricRun, area: Area, population: str) -> dict[str, Any]:
+    """An area's pathways at the run's latest week: the area as a whole, then each entry point, most entered first.
+
+    Counted by the engine (`metrics.engine.pathways`, the definitions in docs/common-language.md,
+    "Pathways"); this only reads the run's rows and names the conversion points and areas.
+    """
+    names = dict(Area.objects.values_list("slug", "name"))
+    points = {point.slug: point for point in ConversionPoint.objects.filter(area=area)}
+
+    def numbers(row: Pathway | None) -> dict[str, Any]:
+        if row is None:
+            return {
+                "entered": 0,
+                "reached_active": 0,
+                "median_weeks_to_active": None,
+                "reached_core": 0,
+                "median_weeks_to_core": None,
+                "left": 0,
+                "left_to": [],
+                "left_nowhere": 0,
+            }
+        return {
+            "entered": row.entered,
+            "reached_active": row.reached_active,
+            "median_weeks_to_active": _weeks(row.median_weeks_to_active),
+            "reached_core": row.reached_core,
+            "median_weeks_to_core": _weeks(row.median_weeks_to_core),
+            "left": row.left,
+            "left_to": [
+                {"area": one["area"], "name": names.get(one["area"], one["area"]), "count": one["count"]}
+                for one in row.left_to
+            ],
+            "left_nowhere": row.left_nowhere,
+        }
+
+    rows = list(Pathway.objects.filter(run=run, area=area.slug, population=population))
+    total = next((row for row in rows if not row.conversion_point), None)
+    entries = sorted((row for row in rows if row.conversion_point), key=lambda row: (-row.entered, row.conversion_point))
+    return {
+        "area": area.slug,
+        "name": area.name,
+        "date": run.latest_week.isoformat() if run.latest_week else None,
+        "window_days": WINDOW_DAYS,
+        "total": numbers(total),
+        "entry_points": [
+            {
+                "conversion_point": row.conversion_point,
+                "name": points[row.conversion_point].name if row.conversion_point in points else row.conversion_point,
+                "level": row.level,
+                **numbers(row),
+            }
+            for row in entries
+        ],
     }

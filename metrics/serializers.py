@@ -145,3 +145,56 @@ class CohortsSerializer(serializers.Serializer):
         allow_null=True, help_text=_("The last day counted: the Sunday of the latest computed week.")
     )
     cohorts = CohortSerializer(many=True)
+
+
+class PathwaysQuerySerializer(serializers.Serializer):
+    area = serializers.RegexField(
+        r"^[-a-zA-Z0-9_]+$",
+        max_length=100,
+        help_text=_("The area's slug."),
+        error_messages={
+            "required": _("Give an area by its slug: ?area=SLUG."),
+            "invalid": _("An area's slug has only letters, digits, hyphens and underscores."),
+        },
+    )
+    staff = serializers.ChoiceField(choices=["include"], required=False, help_text=_("“include” counts staff too."))
+
+
+class WentToSerializer(serializers.Serializer):
+    area = serializers.CharField(help_text=_("The other area's slug."))
+    name = serializers.CharField()
+    count = serializers.IntegerField(help_text=_("Entrants who left and are active contributors there now."))
+
+
+class PathwayNumbersSerializer(serializers.Serializer):
+    entered = serializers.IntegerField(help_text=_("People whose first contribution in the area this was."))
+    reached_active = serializers.IntegerField(help_text=_("Of them, people with an active or core contribution in the area since."))
+    median_weeks_to_active = serializers.FloatField(
+        allow_null=True, help_text=_("Median whole weeks from the first contribution to the first active one; null for nobody.")
+    )
+    reached_core = serializers.IntegerField(help_text=_("Of them, people with a core contribution in the area since."))
+    median_weeks_to_core = serializers.FloatField(
+        allow_null=True, help_text=_("Median whole weeks from the first contribution to the first core one; null for nobody.")
+    )
+    left = serializers.IntegerField(help_text=_("Of them, people with no contribution in the area in the 365 days ending `date`."))
+    left_to = WentToSerializer(
+        many=True, help_text=_("Where those who left are active contributors now; one person can be in several areas.")
+    )
+    left_nowhere = serializers.IntegerField(help_text=_("Of those who left, people active in no area now."))
+
+
+class EntryPointSerializer(PathwayNumbersSerializer):
+    conversion_point = serializers.CharField(help_text=_("The entry point: a conversion point of the area."))
+    name = serializers.CharField()
+    level = serializers.ChoiceField(choices=["casual", "active", "core"])
+
+
+class PathwaysSerializer(serializers.Serializer):
+    area = serializers.CharField()
+    name = serializers.CharField()
+    date = serializers.DateField(allow_null=True, help_text=_("The Sunday (UTC) of the latest computed week: the numbers are as of it."))
+    window_days = serializers.IntegerField(help_text=_("Left means no contribution in the area on the 365 days ending the date."))
+    total = PathwayNumbersSerializer(help_text=_("The area as a whole: each person once, however many entry points they had."))
+    entry_points = EntryPointSerializer(
+        many=True, help_text=_("Each conversion point of the area, most entered first; a tie on the first day counts for each.")
+    )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from .api import MetricsCohortsView, MetricsSeriesView, MetricsSummaryView
+from .api import MetricsCohortsView, MetricsPathwaysView, MetricsSeriesView, MetricsSummaryView
 from .campaigns_api import MetricsCampaignsView
 from .quality_api import DataQualityView
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/v1/metrics/cohorts/", MetricsCohortsView.as_view(), name="metrics-cohorts"),
     path("api/v1/metrics/data-quality/", DataQualityView.as_view(), name="metrics-data-quality"),
     path("api/v1/metrics/campaigns/", MetricsCampaignsView.as_view(), name="metrics-campaigns"),
+    path("api/v1/metrics/pathways/", MetricsPathwaysView.as_view(), name="metrics-pathways"),
 ]

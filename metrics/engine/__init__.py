@@ -30,6 +30,7 @@ The stages, one module each, each importing only the ones before it:
 - `sweep`: the weekly sweep (the counting rule), the counting `State` and its result;
 - `as_of`: the summary as of the day a recompute runs on, stored with the run;
 - `cohorts`: cohorts and retention per calendar quarter, from the same contributions, stored with the run;
+- `pathways`: every area's entry points and what became of those who entered by them, stored with the run;
 - `cache`: the on-disk cache and the incremental update it allows;
 - `runs`: a recompute written and swapped in whole, and `metrics_recompute_soon`;
 - `partitioned`: the nightly full recompute shared by several workers;
@@ -44,6 +45,7 @@ from .cohorts import Cohorts, CohortState, cohort_table, cohorts_compute_state, 
 from .fetch import ACTIVE, ANY, CORE, Contributions, People, Rules, contributions_fetch
 from .liveness import metrics_requests_resend
 from .partitioned import metrics_partition_plan, metrics_recompute_part, metrics_recompute_partitioned
+from .pathways import PathwayNumbers, PathwaysState, pathways_compute_state, pathways_result, pathways_update
 from .runs import metric_run_current_forget, metrics_recompute, metrics_recompute_soon
 from .sweep import (
     FAMILIES,
@@ -74,6 +76,8 @@ __all__ = [
     "CacheUnusable",
     "Contributions",
     "MetricsResult",
+    "PathwayNumbers",
+    "PathwaysState",
     "People",
     "Rules",
     "Series",
@@ -99,6 +103,9 @@ __all__ = [
     "metrics_recompute_partitioned",
     "metrics_recompute_soon",
     "metrics_requests_resend",
+    "pathways_compute_state",
+    "pathways_result",
+    "pathways_update",
     "rules_fingerprint",
     "state_result",
     "weekly_sweep",

@@ -34,6 +34,14 @@ from metrics.models import MetricRun
 from .as_of import as_of_counts, as_of_update
 from .cohorts import CohortState, cohorts_compute_state, cohorts_result, cohorts_update
 from .fetch import People, Rules, activities_between, fetch_rows, settled_watermark, snapshot
+from .pathways import (
+    PathwaysState,
+    pathways_arrays,
+    pathways_compute_state,
+    pathways_from_arrays,
+    pathways_result,
+    pathways_update,
+)
 from .sweep import (
     HORIZON_WEEKS,
     LEVEL_KEYS,
@@ -45,7 +53,7 @@ from .sweep import (
     state_result,
 )
 
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 CACHE_MAX_CHUNKS = 16
 
 
@@ -91,6 +99,7 @@ class Cache:
     stored: int = 0
     as_of: dict = field(default_factory=dict)  # the summary as of the day counted, with its parts (`as_of`)
     cohorts: CohortState = field(default_factory=CohortState)  # the cohorts' counting state (`cohorts`)
+    pathways: PathwaysState = field(default_factory=PathwaysState)  # the pathways' counting state (`pathways`)
 
     def save(self, directory: Path) -> None:
         """Write the rows not on disk yet as a new chunk (or all in one), then the rest; atomic renames."""
@@ -160,6 +169,7 @@ class Cache:
                 else np.empty(0, np.int64)
             ),
             "cohort_tables": cohort_tables,
+            **pathways_arrays(self.pathways),
         }
         _atomic_write(directory / "state.npz", lambda handle: np.savez(handle, **arrays))
         for path in directory.glob("rows-*.np[yz]"):
@@ -197,6 +207,7 @@ class Cache:
             tables = data["cohort_tables"]
             for number, key in enumerate(meta["cohort_keys"]):
                 cohorts.tables[tuple(key)] = tables[number].astype(np.int64)
+            pathways = pathways_from_arrays(data)
         chunks = []
         for name in meta["chunks"]:
             with np.load(directory / name, allow_pickle=False) as chunk:
@@ -227,6 +238,7 @@ class Cache:
             stored=meta["stored"],
             as_of=meta.get("as_of") or {},
             cohorts=cohorts,
+            pathways=pathways,
         )
 
 
@@ -315,12 +327,17 @@ def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
     as_of_s = time.perf_counter() - clock_as_of
     cohorts = cohorts_compute_state(contributions=contributions, rules=rules, last=last)
     cohorts_s = time.perf_counter() - clock_as_of - as_of_s
+    clock_pathways = time.perf_counter()
+    pathways = pathways_compute_state(contributions=contributions, rules=rules, last=last)
+    pathways_s = time.perf_counter() - clock_pathways
     del contributions
     result = state_result(state, rules=rules, last=last)
     result.as_of = as_of
     result.cohorts = cohorts_result(cohorts, last=last)
+    result.pathways = pathways_result(pathways, rules=rules)
     result.stats["as_of_s"] = round(as_of_s, 3)
     result.stats["cohorts_s"] = round(cohorts_s, 3)
+    result.stats["pathways_s"] = round(pathways_s, 3)
     cache = None
     if watermark is not None:
         cache = Cache(
@@ -337,6 +354,7 @@ def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
             state=state,
             as_of=as_of,
             cohorts=cohorts,
+            pathways=pathways,
         )
     return result, cache, {"mode": "full", "fetch_s": round(fetched, 3)}
 
@@ -405,10 +423,18 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
         )
     except ValueError as why:
         raise CacheUnusable(str(why)) from None
+    pathways = pathways_update(
+        cache.pathways,
+        pathways_compute_state(contributions=before, rules=rules, last=cache.last),
+        pathways_compute_state(contributions=after, rules=rules, last=last),
+    )
+    if pathways is None:
+        raise CacheUnusable("the pathways could not be updated")
     updated_at = time.perf_counter() - clock
     state.stats = {"rows": len(before) + len(after)}
     result = state_result(state, rules=rules, last=last)
     result.cohorts = cohorts_result(cohorts, last=last)
+    result.pathways = pathways_result(pathways, rules=rules)
     clock_as_of = time.perf_counter()
     today = calendar.today_utc()
     as_of = None
@@ -447,6 +473,7 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
         stored=cache.stored,
         as_of=as_of,
         cohorts=cohorts,
+        pathways=pathways,
     )
     stats = {
         "mode": "incremental",

@@ -21,12 +21,13 @@ from activities.models import Activity
 from conversion_points.models import Population
 from metrics import calendar
 from metrics.calendar import capped_week, week_sunday
-from metrics.models import AreaMovement, CohortTable, MetricPoint, MetricRun, Overlap
+from metrics.models import AreaMovement, CohortTable, MetricPoint, MetricRun, Overlap, Pathway
 
 from .as_of import as_of_counts, as_of_public
 from .cache import rules_fingerprint
 from .cohorts import cohorts_compute_state, cohorts_result
 from .fetch import People, Rules, activities_between, fetch_rows, settled_watermark, snapshot
+from .pathways import pathways_compute_state, pathways_result, pathways_write
 from .runs import (
     area_results_write,
     cohorts_write,
@@ -162,9 +163,14 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
         # The part that counts `all` reads every rule's rows: it counts the summary as of today too.
         as_of = as_of_counts(contributions=contributions, rules=counted, day=calendar.today_utc()) if "all" in families else None
         cohorts = cohorts_compute_state(contributions=contributions, rules=counted, last=last, families=families)
+        # The part that counts the areas reads every rule's rows too: it counts their pathways.
+        if "area" in families:
+            pathways = pathways_compute_state(contributions=contributions, rules=counted, last=last)
         del contributions
         result = state_result(state, rules=counted, last=last)
         result.cohorts = cohorts_result(cohorts, last=last)
+        if "area" in families:
+            result.pathways = pathways_result(pathways, rules=counted)
         computed = time.perf_counter() - clock
         with transaction.atomic():
             locked = MetricRun.objects.select_for_update().filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
@@ -179,7 +185,9 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
             if "area" in families:
                 Overlap.objects.filter(run=locked).delete()
                 AreaMovement.objects.filter(run=locked).delete()
+                Pathway.objects.filter(run=locked).delete()
                 area_results_write(locked, result)
+                pathways_write(locked, result.pathways)
                 locked.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
                 locked.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
                 fields += ["contributors_ever", "contributors_ever_everyone"]
@@ -216,7 +224,7 @@ def _partitioned_fail(run_id: int, part: str, error: Exception) -> None:
             error=f"part {part}: {type(error).__name__}: {error}"[:2000],
         )
         if failed:
-            for model in (MetricPoint, Overlap, AreaMovement, CohortTable):
+            for model in (MetricPoint, Overlap, AreaMovement, CohortTable, Pathway):
                 model.objects.filter(run_id=run_id).delete()
     if failed:  # else the run had failed already (or is gone): logged then
         logger.exception("metrics run %s part %s failed", run_id, part)

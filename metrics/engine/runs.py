@@ -32,6 +32,7 @@ from .as_of import as_of_public
 from .cache import Cache, CacheUnusable, cache_clear, cache_dir, count_full, count_incremental
 from .cohorts import Cohorts
 from .fetch import Rules
+from .pathways import pathways_write
 from .sweep import MetricsResult, Series
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ def _snapshots_write(run: MetricRun, result: MetricsResult) -> int:
     points = points_write(run.pk, result.series)
     area_results_write(run, result)
     cohorts_write(run, result.cohorts)
+    pathways_write(run, result.pathways)
     return points
 
 

@@ -115,6 +115,7 @@ class MetricsResult:
     stats: dict = field(default_factory=dict)
     as_of: dict = field(default_factory=dict)  # the summary as of the day counted (`as_of.as_of_counts`)
     cohorts: list = field(default_factory=list)  # each scope's cohorts (`cohorts.Cohorts`), set by the callers
+    pathways: list = field(default_factory=list)  # every area's entry points (`pathways.PathwayNumbers`), set by the callers
 
 
 def distinct(values: np.ndarray) -> np.ndarray:
