@@ -135,7 +135,7 @@ def _rules_sql(
         index, shares = (int(value) for value in share)
         who = "i.person_id::int8" if is_postgresql() else "i.person_id"
         join = f"JOIN {Identity._meta.db_table} i ON i.id = a.identity_id "
-        where += f" AND i.person_id % {shares} = {index}"
+        where += f" AND i.person_id %% {shares} = {index}"  # %% : the query takes parameters
     sql = (
         f"SELECT r.cp, {who}, {day} AS day FROM {Activity._meta.db_table} a "
         f"JOIN ({' UNION ALL '.join(pairs)}) r ON a.source_id = r.source_id AND a.type = r.type "
