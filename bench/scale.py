@@ -12,7 +12,7 @@ needs about 340 bytes per activity with its indexes (3.4 GB at 10M, 34 GB at 100
 (``--workers 1,2,4``), it starts a redis-server of its own and K fresh ``celery worker`` processes
 (solo pool, the ``metrics`` queue, ``BALOO_METRICS_PARTS=K``), sends the nightly recompute and
 waits for the run to be swapped in: the total time (sent → swapped in), and each worker's peak
-memory (``ru_maxrss`` of the worker process, reported by its part). With ``--one-task`` (the default
+memory during its part (VmHWM of the worker process, reset when the part starts, reported by it). With ``--one-task`` (the default
 up to 30M activities) the one-task recompute runs in this process first, for comparison. Prints
 one JSON object at the end, with the core count: K workers on fewer cores share them.
 """
