@@ -278,8 +278,9 @@ if SENTRY_DSN:
 BALOO_METRICS_DEBOUNCE_SECONDS = env.int("BALOO_METRICS_DEBOUNCE_SECONDS", default=2)
 # Metrics: where the recomputing worker keeps its incremental cache (default: var/metrics-cache/).
 BALOO_METRICS_CACHE_DIR = env("BALOO_METRICS_CACHE_DIR", default="")
-# Metrics: conversion points per task of the nightly recompute shared by the workers.
-BALOO_METRICS_PART_POINTS = env.int("BALOO_METRICS_PART_POINTS", default=10)
+# Metrics: shares of the persons the nightly recompute is split into, one task each across the
+# workers (0: this machine's core count). Set it to the worker processes serving the metrics queue.
+BALOO_METRICS_PARTS = env.int("BALOO_METRICS_PARTS", default=0)
 
 # --- Sign-in and permissions (accounts app): OpenID Connect single sign-on, roles from claims. ---
 # Django's password check answers permissions for everyone; it signs people in only where allowed.

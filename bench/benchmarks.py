@@ -340,3 +340,26 @@ def bench_freshness(ctx: Context) -> dict:
         raise BenchError("bench/freshness.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
     output = proc.stdout
     return json.loads(output[output.rindex("\n{\n") + 1 :] if "\n{\n" in output else output[output.index("{") :])
+
+
+@benchmark(
+    "scale",
+    "the partitioned recompute on 1, 2 and 4 real workers at --scale-activities (10M; 100M for Mozilla's order): "
+    "total time and peak memory per worker — bench/scale.py",
+)
+def bench_scale(ctx: Context) -> dict:
+    """bench/scale.py in a database of its own (this one's name + `_scale`)."""
+    url = urlparse(ctx.db_url)
+    own = url._replace(path=f"/{ctx.db_name}_scale").geturl()
+    command = [sys.executable, str(BENCH_DIR / "scale.py"), "--activities", str(ctx.args.scale_activities)]
+    proc = subprocess.run(
+        command + (["--reuse"] if ctx.args.scale_reuse else []),
+        cwd=ROOT,
+        env={**ctx.env(), "BENCH_SCALE_DATABASE_URL": own, "DATABASE_URL": own},
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise BenchError("bench/scale.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
+    output = proc.stdout
+    return json.loads(output[output.index("{\n") :])

@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="the PostgreSQL server log (default /var/log/postgresql/postgresql-*-main.log)",
     )
+    parser.add_argument("--scale-activities", type=int, default=10_000_000, help="activities of the scale benchmark (default 10,000,000)")
+    parser.add_argument("--scale-reuse", action="store_true", help="the scale benchmark keeps the database it generated last time")
     parser.add_argument("--load-seconds", type=int, default=10, help="seconds of wrk per URL in the load benchmark (default 10)")
     parser.add_argument("--check", action="store_true", help="exit non-zero when a goal is missed (not only on errors)")
     parser.add_argument("--json", type=Path, default=None, help="also write the results as JSON to this file")

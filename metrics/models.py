@@ -213,3 +213,26 @@ class Pathway(models.Model):
 
     def __str__(self) -> str:
         return f"{self.area} {self.conversion_point or '*'}: {self.entered} entered"
+
+
+class MetricPart(models.Model):
+    """One part's partial result in a partitioned recompute: its share of the persons, counted.
+
+    Written once per (run, part), replaced when a redelivered part counts again, read and summed by
+    the step that swaps the run in, then deleted with it (`metrics.engine.partitioned`).
+    """
+
+    run = models.ForeignKey(MetricRun, verbose_name=_("run"), on_delete=models.CASCADE, related_name="partials")
+    part = models.CharField(_("part"), max_length=40)
+    partial = models.JSONField(_("partial result"), default=dict)
+    stats = models.JSONField(_("statistics"), default=dict, blank=True)
+    written_at = models.DateTimeField(_("written"), auto_now=True)
+
+    class Meta:
+        ordering = ["run", "part"]
+        verbose_name = _("metric run part")
+        verbose_name_plural = _("metric run parts")
+        constraints = [models.UniqueConstraint(fields=["run", "part"], name="metric_part_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.run_id}/{self.part}"

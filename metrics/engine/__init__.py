@@ -33,7 +33,9 @@ The stages, one module each, each importing only the ones before it:
 - `pathways`: every area's entry points and what became of those who entered by them, stored with the run;
 - `cache`: the on-disk cache and the incremental update it allows;
 - `runs`: a recompute written and swapped in whole, and `metrics_recompute_soon`;
-- `partitioned`: the nightly full recompute shared by several workers;
+- `partials`: what one share of the persons counts, and how shares add up exactly (a registry of
+  stages: a new stage registers its compute, add and finish there);
+- `partitioned`: the nightly full recompute shared by several workers, each counting a share of the persons;
 - `liveness`: beat resends a recompute request stranded by a lost task or a dead worker.
 
 Days and weeks are `metrics.calendar`'s. Import the public names from here.
@@ -44,7 +46,8 @@ from .cache import Cache, CacheUnusable, cache_clear, cache_dir, rules_fingerpri
 from .cohorts import Cohorts, CohortState, cohort_table, cohorts_compute_state, cohorts_result, cohorts_update
 from .fetch import ACTIVE, ANY, CORE, Contributions, People, Rules, contributions_fetch
 from .liveness import metrics_requests_resend
-from .partitioned import metrics_partition_plan, metrics_recompute_part, metrics_recompute_partitioned
+from .partials import STAGES, Stage
+from .partitioned import metrics_partition_plan, metrics_parts, metrics_recompute_part, metrics_recompute_partitioned
 from .pathways import PathwayNumbers, PathwaysState, pathways_compute_state, pathways_result, pathways_update
 from .runs import metric_run_current_forget, metrics_recompute, metrics_recompute_soon
 from .sweep import (
@@ -70,6 +73,7 @@ __all__ = [
     "HORIZON_WEEKS",
     "LEVEL_KEYS",
     "MOVEMENT_WEEKS",
+    "STAGES",
     "Cache",
     "CohortState",
     "Cohorts",
@@ -81,6 +85,7 @@ __all__ = [
     "People",
     "Rules",
     "Series",
+    "Stage",
     "State",
     "Sweep",
     "as_of_counts",
@@ -98,6 +103,7 @@ __all__ = [
     "metrics_compute",
     "metrics_compute_state",
     "metrics_partition_plan",
+    "metrics_parts",
     "metrics_recompute",
     "metrics_recompute_part",
     "metrics_recompute_partitioned",

@@ -96,10 +96,14 @@ class Contributions:
         return len(self.cp)
 
 
-def _rules_sql(rules: Rules, *, after: int | None = None, upto: int | None = None) -> tuple[str, list]:
+def _rules_sql(
+    rules: Rules, *, after: int | None = None, upto: int | None = None, share: tuple[int, int] | None = None
+) -> tuple[str, list]:
     """The query listing (conversion point number, identity id, UTC day) for every matching activity.
 
-    `after` and `upto` keep the activities whose id is in (after, upto] only.
+    `after` and `upto` keep the activities whose id is in (after, upto] only. `share` (k, K) lists
+    (conversion point number, person id, UTC day) instead, for the persons of share k of K only
+    (`partitioned.share_of`: person id mod K = k), resolved to persons now in the same query.
     """
     pairs, params = [], []
     for number, point in enumerate(rules.points):
@@ -126,10 +130,16 @@ def _rules_sql(rules: Rules, *, after: int | None = None, upto: int | None = Non
         day = "((a.occurred_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
     else:
         day = "CAST(julianday(date(a.occurred_at)) - 2440587.5 AS INTEGER)"
+    who, join = "a.identity_id", ""
+    if share is not None:
+        index, shares = (int(value) for value in share)
+        who = "i.person_id::int8" if is_postgresql() else "i.person_id"
+        join = f"JOIN {Identity._meta.db_table} i ON i.id = a.identity_id "
+        where += f" AND i.person_id %% {shares} = {index}"  # %% : the query takes parameters
     sql = (
-        f"SELECT r.cp, a.identity_id, {day} AS day FROM {Activity._meta.db_table} a "
+        f"SELECT r.cp, {who}, {day} AS day FROM {Activity._meta.db_table} a "
         f"JOIN ({' UNION ALL '.join(pairs)}) r ON a.source_id = r.source_id AND a.type = r.type "
-        f"WHERE {where}"
+        f"{join}WHERE {where}"
     )
     return sql, params + filter_params
 
@@ -149,9 +159,10 @@ _COPY_ROW = np.dtype(
 
 
 def fetch_rows(
-    rules: Rules, *, after: int | None = None, upto: int | None = None
+    rules: Rules, *, after: int | None = None, upto: int | None = None, share: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sql, params = _rules_sql(rules, after=after, upto=upto)
+    """(conversion point, identity, UTC day) rows (see `_rules_sql`); with `share`, persons instead of identities."""
+    sql, params = _rules_sql(rules, after=after, upto=upto, share=share)
     if not sql:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
@@ -253,21 +264,32 @@ class People:
     bots: np.ndarray  # persons who never count (bots, placeholder accounts), ascending
 
     @classmethod
-    def load(cls) -> People:
-        identity_ids, person_ids = _fetch_pairs(
-            f"SELECT id::int8, person_id::int8 FROM {Identity._meta.db_table} ORDER BY id"
-            if is_postgresql()
-            else f"SELECT id, person_id FROM {Identity._meta.db_table} ORDER BY id"
-        )
-        staff_person, staff_from, staff_until = _periods_normalised(*_fetch_staff_periods())
+    def load(cls, *, share: tuple[int, int] | None = None) -> People:
+        """Everyone now; with `share` (k, K) the staff periods and bots of the persons with id mod K = k
+        only, and no identity map (the rows of a share come resolved to persons, `fetch_rows`)."""
+        if share is None:
+            identity_ids, person_ids = _fetch_pairs(
+                f"SELECT id::int8, person_id::int8 FROM {Identity._meta.db_table} ORDER BY id"
+                if is_postgresql()
+                else f"SELECT id, person_id FROM {Identity._meta.db_table} ORDER BY id"
+            )
+        else:
+            identity_ids = person_ids = np.empty(0, dtype=np.int64)
+        staff = _fetch_staff_periods()
+        # Bots and placeholder accounts (`contributors.placeholders`): persons who never count.
+        bots = np.fromiter(persons_not_counted().order_by().values_list("pk", flat=True), dtype=np.int64)
+        if share is not None:
+            mine = staff[0] % share[1] == share[0]
+            staff = tuple(column[mine] for column in staff)
+            bots = bots[bots % share[1] == share[0]]
+        staff_person, staff_from, staff_until = _periods_normalised(*staff)
         return cls(
             identity=identity_ids,
             person=person_ids,
             staff_person=staff_person,
             staff_from=staff_from,
             staff_until=staff_until,
-            # Bots and placeholder accounts (`contributors.placeholders`): persons who never count.
-            bots=np.sort(np.fromiter(persons_not_counted().order_by().values_list("pk", flat=True), dtype=np.int64)),
+            bots=np.sort(bots),
         )
 
     def staff_rows(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:

@@ -1,56 +1,80 @@
-"""The partitioned recompute: the nightly full recompute shared by several Celery workers, swapped in whole.
+"""The partitioned recompute: the nightly full recompute shared by several workers, each counting a share of the persons.
 
 The design is in `metrics_recompute_partitioned`'s docstring: a plan fixes what the run counts, one
-task per part counts its scopes with the same code as the one-task recompute (`sweep`), and the part
-that completes the run swaps it in under the same lock as `runs.metrics_recompute`.
+task per share of the persons fetches and counts only that share's contributions (so memory and
+time per worker fall with the number of shares), stores its partial result, and the part that
+completes the run adds the partial results up (`partials`) and swaps the run in under the same lock
+as `runs.metrics_recompute`.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import resource
 import time
-from collections.abc import Collection
+from datetime import date
+from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Max, Q
+from django.db import connection, transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from activities.models import Activity
+from contributors.models import Identity
 from conversion_points.models import Population
 from metrics import calendar
 from metrics.calendar import capped_week, week_sunday
-from metrics.models import AreaMovement, CohortTable, MetricPoint, MetricRun, Overlap, Pathway
+from metrics.models import AreaMovement, CohortTable, MetricPart, MetricPoint, MetricRun, Overlap, Pathway
 
-from .as_of import as_of_counts, as_of_public
+from .as_of import as_of_public
 from .cache import rules_fingerprint
-from .cohorts import cohorts_compute_state, cohorts_result
 from .fetch import People, Rules, activities_between, fetch_rows, settled_watermark, snapshot
-from .pathways import pathways_compute_state, pathways_result, pathways_write
+from .partials import Context, partial_compute, partials_finish
+from .pathways import pathways_write
 from .runs import (
     area_results_write,
     cohorts_write,
     metric_run_current_forget,
+    metrics_recompute_soon,
     points_write,
     recompute_lock,
     runs_remove_others,
     send_task_named,
 )
-from .sweep import metrics_compute_state, state_result
 
 logger = logging.getLogger(__name__)
 
 # The task counting one part (`metrics.tasks.recompute_metrics_part`).
 PART_TASK = "metrics.recompute_part"
+# How many times a run counts again the parts that saw an older who-is-who (a merge during the run).
+RECOUNTS = 2
+# The most shares a run is split into (the run's `parts` is a small integer, and a part per core is plenty).
+MAX_PARTS = 256
 
 
-def _points_per_part() -> int:
-    """Conversion points per part (setting `BALOO_METRICS_PART_POINTS`, default 10)."""
-    return max(1, settings.BALOO_METRICS_PART_POINTS)
+def metrics_parts() -> int:
+    """How many shares a partitioned run has: `BALOO_METRICS_PARTS`, or when 0 (the default) this
+    machine's core count — set it to the number of worker processes serving the `metrics` queue."""
+    return max(1, min(MAX_PARTS, settings.BALOO_METRICS_PARTS or os.cpu_count() or 1))
 
 
-def metrics_partition_plan(*, points_per_part: int | None = None) -> MetricRun:
+def people_fingerprint() -> str:
+    """Who is who now, in one short string: changes when any identity moves to another person.
+
+    An order-free sum over every (identity, person) pair, so the database counts it in one pass.
+    """
+    table = Identity._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT COUNT(*), COALESCE(SUM(person_id), 0), "
+            f"COALESCE(SUM((person_id * (id % 1000003 + 1)) % 2147483647), 0) FROM {table}"
+        )
+        return ":".join(str(int(value)) for value in cursor.fetchone())
+
+
+def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
     """Start a partitioned run: fix what every part counts, and write nothing else (see `metrics_recompute_partitioned`)."""
     rules = Rules.load()
     watermark = settled_watermark()
@@ -60,57 +84,63 @@ def metrics_partition_plan(*, points_per_part: int | None = None) -> MetricRun:
         watermark = Activity.objects.aggregate(top=Max("pk"))["top"] or 0
     _count, latest_day = activities_between(0, watermark)
     last = capped_week(latest_day)
-    size = points_per_part or _points_per_part()
-    pks = [point.pk for point in rules.points]
-    parts: dict[str, dict] = {"all-areas": {"families": ["all", "area"]}, "sources": {"families": ["source"]}}
-    for begin in range(0, len(pks), size):
-        parts[f"points-{begin // size + 1}"] = {"families": ["cp"], "points": pks[begin : begin + size]}
+    shares = max(1, min(MAX_PARTS, parts or metrics_parts()))
+    plan_parts = {f"share-{share + 1}-of-{shares}": {"share": share} for share in range(shares)}
     return MetricRun.objects.create(
         status=MetricRun.Status.RUNNING,
         started_at=timezone.now(),
         latest_week=week_sunday(last) if last is not None else None,
-        parts=len(parts),
-        plan={"watermark": watermark, "last": last, "fingerprint": rules_fingerprint(rules), "parts": parts},
+        parts=shares,
+        plan={
+            "watermark": watermark,
+            "last": last,
+            "day": calendar.today_utc().isoformat(),
+            "fingerprint": rules_fingerprint(rules),
+            "shares": shares,
+            "parts": plan_parts,
+            "recounts": 0,
+        },
     )
 
 
-def metrics_recompute_partitioned(*, points_per_part: int | None = None) -> MetricRun:
-    """A full recompute shared by several Celery workers: one task per part of the scopes, swapped in whole.
+def metrics_recompute_partitioned(*, parts: int | None = None) -> MetricRun:
+    """A full recompute shared by several Celery workers: one task per share of the persons, added up and swapped in whole.
 
     The design, kept boring:
-    - **Plan** (this function, the nightly task): one `running` MetricRun fixes what the run counts
-      and stores it in `plan`: the rules (their fingerprint), the activities (ids up to a settled
-      watermark, as the one-task recompute reads them), the latest week, and the parts: `all-areas`
-      (`all` and every area, with overlap, movement and contributors ever), `sources` (every source)
-      and `points-1`, `points-2`… (the conversion point scopes, `points_per_part` points each). Then
-      it sends one `metrics.recompute_part` task per part. With eager tasks (no broker) they run
-      here, one after another.
-    - **Part** (`metrics_recompute_part`, on any worker): reads the contributions it needs straight
-      from the database (the families parts every rule's rows, a points part its own rules' rows),
-      resolves persons now, counts its scopes with the same code as the one-task recompute
-      (`metrics_compute_state` with its families only) and writes their points into the run, which
-      no reader sees yet. In the same transaction, under a row lock of the run, it first deletes
-      what it may have written before (a redelivered part rewrites, never duplicates) and adds its
-      name to `parts_done`, the counter: no chord and no result backend needed.
+    - **Shares by person.** Every number a run publishes is a sum over persons (`partials`), so the
+      persons are split into `parts` shares (`BALOO_METRICS_PARTS`, default the core count) that
+      do not meet: share k holds the persons whose id (after merges: the person an identity belongs
+      to now) is k modulo the number of shares. Person ids are handed out in turn, so shares are
+      even in size and in activity. Each part's query joins activity → identity → person and keeps
+      its share in SQL (`fetch_rows(share=…)`), with its persons' staff periods and bots: a worker
+      never reads another share's rows, so its memory and time are about 1/K of one task's.
+    - **Plan** (this function, the nightly task): one `running` MetricRun fixes what every part
+      counts in `plan`: the rules (their fingerprint), the activities (ids up to a settled
+      watermark), the latest week, the day of the summary as of today, the shares. Then it sends one
+      `metrics.recompute_part` task per share. With eager tasks (no broker) they run here in turn.
+    - **Part** (`metrics_recompute_part`, any worker): fetches its share's rows, counts every stage
+      with the code of the one-task recompute (`partials.STAGES`) and stores its partial result in
+      `MetricPart`, keyed by (run, part): written once, so a redelivered part (its worker was
+      killed) counts again and replaces, never adds; one already written is not counted again. In
+      the same transaction, under a row lock of the run, it adds its name to `parts_done`.
     - **Swap** (`_partitioned_finish`, by the part that completes `parts_done`, or a redelivery of
-      it): under the recompute lock it marks the run complete and removes the older runs, in one
-      transaction, as the one-task recompute does. A run that a newer complete run overtook is
-      dropped instead: the current numbers never go back in time.
-    - **Crash**: a part raising an error marks the run failed and deletes its rows; the other parts
-      then find it failed and do nothing, and the previous run stays the current one. A worker
-      killed mid-part gives its task back (late acknowledgement) and the part is written again. A
-      run removed by a newer one's swap (superseded) makes its remaining parts do nothing.
-    - **Consistency**: every part counts the same activities and latest week; persons are
-      resolved when each part runs, so a merge committed in between may show in some scopes first:
-      the merge asks for a recompute of its own, which settles it. Rules changed during the run
-      fail it, and their change asks for a recompute too.
-    - **Cost**: the two families parts each read every contribution (a second read, in parallel),
-      and a partitioned run leaves no incremental cache: the next incremental update after it
-      recomputes in full, in one task, and leaves the cache again.
+      it): under the recompute lock and the run's row lock, once: it adds the partial results up,
+      writes the run's points, overlap, movement and cohorts, marks the run complete and removes the
+      older runs in one transaction. A run that a newer complete run overtook is dropped instead:
+      the current numbers never go back in time.
+    - **Who is who.** Each part notes who-is-who (`people_fingerprint`) in the same snapshot as its
+      rows. A merge between two parts would put a person's rows in two shares (or in none): the
+      swap then counts again the parts that saw an older who-is-who (up to `RECOUNTS` times; past
+      that it swaps in and asks for another recompute, which the merge had asked for anyway).
+    - **Crash**: a part raising an error marks the run failed and deletes what was written; the
+      other parts then find it failed and do nothing, and the previous run stays the current one.
+    - **Cost**: each part reads the activities table (PostgreSQL scans it once per part, in
+      parallel), and a partitioned run leaves no incremental cache: the next incremental update
+      after it recomputes in full, in one task, and leaves the cache again.
 
     Call it outside a transaction when a broker is configured: workers must see the run.
     """
-    run = metrics_partition_plan(points_per_part=points_per_part)
+    run = metrics_partition_plan(parts=parts)
     try:
         for part in run.plan["parts"]:
             send_task_named(PART_TASK, args=[run.pk, part])
@@ -121,22 +151,31 @@ def metrics_recompute_partitioned(*, points_per_part: int | None = None) -> Metr
     return run
 
 
-def _part_scopes(families: Collection[str], rules: Rules) -> Q:
-    """The scopes a part writes, as a filter on MetricPoint (and CohortTable)."""
-    query = Q(pk__in=[])
-    if "all" in families:
-        query |= Q(scope="all")
-    if "area" in families:
-        query |= Q(scope__startswith="area:")
-    if "source" in families:
-        query |= Q(scope__startswith="source:")
-    if "cp" in families:
-        query |= Q(scope__in=[f"cp:{point.slug}" for point in rules.points])
-    return query
+def _peak_memory_reset() -> None:
+    """Start measuring this process's peak memory afresh (Linux 4.0+; elsewhere the peak is the process's)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_memory_mb() -> int:
+    """This process's peak resident memory since `_peak_memory_reset` (Linux: VmHWM), else its peak ever.
+
+    Not `ru_maxrss`: Linux keeps it across fork and exec, so a worker started by a big process
+    would report its parent's peak.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    except OSError:
+        pass
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
-    """Count one part of a partitioned run and write it (see `metrics_recompute_partitioned`).
+    """Count one share of a partitioned run and store it (see `metrics_recompute_partitioned`).
 
     False when there is nothing to do: the run is complete, failed, superseded or gone.
     """
@@ -144,67 +183,48 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
     if run is None or part not in run.plan.get("parts", {}):
         logger.info("metrics run %s part %s: the run is no longer running, nothing to do", run_id, part)
         return False
-    plan, spec = run.plan, run.plan["parts"][part]
-    families = spec["families"]
+    if MetricPart.objects.filter(run_id=run_id, part=part).exists():
+        # Redelivered after it was stored (its worker died before the swap): only the swap is left.
+        _partitioned_finish(run_id)
+        return True
+    plan = run.plan
+    share = (plan["parts"][part]["share"], plan["shares"])
     try:
         clock = time.perf_counter()
+        _peak_memory_reset()
         rules = Rules.load()
         if rules_fingerprint(rules) != plan["fingerprint"]:
             raise RuntimeError("the rules changed during the recompute (their change asks for another one)")
-        counted = rules.subset(spec["points"]) if "points" in spec else rules
         with snapshot():
-            cp, identity, day = fetch_rows(counted, upto=plan["watermark"])
-            people = People.load()
+            cp, person, day = fetch_rows(rules, upto=plan["watermark"], share=share)
+            people = People.load(share=share)
+            who = people_fingerprint()
         fetched = time.perf_counter() - clock
-        contributions = people.contributions(cp, people.persons_of(identity), day)
-        del cp, identity, day, people
-        last = plan["last"]
-        state = metrics_compute_state(contributions=contributions, rules=counted, last=last, families=families)
-        # The part that counts `all` reads every rule's rows: it counts the summary as of today too.
-        as_of = as_of_counts(contributions=contributions, rules=counted, day=calendar.today_utc()) if "all" in families else None
-        cohorts = cohorts_compute_state(contributions=contributions, rules=counted, last=last, families=families)
-        # The part that counts the areas reads every rule's rows too: it counts their pathways.
-        if "area" in families:
-            pathways = pathways_compute_state(contributions=contributions, rules=counted, last=last)
+        contributions = people.contributions(cp, person, day)
+        del cp, person, day, people
+        context = Context(rules=rules, last=plan["last"], day=date.fromisoformat(plan["day"]))
+        partial = partial_compute(contributions, context)
+        rows = len(contributions)
         del contributions
-        result = state_result(state, rules=counted, last=last)
-        result.cohorts = cohorts_result(cohorts, last=last)
-        if "area" in families:
-            result.pathways = pathways_result(pathways, rules=counted)
         computed = time.perf_counter() - clock
+        stats = {
+            "worker": worker or f"pid {os.getpid()}",
+            "share": share[0],
+            "rows": rows,
+            "people": who,
+            "fetch_s": round(fetched, 3),
+            "compute_s": round(computed - fetched, 3),
+            "peak_memory_mb": _peak_memory_mb(),
+        }
         with transaction.atomic():
             locked = MetricRun.objects.select_for_update().filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
             if locked is None:
                 logger.info("metrics run %s part %s: the run ended while counting, nothing written", run_id, part)
                 return False
-            MetricPoint.objects.filter(_part_scopes(families, counted), run=locked).delete()
-            CohortTable.objects.filter(_part_scopes(families, counted), run=locked).delete()
-            points = points_write(locked.pk, result.series)
-            cohorts_write(locked, result.cohorts)
-            fields = ["parts_done", "stats"]
-            if "area" in families:
-                Overlap.objects.filter(run=locked).delete()
-                AreaMovement.objects.filter(run=locked).delete()
-                Pathway.objects.filter(run=locked).delete()
-                area_results_write(locked, result)
-                pathways_write(locked, result.pathways)
-                locked.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
-                locked.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
-                fields += ["contributors_ever", "contributors_ever_everyone"]
-            if as_of is not None:
-                locked.as_of = as_of_public(as_of)
-                fields.append("as_of")
+            stats["write_s"] = round(time.perf_counter() - clock - computed, 3)
+            MetricPart.objects.update_or_create(run=locked, part=part, defaults={"partial": partial, "stats": stats})
             locked.parts_done = sorted({*locked.parts_done, part})
-            stats = {
-                "worker": worker or f"pid {os.getpid()}",
-                "rows": result.stats.get("rows", 0),
-                "points": points,
-                "fetch_s": round(fetched, 3),
-                "compute_s": round(computed - fetched, 3),
-                "write_s": round(time.perf_counter() - clock - computed, 3),
-            }
-            locked.stats = {**locked.stats, "parts": {**locked.stats.get("parts", {}), part: stats}}
-            locked.save(update_fields=fields)
+            locked.save(update_fields=["parts_done"])
             complete = set(locked.parts_done) == set(plan["parts"])
         logger.info("metrics run %s part %s written: %s", run_id, part, stats)
         if complete:
@@ -224,14 +244,32 @@ def _partitioned_fail(run_id: int, part: str, error: Exception) -> None:
             error=f"part {part}: {type(error).__name__}: {error}"[:2000],
         )
         if failed:
-            for model in (MetricPoint, Overlap, AreaMovement, CohortTable, Pathway):
+            for model in (MetricPoint, Overlap, AreaMovement, CohortTable, Pathway, MetricPart):
                 model.objects.filter(run_id=run_id).delete()
     if failed:  # else the run had failed already (or is gone): logged then
         logger.exception("metrics run %s part %s failed", run_id, part)
 
 
+def _recount_stale(run: MetricRun, partials: list[MetricPart]) -> bool:
+    """Parts saw different who-is-who (a merge during the run): drop and send again those that saw an
+    older one than now. False when the run has been counted again enough times already."""
+    now = people_fingerprint()
+    stale = [one.part for one in partials if one.stats.get("people") != now] or [one.part for one in partials]
+    if run.plan.get("recounts", 0) >= RECOUNTS:
+        return False
+    logger.info("metrics run %s: who-is-who changed during the run, counting %s again", run.pk, stale)
+    MetricPart.objects.filter(run=run, part__in=stale).delete()
+    run.parts_done = sorted(set(run.parts_done) - set(stale))
+    run.plan = {**run.plan, "recounts": run.plan.get("recounts", 0) + 1}
+    run.save(update_fields=["parts_done", "plan"])
+    for part in stale:
+        transaction.on_commit(lambda part=part: send_task_named(PART_TASK, args=[run.pk, part]), robust=True)
+    return True
+
+
 def _partitioned_finish(run_id: int) -> MetricRun | None:
-    """Swap the run in once every part is written; None if it is not (yet), or was overtaken (then dropped)."""
+    """Add the parts up and swap the run in once every part is stored; None if not (yet), or overtaken (then dropped)."""
+    clock = time.perf_counter()
     with recompute_lock(), transaction.atomic():
         run = MetricRun.objects.select_for_update().filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
         if run is None or set(run.parts_done) != set(run.plan["parts"]):
@@ -240,21 +278,48 @@ def _partitioned_finish(run_id: int) -> MetricRun | None:
             logger.info("metrics run %s: a newer run is complete already, this one is dropped", run_id)
             run.delete()
             return None
-        parts = run.stats.get("parts", {})
+        partials = list(MetricPart.objects.filter(run=run).order_by("part"))
+        if {one.part for one in partials} != set(run.plan["parts"]):
+            return None
+        consistent = len({one.stats.get("people") for one in partials}) == 1
+        if not consistent and _recount_stale(run, partials):
+            return None
+        plan = run.plan
+        context = Context(rules=Rules.load(), last=plan["last"], day=date.fromisoformat(plan["day"]))
+        result = partials_finish([one.partial for one in partials], context)
+        summed = time.perf_counter() - clock
+        points = points_write(run.pk, result.series)
+        area_results_write(run, result)
+        cohorts_write(run, result.cohorts)
+        pathways_write(run, result.pathways)
+        parts = {one.part: one.stats for one in partials}
         run.status = MetricRun.Status.COMPLETE
         run.finished_at = timezone.now()
         metric_run_current_forget()  # now, and again once the swap is visible to every reader
         transaction.on_commit(metric_run_current_forget)
+        run.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
+        run.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
+        run.as_of = as_of_public(result.as_of)
         run.stats = {
             "mode": "partitioned",
-            "points": sum(one["points"] for one in parts.values()),
+            "shares": plan["shares"],
+            "rows": result.stats.get("rows", 0),
+            "points": points,
             # Summed over the parts (they may have run side by side); `wall_s` is plan to swap.
             **{key: round(sum(one[key] for one in parts.values()), 3) for key in ("fetch_s", "compute_s", "write_s")},
+            "sum_s": round(summed, 3),
+            "swap_s": round(time.perf_counter() - clock, 3),
             "wall_s": round((run.finished_at - run.started_at).total_seconds(), 3),
             "workers": sorted({one["worker"] for one in parts.values()}),
+            "peak_memory_mb": max(one["peak_memory_mb"] for one in parts.values()),
+            "recounts": plan.get("recounts", 0),
             "parts": parts,
         }
-        run.save(update_fields=["status", "finished_at", "stats"])
+        run.save(update_fields=["status", "finished_at", "contributors_ever", "contributors_ever_everyone", "as_of", "stats"])
+        MetricPart.objects.filter(run=run).delete()
         runs_remove_others(run)
+        if not consistent:
+            logger.warning("metrics run %s: who-is-who kept changing during the run; another recompute is asked for", run_id)
+            transaction.on_commit(metrics_recompute_soon, robust=True)
     logger.info("metrics run %s (partitioned) swapped in: %s", run_id, run.stats)
     return run

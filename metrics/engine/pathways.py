@@ -321,6 +321,32 @@ def pathways_update(old: PathwaysState, sub: PathwaysState, add: PathwaysState) 
     return PathwaysState(last=add.last, once=once, weekly=weekly)
 
 
+def pathways_add(first: PathwaysState, second: PathwaysState) -> PathwaysState:
+    """Two states of persons who do not meet (two shares of a partitioned recompute) as one: their sum."""
+    if first.last != second.last:
+        raise ValueError("pathways counted to different weeks cannot be added")
+    once = _combined([(first.once, 1), (second.once, 1)])
+    weekly = _combined([(first.weekly, 1), (second.weekly, 1)])
+    return PathwaysState(last=first.last, once=once, weekly=weekly)  # type: ignore[arg-type] - sums of counts are never negative
+
+
+def pathways_plain(state: PathwaysState) -> dict:
+    """The state as plain JSON (a partitioned run stores each share's in the database)."""
+    return {"last": state.last, "once": [state.once.keys.tolist(), state.once.counts.tolist()],
+            "weekly": [state.weekly.keys.tolist(), state.weekly.counts.reshape(-1, _WIDTH).tolist()]}
+
+
+def pathways_from_plain(plain: dict) -> PathwaysState:
+    """The state `pathways_plain` gave."""
+    once_keys, once_counts = plain["once"]
+    weekly_keys, weekly_counts = plain["weekly"]
+    return PathwaysState(
+        last=plain["last"],
+        once=Tally(np.array(once_keys, dtype=np.int64), np.array(once_counts, dtype=np.int64)),
+        weekly=Tally(np.array(weekly_keys, dtype=np.int64), np.array(weekly_counts, dtype=np.int64).reshape(-1, _WIDTH)),
+    )
+
+
 def _median(histogram: dict[int, int]) -> float | None:
     """The median of whole weeks given as {weeks: people}: the middle value, or the mean of the two
     middle values for an even number of people. None for nobody."""

@@ -104,7 +104,7 @@ def test_cohorts_equal_the_oracle_full_incremental_and_partitioned(world, edges)
         if full.latest_week is not None:
             assert incremental.stats["mode"] == "incremental", incremental.stats
         check(incremental)
-        check(metrics_recompute_partitioned(points_per_part=2))
+        check(metrics_recompute_partitioned(parts=2))
 
 
 # --------------------------------------------------------------------------- the edges, by hand

@@ -1,35 +1,50 @@
-"""The partitioned recompute: parts counted apart (on several workers) give exactly what one task gives.
+"""The partitioned recompute: shares of the persons counted apart give exactly what one task gives.
 
-A part that raises leaves the previous run the current one; a part written twice (redelivered) or in
-any order changes nothing; parts of a run that was superseded do nothing. The last test starts two
-real `celery worker` processes (PostgreSQL and Redis) and checks that both counted parts.
+Each part reads only its share of the persons (person id modulo the number of shares, after
+merges) and stores a partial result; the part that completes the run adds them up and swaps the run
+in. Whatever the number of shares, the order of the parts or how often one is delivered, the numbers
+equal the one-task recompute's: every point, overlap, movement, cohort, contributors ever and the
+summary as of today. A part that raises leaves the previous run the current one; parts of a run
+that was superseded do nothing; a merge between two parts is counted again. The real-worker tests
+(PostgreSQL and Redis) are in test_metrics_partitioned_workers.py.
 """
 
 import os
-import shutil
-from collections.abc import Iterator
-from contextlib import nullcontext
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from baloo_site.celery_beat import CELERY_BEAT_SCHEDULE
+from contributors.models import Identity, Person
 from conversion_points.models import ConversionPoint
+from conversion_points.tests.factories import (
+    ActivityFactory,
+    AreaFactory,
+    ConversionPointFactory,
+    IdentityFactory,
+    PersonFactory,
+)
 from metrics import tasks
 from metrics.engine import (
+    STAGES,
+    People,
+    Rules,
+    Stage,
     metrics_partition_plan,
+    metrics_parts,
     metrics_recompute,
     metrics_recompute_part,
     metrics_recompute_partitioned,
+    partials,
     partitioned,
 )
-from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
+from metrics.engine.fetch import fetch_rows
+from metrics.models import AreaMovement, CohortTable, MetricPart, MetricPoint, MetricRun, Overlap
 from metrics.selectors import metric_run_latest as latest_run
 
 from .test_metrics import build, worlds
@@ -38,6 +53,11 @@ from .test_metrics_incremental import everything
 
 def current() -> MetricRun:
     return MetricRun.objects.get(status=MetricRun.Status.COMPLETE)
+
+
+def published(run: MetricRun) -> dict:
+    """Everything a run publishes, the summary as of its day included."""
+    return {**everything(run), "as_of": run.as_of}
 
 
 def quiet() -> object:
@@ -52,90 +72,190 @@ def demo(db):
     return current()
 
 
-def test_the_partitioned_recompute_equals_one_task_on_the_demo(demo):
-    one_task = everything(metrics_recompute())
-    points = ConversionPoint.objects.filter(enabled=True).count()
-    run = metrics_recompute_partitioned(points_per_part=2)
+@pytest.mark.parametrize("shares", [1, 2, 3, 7])
+def test_the_partitioned_recompute_equals_one_task_on_the_demo(demo, shares):
+    one_task = published(metrics_recompute())
+    run = metrics_recompute_partitioned(parts=shares)
     assert run.status == MetricRun.Status.COMPLETE and run.stats["mode"] == "partitioned"
-    assert run.parts == 2 + (points + 1) // 2 and sorted(run.parts_done) == sorted(run.plan["parts"])
-    assert everything(run) == one_task
-    assert one_task["series"] and any(key[0].startswith("cp:") for key in one_task["series"])
+    assert run.parts == shares == run.stats["shares"] and len(run.parts_done) == shares
+    assert published(run) == one_task
+    assert one_task["series"] and one_task["cohorts"] and one_task["as_of"]["everyone"]["ever"]
+    assert any(key[0].startswith("cp:") for key in one_task["series"])
     assert run.stats["points"] == MetricPoint.objects.filter(run=run).count()
+    assert not MetricPart.objects.exists()  # the partial results go once added up
     assert latest_run() == run  # swapped in, older runs removed (a queued request stays)
     assert MetricRun.objects.exclude(status=MetricRun.Status.QUEUED).get() == run
     # And back: the one-task recompute after it gives the same numbers again.
-    assert everything(metrics_recompute()) == one_task
+    assert published(metrics_recompute()) == one_task
+
+
+def test_each_part_reads_only_its_share_of_the_persons(demo):
+    """The memory of a part falls with the shares: its rows are its persons' only, and they add up to everyone's."""
+    rules = Rules.load()
+    cp, identity, day = fetch_rows(rules)
+    people = People.load()
+    everyone = people.contributions(cp, people.persons_of(identity), day)
+    seen = []
+    for share in range(3):
+        cp, person, day = fetch_rows(rules, share=(share, 3))
+        assert len(person) and set(np.unique(person) % 3) == {share}
+        mine = People.load(share=(share, 3))
+        assert set(mine.staff_person % 3) <= {share} and set(mine.bots % 3) <= {share} and not len(mine.identity)
+        rows = mine.contributions(cp, person, day)
+        seen.append(np.stack([rows.cp, rows.person, rows.day, rows.staff]))
+    together = np.concatenate(seen, axis=1)
+    expected = np.stack([everyone.cp, everyone.person, everyone.day, everyone.staff])
+    assert sorted(map(tuple, together.T.tolist())) == sorted(map(tuple, expected.T.tolist()))
+    # Each part fetched its share's rows only, and their distinct (conversion point, person, week) keys add up.
+    run = metrics_recompute_partitioned(parts=3)
+    assert sum(part["rows"] for part in run.stats["parts"].values()) == len(everyone)
+    assert max(part["rows"] for part in run.stats["parts"].values()) < len(everyone) / 2
+    assert run.stats["rows"] == metrics_recompute().stats["rows"]
 
 
 @pytest.mark.django_db
 @settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
 )
-@given(world=worlds(), points_per_part=st.integers(1, 3))
-def test_the_partitioned_recompute_equals_one_task_on_random_worlds(world, points_per_part):
+@given(world=worlds(), shares=st.integers(1, 4))
+def test_the_partitioned_recompute_equals_one_task_on_random_worlds(world, shares):
     build(world)
-    one_task = everything(metrics_recompute())
-    run = metrics_recompute_partitioned(points_per_part=points_per_part)
+    one_task = published(metrics_recompute())
+    run = metrics_recompute_partitioned(parts=shares)
     assert run.status == MetricRun.Status.COMPLETE
-    assert everything(run) == one_task
+    assert published(run) == one_task
+
+
+def test_a_person_with_identities_everywhere_counts_once_in_one_share(db):
+    """Shares go by the person now, after merges: a person's identities, staff days and bot flag follow them."""
+    area, other = AreaFactory(slug="code"), AreaFactory(slug="docs")
+    commits = ConversionPointFactory(slug="commits", area=area, types=["git.commit"], level="core")
+    pages = ConversionPointFactory(slug="pages", area=other, types=["wiki.edit"], level="active")
+    hired = date(2023, 6, 1)
+    maria = PersonFactory(staff_periods=[(hired, None)])
+    identities = [IdentityFactory(person=maria) for _ in range(4)]  # ids in every share of 2 and 3
+    bot = PersonFactory(is_bot=True)
+    for number in range(30):
+        when = datetime(2024, 1, 7, 12, tzinfo=UTC) - timedelta(days=13 * number)
+        point = commits if number % 2 else pages
+        ActivityFactory(source=point.source, type=point.types[0], identity=identities[number % 4], occurred_at=when)
+        ActivityFactory(source=point.source, type=point.types[0], identity=IdentityFactory(person=bot), occurred_at=when)
+        ActivityFactory(source=point.source, type=point.types[0], identity=IdentityFactory(), occurred_at=when)
+    one_task = published(metrics_recompute())
+    assert one_task["ever"] == (31, 31)  # Maria once (a volunteer before she was hired), never the bot
+    for shares in (2, 3):
+        assert published(metrics_recompute_partitioned(parts=shares)) == one_task
 
 
 def test_a_part_raising_an_error_leaves_the_previous_run_current(demo, monkeypatch):
-    previous = everything(demo)
-    count = partitioned.metrics_compute_state
+    previous = published(demo)
+    count = partitioned.partial_compute
 
-    def sources_crash(**kwargs):
-        if "source" in kwargs["families"]:
+    def second_share_crashes(contributions, context):
+        if len(MetricPart.objects.all()) == 1:
             raise RuntimeError("worker lost")
-        return count(**kwargs)
+        return count(contributions, context)
 
-    monkeypatch.setattr(partitioned, "metrics_compute_state", sources_crash)
+    monkeypatch.setattr(partitioned, "partial_compute", second_share_crashes)
     with pytest.raises(RuntimeError, match="worker lost"):
-        metrics_recompute_partitioned(points_per_part=2)
-    assert current() == demo and latest_run() == demo and everything(demo) == previous
+        metrics_recompute_partitioned(parts=3)
+    assert current() == demo and latest_run() == demo and published(demo) == previous
     failed = MetricRun.objects.get(status=MetricRun.Status.FAILED)
-    assert failed.error == "part sources: RuntimeError: worker lost"
-    assert "all-areas" in failed.plan["parts"]  # written before the crash, then dropped with the run
-    for model in (MetricPoint, Overlap, AreaMovement):
+    assert failed.error == "part share-2-of-3: RuntimeError: worker lost"
+    assert failed.parts_done == ["share-1-of-3"]  # written before the crash, then dropped with the run
+    for model in (MetricPoint, Overlap, AreaMovement, CohortTable, MetricPart):
         assert not model.objects.filter(run=failed).exists()
     # The parts still in the queue find the run failed and do nothing.
     monkeypatch.undo()
-    assert metrics_recompute_part(failed.pk, "points-1") is False
+    assert metrics_recompute_part(failed.pk, "share-3-of-3") is False
     assert current() == demo and MetricRun.objects.get(pk=failed.pk).status == MetricRun.Status.FAILED
 
 
-def test_parts_in_any_order_and_written_twice_give_the_same_run(demo):
-    one_task = everything(metrics_recompute())
-    run = metrics_partition_plan(points_per_part=1)
+def test_parts_in_any_order_and_delivered_twice_give_the_same_run(demo, monkeypatch):
+    one_task = published(metrics_recompute())
+    run = metrics_partition_plan(parts=4)
     parts = list(reversed(run.plan["parts"]))
-    assert parts[-1] == "all-areas"
     for part in parts[:-1]:
         assert metrics_recompute_part(run.pk, part, worker="w1")
-    # Redelivered after its worker died having written: written again, never twice.
+    counted = []
+    original = partitioned.partial_compute
+    monkeypatch.setattr(partitioned, "partial_compute", lambda *args: counted.append(1) or original(*args))
+    # Redelivered after its worker died having stored it: not counted again, never added twice.
     assert metrics_recompute_part(run.pk, parts[0], worker="w2")
+    assert counted == [] and MetricPart.objects.filter(run=run).count() == 3
     run.refresh_from_db()
     assert run.status == MetricRun.Status.RUNNING and current() != run  # not every part is written yet
-    assert metrics_recompute_part(run.pk, "all-areas", worker="w2")
+    assert metrics_recompute_part(run.pk, parts[-1], worker="w2")
     run.refresh_from_db()
     assert run.status == MetricRun.Status.COMPLETE and current() == run
-    assert everything(run) == one_task
-    assert run.stats["workers"] == ["w1", "w2"] and run.stats["parts"][parts[0]]["worker"] == "w2"
+    assert published(run) == one_task
+    assert run.stats["workers"] == ["w1", "w2"] and run.stats["parts"][parts[-1]]["worker"] == "w2"
     # A part redelivered after the swap changes nothing.
     assert metrics_recompute_part(run.pk, parts[0]) is False
-    assert everything(run) == one_task
+    assert published(run) == one_task
+
+
+def test_a_worker_lost_after_storing_its_part_before_the_swap_is_swapped_in_by_the_redelivery(demo, monkeypatch):
+    one_task = published(metrics_recompute())
+    run = metrics_partition_plan(parts=2)
+    assert metrics_recompute_part(run.pk, "share-1-of-2")
+
+    def killed(run_id):
+        raise SystemExit("killed")  # the worker dies between storing its part and the swap
+
+    monkeypatch.setattr(partitioned, "_partitioned_finish", killed)
+    with pytest.raises(SystemExit):
+        metrics_recompute_part(run.pk, "share-2-of-2")
+    monkeypatch.undo()
+    run.refresh_from_db()
+    assert run.status == MetricRun.Status.RUNNING and MetricPart.objects.filter(run=run).count() == 2
+    assert metrics_recompute_part(run.pk, "share-2-of-2")  # the redelivery: nothing counted twice
+    assert current().pk == run.pk and published(current()) == one_task
+
+
+def test_a_merge_between_two_parts_counts_the_stale_ones_again(demo, django_capture_on_commit_callbacks):
+    run = metrics_partition_plan(parts=2)
+    assert metrics_recompute_part(run.pk, "share-1-of-2")
+    # Between the parts, two persons of different shares merge: one identity moves across.
+    odd = Person.objects.filter(identities__activities__isnull=False).order_by("pk").distinct()
+    first = next(person for person in odd if person.pk % 2 == 1)
+    second = next(person for person in odd if person.pk % 2 == 0)
+    Identity.objects.filter(person=first).update(person=second)
+    with django_capture_on_commit_callbacks(execute=True):
+        # The first share, which saw the persons before the merge, is sent again (after the commit).
+        assert metrics_recompute_part(run.pk, "share-2-of-2")
+    run.refresh_from_db()
+    assert run.status == MetricRun.Status.COMPLETE and run.stats["recounts"] == 1
+    assert published(run) == published(metrics_recompute())  # who is who now, counted once
+
+
+def test_a_merge_during_every_recount_still_swaps_in_and_asks_for_another_recompute(
+    demo, monkeypatch, django_capture_on_commit_callbacks
+):
+    moves = iter(range(100))
+    monkeypatch.setattr(partitioned, "people_fingerprint", lambda: f"changed {next(moves)}")
+    swapped = []
+    finish = partitioned._partitioned_finish
+    monkeypatch.setattr(partitioned, "_partitioned_finish", lambda run_id: swapped.append(finish(run_id)))
+    with django_capture_on_commit_callbacks(execute=True):
+        metrics_recompute_partitioned(parts=2)
+    run = next(run for run in swapped if run is not None)
+    assert run.status == MetricRun.Status.COMPLETE and run.stats["recounts"] == partitioned.RECOUNTS
+    # The recompute it asked for has run (in-process; incremental, so in full): the newest run is current.
+    assert current().pk > run.pk and current().stats["mode"] == "full"
 
 
 def test_parts_of_a_superseded_run_do_nothing(demo):
-    older = metrics_partition_plan()
-    assert metrics_recompute_part(older.pk, "all-areas")
+    older = metrics_partition_plan(parts=2)
+    assert metrics_recompute_part(older.pk, "share-1-of-2")
     newer = metrics_recompute()  # started after it: its swap removes the unfinished older run
-    assert not MetricRun.objects.filter(pk=older.pk).exists()
-    assert metrics_recompute_part(older.pk, "sources") is False
+    assert not MetricRun.objects.filter(pk=older.pk).exists() and not MetricPart.objects.exists()
+    assert metrics_recompute_part(older.pk, "share-2-of-2") is False
     assert current() == newer
 
 
 def test_a_run_started_later_and_still_running_is_kept_by_a_swap(demo):
-    later = metrics_partition_plan()
+    later = metrics_partition_plan(parts=2)
     MetricRun.objects.filter(pk=later.pk).update(started_at=timezone.now() + timedelta(seconds=5))
     one_task = metrics_recompute()
     assert MetricRun.objects.get(pk=later.pk).status == MetricRun.Status.RUNNING
@@ -145,7 +265,7 @@ def test_a_run_started_later_and_still_running_is_kept_by_a_swap(demo):
 
 
 def test_a_run_overtaken_by_a_newer_complete_one_is_dropped(demo):
-    run = metrics_partition_plan()
+    run = metrics_partition_plan(parts=2)
     MetricRun.objects.filter(pk=demo.pk).update(started_at=timezone.now() + timedelta(seconds=5))
     for part in run.plan["parts"]:
         metrics_recompute_part(run.pk, part)
@@ -153,102 +273,73 @@ def test_a_run_overtaken_by_a_newer_complete_one_is_dropped(demo):
 
 
 def test_a_rule_change_during_the_run_fails_it(demo):
-    run = metrics_partition_plan()
-    assert metrics_recompute_part(run.pk, "all-areas")
-    ConversionPoint.objects.filter(pk=run.plan["parts"]["points-1"]["points"][0]).update(level="core")
+    run = metrics_partition_plan(parts=2)
+    assert metrics_recompute_part(run.pk, "share-1-of-2")
+    point = ConversionPoint.objects.filter(enabled=True).order_by("pk").first()
+    ConversionPoint.objects.filter(pk=point.pk).update(level="casual" if point.level == "core" else "core")
     with pytest.raises(RuntimeError, match="the rules changed"):
-        metrics_recompute_part(run.pk, "sources")
+        metrics_recompute_part(run.pk, "share-2-of-2")
     assert MetricRun.objects.get(pk=run.pk).status == MetricRun.Status.FAILED and current() == demo
 
 
+def test_forged_part_messages_do_nothing(demo):
+    """A task message is input too: a part the plan does not hold, or a run that is not running, changes nothing."""
+    run = metrics_partition_plan(parts=2)
+    for part in ("share-3-of-2", "share-1-of-2'; DROP TABLE x;--", "", "all-areas"):
+        assert metrics_recompute_part(run.pk, part) is False
+    assert metrics_recompute_part(demo.pk, "share-1-of-2") is False  # complete
+    assert metrics_recompute_part(10**9, "share-1-of-2") is False  # gone
+    assert not MetricPart.objects.exists() and current() == demo
+
+
 def test_an_empty_database_gives_a_complete_partitioned_run(db):
-    run = metrics_recompute_partitioned()
+    run = metrics_recompute_partitioned(parts=3)
     assert run.status == MetricRun.Status.COMPLETE and run.latest_week is None
-    assert run.parts == 2 and not MetricPoint.objects.exists()
+    assert run.parts == 3 and not MetricPoint.objects.exists()
+    assert published(run) == published(metrics_recompute())
 
 
-def test_the_nightly_task_is_shared_with_a_broker_and_one_task_without(demo, monkeypatch):
+def test_the_number_of_shares_comes_from_the_setting_or_the_cores(settings, monkeypatch):
+    settings.BALOO_METRICS_PARTS = 5
+    assert metrics_parts() == 5
+    settings.BALOO_METRICS_PARTS = 0
+    monkeypatch.setattr(partitioned.os, "cpu_count", lambda: 6)
+    assert metrics_parts() == 6
+    settings.BALOO_METRICS_PARTS = 100_000
+    assert metrics_parts() == partitioned.MAX_PARTS
+
+
+def test_the_nightly_task_is_shared_with_a_broker_and_one_task_without(demo, monkeypatch, settings):
     assert CELERY_BEAT_SCHEDULE["recompute-metrics-nightly"]["task"] == tasks.recompute_metrics_nightly.name
     # Tasks in-process (no broker): one task does it all, and leaves the incremental cache.
     run = MetricRun.objects.get(pk=tasks.recompute_metrics_nightly.delay().get())
     assert run.stats["mode"] == "full" and run.parts == 0 and run.cache_key
-    # With a broker: the partitioned recompute (here its parts are not sent anywhere).
+    # With a broker: the partitioned recompute, in BALOO_METRICS_PARTS shares (not sent anywhere here).
+    settings.BALOO_METRICS_PARTS = 3
     planned = []
     monkeypatch.setitem(tasks.recompute_metrics_nightly.app.conf, "task_always_eager", False)
-    monkeypatch.setattr(tasks, "metrics_recompute_partitioned", lambda: planned.append(1) or metrics_partition_plan())
+    monkeypatch.setattr(tasks, "metrics_recompute_partitioned", lambda: planned.append(metrics_partition_plan()))
     tasks.recompute_metrics_nightly.apply()
-    assert planned == [1]
+    assert [run.parts for run in planned] == [3]
 
 
-# --------------------------------------------------------------------------- two real workers
+def test_every_stage_adds_up_and_a_new_one_plugs_in(demo, monkeypatch):
+    """The registry: a stage's partial results add up (here a histogram, finished after the sum)."""
+    assert [stage.name for stage in STAGES] == ["series", "as_of", "cohorts"]
+    finished = {}
 
-BROKER_URL = os.environ.get("BALOO_TEST_BROKER_URL", "")
+    def weeks_histogram(contributions, context):
+        return {str(k): int(v) for k, v in zip(*np.unique(contributions.day // 7, return_counts=True), strict=True)}
 
+    def add(a, b):
+        return {key: a.get(key, 0) + b.get(key, 0) for key in {*a, *b}}
 
-def _real_workers_possible() -> bool:
-    return connection.vendor == "postgresql" and (bool(BROKER_URL) or shutil.which("redis-server") is not None)
+    def finish(total, result, context):
+        finished["median_week"] = int(np.median(np.repeat([int(k) for k in total], list(total.values()))))
 
-
-@dataclass
-class SharedBroker:
-    """The broker BALOO_TEST_BROKER_URL names. Nothing on it is deleted: a task left there by an
-    interrupted earlier run is a part of a run that is gone (it does nothing) or a nightly recompute
-    (it counts the same data again)."""
-
-    url: str
-
-
-@pytest.fixture
-def stop_workers() -> Iterator[None]:
-    from baloo_site.tests.processes import STARTED
-
-    yield
-    while STARTED:
-        STARTED.pop().stop()
-
-
-@pytest.mark.celery_worker
-@pytest.mark.skipif(
-    not _real_workers_possible(),
-    reason="needs PostgreSQL (DATABASE_URL=postgres://…) and a broker: BALOO_TEST_BROKER_URL or redis-server on the PATH",
-)
-@pytest.mark.django_db(transaction=True)
-def test_two_celery_workers_share_the_parts_and_match_one_task(tmp_path, stop_workers):
-    from celery import Celery
-    from django.conf import settings as django_settings
-
-    from baloo_site.tests.processes import redis_server, start_worker, wait_for
-
-    with quiet() as out:
-        call_command("seed_demo", people=80, stdout=out)  # its last step: the one-task recompute
-    one_task_run = current()
-    one_task = everything(one_task_run)
-
-    with nullcontext(SharedBroker(BROKER_URL)) if BROKER_URL else redis_server() as broker:
-        # No result backend: the test reads the outcome from the database.
-        env = {"CELERY_RESULT_BACKEND": "", "BALOO_METRICS_PART_POINTS": "1"}
-        workers = [
-            start_worker(broker, tmp_path / f"w{n}.log", queues="metrics", name=f"part{n}", **env) for n in (1, 2)
-        ]
-        app = Celery("baloo-test-partitioned", broker=broker.url, set_as_current=False)
-        app.conf.task_routes = django_settings.CELERY_TASK_ROUTES
-        try:
-            app.send_task("metrics.recompute_nightly")
-
-            def swapped_in() -> bool:
-                return MetricRun.objects.filter(status=MetricRun.Status.COMPLETE, parts__gt=0).exists()
-
-            finished = wait_for(swapped_in, 120)
-        finally:
-            for worker in workers:
-                worker.stop()
-            app.close()
-    logs = "\n".join(worker.text() for worker in workers)
-    assert finished, f"the partitioned run was not swapped in:\n{logs}"
-    run = current()
-    assert run.pk != one_task_run.pk and run.parts >= 4
-    assert not MetricRun.objects.filter(pk=one_task_run.pk).exists()
-    assert everything(run) == one_task
-    assert len(run.stats["workers"]) == 2, run.stats
-    for worker in workers:
-        assert "recompute_metrics_part" in worker.text() and "succeeded" in worker.text()
+    monkeypatch.setattr(partials, "STAGES", (*STAGES, Stage("histogram", weeks_histogram, add, finish)))
+    metrics_recompute_partitioned(parts=1)
+    one = finished.pop("median_week")
+    metrics_recompute_partitioned(parts=3)
+    assert finished["median_week"] == one
+    assert date(1970, 1, 1) + timedelta(weeks=one) < date.today()
