@@ -325,7 +325,7 @@ def test_the_nightly_task_is_shared_with_a_broker_and_one_task_without(demo, mon
 
 def test_every_stage_adds_up_and_a_new_one_plugs_in(demo, monkeypatch):
     """The registry: a stage's partial results add up (here a histogram, finished after the sum)."""
-    assert [stage.name for stage in STAGES] == ["series", "as_of", "cohorts"]
+    assert [stage.name for stage in STAGES] == ["series", "as_of", "cohorts", "pathways"]
     finished = {}
 
     def weeks_histogram(contributions, context):
