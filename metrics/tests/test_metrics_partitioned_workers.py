@@ -8,6 +8,7 @@ then all go on when the lock is released.
 """
 
 import os
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -100,7 +101,8 @@ def test_a_worker_killed_mid_part_has_its_part_counted_again_and_nothing_twice(o
     run, started, logs = _recompute_on_workers(tmp_path, 3, kill=True)
     assert published(run) == one_task, logs
     killed = started[0].text()
-    assert "succeeded" not in killed and RECEIVED in killed
+    # It may have run the nightly task that planned the parts; it finished no part.
+    assert not re.search(r"recompute_part\[[^\]]*\] succeeded", killed) and RECEIVED in killed
     # Its part was redelivered to a surviving worker, which counted it: three parts, by the other two.
     assert len(run.stats["parts"]) == SHARES and sorted(run.stats["workers"]) == sorted(
         {one["worker"] for one in run.stats["parts"].values()}
