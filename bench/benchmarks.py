@@ -90,6 +90,30 @@ def plan(selected: list[str]) -> list[str]:
 # --------------------------------------------------------------------------- benchmarks
 
 
+
+def run_script(ctx: Context, script: str, *args: str, database: str = "", database_env: str = "") -> str:
+    """Run bench/`script` with `args` and return what it printed; its last lines in a BenchError when it fails.
+
+    With `database`, the script works in a database of its own, named after this run's with
+    `_<database>` added, given to it in `database_env` (and as DATABASE_URL, for Django).
+    """
+    env = ctx.env()
+    if database:
+        own = urlparse(ctx.db_url)._replace(path=f"/{ctx.db_name}_{database}").geturl()
+        env.update({database_env: own, "DATABASE_URL": own})
+    proc = subprocess.run([sys.executable, str(BENCH_DIR / script), *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BenchError(f"bench/{script} failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
+    return proc.stdout
+
+
+def printed_json(output: str) -> dict:
+    """The JSON object a script printed last: indented over several lines, or on its last line."""
+    if "\n{\n" in output or output.startswith("{\n"):
+        start = output.rindex("\n{\n") + 1 if "\n{\n" in output else 0
+        return json.loads(output[start:])
+    return json.loads(output.strip().splitlines()[-1])
+
 @benchmark("import", "fresh database: migrate, create the sources, time `import_activities FILE`")
 def bench_import(ctx: Context) -> dict:
     if not ctx.has_command("import_activities"):
@@ -228,16 +252,7 @@ def bench_push(ctx: Context) -> dict:
 def bench_identities(ctx: Context) -> dict:
     dataset = ctx.ensure_dataset()
     print(f"  resolving the actors of {dataset.name} (reading and checking the records is not timed)…")
-    proc = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "identities.py"), str(dataset)],
-        cwd=ROOT,
-        env=ctx.env(),
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise BenchError("bench/identities.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
-    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result = printed_json(run_script(ctx, "identities.py", str(dataset)))
     result["goal_seconds"] = 30
     result["goal_met"] = result["seconds"] <= 30
     # The people table is rebuilt from scratch here: the directory benchmark needs a fresh import.
@@ -250,19 +265,8 @@ def bench_identities(ctx: Context) -> dict:
 )
 def bench_asof(ctx: Context) -> dict:
     """bench/asof.py in a database of its own (this one's name + `_asof`), at --records activities."""
-    url = urlparse(ctx.db_url)
-    own = url._replace(path=f"/{ctx.db_name}_asof").geturl()
-    proc = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "asof.py"), "--activities", str(ctx.args.records)],
-        cwd=ROOT,
-        env={**ctx.env(), "BENCH_ASOF_DATABASE_URL": own, "DATABASE_URL": own},
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise BenchError("bench/asof.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
-    output = proc.stdout
-    return json.loads(output[output.index("{\n") :])
+    output = run_script(ctx, "asof.py", "--activities", str(ctx.args.records), database="asof", database_env="BENCH_ASOF_DATABASE_URL")
+    return printed_json(output)
 
 
 @benchmark(
@@ -272,18 +276,7 @@ def bench_asof(ctx: Context) -> dict:
 )
 def bench_git(ctx: Context) -> dict:
     """bench/git_sync.py in a database of its own (this one's name + `_git`)."""
-    url = urlparse(ctx.db_url)
-    own = url._replace(path=f"/{ctx.db_name}_git").geturl()
-    proc = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "git_sync.py")],
-        cwd=ROOT,
-        env={**ctx.env(), "BENCH_GIT_DATABASE_URL": own, "DATABASE_URL": own},
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise BenchError("bench/git_sync.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return printed_json(run_script(ctx, "git_sync.py", database="git", database_env="BENCH_GIT_DATABASE_URL"))
 
 
 @benchmark(
@@ -293,20 +286,11 @@ def bench_git(ctx: Context) -> dict:
 )
 def bench_sync(ctx: Context) -> dict:
     """bench/sync.py in a database of its own (this one's name + `_sync`), at --records items a system, 100,000 at most."""
-    url = urlparse(ctx.db_url)
-    own = url._replace(path=f"/{ctx.db_name}_sync").geturl()
     out = DATA_DIR / "sync-results.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "sync.py"), "--items", str(min(ctx.args.records, 100_000)), "--json", str(out)],
-        cwd=ROOT,
-        env={**ctx.env(), "BENCH_SYNC_DATABASE_URL": own},
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise BenchError("bench/sync.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
-    print("\n".join(line for line in proc.stdout.splitlines() if line.strip()))
+    items = str(min(ctx.args.records, 100_000))
+    output = run_script(ctx, "sync.py", "--items", items, "--json", str(out), database="sync", database_env="BENCH_SYNC_DATABASE_URL")
+    print("\n".join(line for line in output.splitlines() if line.strip()))
     figures = json.loads(out.read_text())
     result = {"items": figures["items"], "cores": figures["cores"]}
     for name in ("github", "github_rest_only", "bugzilla", "bugzilla_one_bug_a_request"):
@@ -326,20 +310,9 @@ def bench_sync(ctx: Context) -> dict:
 )
 def bench_freshness(ctx: Context) -> dict:
     """bench/freshness.py in a database of its own (this one's name + `_fresh`); BENCH_FRESHNESS_ACTIVITIES sets the size."""
-    url = urlparse(ctx.db_url)
-    own = url._replace(path=f"/{ctx.db_name}_fresh").geturl()
     activities = os.environ.get("BENCH_FRESHNESS_ACTIVITIES", "10000000")
-    proc = subprocess.run(
-        [sys.executable, str(BENCH_DIR / "freshness.py"), "--activities", activities],
-        cwd=ROOT,
-        env={**ctx.env(), "BENCH_FRESHNESS_DATABASE_URL": own},
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise BenchError("bench/freshness.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
-    output = proc.stdout
-    return json.loads(output[output.rindex("\n{\n") + 1 :] if "\n{\n" in output else output[output.index("{") :])
+    output = run_script(ctx, "freshness.py", "--activities", activities, database="fresh", database_env="BENCH_FRESHNESS_DATABASE_URL")
+    return printed_json(output)
 
 
 @benchmark(
@@ -349,17 +322,5 @@ def bench_freshness(ctx: Context) -> dict:
 )
 def bench_scale(ctx: Context) -> dict:
     """bench/scale.py in a database of its own (this one's name + `_scale`)."""
-    url = urlparse(ctx.db_url)
-    own = url._replace(path=f"/{ctx.db_name}_scale").geturl()
-    command = [sys.executable, str(BENCH_DIR / "scale.py"), "--activities", str(ctx.args.scale_activities)]
-    proc = subprocess.run(
-        command + (["--reuse"] if ctx.args.scale_reuse else []),
-        cwd=ROOT,
-        env={**ctx.env(), "BENCH_SCALE_DATABASE_URL": own, "DATABASE_URL": own},
-        capture_output=True,
-        text=True,
-    )
-    if proc.returncode != 0:
-        raise BenchError("bench/scale.py failed:\n" + "\n".join(proc.stderr.strip().splitlines()[-25:]))
-    output = proc.stdout
-    return json.loads(output[output.index("{\n") :])
+    args = ["--activities", str(ctx.args.scale_activities), *(["--reuse"] if ctx.args.scale_reuse else [])]
+    return printed_json(run_script(ctx, "scale.py", *args, database="scale", database_env="BENCH_SCALE_DATABASE_URL"))

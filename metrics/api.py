@@ -82,6 +82,20 @@ class MetricsView(APIView):
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
+    def current_run(self) -> MetricRun:
+        """The run every answer reads; 503 before the first recompute."""
+        run = metric_run_current()
+        if run is None:
+            raise NotComputedYet()
+        return run
+
+    def known_scope(self, query: dict, run: MetricRun) -> str:
+        """The query's scope; 404 when it names nothing Baloo counts (a malformed one was a 400 already)."""
+        scope = query["scope"]
+        if not scope_exists(scope=scope, run=run):
+            raise NotFound(_("Unknown scope %(scope)s.") % {"scope": scope})
+        return scope
+
     def cached(self, run: MetricRun, request: Request, build: Callable[[], Any], *, day: date | None = None) -> Any:
         """`build()` once per run, language, view, query (the format aside: JSON and CSV share the data)
         and `day` (the day an "as of today" answer is for: tomorrow's is another one)."""
@@ -101,6 +115,8 @@ STAFF = OpenApiParameter(
 FORMAT = OpenApiParameter(
     "format", OpenApiTypes.STR, enum=["json", "csv"], description="csv gives the same data as CSV."
 )
+SCOPE = OpenApiParameter("scope", OpenApiTypes.STR, description="all, area:SLUG, source:SLUG or cp:SLUG (default all).")
+UNKNOWN_SCOPE = {404: OpenApiResponse(description="Unknown scope.")}
 ERRORS = {
     400: OpenApiResponse(description="A bad parameter; the message says which."),
     503: OpenApiResponse(description="Not computed yet."),
@@ -128,9 +144,7 @@ class MetricsSummaryView(MetricsView):
     )
     def get(self, request: Request, format: str | None = None) -> Response:
         query = self.query(request)
-        run = metric_run_current()
-        if run is None:
-            raise NotComputedYet()
+        run = self.current_run()
         today = today_utc()
         day = query.get("date") or today
         if day > today:
@@ -241,24 +255,18 @@ class MetricsSeriesView(MetricsView):
     @extend_schema(
         operation_id="metrics_series",
         parameters=[
-            OpenApiParameter(
-                "scope", OpenApiTypes.STR, description="all, area:SLUG, source:SLUG or cp:SLUG (default all)."
-            ),
+            SCOPE,
             OpenApiParameter("start", OpenApiTypes.DATE),
             OpenApiParameter("end", OpenApiTypes.DATE),
             STAFF,
             FORMAT,
         ],
-        responses={200: SeriesSerializer, 404: OpenApiResponse(description="Unknown scope."), **ERRORS},
+        responses={200: SeriesSerializer, **UNKNOWN_SCOPE, **ERRORS},
     )
     def get(self, request: Request, format: str | None = None) -> Response:
         query = self.query(request)
-        run = metric_run_current()
-        if run is None:
-            raise NotComputedYet()
-        scope = query["scope"]
-        if not scope_exists(scope=scope, run=run):
-            raise NotFound(_("Unknown scope %(scope)s.") % {"scope": scope})
+        run = self.current_run()
+        scope = self.known_scope(query, run)
         return Response(
             self.cached(
                 run,
@@ -304,22 +312,16 @@ class MetricsCohortsView(MetricsView):
             "quarter is not over is partial. As CSV: one row per cohort and quarter after it."
         ),
         parameters=[
-            OpenApiParameter(
-                "scope", OpenApiTypes.STR, description="all, area:SLUG, source:SLUG or cp:SLUG (default all)."
-            ),
+            SCOPE,
             STAFF,
             FORMAT,
         ],
-        responses={200: CohortsSerializer, 404: OpenApiResponse(description="Unknown scope."), **ERRORS},
+        responses={200: CohortsSerializer, **UNKNOWN_SCOPE, **ERRORS},
     )
     def get(self, request: Request, format: str | None = None) -> Response:
         query = self.query(request)
-        run = metric_run_current()
-        if run is None:
-            raise NotComputedYet()
-        scope = query["scope"]
-        if not scope_exists(scope=scope, run=run):
-            raise NotFound(_("Unknown scope %(scope)s.") % {"scope": scope})
+        run = self.current_run()
+        scope = self.known_scope(query, run)
         return Response(
             self.cached(run, request, lambda: metrics_cohorts(run=run, scope=scope, population=population(query)))
         )
@@ -378,9 +380,7 @@ class MetricsPathwaysView(MetricsView):
     )
     def get(self, request: Request, format: str | None = None) -> Response:
         query = self.query(request)
-        run = metric_run_current()
-        if run is None:
-            raise NotComputedYet()
+        run = self.current_run()
         area = Area.objects.filter(slug=query["area"]).first()
         if area is None:
             raise NotFound(_("Unknown area %(area)s.") % {"area": query["area"]})

@@ -14,9 +14,8 @@ from rest_framework.response import Response
 
 from conversion_points.models import Area, Campaign
 
-from .api import ERRORS, FORMAT, STAFF, MetricsView, NotComputedYet, population
+from .api import ERRORS, FORMAT, STAFF, MetricsView, population
 from .campaigns import BEFORE_WEEKS, campaign_effects
-from .selectors import metric_run_current
 
 
 class CampaignsQuerySerializer(serializers.Serializer):
@@ -80,9 +79,7 @@ class MetricsCampaignsView(MetricsView):
     )
     def get(self, request: Request, format: str | None = None) -> Response:
         query = self.query(request)
-        run = metric_run_current()
-        if run is None:
-            raise NotComputedYet()
+        run = self.current_run()
         area = None
         if "area" in query:
             area = Area.objects.filter(slug=query["area"]).first()
