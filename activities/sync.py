@@ -37,6 +37,12 @@ logger = logging.getLogger(__name__)
 # LOCK_SECONDS belongs to a killed worker, and the next beat tick (every 30 s) resumes its source.
 LOCK_SECONDS = 45
 LOCK_RENEW_SECONDS = 10
+# Without the heartbeat thread (SQLite: the embedded default, tasks in the web process) a lock is
+# renewed only after pages, so it lasts long enough for a slow request or a first git clone.
+LOCK_SECONDS_WITHOUT_HEARTBEAT = 10 * 60
+# A sync running longer than this is stuck (a server paging forever): its heartbeat stops renewing
+# the lock, so beat gives the source to a new sync instead of leaving it held as long as the worker lives.
+MAX_SYNC_SECONDS = 6 * 60 * 60
 # A source is due at a beat tick when its next sync falls before the tick after it: a run starts a
 # moment after the tick that enqueued it, so "every minute" must not wait for a second tick.
 SCHEDULE_SLACK = timedelta(seconds=20)
@@ -84,7 +90,7 @@ def syncs_claim_due(*, now: datetime | None = None) -> list[str]:
 
 
 def source_sync(
-    *, source: Source, trigger: str = "schedule", client: HttpClient | None = None, lock_seconds: int = LOCK_SECONDS
+    *, source: Source, trigger: str = "schedule", client: HttpClient | None = None, lock_seconds: int | None = None
 ) -> SyncRun:
     """Sync `source` from its checkpoint to now and return the run record.
 
@@ -92,6 +98,8 @@ def source_sync(
     committed and the next run resumes from there. A rate limit ends it as `deferred` with the
     time to resume at (`run.resume_at`), which the Celery task reschedules itself for.
     """
+    if lock_seconds is None:
+        lock_seconds = LOCK_SECONDS if is_postgresql() else LOCK_SECONDS_WITHOUT_HEARTBEAT
     state, _created = SyncState.objects.get_or_create(source=source)
     owner = uuid.uuid4().hex
     if not _lock_acquire(state, owner=owner, seconds=lock_seconds):
@@ -292,7 +300,11 @@ class _Heartbeat:
 
     def _run(self) -> None:
         try:
+            began = time.monotonic()
             while not self.stopped.wait(min(LOCK_RENEW_SECONDS, self.seconds / 3)):
+                if time.monotonic() - began > MAX_SYNC_SECONDS:
+                    logger.warning("sync of source state %s runs past %s s: its lock is no longer renewed", self.state_pk, MAX_SYNC_SECONDS)
+                    return
                 try:
                     with transaction.atomic():
                         held = SyncState.objects.select_for_update(skip_locked=True).filter(pk=self.state_pk, lock_owner=self.owner)

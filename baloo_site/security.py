@@ -59,11 +59,18 @@ LOGIN_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?(?:admin/login|sign-in)/$"
 PUBLIC_FORM_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?integrations/request/$")
 
 
+# The query parameters that make a dashboard page count or draw on demand (dashboard/dates.py).
+DATED_PAGE_PARAMS = frozenset({"date", "start", "end"})
+
+
 def rate_scope(request: HttpRequest) -> str | None:
     """Which limit a request counts against: `public_api`, `push`, `login` (password guesses),
     `public_form` (a form anyone may post), or none."""
     path = request.path_info
     if path.startswith(("/api/v1/metrics/", "/api/v1/schema/")):
+        return "public_api"
+    if request.method == "GET" and DATED_PAGE_PARAMS.intersection(request.GET):
+        # A dashboard page as of a chosen day counts it as the summary API would: the same limit.
         return "public_api"
     if path == "/api/v1/activities/" and request.method == "POST":
         return "push"

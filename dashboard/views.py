@@ -89,7 +89,9 @@ def _page(
     # Headlines are "as of today": a page drawn yesterday is not today's, even from the same run.
     today = today_utc().isoformat()
     anonymous = settings.SESSION_COOKIE_NAME not in request.COOKIES and not request.META.get("QUERY_STRING")
-    whole_page = selectors.run_key(run=run, name=f"whole:{today}:{language}:{request.path}")
+    # The host too: without BALOO_SITE_URL, the snippets of "Use these numbers elsewhere" name the
+    # address the page was asked at, and one visitor's Host must never be served to the others.
+    whole_page = selectors.run_key(run=run, name=f"whole:{today}:{language}:{request.get_host()}:{request.path}")
     if anonymous and (html := cache.get(whole_page)) is not None:
         return HttpResponse(html)
 
@@ -98,7 +100,12 @@ def _page(
         context["run"] = run
         return context["title"], render_to_string(template, context)
 
-    title, content = selectors.run_cached(run=run, name=f"page:{today}:{language}:{name}", build=draw)
+    if choice is not None and choice.ranged:
+        # A range only narrows the charts: drawn for each request (they are rate limited) and never
+        # stored, so arbitrary ranges cannot fill the cache.
+        title, content = draw()
+    else:
+        title, content = selectors.run_cached(run=run, name=f"page:{today}:{language}:{name}", build=draw)
     # The content was rendered by our own template (auto-escaped), so it is safe as it is.
     response = render(request, "dashboard/page.html", {"title": title, "content": mark_safe(content)})
     if anonymous and not response.cookies:

@@ -78,7 +78,11 @@ def data_quality_build(*, now: datetime | None = None) -> dict[str, Any]:
     runs = _recent_runs()
     totals = dict(SyncState.objects.values_list("source_id", "source_totals"))
     sources = []
-    for source in Source.objects.order_by("slug").only("id", "slug", "name", "kind", "enabled"):
+    # Only the sources the public dashboard already names (some enabled rule counts them): which other
+    # sources exist — disabled ones, push-only intakes, webhooks' slugs — is not for anonymous visitors
+    # (docs/security.md).
+    public = Source.objects.filter(conversion_points__enabled=True).distinct()
+    for source in public.order_by("slug").only("id", "slug", "name", "kind", "enabled"):
         count, latest = stored.get(source.pk, (0, None))
         fed_by = "sync" if has_connector(source.kind) else "import"
         last_success = succeeded.get(source.pk)

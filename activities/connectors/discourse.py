@@ -92,7 +92,8 @@ def options_problem(options: Any) -> str | None:
         good = {
             "categories": isinstance(value, list) and len(value) <= 1000
             and all(isinstance(item, str) and 0 < len(item.strip()) <= 255 for item in value),
-            "api_username": isinstance(value, str) and 0 < len(value.strip()) <= 60,
+            # Sent as a header: printable characters only (a line break would split the request).
+            "api_username": isinstance(value, str) and 0 < len(value.strip()) <= 60 and value.isprintable(),
             "solved": isinstance(value, bool),
             "solved_lookback_days": number and 1 <= value <= 3650,
             "max_retries": isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 10,

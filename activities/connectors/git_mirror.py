@@ -286,6 +286,12 @@ def _kill(process: subprocess.Popen) -> None:
     process.wait()
 
 
+# What a remote server writes itself (git's `remote:` lines, a smart-HTTP `ERR` packet) is never kept.
+REMOTE_WORDS = ("remote:", "remote error:")
+
+
 def _said(stderr: bytes) -> str:
+    """git's own words about a failure, without anything the remote server wrote."""
     lines = [line for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
+    lines = [line for line in lines if not any(words in line.lower() for words in REMOTE_WORDS)]
     return remote_text(" / ".join(lines[:ERROR_LINES]) or "no message", limit=300)

@@ -378,6 +378,7 @@ def test_an_unknown_category_fails_the_run_naming_the_option(api, server):
     ({"solved_lookback_days": -3}, "'solved_lookback_days'"),
     ({"solved": "yes"}, "'solved'"),
     ({"api_username": ["system"]}, "'api_username'"),
+    ({"api_username": "system\r\nX-Injected: 1"}, "'api_username'"),  # a header split in two
     ({"category": ["support"]}, "unknown option 'category'"),
 ])
 def test_hostile_options_fail_the_run_before_any_request(api, server, options, named):

@@ -506,3 +506,12 @@ def test_the_history_s_own_commit_count_is_kept_for_the_data_quality_page(repo):
     total = SyncState.objects.get(source=source).source_totals["commit"]
     # Three commits that are not merges, as git counts them; three `commit:` activities stored.
     assert (total["reported"], total["stored"], total["rejected"]) == (3, 3, 0)
+
+
+def test_what_a_remote_server_writes_never_reaches_the_run_record():
+    from activities.connectors.git_mirror import _said
+
+    said = _said(b"remote: ann.secret@example.org said no\nfatal: remote error: token abc123 for ann\n"
+                 b"fatal: unable to access 'https://git.example/app.git/': The requested URL returned error: 403\n")
+    assert "ann" not in said and "abc123" not in said
+    assert "unable to access" in said

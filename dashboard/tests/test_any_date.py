@@ -215,3 +215,16 @@ def test_while_another_day_is_counted_the_page_is_as_of_today_and_says_so(client
     html = client.get(f"/?date={WEDNESDAY}").content.decode()
     assert "Another day’s numbers are being counted right now" in html
     assert big_number(html) == "2"
+
+
+@pytest.mark.parametrize("query", ["?date=2024-01-03", "?start=2024-01-01", "?end=2024-03-01", "?start=2024-01-01&end=2024-02-01"])
+def test_a_dated_or_ranged_page_counts_against_the_public_api_limit(query):
+    """A page as of a chosen day counts on demand as the summary API would: it is limited like it, so
+    stepping through days cannot keep the counting busy for everyone."""
+    from django.test import RequestFactory
+
+    from baloo_site.security import rate_scope
+
+    for path in ("/", "/area/support/", "/de/source/sumo/"):
+        assert rate_scope(RequestFactory().get(path + query)) == "public_api"
+    assert rate_scope(RequestFactory().get("/area/support/")) is None

@@ -287,3 +287,14 @@ def test_a_hostile_area_name_is_escaped_in_the_snippet_and_again_on_the_page(cli
     # The snippet a site copies has the name escaped as HTML; the page shows that text, escaped again.
     assert "&amp;lt;script&amp;gt;alert(&amp;#x27;x&amp;#x27;)" in snippet
     assert "</textarea>" not in snippet and "<script>alert" not in html
+
+
+def test_without_a_site_address_one_visitors_host_is_never_served_to_another(computed, settings):
+    """The whole-page cache is per host: a page asked for at an internal name must not hand that
+    name to every later visitor's snippets."""
+    settings.BALOO_SITE_URL = ""
+    settings.ALLOWED_HOSTS = ["baloo.example.org", "internal.lan"]
+    Client(HTTP_HOST="internal.lan").get("/area/support/")
+    html = Client(HTTP_HOST="baloo.example.org").get("/area/support/").content.decode()
+    assert "internal.lan" not in html
+    assert "baloo.example.org/badge/active.svg" in textarea(html, "badge")

@@ -210,3 +210,11 @@ def test_batches_of_at_most_1000_go_through_the_push_api_once(tmp_path, client, 
     # Retrying after a timeout is safe: the same batch again counts nothing.
     assert push(batches[0]) == {"created": 0, "duplicate": 1000, "rejected": []}
     assert Activity.objects.filter(source=location_services).count() == 2501
+
+
+def test_a_number_too_long_to_be_a_count_is_named_not_a_traceback(tmp_path, location_services):
+    (tmp_path / "export.csv").write_text(HEADER + "r-1,2019-05-01T10:00:00Z,ann@example.org,,,wifi,DE," + "9" * 5000 + "\n",
+                                         encoding="utf-8")
+    result = run(str(tmp_path / "export.csv"), "-o", str(tmp_path / "out.jsonl"))
+    assert result.returncode == 1
+    assert "line 2: observations" in result.stderr.decode() and "Traceback" not in result.stderr.decode()

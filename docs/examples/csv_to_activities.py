@@ -103,7 +103,7 @@ def record_of(row: dict[str, str], *, source: str, naive_is_utc: bool = False) -
     if country and not COUNTRY.match(country):
         raise LineError(f"country {country[:40]!r} is not a two-letter country code such as DE")
     observations = row.get("observations", "").strip()
-    if observations and not (observations.isascii() and observations.isdigit()):
+    if observations and not (observations.isascii() and observations.isdigit() and len(observations) <= 18):
         raise LineError(f"observations {observations[:40]!r} is not a whole number")
     data = {"report_id": report_id, "kind": kind}
     if country:

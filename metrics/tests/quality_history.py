@@ -8,10 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 from activities.models import RejectedItem, Source, SyncRun, SyncState
 from contributors.models import AccountClaim, Identity, MergeSuggestion, PlaceholderAccount
-from conversion_points.tests.factories import ActivityFactory, IdentityFactory, PersonFactory
+from conversion_points.tests.factories import (
+    ActivityFactory,
+    AreaFactory,
+    ConversionPointFactory,
+    IdentityFactory,
+    PersonFactory,
+)
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
 # Personal data and remote text planted in the history: none of it may be published.
+HIDDEN_SOURCE = "secret-intake"
 PLANTED = ("ann.secret@example.org", "annsecret", "Ann Secret", "Server said: ann.secret@example.org")
 
 
@@ -39,6 +46,12 @@ def quality_history() -> History:
     git = Source.objects.create(slug="git-app", kind="events", name="App history", schedule_minutes=0)
     paused = Source.objects.create(slug="github-old", kind="github", name="Old GitHub", enabled=False)
     never = Source.objects.create(slug="discourse", kind="bugzilla", name="Never synced")
+    # The page lists the sources the dashboard names: those some enabled rule counts.
+    area = AreaFactory(slug="everything", name="Everything")
+    for source in (bmo, sumo, git, paused, never):
+        ConversionPointFactory(slug=f"counts-{source.slug}", area=area, source=source, types=[f"{source.kind}.thing.done"])
+    # A source no rule counts (a push-only intake, a webhook's slug): it exists, and nobody outside is told.
+    Source.objects.create(slug=HIDDEN_SOURCE, kind="github", name="Hidden intake", enabled=False)
 
     ann = IdentityFactory(kind=Identity.Kind.EMAIL, namespace="", value=PLANTED[0], name=PLANTED[2])
     IdentityFactory(person=ann.person, kind=Identity.Kind.USERNAME, namespace="sumo", value=PLANTED[1])

@@ -6,7 +6,7 @@ import io
 import pytest
 import time_machine
 
-from .quality_history import NOW, PLANTED, quality_history
+from .quality_history import HIDDEN_SOURCE, NOW, PLANTED, quality_history
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/metrics/data-quality/"
@@ -70,3 +70,12 @@ def test_the_schema_describes_it(client, db):
     text = client.get("/api/v1/schema/").content.decode()
     assert "/api/v1/metrics/data-quality/" in text
     assert "metrics_data_quality" in text and "one_identity_share" in text and "behind_seconds" in text
+
+
+@pytest.mark.parametrize("path", ["/api/v1/metrics/data-quality/", "/api/v1/metrics/data-quality/?format=csv", "/data-quality/"])
+def test_a_source_no_rule_counts_is_never_named(client, history, path):
+    """Which sources exist (a disabled intake, a webhook's slug) is not for anonymous visitors: only
+    the sources the dashboard already names are listed."""
+    response = client.get(path)
+    assert response.status_code == 200
+    assert HIDDEN_SOURCE.encode() not in response.content and b"Hidden intake" not in response.content
