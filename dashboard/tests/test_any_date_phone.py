@@ -13,8 +13,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from .chromium import needs_chromium
-from .test_phone import DESKTOP, LANGUAGES, PHONE, WCAG_22_AA, _url
+from .chromium import axe_violations, needs_chromium, scroll_width
+from .test_phone import DESKTOP, LANGUAGES, PHONE, _url
 
 pytestmark = needs_chromium
 
@@ -40,13 +40,9 @@ def test_dated_pages_and_the_embed_fit_the_screen_and_pass_axe(demo_site, browse
         for path in PAGES:
             page.goto(_url(demo_site, language, path))
             assert page.locator("main").count() == 1, path
-            width = page.evaluate("document.documentElement.scrollWidth")
-            if width > viewport["width"]:
+            if width := scroll_width(page, viewport):
                 wider.append((viewport["width"], path, width))
-            result = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
-            for violation in result.response["violations"]:
-                targets = [node["target"] for node in violation["nodes"]]
-                violations.append((viewport["width"], path, violation["id"], targets[:3]))
+            violations += [(viewport["width"], path, rule, targets) for rule, targets in axe_violations(axe, page)]
         context.close()
     assert wider == []
     assert violations == []

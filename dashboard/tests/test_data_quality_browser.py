@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from activities.models import RejectedItem, Source, SyncRun, SyncState
 
-from .chromium import needs_chromium
-from .test_phone import DESKTOP, LANGUAGES, PHONE, WCAG_22_AA, _url
+from .chromium import axe_violations, needs_chromium, scroll_width
+from .test_phone import DESKTOP, LANGUAGES, PHONE, _url
 
 pytestmark = needs_chromium
 
@@ -51,12 +51,9 @@ def test_the_data_quality_page_fits_the_screen_and_passes_axe(demo_site, browser
         page.goto(_url(demo_site, language, "/data-quality/"))
         assert page.locator("main h1").count() == 1
         assert page.locator(".quality-source").count() >= 3
-        width = page.evaluate("document.documentElement.scrollWidth")
-        if width > viewport["width"]:
+        if width := scroll_width(page, viewport):
             wider.append((viewport["width"], width))
-        result = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
-        for violation in result.response["violations"]:
-            violations.append((viewport["width"], violation["id"], [node["target"] for node in violation["nodes"]][:3]))
+        violations += [(viewport["width"], rule, targets) for rule, targets in axe_violations(axe, page)]
         context.close()
     assert wider == []
     assert violations == []

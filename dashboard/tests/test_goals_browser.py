@@ -14,8 +14,8 @@ from conversion_points.contributions import today_utc
 from conversion_points.models import Area, Campaign
 from metrics.engine import metrics_recompute
 
-from .chromium import needs_chromium
-from .test_phone import DESKTOP, LABEL_SIZES, LANGUAGES, PHONE, WCAG_22_AA, _url
+from .chromium import axe_violations, needs_chromium, scroll_width
+from .test_phone import DESKTOP, LABEL_SIZES, LANGUAGES, PHONE, _url
 
 pytestmark = needs_chromium
 
@@ -58,16 +58,12 @@ def test_goal_plans_and_campaigns_fit_the_screen_and_pass_axe(planned_site, brow
                 missing.append((viewport["width"], path, "campaigns"))
             if path == "/area/support/" and page.locator("#plan-title").count() != 1:
                 missing.append((viewport["width"], path, "plan"))
-            width = page.evaluate("document.documentElement.scrollWidth")
-            if width > viewport["width"]:
+            if width := scroll_width(page, viewport):
                 wider.append((viewport["width"], path, width))
             for text, size, height in page.evaluate(LABEL_SIZES):
                 if size < 11 or height < 11:
                     small_labels.append((viewport["width"], path, text, round(size, 1), round(height, 1)))
-            result = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
-            for violation in result.response["violations"]:
-                targets = [node["target"] for node in violation["nodes"]]
-                violations.append((viewport["width"], path, violation["id"], targets[:3]))
+            violations += [(viewport["width"], path, rule, targets) for rule, targets in axe_violations(axe, page)]
         context.close()
     assert missing == []
     assert wider == []

@@ -23,8 +23,8 @@ from conversion_points.tests.factories import (
 )
 from metrics.engine import metrics_recompute
 
-from .chromium import needs_chromium
-from .test_phone import DESKTOP, LANGUAGES, PHONE, WCAG_22_AA, _url
+from .chromium import axe_violations, needs_chromium, scroll_width
+from .test_phone import DESKTOP, LANGUAGES, PHONE, _url
 
 SUNDAY = date(2024, 6, 2)
 
@@ -127,13 +127,9 @@ def test_area_pages_with_pathways_fit_the_screen_and_pass_axe(demo_site, browser
                 page.goto(_url(demo_site, language, path))
                 if "/area/" in path:
                     assert page.locator("table.pathways tbody tr").count() >= 1, (language, path)
-                width = page.evaluate("document.documentElement.scrollWidth")
-                if width > viewport["width"]:
+                if width := scroll_width(page, viewport):
                     wider.append((language, viewport["width"], path, width))
-                result = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
-                for violation in result.response["violations"]:
-                    targets = [node["target"] for node in violation["nodes"]]
-                    violations.append((language, viewport["width"], path, violation["id"], targets[:3]))
+                violations += [(language, viewport["width"], path, rule, targets) for rule, targets in axe_violations(axe, page)]
             context.close()
     assert wider == []
     assert violations == []

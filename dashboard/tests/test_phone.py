@@ -13,14 +13,13 @@ from django.test import Client
 
 from contributors.models import Identity
 
-from .chromium import needs_chromium
+from .chromium import axe_violations, needs_chromium, scroll_width
 
 pytestmark = needs_chromium
 
 LANGUAGES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES"}
 PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1366, "height": 900}
-WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 
 # Each chart text: its rendered font size (the CSS size times the SVG's scale) and its box's height.
 LABEL_SIZES = """() => Array.from(document.querySelectorAll("svg[data-chart] text"))
@@ -82,16 +81,12 @@ def test_every_public_page_fits_the_screen_and_passes_axe(demo_site, browser, la
         for path in _pages(demo_site, person_id):
             page.goto(_url(demo_site, language, path))
             assert page.locator("main").count() == 1, path
-            width = page.evaluate("document.documentElement.scrollWidth")
-            if width > viewport["width"]:
+            if width := scroll_width(page, viewport):
                 wider.append((viewport["width"], path, width))
             for text, size, height in page.evaluate(LABEL_SIZES):
                 if size < 11 or height < 11:
                     small_labels.append((viewport["width"], path, text, round(size, 1), round(height, 1)))
-            result = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
-            for violation in result.response["violations"]:
-                targets = [node["target"] for node in violation["nodes"]]
-                violations.append((viewport["width"], path, violation["id"], targets[:3]))
+            violations += [(viewport["width"], path, rule, targets) for rule, targets in axe_violations(axe, page)]
         context.close()
     assert wider == []
     assert small_labels == []

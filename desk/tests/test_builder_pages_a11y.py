@@ -20,13 +20,12 @@ from pytest_django.live_server_helper import LiveServer
 from accounts.tests.worlds import D, at, roles_world
 from activities.models import Activity
 from contributors.models import Identity, Person
-from dashboard.tests.chromium import needs_chromium
+from dashboard.tests.chromium import axe_violations, needs_chromium, scroll_width
 
 pytestmark = needs_chromium
 
 LANGUAGES = {"en": "en-US", "de": "de-DE", "fr": "fr-FR", "es": "es-ES"}
 VIEWPORTS = ({"width": 360, "height": 740}, {"width": 1366, "height": 900})
-WCAG_22_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 # The desk's own controls, each at least 24 px each way (WCAG 2.2 target size, without leaning on spacing).
 SMALL_CONTROLS = """() => Array.from(document.querySelectorAll("main input:not([type=hidden]), main select, main button"))
   .map((control) => [control.name || control.type, control.getBoundingClientRect()])
@@ -118,15 +117,11 @@ def test_every_builder_page_fits_the_screen_and_passes_axe(builder_site, browser
                     page.locator("input[name=_preview]").click()
                     page.wait_for_load_state()
                     assert page.locator(".rule-preview").is_visible(), (language, viewport["width"])
-                width = page.evaluate("document.documentElement.scrollWidth")
-                if width > viewport["width"]:
+                if width := scroll_width(page, viewport):
                     wider.append((language, viewport["width"], name, width))
                 if name not in ("rule", "admin", "rules", "areas_admin", "sources", "tokens"):
                     small += [(language, viewport["width"], name, *control) for control in page.evaluate(SMALL_CONTROLS)]
-                result = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
-                for violation in result.response["violations"]:
-                    targets = [node["target"] for node in violation["nodes"]]
-                    violations.append((language, viewport["width"], name, violation["id"], targets[:3]))
+                violations += [(language, viewport["width"], name, rule, targets) for rule, targets in axe_violations(axe, page)]
             context.close()
     assert unseen == []
     assert wider == []
