@@ -550,6 +550,9 @@ def rejected_items_record(
     return new
 
 
+EXTERNAL_ID_LENGTH = Activity._meta.get_field("external_id").max_length
+
+
 def rejected_items_resolve(*, source: Source, external_ids: "Iterable[str]") -> int:
     """Remove the rejected items of `source` whose activity is now stored; how many went.
 
@@ -558,7 +561,12 @@ def rejected_items_resolve(*, source: Source, external_ids: "Iterable[str]") -> 
     the external ids of records just given to the ingestion service, in its transaction; only
     those it stored (or had stored before) count.
     """
-    ids = {external_id for external_id in external_ids if isinstance(external_id, str)}
+    # Only ids a stored activity can have: a pushed record's id with a NUL or past the column's length
+    # was refused by ingestion, and PostgreSQL refuses to even compare such a string.
+    ids = {
+        external_id for external_id in external_ids
+        if isinstance(external_id, str) and "\x00" not in external_id and len(external_id) <= EXTERNAL_ID_LENGTH
+    }
     if not ids:
         return 0
     rejected = set(RejectedItem.objects.filter(source=source, external_id__in=ids).values_list("external_id", flat=True))

@@ -281,3 +281,17 @@ def test_a_server_that_cannot_read_a_chunked_body_says_so(live_server, secret):
     status, answer = push_chunked(live_server.url, secret, [orjson.dumps([record("c1")])])
     assert status == 411 and "Content-Length" in answer["error"]
     assert not Activity.objects.exists()
+
+
+def test_an_external_id_postgresql_cannot_hold_is_a_rejection_not_a_server_error(client):
+    """A NUL inside an external id (or one past its 255 characters) is refused by ingestion with its
+    reason; checking whether it was a rejected item before must not ask the database about it."""
+    source = Source.objects.create(slug="reps-nul", kind="reps", name="Reps")
+    secret = source_token_create(source=source, name="portal")[1]
+    records = [{"source": "reps-nul", "external_id": "event:\x001", "type": "reps.event.organized",
+                "occurred_at": "2026-11-02T10:00:00Z", "actor": {"username": "ann"}},
+               {"source": "reps-nul", "external_id": "e" * 300, "type": "reps.event.organized",
+                "occurred_at": "2026-11-02T10:00:00Z", "actor": {"username": "ann"}}]
+    response = client.post("/api/v1/activities/", records, content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 200, response.content
+    assert [rejection["index"] for rejection in response.json()["rejected"]] == [0, 1]
