@@ -236,3 +236,24 @@ class MetricPart(models.Model):
 
     def __str__(self) -> str:
         return f"{self.run_id}/{self.part}"
+
+
+class EditCount(models.Model):
+    """How often stored activities and identities changed in ways a larger id does not show, counted by the database.
+
+    Triggers (migration 0005) add one when activities are deleted or changed in place (their identity,
+    source, type, date or container), and when an identity moves to another person or is deleted. The
+    incremental update (`metrics.engine.cache`) compares these numbers with those its cache saw:
+    equal, and every cached row and identity still holds; different, and it counts in full (activities)
+    or reads every identity again (identities). One row, written by the triggers only.
+    """
+
+    activities = models.BigIntegerField(_("activities deleted or changed"), default=0)
+    identities = models.BigIntegerField(_("identities moved or deleted"), default=0)
+
+    class Meta:
+        verbose_name = _("edit count")
+        verbose_name_plural = _("edit counts")
+
+    def __str__(self) -> str:
+        return f"{self.activities}/{self.identities}"

@@ -42,7 +42,7 @@ Days and weeks are `metrics.calendar`'s. Import the public names from here.
 """
 
 from .as_of import as_of_counts, as_of_public, as_of_scopes, as_of_update
-from .cache import Cache, CacheUnusable, cache_clear, cache_dir, rules_fingerprint
+from .cache import Cache, CacheUnusable, cache_clear, cache_dir, cache_held, cache_hold, rules_fingerprint
 from .cohorts import Cohorts, CohortState, cohort_table, cohorts_compute_state, cohorts_result, cohorts_update
 from .fetch import ACTIVE, ANY, CORE, Contributions, People, Rules, contributions_fetch
 from .liveness import metrics_requests_resend
@@ -94,6 +94,8 @@ __all__ = [
     "as_of_update",
     "cache_clear",
     "cache_dir",
+    "cache_held",
+    "cache_hold",
     "cohort_table",
     "cohorts_compute_state",
     "cohorts_result",

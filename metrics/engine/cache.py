@@ -2,15 +2,17 @@
 
 A full recompute (`count_full`) leaves its raw rows (conversion point, identity, UTC day: identities,
 not persons), the identity → person map, the staff periods and bot persons it used, and its State and
-CohortState (each a sum over persons) in a cache directory, named by a key the run stores. After
-ingestion, merges or flag changes, the next queued recompute (`count_incremental`) reads only the
-activities with a larger id than the last one read, re-reads who is who, and finds the persons whose rows or flags changed:
+CohortState (each a sum over persons) in a cache directory, named by a key the run stores (and in
+the worker's memory, `runs`). After ingestion, merges or flag changes, the next queued recompute
+(`count_incremental`) reads only the activities with a larger id than the last one read, re-reads
+who is who (only the new rows' unknown identities when the database's `EditCount` says no identity
+moved or went), and finds the persons whose rows or flags changed:
 the new rows' persons, both sides of every identity that moved, staff periods that changed, bot
 flags that flipped, and the persons with contributions between the old and the new latest week.
 Their old part is counted again from the cached rows and taken out, their new part counted and put
 in; everyone else's is unchanged by construction. Whatever it cannot vouch for (other rules, an
 activity or identity deleted, a cache from another run or database, a lock not obtained) gives a
-full recompute (`CacheUnusable`).
+full recompute (`CacheUnusable`): an activity deleted or changed in place shows in `EditCount`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from metrics.models import MetricRun
 
 from .as_of import as_of_counts, as_of_update
 from .cohorts import CohortState, cohorts_compute_state, cohorts_result, cohorts_update
-from .fetch import People, Rules, activities_between, fetch_rows, settled_watermark, snapshot
+from .fetch import People, Rules, activities_between, edit_counts, fetch_rows, settled_watermark, snapshot
 from .pathways import (
     PathwaysState,
     pathways_arrays,
@@ -53,7 +55,7 @@ from .sweep import (
     state_result,
 )
 
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 CACHE_MAX_CHUNKS = 16
 
 
@@ -87,7 +89,7 @@ class Cache:
     key: str
     fingerprint: str
     watermark: int  # every activity with an id up to this one has been read, none above
-    activities: int  # how many activities have an id up to the watermark (all, not only contributions)
+    edits: tuple[int, int]  # the edit counts of activities and identities when read (`EditCount`)
     latest_day: int | None  # the UTC day of the latest of them
     last: int | None  # the latest week counted
     cp: np.ndarray
@@ -100,6 +102,13 @@ class Cache:
     as_of: dict = field(default_factory=dict)  # the summary as of the day counted, with its parts (`as_of`)
     cohorts: CohortState = field(default_factory=CohortState)  # the cohorts' counting state (`cohorts`)
     pathways: PathwaysState = field(default_factory=PathwaysState)  # the pathways' counting state (`pathways`)
+    person: np.ndarray | None = field(default=None, repr=False)  # each row's person by `people` (memory only)
+
+    def persons(self) -> np.ndarray:
+        """The person of each cached row by the cached who-is-who, looked up once per cache in memory."""
+        if self.person is None or len(self.person) != len(self.identity):
+            self.person = self.people.persons_of(self.identity)
+        return self.person
 
     def save(self, directory: Path) -> None:
         """Write the rows not on disk yet as a new chunk (or all in one), then the rest; atomic renames."""
@@ -125,7 +134,7 @@ class Cache:
             "key": self.key,
             "fingerprint": self.fingerprint,
             "watermark": self.watermark,
-            "activities": self.activities,
+            "edits": list(self.edits),
             "latest_day": self.latest_day,
             "last": self.last,
             "chunks": self.chunks,
@@ -226,7 +235,7 @@ class Cache:
             key=meta["key"],
             fingerprint=meta["fingerprint"],
             watermark=meta["watermark"],
-            activities=meta["activities"],
+            edits=tuple(meta["edits"]),
             latest_day=meta["latest_day"],
             last=meta["last"],
             cp=rows[0],
@@ -252,8 +261,28 @@ def _atomic_write(path: Path, write) -> None:
         temporary.unlink(missing_ok=True)
 
 
+# The cache the last run of this process left, kept in memory beside the copy on disk: the next
+# incremental update in the same process skips reading it back. It vouches for nothing more than the
+# disk copy would: `count_incremental` checks it is the latest run's like any other.
+_held: tuple[Path, Cache] | None = None
+
+
+def cache_hold(directory: Path, cache: Cache | None) -> None:
+    """Keep (or, given None, forget) the cache of `directory` in this process's memory."""
+    global _held
+    _held = None if cache is None else (directory, cache)
+
+
+def cache_held(directory: Path) -> Cache | None:
+    """The cache of `directory` this process holds in memory, if any."""
+    if _held is not None and _held[0] == directory:
+        return _held[1]
+    return None
+
+
 def cache_clear() -> None:
     """Forget the cache: the next recompute is a full one."""
+    cache_hold(cache_dir(), None)
     (cache_dir() / "state.npz").unlink(missing_ok=True)
 
 
@@ -317,7 +346,8 @@ def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
         cp, identity, day = fetch_rows(rules, upto=watermark)
         people = People.load()
         upto = watermark if watermark is not None else 2**62
-        count, latest_day = activities_between(0, upto)
+        _count, latest_day = activities_between(0, upto)
+        edits = edit_counts()
     fetched = time.perf_counter() - clock
     contributions = people.contributions(cp, people.persons_of(identity), day)
     last = capped_week(latest_day)
@@ -344,7 +374,7 @@ def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:
             key=uuid.uuid4().hex,
             fingerprint=rules_fingerprint(rules),
             watermark=watermark,
-            activities=count,
+            edits=edits,
             latest_day=latest_day,
             last=last,
             cp=cp,
@@ -373,29 +403,33 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
     if watermark is None or watermark < cache.watermark:
         raise CacheUnusable("no settled watermark")
     with snapshot():
+        edits = edit_counts()
+        if edits[0] != cache.edits[0]:
+            raise CacheUnusable("activities were deleted or changed")
         new_cp, new_identity, new_day = fetch_rows(rules, after=cache.watermark, upto=watermark)
-        kept, _latest = activities_between(0, cache.watermark)
-        if kept != cache.activities:
-            raise CacheUnusable("activities were deleted")
-        added, latest_day = activities_between(cache.watermark, watermark)
-        people = People.load()
+        _added, latest_day = activities_between(cache.watermark, watermark)
+        # No identity moved or went: every cached identity's person holds, read only the new rows' unknown ones.
+        same_people = edits[1] == cache.edits[1]
+        people = cache.people.with_identities(new_identity) if same_people else People.load()
     fetched = time.perf_counter() - clock
     old = cache.people
-    at = np.clip(np.searchsorted(people.identity, old.identity), 0, max(len(people.identity) - 1, 0))
-    if len(old.identity) and (len(people.identity) == 0 or not np.array_equal(people.identity[at], old.identity)):
-        raise CacheUnusable("an identity was deleted (its activities may have moved)")
+    if not same_people:
+        at = np.clip(np.searchsorted(people.identity, old.identity), 0, max(len(people.identity) - 1, 0))
+        if len(old.identity) and (len(people.identity) == 0 or not np.array_equal(people.identity[at], old.identity)):
+            raise CacheUnusable("an identity was deleted (its activities may have moved)")
     if latest_day is None or (cache.latest_day is not None and latest_day < cache.latest_day):
         latest_day = cache.latest_day
     last = capped_week(latest_day)
     if last is None or last < cache.last:
         raise CacheUnusable("the latest week went back")
 
-    old_person = old.persons_of(cache.identity)
-    now_person = people.persons_of(cache.identity)
+    old_person = cache.persons()
+    now_person = old_person if same_people else people.persons_of(cache.identity)
     new_person = people.persons_of(new_identity)
-    moved = old_person != now_person
-    touched = [old_person[moved], now_person[moved], new_person]
-    touched += [people.staff_changed(old), np.setxor1d(old.bots, people.bots)]
+    touched = [new_person, people.staff_changed(old), np.setxor1d(old.bots, people.bots)]
+    if not same_people:
+        moved = old_person != now_person
+        touched += [old_person[moved], now_person[moved]]
     if last != cache.last:
         week = week_of_day(cache.day.astype(np.int64))
         between = (week > cache.last) & (week <= last)
@@ -404,7 +438,7 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
     persons = persons[persons >= 0]
     taken = _in(old_person, persons)
     before = old.contributions(cache.cp[taken], old_person[taken], cache.day[taken])
-    taken_now, taken_new = _in(now_person, persons), _in(new_person, persons)
+    taken_now, taken_new = (taken if same_people else _in(now_person, persons)), _in(new_person, persons)
     after = people.contributions(
         np.concatenate([cache.cp[taken_now], new_cp[taken_new]]),
         np.concatenate([now_person[taken_now], new_person[taken_new]]),
@@ -461,7 +495,7 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
         key=uuid.uuid4().hex,
         fingerprint=cache.fingerprint,
         watermark=watermark,
-        activities=kept + added,
+        edits=edits,
         latest_day=latest_day,
         last=last,
         cp=np.concatenate([cache.cp, new_cp.astype(np.int16)]),
@@ -474,9 +508,11 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
         as_of=as_of,
         cohorts=cohorts,
         pathways=pathways,
+        person=np.concatenate([now_person, new_person]),
     )
     stats = {
         "mode": "incremental",
+        "identities": "kept" if same_people else "read",
         "as_of_s": round(as_of_s, 3),
         "as_of": as_of_mode,
         "fetch_s": round(fetched, 3),

@@ -28,6 +28,7 @@ from conversion_points.containers import container_sql
 from conversion_points.models import ConversionPoint
 from conversion_points.rules import LEVEL_RANK
 from metrics.calendar import day_number
+from metrics.models import EditCount
 
 logger = logging.getLogger(__name__)
 
@@ -264,10 +265,11 @@ class People:
     bots: np.ndarray  # persons who never count (bots, placeholder accounts), ascending
 
     @classmethod
-    def load(cls, *, share: tuple[int, int] | None = None) -> People:
+    def load(cls, *, share: tuple[int, int] | None = None, identities: bool = True) -> People:
         """Everyone now; with `share` (k, K) the staff periods and bots of the persons with id mod K = k
-        only, and no identity map (the rows of a share come resolved to persons, `fetch_rows`)."""
-        if share is None:
+        only, and no identity map (the rows of a share come resolved to persons, `fetch_rows`); with
+        `identities` False no identity map either."""
+        if share is None and identities:
             identity_ids, person_ids = _fetch_pairs(
                 f"SELECT id::int8, person_id::int8 FROM {Identity._meta.db_table} ORDER BY id"
                 if is_postgresql()
@@ -291,6 +293,30 @@ class People:
             staff_until=staff_until,
             bots=np.sort(bots),
         )
+
+    def with_identities(self, identity: np.ndarray) -> People:
+        """Who is who now when no identity has moved or gone since these were read (`EditCount`): these
+        identities' persons, the ones of `identity` not known here read from the database, and the
+        staff periods and bots read again (small). Identities without activities are never needed."""
+        fresh = People.load(identities=False)
+        known = np.zeros(len(identity), dtype=bool)
+        if len(self.identity) and len(identity):
+            at = np.clip(np.searchsorted(self.identity, identity), 0, len(self.identity) - 1)
+            known = self.identity[at] == identity
+        wanted = np.unique(identity[~known].astype(np.int64))
+        ids, persons = _identities_read(wanted)
+        fresh.identity, fresh.person = self.identity, self.person
+        if len(ids):
+            order = np.argsort(ids)
+            ids, persons = ids[order], persons[order]
+            at = np.searchsorted(self.identity, ids)
+            fresh.identity = np.insert(self.identity, at, ids)
+            fresh.person = np.insert(self.person, at, persons)
+        table = getattr(self, "_table", None)
+        if table is not None and (not len(ids) or int(ids[-1]) < len(table) - 1):
+            fresh._table = table.copy()
+            fresh._table[ids] = persons
+        return fresh
 
     def staff_rows(self, person: np.ndarray, day: np.ndarray) -> np.ndarray:
         """Whether each (person, UTC day) row is a staff contribution: the day is inside one of the
@@ -334,6 +360,28 @@ class People:
             keep &= ~np.isin(person, self.bots)
         cp, person, day = cp[keep], person[keep], day[keep]
         return Contributions(cp=cp, person=person, day=day, staff=self.staff_rows(person, day))
+
+
+def _identities_read(wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(identity id, person id) of these identities (sorted, distinct); those gone are left out."""
+    ids, persons = [], []
+    table = Identity._meta.db_table
+    with connection.cursor() as cursor:
+        for begin in range(0, len(wanted), 500):
+            chunk = [int(value) for value in wanted[begin : begin + 500]]
+            cursor.execute(f"SELECT id, person_id FROM {table} WHERE id IN ({', '.join(['%s'] * len(chunk))})", chunk)
+            for identity_id, person_id in cursor.fetchall():
+                ids.append(identity_id)
+                persons.append(person_id)
+    return np.array(ids, dtype=np.int64), np.array(persons, dtype=np.int64)
+
+
+def edit_counts() -> tuple[int, int]:
+    """How often activities and identities were changed in ways a larger id does not show (`EditCount`)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT activities, identities FROM {EditCount._meta.db_table} WHERE id = 1")
+        row = cursor.fetchone()
+    return (int(row[0]), int(row[1])) if row else (0, 0)
 
 
 def _fetch_staff_periods() -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -29,7 +29,7 @@ from metrics.calendar import week_sunday
 from metrics.models import AreaMovement, CohortTable, MetricPoint, MetricRun, Overlap
 
 from .as_of import as_of_public
-from .cache import Cache, CacheUnusable, cache_clear, cache_dir, count_full, count_incremental
+from .cache import Cache, CacheUnusable, cache_clear, cache_dir, cache_held, cache_hold, count_full, count_incremental
 from .cohorts import Cohorts
 from .fetch import Rules
 from .pathways import pathways_write
@@ -160,6 +160,7 @@ def _cache_save(cache: Cache | None, directory: Path, run: MetricRun) -> None:
         logger.exception("metrics: could not save the cache in %s", directory)
         cache_clear()
         return
+    cache_hold(directory, cache)
     run.stats["cache_save_s"] = round(time.perf_counter() - clock, 3)
     MetricRun.objects.filter(pk=run.pk).update(stats=run.stats)
 
@@ -197,12 +198,14 @@ def metrics_recompute(*, run: MetricRun | None = None, incremental: bool = False
             outcome, reason = None, "asked for in full"
             if incremental:
                 try:
-                    cache = Cache.load(directory)
+                    held = cache_held(directory)
+                    cache = held if held is not None else Cache.load(directory)
                     if cache is None:
                         raise CacheUnusable("no cache")
                     loaded = time.perf_counter() - clock
                     outcome = count_incremental(rules, cache)
                     outcome[2]["load_s"] = round(loaded, 3)
+                    outcome[2]["cache"] = "memory" if held is not None else "disk"
                     del cache
                 except CacheUnusable as why:
                     reason = str(why)

@@ -135,9 +135,11 @@ def _slices(groups: np.ndarray, count: int) -> list[slice]:
 
 
 def _shared_counts(members: list[np.ndarray]) -> np.ndarray:
-    """How many persons each pair of groups shares: M^T M over a persons × groups matrix, in chunks.
+    """How many persons each pair of groups shares: M^T M over a persons × groups matrix.
 
-    The matrix is built from one bit per group in a table indexed by person id (no sort).
+    Each person's groups are one bit each in a table indexed by person id (no sort); persons with the
+    same groups give the same row, so the product is taken over the distinct rows, each weighted by
+    how many persons have it (a few thousand rows, however many persons).
     """
     count = len(members)
     shared = np.zeros((count, count), dtype=np.int64)
@@ -150,17 +152,17 @@ def _shared_counts(members: list[np.ndarray]) -> np.ndarray:
         matrix = np.zeros((len(everyone), count), dtype=np.int8)
         for column, group in enumerate(members):
             matrix[np.searchsorted(everyone, group), column] = 1
-    else:
-        bits = np.zeros(top + 1, dtype=np.int64)
-        for column, group in enumerate(members):
-            bits[group] |= np.int64(1) << column
-        bits = bits[bits != 0]
-        matrix = ((bits[:, None] >> np.arange(count, dtype=np.int64)) & 1).astype(np.int8)
-    chunk = 500_000
-    for begin in range(0, len(matrix), chunk):
-        block = matrix[begin : begin + chunk].astype(np.float64)
-        shared += np.rint(block.T @ block).astype(np.int64)
-    return shared
+        chunk = 500_000
+        for begin in range(0, len(matrix), chunk):
+            block = matrix[begin : begin + chunk].astype(np.int64)
+            shared += block.T @ block
+        return shared
+    bits = np.zeros(top + 1, dtype=np.int64)
+    for column, group in enumerate(members):
+        bits[group] |= np.int64(1) << column
+    patterns, persons = np.unique(bits[bits != 0], return_counts=True)
+    matrix = (patterns[:, None] >> np.arange(count, dtype=np.int64)) & 1
+    return (matrix * persons[:, None]).T @ matrix
 
 
 # Series are counted past the latest week, as if nothing new arrived: a contribution up to the

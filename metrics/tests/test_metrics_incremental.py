@@ -4,8 +4,8 @@ A full run leaves its cache; then new activities arrive (older, in the same week
 latest week on, some by new identities), people merge, an identity moves to a new person, someone is
 hired or leaves (a staff period starts, ends or goes), a bot flag flips. The incremental update must give exactly what a full recompute gives at that
 moment: every point of every series, overlap, movement and contributors ever. Whatever it cannot
-vouch for (rules changed, activities or identities deleted, a cache of another run) is recomputed
-in full.
+vouch for (rules changed, activities deleted or changed in place, identities deleted, a cache of
+another run, on disk or in a worker's memory) is recomputed in full.
 """
 
 import tempfile
@@ -20,7 +20,7 @@ from activities.models import Activity, Source
 from contributors.models import Identity, Person, StaffPeriod
 from conversion_points.models import ConversionPoint
 from conversion_points.tests.factories import ActivityFactory, ConversionPointFactory, IdentityFactory, PersonFactory
-from metrics.engine import Cache, cache_dir, metrics_recompute
+from metrics.engine import Cache, cache_dir, cache_hold, metrics_recompute
 from metrics.models import AreaMovement, CohortTable, MetricRun, Overlap
 
 from .test_metrics import BASE_SUNDAY, build, served, worlds
@@ -179,15 +179,94 @@ def test_a_rule_change_is_recomputed_in_full(counted):
     assert (run.stats["mode"], run.stats["fallback"]) == ("full", "the rules changed")
 
 
+def another_worker() -> None:
+    """As a worker process that did not run the last recompute: no cache in memory, only the one on disk."""
+    cache_hold(cache_dir(), None)
+
+
 def test_deleted_activities_or_identities_are_recomputed_in_full(counted):
     source, _point, identity = counted
     Activity.objects.filter(identity=identity).order_by("occurred_at").first().delete()
     run = metrics_recompute(incremental=True)
-    assert run.stats["fallback"] == "activities were deleted"
+    assert run.stats["fallback"] == "activities were deleted or changed"
     # A forgotten person's identities go and their activities may move to an anonymous identity.
-    Identity.objects.filter(pk=identity.pk).delete()
+    gone = IdentityFactory()
+    metrics_recompute()
+    Identity.objects.filter(pk=gone.pk).delete()
     run = metrics_recompute(incremental=True)
     assert run.stats["fallback"].startswith("an identity was deleted")
+    Identity.objects.filter(pk=identity.pk).delete()  # its activities keep no identity
+    run = metrics_recompute(incremental=True)
+    assert run.stats["fallback"] == "activities were deleted or changed"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"type": "sumo.question.asked"},
+        {"occurred_at": datetime(2024, 1, 1, tzinfo=UTC)},
+        {"container": "moved"},
+        {"source": "other"},
+        {"identity": "another"},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_an_activity_changed_in_place_is_recomputed_in_full(counted, change):
+    """Nothing in Baloo edits a stored activity's counted fields today; if anything ever does (an admin,
+    a script), the incremental update must not keep counting it as it was."""
+    source, _point, identity = counted
+    value = change[next(iter(change))]
+    if value == "other":
+        value = Source.objects.create(slug="other", kind="manual", name="Other")
+    elif value == "another":
+        value = IdentityFactory()
+    Activity.objects.filter(identity=identity).update(**{next(iter(change)): value})
+    run = metrics_recompute(incremental=True)
+    assert run.stats["fallback"] == "activities were deleted or changed"
+
+
+def test_new_identities_are_read_alone_when_no_identity_moved(counted):
+    source, _point, identity = counted
+    ActivityFactory(source=source, type="sumo.answer.posted", identity=IdentityFactory(), occurred_at=datetime(2025, 12, 1, tzinfo=UTC))
+    ActivityFactory(source=source, type="sumo.answer.posted", identity=identity, occurred_at=datetime(2025, 12, 2, tzinfo=UTC))
+    Identity.objects.filter(pk=identity.pk).update(name="Renamed")  # not a move
+    run = incremental_equals_full()
+    assert run.contributors_ever == 2
+
+
+def test_an_identity_moved_makes_the_update_read_every_identity(counted):
+    source, _point, identity = counted
+    other = IdentityFactory()
+    ActivityFactory(source=source, type="sumo.answer.posted", identity=other, occurred_at=datetime(2025, 12, 1, tzinfo=UTC))
+    metrics_recompute()
+    Identity.objects.filter(pk=other.pk).update(person=identity.person)  # a merge
+    run = metrics_recompute(incremental=True)
+    assert (run.stats["mode"], run.stats["identities"]) == ("incremental", "read")
+    assert run.contributors_ever == 1
+    assert incremental_equals_full().contributors_ever == 1
+
+
+def test_the_next_update_in_the_same_worker_uses_the_cache_in_memory(counted):
+    source, _point, _identity = counted
+    for day in (1, 2):
+        ActivityFactory(source=source, type="sumo.answer.posted", occurred_at=datetime(2025, 12, day, tzinfo=UTC))
+        run = metrics_recompute(incremental=True)
+        assert (run.stats["mode"], run.stats["cache"], run.stats["identities"]) == ("incremental", "memory", "kept")
+    another_worker()
+    ActivityFactory(source=source, type="sumo.answer.posted", occurred_at=datetime(2025, 12, 3, tzinfo=UTC))
+    run = incremental_equals_full()
+    assert run.contributors_ever == 4
+
+
+def test_a_cache_in_memory_of_another_run_is_not_used(counted):
+    """Another worker swapped a run in since: the one held here vouches for nothing any more."""
+    source, _point, _identity = counted
+    held = Cache.load(cache_dir())
+    metrics_recompute()
+    cache_hold(cache_dir(), held)
+    ActivityFactory(source=source, type="sumo.answer.posted", occurred_at=datetime(2025, 12, 1, tzinfo=UTC))
+    run = metrics_recompute(incremental=True)
+    assert run.stats["fallback"] == "the cache is not the latest run's"
 
 
 def test_a_cache_of_another_run_is_not_used(counted):
@@ -195,6 +274,7 @@ def test_a_cache_of_another_run_is_not_used(counted):
     stale = Cache.load(cache_dir())
     metrics_recompute()  # the latest run now has another cache key
     stale.save(cache_dir())
+    another_worker()
     ActivityFactory(source=source, type="sumo.answer.posted", occurred_at=datetime(2025, 12, 1, tzinfo=UTC))
     run = metrics_recompute(incremental=True)
     assert run.stats["fallback"] == "the cache is not the latest run's"
@@ -202,6 +282,7 @@ def test_a_cache_of_another_run_is_not_used(counted):
 
 def test_a_damaged_cache_gives_a_full_recompute(counted):
     (cache_dir() / "state.npz").write_bytes(b"not a cache")
+    another_worker()
     run = metrics_recompute(incremental=True)
     assert run.stats["mode"] == "full" and run.status == MetricRun.Status.COMPLETE
 
