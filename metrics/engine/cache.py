@@ -274,10 +274,12 @@ def cache_hold(directory: Path, cache: Cache | None) -> None:
 
 
 def cache_held(directory: Path) -> Cache | None:
-    """The cache of `directory` this process holds in memory, if any."""
-    if _held is not None and _held[0] == directory:
-        return _held[1]
-    return None
+    """The cache of `directory` this process holds in memory, if it is the latest run's (another
+    worker may have swapped a newer run in since: then the one on disk is the one to read)."""
+    if _held is None or _held[0] != directory:
+        return None
+    latest = MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).order_by("-pk").values_list("cache_key", flat=True).first()
+    return _held[1] if latest == _held[1].key else None
 
 
 def cache_clear() -> None:

@@ -259,14 +259,19 @@ def test_the_next_update_in_the_same_worker_uses_the_cache_in_memory(counted):
 
 
 def test_a_cache_in_memory_of_another_run_is_not_used(counted):
-    """Another worker swapped a run in since: the one held here vouches for nothing any more."""
+    """Another worker swapped a run in since: the one held here vouches for nothing any more, the one
+    that worker left on disk does."""
     source, _point, _identity = counted
     held = Cache.load(cache_dir())
     metrics_recompute()
     cache_hold(cache_dir(), held)
     ActivityFactory(source=source, type="sumo.answer.posted", occurred_at=datetime(2025, 12, 1, tzinfo=UTC))
     run = metrics_recompute(incremental=True)
-    assert run.stats["fallback"] == "the cache is not the latest run's"
+    assert (run.stats["mode"], run.stats["cache"]) == ("incremental", "disk")
+    cache_hold(cache_dir(), held)
+    (cache_dir() / "state.npz").unlink()
+    run = metrics_recompute(incremental=True)
+    assert run.stats["fallback"] == "no cache"
 
 
 def test_a_cache_of_another_run_is_not_used(counted):
