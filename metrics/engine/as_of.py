@@ -131,6 +131,16 @@ def as_of_update(old: dict[str, Any], sub: dict[str, Any], add: dict[str, Any]) 
     return result
 
 
+def as_of_add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """The figures of two sets of persons who do not meet (shares of a partitioned recompute) as one."""
+    nothing = {"parts": {"ever": 0, "active": {}, "seen": {}, "before": {}}}
+    zero = {"day": a["day"], **{name: nothing for name in a if name != "day"}}
+    total = as_of_update(a, zero, b)  # a − nothing + b: distinct persons of shares that do not meet
+    if total is None:
+        raise ValueError("the parts counted the summary as of different days")
+    return total
+
+
 def as_of_scopes(as_of: dict[str, Any], *, population: str) -> dict[str, Any] | None:
     """The stored figures of one population in the shape of `contributions.scope_counts`, or None if none."""
     counts = (as_of or {}).get(population)

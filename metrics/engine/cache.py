@@ -33,11 +33,12 @@ from metrics import calendar
 from metrics.calendar import capped_week, week_of_day
 from metrics.models import MetricRun
 
-from .as_of import as_of_counts, as_of_update
+from .as_of import as_of_add, as_of_counts, as_of_update
 from .cohorts import CohortState, cohorts_compute_state, cohorts_result, cohorts_update
 from .fetch import People, Rules, activities_between, edit_counts, fetch_rows, settled_watermark, snapshot
 from .pathways import (
     PathwaysState,
+    pathways_add,
     pathways_arrays,
     pathways_compute_state,
     pathways_from_arrays,
@@ -338,6 +339,49 @@ def _state_update(old: State, sub: State, add: State, persons: np.ndarray, last:
         if state.ever[name] < 0:
             raise CacheUnusable("a negative count of contributors ever")
     return state
+
+
+def cache_combine(shards: list[Cache]) -> Cache:
+    """The cache of everyone from the caches of shares of the persons that do not meet (at least one):
+    what a partitioned run leaves for the incremental updates after it (`partitioned`). The shares
+    counted the same rules, activities and weeks (one plan); each holds its persons' rows and counts."""
+    first = shards[0]
+    state, cohorts, pathways, as_of = first.state, first.cohorts, first.pathways, first.as_of
+    nobody = np.empty(0, dtype=np.int64)
+    for shard in shards[1:]:
+        state = _state_update(state, State(), shard.state, nobody, first.last)
+        cohorts = cohorts_update(cohorts, CohortState(), shard.cohorts)
+        pathways = pathways_add(pathways, shard.pathways)
+        as_of = as_of_add(as_of, shard.as_of)
+    identity = np.concatenate([shard.people.identity for shard in shards])
+    order = np.argsort(identity, kind="stable")
+    staff = [np.concatenate([getattr(shard.people, name) for shard in shards]) for name in ("staff_person", "staff_from", "staff_until")]
+    by_person = np.lexsort((staff[1], staff[0]))
+    people = People(
+        identity=identity[order],
+        person=np.concatenate([shard.people.person for shard in shards])[order],
+        staff_person=staff[0][by_person],
+        staff_from=staff[1][by_person],
+        staff_until=staff[2][by_person],
+        bots=np.sort(np.concatenate([shard.people.bots for shard in shards])),
+    )
+    return Cache(
+        key=uuid.uuid4().hex,
+        fingerprint=first.fingerprint,
+        watermark=first.watermark,
+        # A deletion or a move while the parts counted: the next update sees a count its cache did not.
+        edits=(min(shard.edits[0] for shard in shards), min(shard.edits[1] for shard in shards)),
+        latest_day=first.latest_day,
+        last=first.last,
+        cp=np.concatenate([shard.cp for shard in shards]),
+        identity=np.concatenate([shard.identity for shard in shards]),
+        day=np.concatenate([shard.day for shard in shards]),
+        people=people,
+        state=state,
+        as_of=as_of,
+        cohorts=cohorts,
+        pathways=pathways,
+    )
 
 
 def count_full(rules: Rules) -> tuple[MetricsResult, Cache | None, dict]:

@@ -102,9 +102,9 @@ def _rules_sql(
 ) -> tuple[str, list]:
     """The query listing (conversion point number, identity id, UTC day) for every matching activity.
 
-    `after` and `upto` keep the activities whose id is in (after, upto] only. `share` (k, K) lists
-    (conversion point number, person id, UTC day) instead, for the persons of share k of K only
-    (`partitioned.share_of`: person id mod K = k), resolved to persons now in the same query.
+    `after` and `upto` keep the activities whose id is in (after, upto] only. `share` (k, K) keeps
+    the rows of the persons of share k of K only (person id mod K = k, the person of the activity's
+    identity now: `partitioned`).
     """
     pairs, params = [], []
     for number, point in enumerate(rules.points):
@@ -131,14 +131,13 @@ def _rules_sql(
         day = "((a.occurred_at AT TIME ZONE 'UTC')::date - DATE '1970-01-01')"
     else:
         day = "CAST(julianday(date(a.occurred_at)) - 2440587.5 AS INTEGER)"
-    who, join = "a.identity_id", ""
+    join = ""
     if share is not None:
         index, shares = (int(value) for value in share)
-        who = "i.person_id::int8" if is_postgresql() else "i.person_id"
         join = f"JOIN {Identity._meta.db_table} i ON i.id = a.identity_id "
         where += f" AND i.person_id %% {shares} = {index}"  # %% : the query takes parameters
     sql = (
-        f"SELECT r.cp, {who}, {day} AS day FROM {Activity._meta.db_table} a "
+        f"SELECT r.cp, a.identity_id, {day} AS day FROM {Activity._meta.db_table} a "
         f"JOIN ({' UNION ALL '.join(pairs)}) r ON a.source_id = r.source_id AND a.type = r.type "
         f"{join}WHERE {where}"
     )
@@ -162,7 +161,7 @@ _COPY_ROW = np.dtype(
 def fetch_rows(
     rules: Rules, *, after: int | None = None, upto: int | None = None, share: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(conversion point, identity, UTC day) rows (see `_rules_sql`); with `share`, persons instead of identities."""
+    """(conversion point, identity, UTC day) rows (see `_rules_sql`)."""
     sql, params = _rules_sql(rules, after=after, upto=upto, share=share)
     if not sql:
         empty = np.empty(0, dtype=np.int64)
@@ -266,14 +265,14 @@ class People:
 
     @classmethod
     def load(cls, *, share: tuple[int, int] | None = None, identities: bool = True) -> People:
-        """Everyone now; with `share` (k, K) the staff periods and bots of the persons with id mod K = k
-        only, and no identity map (the rows of a share come resolved to persons, `fetch_rows`); with
-        `identities` False no identity map either."""
-        if share is None and identities:
+        """Everyone now; with `share` (k, K) the identities, staff periods and bots of the persons with
+        id mod K = k only; with `identities` False no identity map."""
+        if identities:
+            mine = "" if share is None else f" WHERE person_id % {int(share[1])} = {int(share[0])}"
             identity_ids, person_ids = _fetch_pairs(
-                f"SELECT id::int8, person_id::int8 FROM {Identity._meta.db_table} ORDER BY id"
+                f"SELECT id::int8, person_id::int8 FROM {Identity._meta.db_table}{mine} ORDER BY id"
                 if is_postgresql()
-                else f"SELECT id, person_id FROM {Identity._meta.db_table} ORDER BY id"
+                else f"SELECT id, person_id FROM {Identity._meta.db_table}{mine} ORDER BY id"
             )
         else:
             identity_ids = person_ids = np.empty(0, dtype=np.int64)

@@ -28,10 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from .as_of import as_of_counts, as_of_update
+from .as_of import as_of_add, as_of_counts
 from .cohorts import CohortState, cohorts_compute_state, cohorts_result, cohorts_update
 from .fetch import Contributions, Rules
-from .pathways import pathways_add, pathways_compute_state, pathways_from_plain, pathways_plain, pathways_result
+from .pathways import (
+    PathwaysState,
+    pathways_add,
+    pathways_compute_state,
+    pathways_from_plain,
+    pathways_plain,
+    pathways_result,
+)
 from .sweep import MetricsResult, State, metrics_compute_state, state_result
 
 SEP = "\x1f"  # between a scope and a population in a partial's keys (neither can hold it)
@@ -52,6 +59,17 @@ class Stage:
     compute: Callable[[Contributions, Context], Any]
     add: Callable[[Any, Any], Any]
     finish: Callable[[Any, MetricsResult, Context], None]
+    # A stage the incremental update keeps (`cache`) also gives its counting state, and its partial
+    # result from that state, so a part counts once and leaves both (`partitioned`).
+    state: Callable[[Contributions, Context], Any] | None = None
+    plain: Callable[[Any, Context], Any] | None = None
+
+    def counted(self, contributions: Contributions, context: Context) -> tuple[Any, Any]:
+        """(its counting state, None if it keeps none; its partial result)."""
+        if self.state is None or self.plain is None:
+            return None, self.compute(contributions, context)
+        state = self.state(contributions, context)
+        return state, self.plain(state, context)
 
 
 def _aligned(values: list[int], origin: int, start: int, length: int) -> np.ndarray:
@@ -75,9 +93,16 @@ def _keyed_sum(a: list[list], b: list[list], keys: int) -> list[list]:
 # --------------------------------------------------------------------------- the weekly series
 
 
+def series_state(contributions: Contributions, context: Context) -> State:
+    return metrics_compute_state(contributions=contributions, rules=context.rules, last=context.last)
+
+
 def series_compute(contributions: Contributions, context: Context) -> dict[str, Any]:
+    return series_plain(series_state(contributions, context), context)
+
+
+def series_plain(state: State, context: Context) -> dict[str, Any]:
     """The share's weekly arrays up to the latest week, contributors ever, overlap and movement."""
-    state = metrics_compute_state(contributions=contributions, rules=context.rules, last=context.last)
     counted = state_result(state, rules=context.rules, last=context.last)
     end = 0 if context.last is None else context.last - state.origin + 1  # the horizon is the incremental's
     return {
@@ -138,13 +163,6 @@ def as_of_compute(contributions: Contributions, context: Context) -> dict[str, A
     return as_of_counts(contributions=contributions, rules=context.rules, day=context.day)
 
 
-def as_of_add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    nothing = {"parts": {"ever": 0, "active": {}, "seen": {}, "before": {}}}
-    zero = {"day": a["day"], **{name: nothing for name in a if name != "day"}}
-    total = as_of_update(a, zero, b)  # a − nothing + b: distinct persons of shares that do not meet
-    if total is None:
-        raise ValueError("the parts counted the summary as of different days")
-    return total
 
 
 def as_of_finish(total: dict[str, Any], result: MetricsResult, context: Context) -> None:
@@ -170,8 +188,12 @@ def _cohorts_state(plain: dict[str, Any]) -> CohortState:
     return state
 
 
+def cohorts_state(contributions: Contributions, context: Context) -> CohortState:
+    return cohorts_compute_state(contributions=contributions, rules=context.rules, last=context.last)
+
+
 def cohorts_compute(contributions: Contributions, context: Context) -> dict[str, Any]:
-    return _cohorts_plain(cohorts_compute_state(contributions=contributions, rules=context.rules, last=context.last))
+    return _cohorts_plain(cohorts_state(contributions, context))
 
 
 def cohorts_add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -185,8 +207,12 @@ def cohorts_finish(total: dict[str, Any], result: MetricsResult, context: Contex
 # --------------------------------------------------------------------------- pathways
 
 
+def pathways_state(contributions: Contributions, context: Context) -> PathwaysState:
+    return pathways_compute_state(contributions=contributions, rules=context.rules, last=context.last)
+
+
 def pathways_compute(contributions: Contributions, context: Context) -> dict[str, Any]:
-    return pathways_plain(pathways_compute_state(contributions=contributions, rules=context.rules, last=context.last))
+    return pathways_plain(pathways_state(contributions, context))
 
 
 def pathways_sum(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -200,16 +226,22 @@ def pathways_finish(total: dict[str, Any], result: MetricsResult, context: Conte
 
 # The stages whose partial results a partitioned run stores and adds up, in the order they finish.
 STAGES: tuple[Stage, ...] = (
-    Stage("series", series_compute, series_add, series_finish),
-    Stage("as_of", as_of_compute, as_of_add, as_of_finish),
-    Stage("cohorts", cohorts_compute, cohorts_add, cohorts_finish),
-    Stage("pathways", pathways_compute, pathways_sum, pathways_finish),
+    Stage("series", series_compute, series_add, series_finish, state=series_state, plain=series_plain),
+    Stage("as_of", as_of_compute, as_of_add, as_of_finish, state=as_of_compute, plain=lambda state, _context: state),
+    Stage("cohorts", cohorts_compute, cohorts_add, cohorts_finish, state=cohorts_state, plain=lambda s, _c: _cohorts_plain(s)),
+    Stage("pathways", pathways_compute, pathways_sum, pathways_finish, state=pathways_state, plain=lambda s, _c: pathways_plain(s)),
 )
 
 
-def partial_compute(contributions: Contributions, context: Context) -> dict[str, Any]:
-    """One share's partial result: each stage's."""
-    return {stage.name: stage.compute(contributions, context) for stage in STAGES}
+def partial_compute(contributions: Contributions, context: Context, states: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One share's partial result: each stage's; the counting states of the stages that keep one go
+    into `states` when given (what the part leaves for the incremental cache)."""
+    partial = {}
+    for stage in STAGES:
+        state, partial[stage.name] = stage.counted(contributions, context)
+        if states is not None and state is not None:
+            states[stage.name] = state
+    return partial
 
 
 def partials_finish(partials: list[dict[str, Any]], context: Context) -> MetricsResult:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import shutil
 import time
 from datetime import date
 from pathlib import Path
@@ -29,12 +30,13 @@ from metrics.calendar import capped_week, week_sunday
 from metrics.models import AreaMovement, CohortTable, MetricPart, MetricPoint, MetricRun, Overlap, Pathway
 
 from .as_of import as_of_public
-from .cache import rules_fingerprint
-from .fetch import People, Rules, activities_between, fetch_rows, settled_watermark, snapshot
+from .cache import Cache, cache_combine, cache_dir, rules_fingerprint
+from .fetch import People, Rules, activities_between, edit_counts, fetch_rows, settled_watermark, snapshot
 from .partials import Context, partial_compute, partials_finish
 from .pathways import pathways_write
 from .runs import (
     area_results_write,
+    cache_save_with_run,
     cohorts_write,
     metric_run_current_forget,
     metrics_recompute_soon,
@@ -93,6 +95,7 @@ def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
         parts=shares,
         plan={
             "watermark": watermark,
+            "latest_day": latest_day,
             "last": last,
             "day": calendar.today_utc().isoformat(),
             "fingerprint": rules_fingerprint(rules),
@@ -196,17 +199,36 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
         if rules_fingerprint(rules) != plan["fingerprint"]:
             raise RuntimeError("the rules changed during the recompute (their change asks for another one)")
         with snapshot():
-            cp, person, day = fetch_rows(rules, upto=plan["watermark"], share=share)
+            cp, identity, day = fetch_rows(rules, upto=plan["watermark"], share=share)
             people = People.load(share=share)
             who = people_fingerprint()
+            edits = edit_counts()
         fetched = time.perf_counter() - clock
-        contributions = people.contributions(cp, person, day)
-        del cp, person, day, people
+        contributions = people.contributions(cp, people.persons_of(identity), day)
         context = Context(rules=rules, last=plan["last"], day=date.fromisoformat(plan["day"]))
-        partial = partial_compute(contributions, context)
+        states: dict = {}
+        partial = partial_compute(contributions, context, states)
         rows = len(contributions)
         del contributions
         computed = time.perf_counter() - clock
+        shard = Cache(
+            key=f"{run_id}-{part}",
+            fingerprint=plan["fingerprint"],
+            watermark=plan["watermark"],
+            edits=edits,
+            latest_day=plan.get("latest_day"),
+            last=plan["last"],
+            cp=cp,
+            identity=identity,
+            day=day,
+            people=people,
+            state=states["series"],
+            as_of=states["as_of"],
+            cohorts=states["cohorts"],
+            pathways=states["pathways"],
+        )
+        cached = _shard_save(shard, run_id, part)
+        del shard, cp, identity, day, people, states
         stats = {
             "worker": worker or f"pid {os.getpid()}",
             "share": share[0],
@@ -214,6 +236,7 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
             "people": who,
             "fetch_s": round(fetched, 3),
             "compute_s": round(computed - fetched, 3),
+            "cache_s": round(time.perf_counter() - clock - computed, 3) if cached else None,
             "peak_memory_mb": _peak_memory_mb(),
         }
         with transaction.atomic():
@@ -233,6 +256,49 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
         _partitioned_fail(run_id, part, error)
         raise
     return True
+
+
+def _shards_dir(run_id: int) -> Path:
+    """Where the parts of a run leave their share of the incremental cache: beside the cache, so the
+    workers serving the `metrics` queue must share `BALOO_METRICS_CACHE_DIR` (docs/deploying.md)."""
+    return cache_dir() / "parts" / f"run-{int(run_id)}"
+
+
+def _shard_save(shard: Cache, run_id: int, part: str) -> bool:
+    """Leave this part's share of the cache for the swap to combine; a failure costs only speed."""
+    if shard.last is None:
+        return False
+    try:
+        shard.save(_shards_dir(run_id) / part)
+    except Exception:
+        logger.exception("metrics run %s part %s: could not leave its share of the cache", run_id, part)
+        return False
+    return True
+
+
+def _shards_combine(run: MetricRun) -> Cache | None:
+    """The incremental cache of the whole run from its parts' shares; None (the next update counts in
+    full) when a part left none, or who-is-who differed between them."""
+    shards = []
+    for part in sorted(run.plan["parts"]):
+        shard = Cache.load(_shards_dir(run.pk) / part)
+        if shard is None or shard.key != f"{run.pk}-{part}":
+            logger.warning("metrics run %s: part %s left no share of the cache; the next update counts in full", run.pk, part)
+            return None
+        shards.append(shard)
+    return cache_combine(shards)
+
+
+def _shards_remove(keep: int | None = None) -> None:
+    """Remove the shares of the cache parts left, but those of the run `keep` and of runs still running."""
+    base = cache_dir() / "parts"
+    if not base.is_dir():
+        return
+    running = set(MetricRun.objects.filter(status=MetricRun.Status.RUNNING, parts__gt=0).values_list("pk", flat=True))
+    for folder in base.glob("run-*"):
+        number = folder.name.removeprefix("run-")
+        if not number.isdigit() or (int(number) not in running and int(number) != keep):
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _partitioned_fail(run_id: int, part: str, error: Exception) -> None:
@@ -270,56 +336,73 @@ def _recount_stale(run: MetricRun, partials: list[MetricPart]) -> bool:
 def _partitioned_finish(run_id: int) -> MetricRun | None:
     """Add the parts up and swap the run in once every part is stored; None if not (yet), or overtaken (then dropped)."""
     clock = time.perf_counter()
-    with recompute_lock(), transaction.atomic():
-        run = MetricRun.objects.select_for_update().filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
-        if run is None or set(run.parts_done) != set(run.plan["parts"]):
-            return None
-        if MetricRun.objects.filter(status=MetricRun.Status.COMPLETE, started_at__gt=run.started_at).exists():
-            logger.info("metrics run %s: a newer run is complete already, this one is dropped", run_id)
-            run.delete()
-            return None
-        partials = list(MetricPart.objects.filter(run=run).order_by("part"))
-        if {one.part for one in partials} != set(run.plan["parts"]):
-            return None
-        consistent = len({one.stats.get("people") for one in partials}) == 1
-        if not consistent and _recount_stale(run, partials):
-            return None
-        plan = run.plan
-        context = Context(rules=Rules.load(), last=plan["last"], day=date.fromisoformat(plan["day"]))
-        result = partials_finish([one.partial for one in partials], context)
-        summed = time.perf_counter() - clock
-        points = points_write(run.pk, result.series)
-        area_results_write(run, result)
-        cohorts_write(run, result.cohorts)
-        pathways_write(run, result.pathways)
-        parts = {one.part: one.stats for one in partials}
-        run.status = MetricRun.Status.COMPLETE
-        run.finished_at = timezone.now()
-        metric_run_current_forget()  # now, and again once the swap is visible to every reader
-        transaction.on_commit(metric_run_current_forget)
-        run.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
-        run.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
-        run.as_of = as_of_public(result.as_of)
-        run.stats = {
-            "mode": "partitioned",
-            "shares": plan["shares"],
-            "rows": result.stats.get("rows", 0),
-            "points": points,
-            # Summed over the parts (they may have run side by side); `wall_s` is plan to swap.
-            **{key: round(sum(one[key] for one in parts.values()), 3) for key in ("fetch_s", "compute_s", "write_s")},
-            "sum_s": round(summed, 3),
-            "swap_s": round(time.perf_counter() - clock, 3),
-            "wall_s": round((run.finished_at - run.started_at).total_seconds(), 3),
-            "workers": sorted({one["worker"] for one in parts.values()}),
-            "peak_memory_mb": max(one["peak_memory_mb"] for one in parts.values()),
-            "recounts": plan.get("recounts", 0),
-            "parts": parts,
-        }
-        run.save(update_fields=["status", "finished_at", "contributors_ever", "contributors_ever_everyone", "as_of", "stats"])
-        MetricPart.objects.filter(run=run).delete()
-        runs_remove_others(run)
-        if not consistent:
-            logger.warning("metrics run %s: who-is-who kept changing during the run; another recompute is asked for", run_id)
-            transaction.on_commit(metrics_recompute_soon, robust=True)
+    with recompute_lock():
+        with transaction.atomic():
+            run = MetricRun.objects.select_for_update().filter(pk=run_id, status=MetricRun.Status.RUNNING).first()
+            if run is None or set(run.parts_done) != set(run.plan["parts"]):
+                return None
+            if MetricRun.objects.filter(status=MetricRun.Status.COMPLETE, started_at__gt=run.started_at).exists():
+                logger.info("metrics run %s: a newer run is complete already, this one is dropped", run_id)
+                run.delete()
+                return None
+            partials = list(MetricPart.objects.filter(run=run).order_by("part"))
+            if {one.part for one in partials} != set(run.plan["parts"]):
+                return None
+            consistent = len({one.stats.get("people") for one in partials}) == 1
+            if not consistent and _recount_stale(run, partials):
+                return None
+            plan = run.plan
+            context = Context(rules=Rules.load(), last=plan["last"], day=date.fromisoformat(plan["day"]))
+            result = partials_finish([one.partial for one in partials], context)
+            summed = time.perf_counter() - clock
+            cache = None
+            if consistent:
+                try:
+                    cache = _shards_combine(run)
+                except Exception:
+                    logger.exception("metrics run %s: could not combine the parts' cache; the next update counts in full", run_id)
+            combined = time.perf_counter() - clock
+            points = points_write(run.pk, result.series)
+            area_results_write(run, result)
+            cohorts_write(run, result.cohorts)
+            pathways_write(run, result.pathways)
+            parts = {one.part: one.stats for one in partials}
+            run.status = MetricRun.Status.COMPLETE
+            run.finished_at = timezone.now()
+            metric_run_current_forget()  # now, and again once the swap is visible to every reader
+            transaction.on_commit(metric_run_current_forget)
+            run.contributors_ever = result.contributors_ever.get(Population.VOLUNTEERS, 0)
+            run.contributors_ever_everyone = result.contributors_ever.get(Population.EVERYONE, 0)
+            run.as_of = as_of_public(result.as_of)
+            run.stats = {
+                "mode": "partitioned",
+                "shares": plan["shares"],
+                "rows": result.stats.get("rows", 0),
+                "points": points,
+                # Summed over the parts (they may have run side by side); `wall_s` is plan to swap.
+                **{key: round(sum(one[key] for one in parts.values()), 3) for key in ("fetch_s", "compute_s", "write_s")},
+                "sum_s": round(summed, 3),
+                "cache_combine_s": round(combined - summed, 3) if cache is not None else None,
+                "swap_s": round(time.perf_counter() - clock, 3),
+                "wall_s": round((run.finished_at - run.started_at).total_seconds(), 3),
+                "workers": sorted({one["worker"] for one in parts.values()}),
+                "peak_memory_mb": max(one["peak_memory_mb"] for one in parts.values()),
+                "recounts": plan.get("recounts", 0),
+                "parts": parts,
+            }
+            run.cache_key = cache.key if cache is not None else ""
+            run.save(
+                update_fields=[
+                    "status", "finished_at", "contributors_ever", "contributors_ever_everyone", "as_of", "stats", "cache_key",
+                ]
+            )
+            MetricPart.objects.filter(run=run).delete()
+            runs_remove_others(run)
+            if not consistent:
+                logger.warning("metrics run %s: who-is-who kept changing during the run; another recompute is asked for", run_id)
+                transaction.on_commit(metrics_recompute_soon, robust=True)
+        # After the commit, still under the lock: the next incremental update finds the cache there.
+        cache_save_with_run(cache, cache_dir(), run)
+        _shards_remove()
     logger.info("metrics run %s (partitioned) swapped in: %s", run_id, run.stats)
     return run

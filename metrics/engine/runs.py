@@ -144,7 +144,7 @@ def runs_remove_others(run: MetricRun) -> None:
         MetricRun.objects.filter(pk__in=doomed).delete()
 
 
-def _cache_save(cache: Cache | None, directory: Path, run: MetricRun) -> None:
+def cache_save_with_run(cache: Cache | None, directory: Path, run: MetricRun) -> None:
     """Keep the cache for the next incremental update, after the run it belongs to is committed.
 
     A failure here costs only speed: the next update finds no cache (or one of another run) and
@@ -255,7 +255,7 @@ def metrics_recompute(*, run: MetricRun | None = None, incremental: bool = False
                 )
                 # Under the lock no other one-task run is in progress: every other finished or crashed run goes.
                 runs_remove_others(run)
-            _cache_save(cache, directory, run)
+            cache_save_with_run(cache, directory, run)
         except Exception as error:
             MetricRun.objects.filter(pk=run.pk).update(
                 status=MetricRun.Status.FAILED,

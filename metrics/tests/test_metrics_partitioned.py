@@ -10,11 +10,13 @@ that was superseded do nothing; a merge between two parts is counted again. The 
 """
 
 import os
+import tempfile
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -35,6 +37,8 @@ from metrics.engine import (
     People,
     Rules,
     Stage,
+    cache_dir,
+    cache_hold,
     metrics_partition_plan,
     metrics_parts,
     metrics_recompute,
@@ -48,7 +52,7 @@ from metrics.models import AreaMovement, CohortTable, MetricPart, MetricPoint, M
 from metrics.selectors import metric_run_latest as latest_run
 
 from .test_metrics import build, worlds
-from .test_metrics_incremental import everything
+from .test_metrics_incremental import apply, changes, everything, incremental_equals_full
 
 
 def current() -> MetricRun:
@@ -97,10 +101,11 @@ def test_each_part_reads_only_its_share_of_the_persons(demo):
     everyone = people.contributions(cp, people.persons_of(identity), day)
     seen = []
     for share in range(3):
-        cp, person, day = fetch_rows(rules, share=(share, 3))
-        assert len(person) and set(np.unique(person) % 3) == {share}
+        cp, identity, day = fetch_rows(rules, share=(share, 3))
         mine = People.load(share=(share, 3))
-        assert set(mine.staff_person % 3) <= {share} and set(mine.bots % 3) <= {share} and not len(mine.identity)
+        person = mine.persons_of(identity)
+        assert len(person) and set(np.unique(person) % 3) == {share}  # every row's identity is in the share's map
+        assert set(mine.staff_person % 3) <= {share} and set(mine.bots % 3) <= {share} and set(mine.person % 3) == {share}
         rows = mine.contributions(cp, person, day)
         seen.append(np.stack([rows.cp, rows.person, rows.day, rows.staff]))
     together = np.concatenate(seen, axis=1)
@@ -151,10 +156,10 @@ def test_a_part_raising_an_error_leaves_the_previous_run_current(demo, monkeypat
     previous = published(demo)
     count = partitioned.partial_compute
 
-    def second_share_crashes(contributions, context):
+    def second_share_crashes(*args):
         if len(MetricPart.objects.all()) == 1:
             raise RuntimeError("worker lost")
-        return count(contributions, context)
+        return count(*args)
 
     monkeypatch.setattr(partitioned, "partial_compute", second_share_crashes)
     with pytest.raises(RuntimeError, match="worker lost"):
@@ -343,3 +348,43 @@ def test_every_stage_adds_up_and_a_new_one_plugs_in(demo, monkeypatch):
     metrics_recompute_partitioned(parts=3)
     assert finished["median_week"] == one
     assert date(1970, 1, 1) + timedelta(weeks=one) < date.today()
+
+
+# --------------------------------------------------------------------------- the incremental updates after it
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(world=worlds(), shares=st.integers(1, 4), change=changes)
+def test_the_update_after_a_partitioned_run_starts_from_the_cache_its_parts_left(world, shares, change):
+    """The nightly run is partitioned; the pushes after it must not wait for a full recompute in one
+    worker (the memory the partitioning saved): its parts leave their shares of the cache, combined
+    at the swap, and the next update is incremental and equals a full recompute."""
+    with tempfile.TemporaryDirectory() as directory, override_settings(BALOO_METRICS_CACHE_DIR=directory):
+        build(world)
+        run = metrics_recompute_partitioned(parts=shares)
+        counted = run.latest_week is not None
+        assert bool(run.cache_key) == counted
+        assert not (cache_dir() / "parts").exists() or not any((cache_dir() / "parts").iterdir())
+        cache_hold(cache_dir(), None)  # as a worker that did not swap it in
+        apply(change, 0)
+        incremental_equals_full(expect_incremental=counted)
+
+
+def test_a_part_that_left_no_share_of_the_cache_makes_the_next_update_count_in_full(demo, monkeypatch):
+    monkeypatch.setattr(partitioned, "_shard_save", lambda *args: False)
+    run = metrics_recompute_partitioned(parts=3)
+    assert run.status == MetricRun.Status.COMPLETE and run.cache_key == ""
+    run = metrics_recompute(incremental=True)
+    assert run.stats["mode"] == "full"
+
+
+def test_a_merge_after_a_partitioned_run_is_counted_by_the_next_update(demo):
+    metrics_recompute_partitioned(parts=3)
+    into, merged = list(Person.objects.filter(identities__isnull=False).distinct().order_by("pk")[:2])
+    Identity.objects.filter(person=merged).update(person=into)
+    run = metrics_recompute(incremental=True)
+    assert (run.stats["mode"], run.stats["identities"]) == ("incremental", "read")
+    incremental_equals_full()
