@@ -24,6 +24,7 @@ from baloo_site.tests.processes import (
     wait_for,
 )
 from contributors.models import StaffPeriod
+from metrics.engine import metrics_recompute
 from metrics.models import MetricPart, MetricRun
 
 from .test_metrics_partitioned import published
@@ -95,6 +96,12 @@ def test_real_workers_share_the_persons_and_match_one_task(one_task, tmp_path, w
     assert not MetricPart.objects.exists()
     for worker in started:
         assert "succeeded" in worker.text()
+    # The parts left their shares of the incremental cache (the workers share the cache folder), and
+    # the swap combined them: the next update starts from it, not from a full recompute in one worker.
+    assert run.cache_key, logs
+    update = metrics_recompute(incremental=True)
+    assert (update.stats["mode"], update.stats["cache"]) == ("incremental", "disk"), update.stats
+    assert published(update) == one_task
 
 
 def test_a_worker_killed_mid_part_has_its_part_counted_again_and_nothing_twice(one_task, tmp_path):
