@@ -155,6 +155,11 @@ def partitioned_on_workers(count: int, url: str, logs: Path, timeout: float) -> 
         "fetch_s_per_part": [part["fetch_s"] for part in parts.values()],
         "compute_s_per_part": [part["compute_s"] for part in parts.values()],
         "sum_and_swap_s": run.stats["swap_s"],
+        # The parts' shares of the incremental cache, written beside it and combined at the swap.
+        "cache_left": bool(run.cache_key),
+        "cache_s_per_part": [part.get("cache_s") for part in parts.values()],
+        "cache_combine_s": run.stats.get("cache_combine_s"),
+        "cache_save_s": run.stats.get("cache_save_s"),
         "points": run.stats["points"],
         "run": run.pk,
     }

@@ -42,6 +42,8 @@ _NEVER = 1 << 40  # a day (or week) that never comes: no contribution of that le
 # hundred rules over thirty areas need 200,000. Past it (thousands of rules and areas), per code
 # that occurs, found by sorting.
 DENSE_CELLS = 16_000_000
+# Rows counted at once (see `pathways_compute_state`): the temporaries of 2M rows take about 0.4 GB.
+CHUNK_ROWS = 2_000_000
 
 
 @dataclass
@@ -273,15 +275,47 @@ def pathways_compute_state(*, contributions: Contributions, rules: Rules, last: 
     # One sort for both populations: a sorted array stays sorted under a mask.
     order = _sorted_by_group_and_day(rules.area[cp].astype(np.int64), person, day)
     cp, person, day, staff = cp[order], person[order], day[order], contributions.staff[upto][order]
-    once, weekly = [], []
-    for number, chosen in enumerate((~staff, slice(None))):
-        counted, tally = _population_counts(number, cp[chosen], person[chosen], day[chosen], rules, last)
-        once.append(counted)
-        weekly.append(tally)
-    # The populations' keys differ in their top bit and each tally's are sorted: together still sorted.
-    state.once = Tally(np.concatenate([t.keys for t in once]), np.concatenate([t.counts for t in once]))
-    state.weekly = Tally(np.concatenate([t.keys for t in weekly]), np.concatenate([t.counts for t in weekly]))
+    del order, upto
+    # Every count is a sum over persons: the persons are counted a chunk at a time (person id modulo
+    # the chunks; a sorted array stays sorted under a mask) and the counts added, so the temporary
+    # arrays of one chunk, not of every row, are in memory at once.
+    chunks = max(1, -(-len(person) // CHUNK_ROWS))
+    once, weekly = Tally.empty(), Tally.empty(_WIDTH)
+    for chunk in range(chunks):
+        mine = slice(None) if chunks == 1 else np.flatnonzero(person % chunks == chunk)
+        counted = _both_populations(cp[mine], person[mine], day[mine], staff[mine], rules, last)
+        if chunks == 1:
+            once, weekly = counted
+        else:
+            once, weekly = (_combined([(total, 1), (part, 1)]) for total, part in zip((once, weekly), counted, strict=True))
+    state.once, state.weekly = once, weekly
     return state
+
+
+def _both_populations(
+    cp: np.ndarray, person: np.ndarray, day: np.ndarray, staff: np.ndarray, rules: Rules, last: int
+) -> tuple[Tally, Tally]:
+    """The week-free and the weekly counts of volunteers and everyone, from rows sorted by (area, person, day)."""
+    everyone = _population_counts(1, cp, person, day, rules, last)
+    # Only the persons with a staff contribution count differently among volunteers: everyone's
+    # counts, less theirs, plus theirs without the staff rows (a few percent of the rows counted
+    # again, not all of them).
+    hired = distinct(person[staff])
+    mixed = np.isin(person, hired) if len(hired) else np.zeros(len(person), dtype=bool)
+    volunteers = _population_counts(0, cp[mixed], person[mixed], day[mixed], rules, last)
+    volunteers_only = mixed & ~staff
+    alone = _population_counts(0, cp[volunteers_only], person[volunteers_only], day[volunteers_only], rules, last)
+    population = np.int64(1) << _POPULATION_SHIFT
+    tallies = []
+    for column in range(2):
+        mine = everyone[column]
+        as_volunteers = Tally(mine.keys & ~population, mine.counts)  # the same counts, keyed as volunteers'
+        summed = _combined([(as_volunteers, 1), (volunteers[column], -1), (alone[column], 1)])
+        if summed is None:  # cannot happen: the persons' parts add up
+            raise ValueError("the volunteers' pathways counts went negative")
+        # The populations' keys differ in their top bit and each tally's are sorted: together still sorted.
+        tallies.append(Tally(np.concatenate([summed.keys, mine.keys]), np.concatenate([summed.counts, mine.counts])))
+    return tallies[0], tallies[1]
 
 
 def _shifted(weekly: Tally, since: int, last: int) -> Tally:

@@ -118,6 +118,17 @@ def test_counting_without_dense_arrays_gives_the_same(world):
 
 
 @pytest.mark.django_db
+@slow(25)
+@given(world=worlds(), rows=st.integers(1, 40))
+def test_counting_a_chunk_of_the_persons_at_a_time_gives_the_same(world, rows):
+    # Millions of rows are counted a chunk of the persons at a time, to bound memory: forced here.
+    build(world)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pathways_stage, "CHUNK_ROWS", rows)
+        check(metrics_recompute())
+
+
+@pytest.mark.django_db
 @slow(60)
 @given(world=worlds(), rounds=st.lists(changes, min_size=1, max_size=2))
 def test_the_incremental_update_equals_the_oracle(world, rounds):
