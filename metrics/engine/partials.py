@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from .as_of import as_of_add, as_of_counts
-from .cohorts import CohortState, cohorts_compute_state, cohorts_result, cohorts_update
+from .cache import cohorts_by_chunks, state_by_chunks
+from .cohorts import CohortState, cohorts_result, cohorts_update
 from .fetch import Contributions, Rules
 from .pathways import (
     PathwaysState,
@@ -39,7 +40,7 @@ from .pathways import (
     pathways_plain,
     pathways_result,
 )
-from .sweep import MetricsResult, State, metrics_compute_state, state_result
+from .sweep import MetricsResult, State, state_result
 
 SEP = "\x1f"  # between a scope and a population in a partial's keys (neither can hold it)
 
@@ -94,7 +95,7 @@ def _keyed_sum(a: list[list], b: list[list], keys: int) -> list[list]:
 
 
 def series_state(contributions: Contributions, context: Context) -> State:
-    return metrics_compute_state(contributions=contributions, rules=context.rules, last=context.last)
+    return state_by_chunks(contributions=contributions, rules=context.rules, last=context.last)
 
 
 def series_compute(contributions: Contributions, context: Context) -> dict[str, Any]:
@@ -189,7 +190,7 @@ def _cohorts_state(plain: dict[str, Any]) -> CohortState:
 
 
 def cohorts_state(contributions: Contributions, context: Context) -> CohortState:
-    return cohorts_compute_state(contributions=contributions, rules=context.rules, last=context.last)
+    return cohorts_by_chunks(contributions=contributions, rules=context.rules, last=context.last)
 
 
 def cohorts_compute(contributions: Contributions, context: Context) -> dict[str, Any]:

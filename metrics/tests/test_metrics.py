@@ -33,7 +33,8 @@ from conversion_points.tests.factories import (
 )
 from metrics.calendar import day_number
 from metrics.engine import People, metrics_recompute, metrics_recompute_soon
-from metrics.models import AreaMovement, MetricPoint, MetricRun, Overlap
+from metrics.engine import cache as engine_cache
+from metrics.models import AreaMovement, CohortTable, MetricPoint, MetricRun, Overlap
 
 LEVELS = {"casual": 0, "active": 1, "core": 2}
 BASE_SUNDAY = date(2024, 6, 2)
@@ -237,6 +238,28 @@ def test_engine_equals_the_oracle_on_random_worlds(world):
         Identity.objects.filter(person=persons[1]).update(person=persons[0])
         persons[1].delete()
         check_against_oracle()
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(world=worlds(), rows=st.integers(1, 40))
+def test_counting_a_chunk_of_the_persons_at_a_time_gives_the_same(world, rows):
+    """Millions of contributions are swept a chunk of the persons at a time, to bound memory: forced here."""
+    build(world)
+    whole = metrics_recompute()
+    cohorts = sorted(CohortTable.objects.filter(run=whole).values_list("scope", "population", "cohorts"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(engine_cache, "CHUNK_ROWS", rows)
+        check_against_oracle()
+    chunked = MetricRun.objects.get(status=MetricRun.Status.COMPLETE)
+    assert sorted(CohortTable.objects.filter(run=chunked).values_list("scope", "population", "cohorts")) == cohorts
+    assert (chunked.contributors_ever, chunked.contributors_ever_everyone, chunked.as_of) == (
+        whole.contributors_ever,
+        whole.contributors_ever_everyone,
+        whole.as_of,
+    )
 
 
 def check_staff_condition_agrees_with_the_engine() -> None:
