@@ -137,9 +137,13 @@ def metrics_recompute_partitioned(*, parts: int | None = None) -> MetricRun:
       that it swaps in and asks for another recompute, which the merge had asked for anyway).
     - **Crash**: a part raising an error marks the run failed and deletes what was written; the
       other parts then find it failed and do nothing, and the previous run stays the current one.
+    - **Cache**: each part also leaves its share of the incremental cache (its rows by identity, its
+      who-is-who and counting states) beside the cache (`BALOO_METRICS_CACHE_DIR`, which the metrics
+      workers therefore share); the swap combines the shares into the cache of the run, so the next
+      incremental update starts from it. A share missing (a part could not write it) or parts that
+      saw different who-is-who leave no cache: the next update then counts in full, in one task.
     - **Cost**: each part reads the activities table (PostgreSQL scans it once per part, in
-      parallel), and a partitioned run leaves no incremental cache: the next incremental update
-      after it recomputes in full, in one task, and leaves the cache again.
+      parallel).
 
     Call it outside a transaction when a broker is configured: workers must see the run.
     """
