@@ -2,18 +2,38 @@
 
 import json
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from .connections import AUDITED_FIELDS, CONNECTION_FIELDS, source_connection_audit
+from .connections import CONNECTION_FIELDS, git_url, source_connection_audit, source_connection_before
 from .models import Activity, Source, SourceConnectionChange
+
+
+class SourceForm(forms.ModelForm):
+    # Whether the person may decide where the source connects; set per request by SourceAdmin.get_form.
+    may_connect = False
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # A git source's repository is in its options, which staff edit: its `url` alone is an administrator's.
+        # On add the instance is empty (no url); on change it is the stored source (clean runs before it is updated).
+        if not self.may_connect and "options" in cleaned:
+            stored = git_url(kind=self.instance.kind, options=self.instance.options)
+            if git_url(kind=cleaned.get("kind", self.instance.kind), options=cleaned["options"]) != stored:
+                self.add_error("options", _(
+                    "Only an administrator can set or change the url of a git source: it decides where the worker's "
+                    "git connects. Keep the url as it is; every other option is yours to change."
+                ))
+        return cleaned
 
 
 @admin.register(Source)
 class SourceAdmin(admin.ModelAdmin):
+    form = SourceForm
     list_display = ("slug", "name", "kind", "enabled", "schedule_minutes", "activity_count")
     list_display_links = ("slug", "name")
     list_filter = ("kind", "enabled")
@@ -26,8 +46,9 @@ class SourceAdmin(admin.ModelAdmin):
             {
                 "fields": ("base_url", "token_env", "options"),
                 "description": _(
-                    "Only an administrator can change the base URL and the token variable: together they decide where "
-                    "a token is sent. Every change is kept in Source connection changes."
+                    "Only an administrator can change the base URL and the token variable, which together decide where "
+                    "a token is sent, and a git source's url option, where its git connects. Every change is kept in "
+                    "Source connection changes."
                 ),
             },
         ),
@@ -51,8 +72,14 @@ class SourceAdmin(admin.ModelAdmin):
             fields = (*fields, *CONNECTION_FIELDS, *(("kind",) if obj is not None else ()))
         return fields
 
+    def get_form(self, request: HttpRequest, obj: Source | None = None, change: bool = False, **kwargs) -> type[SourceForm]:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        form.may_connect = request.user.is_superuser  # a class made for this request
+        return form
+
     def save_model(self, request: HttpRequest, obj: Source, form, change: bool) -> None:
-        before = Source.objects.filter(pk=obj.pk).values(*AUDITED_FIELDS).first() if change else None
+        # The slug cannot change once a source exists: the stored row is the one before this save.
+        before = source_connection_before(slug=obj.slug) if change else None
         super().save_model(request, obj, form, change)
         source_connection_audit(source=obj, before=before, by=request.user, via=SourceConnectionChange.Via.ADMIN)
 

@@ -104,12 +104,13 @@ class Source(models.Model):
 
 
 class SourceConnectionChange(models.Model):
-    """One change of where a source connects (`base_url`), which variables hold its token (`token_env`),
-    or whether records pushed for it may join accounts (`links_accounts`).
+    """One change of where a source connects (`base_url`; a git source's repository, its `url` option:
+    `git_url`), which variables hold its token (`token_env`), or whether records pushed for it may
+    join accounts (`links_accounts`).
 
-    The first two decide where a server secret could be sent, the third whom a token holder's records
-    may join, so each change is kept: who, when, how, the old and the new value. Values are URLs,
-    variable names and "on", never a token.
+    The first ones decide where a server secret could be sent or a request go, the last whom a token
+    holder's records may join, so each change is kept: who, when, how, the old and the new value.
+    Values are URLs, paths, variable names and "on", never a token.
     """
 
     class Field(models.TextChoices):
@@ -117,6 +118,7 @@ class SourceConnectionChange(models.Model):
         TOKEN_ENV = "token_env", _("token variable")
         LINKS_ACCOUNTS = "links_accounts", _("pushed records link accounts")
         KIND = "kind", _("kind")
+        GIT_URL = "git_url", _("git repository (url option)")
 
     class Via(models.TextChoices):
         ADMIN = "admin", _("admin")

@@ -1,13 +1,14 @@
 """Rate limits on the endpoints worth abusing (the Content Security Policy is django-csp's, in settings).
 
 django-ratelimit does the counting (`get_usage`: a fixed window per client in the cache). What it
-counts is ours, in one middleware: the push API, the login form and the public form are views of
-three apps (the login form is Django's own), so its per-view decorator would be three doors to
-keep alike; the scopes and their rates come from the environment (`BALOO_RATE_LIMITS`, "off"
-lifts one for a load test); a push counts against its token, read as the push API reads it, and
-failed authentications against the client's address, so that neither a spelling of the header nor
-made-up tokens open a fresh allowance; a cache that is down lets requests through; and a refusal
-says when to come back (Retry-After), as a page to a person and as JSON to a program.
+counts is ours, in one middleware: the push API, the login form, the public form and what other
+sites show (the badge, the chart) are views of four apps (the login form is Django's own), so its
+per-view decorator would be four doors to keep alike; the scopes and their rates come from the
+environment (`BALOO_RATE_LIMITS`, "off" lifts one for a load test); a push counts against its
+token, read as the push API reads it, and failed authentications against the client's address, so
+that neither a spelling of the header nor made-up tokens open a fresh allowance; a cache that is
+down lets requests through; and a refusal says when to come back (Retry-After), as a page to a
+person (in another site's frame, for the chart) and as JSON to a program.
 """
 
 from __future__ import annotations
@@ -61,14 +62,20 @@ PUBLIC_FORM_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?integrations/request
 
 # The query parameters that make a dashboard page count or draw on demand (dashboard/dates.py).
 DATED_PAGE_PARAMS = frozenset({"date", "start", "end"})
+# What other sites show (dashboard/embeds.py): the badge, and the chart they may frame, in any language.
+BADGE_PATH = "/badge/active.svg"
+EMBED_CHART_PATH = re.compile(r"^/(?:[a-z]{2}(?:-[a-z]+)?/)?embed/chart/$")
 
 
 def rate_scope(request: HttpRequest) -> str | None:
-    """Which limit a request counts against: `public_api`, `push`, `login` (password guesses),
-    `public_form` (a form anyone may post), or none."""
+    """Which limit a request counts against: `public_api`, `embed` (the badge and the chart other
+    sites show), `push`, `login` (password guesses), `public_form` (a form anyone may post), or none."""
     path = request.path_info
     if path.startswith(("/api/v1/metrics/", "/api/v1/schema/")):
         return "public_api"
+    if path == BADGE_PATH or EMBED_CHART_PATH.match(path):
+        # Image proxies and offices fetch these for many readers from one address: a limit of its own, generous.
+        return "embed"
     if request.method == "GET" and DATED_PAGE_PARAMS.intersection(request.GET):
         # A dashboard page as of a chosen day counts it as the summary API would: the same limit.
         return "public_api"
@@ -140,6 +147,10 @@ class RateLimitMiddleware:
                 from community.views import integration_request_throttled
 
                 return integration_request_throttled(request, retry_after=retry_after)
+            if scope == "embed" and EMBED_CHART_PATH.match(request.path_info):  # a reader of another site, in its frame
+                from dashboard.embeds import embed_chart_throttled
+
+                return embed_chart_throttled(request, retry_after=retry_after)
             return self._refused(scope, rate, retry_after)
         response = self.get_response(request)
         if scope == "push" and response.status_code == HTTPStatus.UNAUTHORIZED:

@@ -384,6 +384,9 @@ CONTENT_SECURITY_POLICY_REPORT_ONLY = _csp if _csp_report_only else None
 # per address, the push API per token, sign-in attempts per address. A load test lifts them.
 BALOO_RATE_LIMITS = {
     "public_api": env("BALOO_RATE_LIMIT_PUBLIC_API", default="600/m"),
+    # The badge and the embeddable chart per address: image proxies (GitHub's camo) and offices fetch
+    # them for many readers from one address, so twice the public API's; each badge is cached 5 minutes.
+    "embed": env("BALOO_RATE_LIMIT_EMBED", default="1200/m"),
     "push": env("BALOO_RATE_LIMIT_PUSH", default="600/m"),
     "login": env("BALOO_RATE_LIMIT_LOGIN", default="10/m"),
     # Integration requests anyone may post: each is stored for the team to read.

@@ -15,6 +15,9 @@ Other systems show Baloo's count rather than counting again (the seed's "content
   weekly chart, its latest number and a link back, on a minimal page. It is the only page other
   sites may frame (`frame-ancestors *`, no `X-Frame-Options`); every other page refuses to be
   framed (settings: `frame-ancestors 'none'`, `X-Frame-Options: DENY`).
+- Both are rate limited per address (`BALOO_RATE_LIMIT_EMBED`, baloo_site/security.py), generously:
+  image proxies fetch badges for many readers. Over it, 429 with `Retry-After`: JSON for the
+  badge, as the public API says it, and a small framable page for the chart.
 
 Names in the badge and the page are typed by community builders (area, system and rule names), so
 they are escaped; the badge also drops characters XML cannot hold. Nothing personal is in either.
@@ -247,6 +250,26 @@ def embed_chart(request: HttpRequest) -> HttpResponse:
     html = selectors.run_cached(run=run, name=f"embed:{language}:{scope.scope}", build=draw)
     response = HttpResponse(html)
     response["Cache-Control"] = f"public, max-age={BADGE_SECONDS}"
+    return response
+
+
+@xframe_options_exempt
+@csp_replace({"frame-ancestors": ["*"]})
+@csp_replace({"frame-ancestors": ["*"]}, REPORT_ONLY=True)
+def embed_chart_throttled(request: HttpRequest, *, retry_after: int) -> HttpResponse:
+    """The chart's answer once many requests came from one address (`BALOO_RATE_LIMIT_EMBED`): a small
+    page that says when to try again, framable like the chart, in the language of its address (the
+    rate limit answers before the language is read from it)."""
+    minutes = max(1, -(-retry_after // 60))
+    language = translation.get_language_from_path(request.path_info) or settings.LANGUAGE_CODE
+    with translation.override(language):
+        message = ngettext(
+            "Many requests came from your address in a short time. Please try again in %(minutes)s minute.",
+            "Many requests came from your address in a short time. Please try again in %(minutes)s minutes.",
+            minutes,
+        ) % {"minutes": minutes}
+        response = render(request, "dashboard/embed_message.html", {"message": message}, status=429)
+    response["Retry-After"] = str(retry_after)
     return response
 
 

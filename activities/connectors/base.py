@@ -10,7 +10,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from urllib.parse import urlencode
 
 from django.db.models import F
@@ -241,6 +241,52 @@ def walk_listing(
         if page_url is None and (seen := parse_time(state.pop("max_seen", None))):
             state["since"] = iso(seen - lookback)
         yield items, copy.deepcopy(state)
+
+
+PageName = TypeVar("PageName", str, int)
+
+
+class PageWalk:
+    """The pages of one listing a connector follows ("next" links, cursors, page numbers), checked.
+
+    A broken or hostile server can name a page it already served as the next one, or never stop
+    naming another: either would keep a worker paging until the sync's lock runs out. `follow`
+    ends the sync there with a `SourceError` that names the listing and the problem. Nothing is
+    lost: the pages before were committed with their checkpoint, and the next sync stops at the
+    same place (it does not go further) until the server serves a listing that ends.
+
+    `first` is the page the walk starts from (so a server naming it again is caught); `read`, the
+    pages already read when a walk resumes from its checkpoint; `limit`, more pages than any real
+    listing of this kind has.
+    """
+
+    def __init__(self, listing: str, *, limit: int, first: str | int | None = None, read: int = 1) -> None:
+        self.listing = listing
+        self.limit = limit
+        self.read = read
+        self.served: set[str | int] = set() if first is None else {first}
+
+    def follow(self, page: PageName | None, *, shown: str) -> PageName | None:
+        """`page` (the next page the server named, or the next number), or None at the end of the listing;
+        a `SourceError` when it is a page this walk read already, or one past `limit`. `shown` names it in the error."""
+        if page is None:
+            return None
+        if page in self.served:
+            raise SourceError(f"{self.listing} went round in a circle: the server named {shown}, a page it had already "
+                              "served, as the next one; such a listing never ends, so the sync stopped there")
+        if self.read >= self.limit:
+            raise SourceError(f"{self.listing} went on past {self.limit:,} pages, more than any real one has; "
+                              "the sync stopped there")
+        self.served.add(page)
+        self.read += 1
+        return page
+
+    def expect(self, pages: int) -> int:
+        """`pages`, what a listing says it holds up front (a walk read from its last page back); a
+        `SourceError` when that is past `limit`."""
+        if pages > self.limit:
+            raise SourceError(f"{self.listing} says it has {pages:,} pages, more than any real one has; the sync stopped there")
+        return pages
 
 
 def stored_containers(*, source: "Source", external_ids: list[str]) -> dict[str, str]:

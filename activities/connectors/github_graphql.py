@@ -30,6 +30,8 @@ repository) gone since the issues listing was read is the REST API's 404: no rev
 still counts. A limit (`RATE_LIMITED`, a secondary limit's words) is the client's business, like
 a REST 403. Any other error, and an answer without the data asked for, ends the sync with a
 `SourceError` that says what GitHub said; nothing of the page is stored, so the next sync reads it again.
+So does a pull request whose reviews name a cursor already read (or none) as the next page, or go on
+past `REVIEW_PAGES_PER_PULL` pages: a server paging forever (`PageWalk`).
 """
 
 import json
@@ -37,10 +39,14 @@ from typing import Any
 
 from activities.outbound import remote_text
 
+from .base import PageWalk
 from .http import HttpClient, NotFound, SourceError
 
 PULLS_PER_QUERY = 100
 REVIEWS_PER_PULL = 100
+# Pages of one pull request's reviews (100 each): the busiest pull requests have a few thousand
+# reviews; a server naming cursors past this many is paging forever (`PageWalk`).
+REVIEW_PAGES_PER_PULL = 1_000
 # Only what a review record needs; a review's author is an `Actor`, whose account id is on each kind of account.
 REVIEW_FIELDS = (
     "databaseId state submittedAt url authorAssociation commit { oid } "
@@ -67,6 +73,8 @@ def reviews_of(client: HttpClient, url: str, repo: str, numbers: list[int]) -> d
     owner, _, name = repo.partition("/")
     found: dict[int, list[dict] | None] = {number: [] for number in numbers}
     pending: list[tuple[int, str | None]] = [(number, None) for number in found]
+    # Each pull request's reviews from their start (""): a cursor served again, or none, reads no page twice.
+    walks = {number: PageWalk(f"{repo}#{number}: GitHub's reviews", limit=REVIEW_PAGES_PER_PULL, first="") for number in found}
     while pending:
         batch, pending = pending[:PULLS_PER_QUERY], pending[PULLS_PER_QUERY:]
         try:
@@ -82,7 +90,10 @@ def reviews_of(client: HttpClient, url: str, repo: str, numbers: list[int]) -> d
             reviews = _connection(repository.get(alias), url, number)
             found[number] = [*(found[number] or []), *(_rest_review(node, url) for node in reviews["nodes"] if node is not None)]
             if reviews["pageInfo"].get("hasNextPage"):
-                pending.append((number, reviews["pageInfo"].get("endCursor")))
+                cursor = reviews["pageInfo"].get("endCursor")
+                cursor = cursor if isinstance(cursor, str) else ""
+                shown = f"the cursor {remote_text(cursor, limit=60)!r}" if cursor else "no cursor (the first page)"
+                pending.append((number, walks[number].follow(cursor, shown=shown) or None))
     return found
 
 

@@ -7,6 +7,10 @@ day a project is read from when the checkpoint has no day for it yet (default: 3
 that sync, the window the active count looks at). The container is `<project>::<locale>`, e.g.
 `firefox::de`.
 
+Without `projects`, the project listing is read whole first; a listing that names a page it served
+already as the next one, or goes on past `PROJECT_PAGES` pages, ends the sync before any day is read
+(`PageWalk`).
+
 What is read: `GET /api/v2/user-actions/<YYYY-MM-DD>/project/<slug>/`, one request per project
 and day, answered in one piece (no pagination, no ETag, no "since"), and only to a signed-in
 account: the source needs a personal access token (`Authorization: Bearer`). Pontoon days are
@@ -36,7 +40,19 @@ from urllib.parse import quote
 
 from django.utils import timezone
 
-from .base import DELETED_ACCOUNT, NO_TIME, Connector, Page, Rejected, parse_time, rejection_reason, with_query
+from activities.outbound import url_shown
+
+from .base import (
+    DELETED_ACCOUNT,
+    NO_TIME,
+    Connector,
+    Page,
+    PageWalk,
+    Rejected,
+    parse_time,
+    rejection_reason,
+    with_query,
+)
 from .http import HttpClient, NotFound, ServerError, SourceError
 
 if TYPE_CHECKING:
@@ -62,6 +78,9 @@ NO_ACCOUNT_ID = rejection_reason("account without an id")
 NO_TRANSLATION = rejection_reason("no translation named")
 NO_LOCALE = rejection_reason("no locale named")
 PROJECT_PAGE_SIZE = 1000
+# pontoon.mozilla.org lists under 200 projects, one page: a listing that goes on past this many is
+# a server paging forever (`PageWalk`).
+PROJECT_PAGES = 100
 # Days in a row that Pontoon answers HTTP 500 after which a run stops: one such day is a day Pontoon
 # cannot serve (it is asked again later), several in a row a server that serves nothing now.
 SERVER_ERRORS_IN_A_ROW = 3
@@ -208,7 +227,8 @@ class PontoonConnector(Connector):
             return self.settings["projects"]
         wanted = set(self.settings["locales"])
         slugs: list[str] = []
-        url: str | None = with_query("api/v2/projects/", {"fields": "slug,locales", "page_size": PROJECT_PAGE_SIZE})
+        url: str | None = self.client.url(with_query("api/v2/projects/", {"fields": "slug,locales", "page_size": PROJECT_PAGE_SIZE}))
+        pages = PageWalk("Pontoon's project listing", limit=PROJECT_PAGES, first=url)
         while url:
             data = self.client.get(url).data
             if not isinstance(data, dict) or not isinstance(data.get("results"), list):
@@ -224,6 +244,7 @@ class PontoonConnector(Connector):
                 if slug not in slugs:
                     slugs.append(slug)
             url = data.get("next") if isinstance(data.get("next"), str) else None
+            url = pages.follow(url, shown=url_shown(url or ""))
         return slugs
 
     def _records(self, project: str, action: dict) -> list[dict | Rejected]:

@@ -11,6 +11,8 @@ What the API offers, and what that means here:
   there they are read from the last page back). Twenty items a page, numbered (`?page=N`), in the
   `count/next/previous/results` shape. A listing item names only its detail URL (`_url`) and the
   activity's kind or the event's name, so each item not stored yet costs one request for its detail.
+  A listing whose `next` names the same page twice, or that goes on past `LISTING_PAGES` pages, ends
+  the sync where it is (`PageWalk`): a portal paging forever.
 - No "changed since" filter (only exact matches: `report_date=2016-05-01`), no ETag, no time of
   creation or change: a sync reads each listing from its newest end down to the day the last
   complete walk started less `lookback_days` (default 30: Reps report past activities late), and
@@ -36,7 +38,9 @@ from urllib.parse import urlsplit
 
 from django.utils import timezone
 
-from .base import DELETED_ACCOUNT, NO_AUTHOR, NO_TIME, Connector, Page, Rejected, iso, rejection_reason
+from activities.outbound import url_shown
+
+from .base import DELETED_ACCOUNT, NO_AUTHOR, NO_TIME, Connector, Page, PageWalk, Rejected, iso, rejection_reason
 from .http import HttpClient, NotFound, Response, SourceError
 
 if TYPE_CHECKING:
@@ -50,6 +54,9 @@ EVENTS_NEWEST_FIRST = {"api/remo/v1/": True, "api/beta/": False}
 # listing → (external id prefix, activity type)
 LISTINGS = {"activities": ("activity", "reps.activity.reported"), "events": ("event", "reps.event.organized")}
 DEFAULT_LOOKBACK_DAYS = 30
+# Twenty items a page: 500,000 reports or events, far more than reps.mozilla.org ever held. A listing
+# that goes on past this many pages, or names the same next page twice, is paging forever (`PageWalk`).
+LISTING_PAGES = 25_000
 # A held item (planned) is read again when its date has come, and at least this often before:
 # an event moved to an earlier date is then stored within a day of it.
 HELD_RECHECK = timedelta(days=1)
@@ -193,11 +200,17 @@ class RepsConnector(Connector):
         """Read `listing` from its newest end down to its bound, a page at a time; resumable at any page."""
         progress = state.setdefault(listing, {})
         walk = progress.get("walk")
+        newest_first = self._newest_first(state, listing)
+        # Newest first, the page number is the pages read (a resumed walk counts those of earlier runs),
+        # and the `next` that named the page to read is kept: a resumed walk knows it too. Read from the
+        # last page back, the walk ends at page 1, and its start is checked instead.
+        resumed = walk is not None and newest_first
+        pages = PageWalk(f"The ReMo {listing} listing", limit=LISTING_PAGES, first=walk.get("named") if resumed else None,
+                         read=walk["page"] if resumed else 1)
         if walk is None:
             walk = {"page": 1, "bound": self._bound(progress), "started": timezone.now().date().isoformat()}
-            if not self._newest_first(state, listing):
-                walk["page"] = self._last_page(state, listing)
-        newest_first = self._newest_first(state, listing)
+            if not newest_first:
+                walk["page"] = pages.expect(self._last_page(state, listing))
         bound = moment(walk["bound"])
         while True:
             records: list = []
@@ -216,6 +229,9 @@ class RepsConnector(Connector):
                 records, errors, dates = self._items(state, listing, _results(data))
                 more = bool(data.get("next")) if newest_first else walk["page"] > 1
                 more = more and not (bound and dates and min(dates) < bound)
+                if more and newest_first:
+                    # The page is ours to number; the server's `next` only says there is one, and the same one twice says it goes round.
+                    walk["named"] = pages.follow(str(data["next"]), shown=url_shown(str(data["next"])))
             if more:
                 walk["page"] += 1 if newest_first else -1
                 state[listing] = {**progress, "walk": walk}

@@ -138,6 +138,9 @@ class FakeGitHub(StandIn):
         self.graphql_remaining: int | None = None
         # Pull requests listed as issues but gone since (deleted, or moved): 404 for their reviews, NOT_FOUND in GraphQL.
         self.gone_pulls: set[int] = set()
+        # A broken or hostile GraphQL server's review pages: "circle" names one cursor as the next page of
+        # every page, "endless" always names one more (standin_github_graphql.py).
+        self.review_paging: str | None = None
 
     def repo(self, name: str) -> dict[str, Any]:
         return self.repos.setdefault(name, {"issues": [], "pulls": [], "comments": [], "review_comments": [], "commits": [], "reviews": {}})

@@ -14,6 +14,8 @@ here too. The answer has GitHub's shape: HTTP 200 with `{"data": …}`, and `err
 request that is gone; a connection asked without `first`/`last`, or for more than 100, is refused
 (`MISSING_PAGINATION_BOUNDARIES`, `EXCESSIVE_PAGINATION`). The primary rate limit answers 200
 with `errors: [{"type": "RATE_LIMITED", …}]` and `X-RateLimit-Remaining: 0`; no token, 401.
+A broken or hostile server (`api.review_paging`): "circle" gives every page of reviews the same
+`endCursor` and more to come, "endless" always one more page.
 """
 
 from typing import Any
@@ -115,12 +117,12 @@ def _repository(api: Any, name: str) -> dict:
         if number not in numbers or number in api.gone_pulls:
             raise GitHubError("NOT_FOUND", f"Could not resolve to a PullRequest with the number of {number}.")
         return {"id": f"PR_{name}_{number}", "number": number,
-                "reviews": lambda info, **args: _reviews(data["reviews"].get(number, []), args)}
+                "reviews": lambda info, **args: _reviews(data["reviews"].get(number, []), args, paging=api.review_paging)}
 
     return {"id": f"R_{name}", "nameWithOwner": name, "pullRequest": pull_request}
 
 
-def _reviews(reviews: list[dict], args: dict) -> dict:
+def _reviews(reviews: list[dict], args: dict, *, paging: str | None = None) -> dict:
     first, after = args.get("first"), args.get("after")
     if first is None and args.get("last") is None:
         raise GitHubError("MISSING_PAGINATION_BOUNDARIES", "You must provide a `first` or `last` value to properly paginate the `reviews` connection.")
@@ -129,9 +131,14 @@ def _reviews(reviews: list[dict], args: dict) -> dict:
     start = int(after.removeprefix("cursor:")) if after else 0
     chunk = reviews[start : start + first]
     end = start + len(chunk)
+    more, end_cursor = end < len(reviews), f"cursor:{end}" if chunk else None
+    if paging == "circle":
+        more, end_cursor = True, f"cursor:{first}"
+    elif paging == "endless":
+        more, end_cursor = True, f"cursor:{start + first}"
     return {"nodes": [_review(review) for review in chunk], "totalCount": len(reviews),
-            "pageInfo": {"hasNextPage": end < len(reviews), "hasPreviousPage": start > 0,
-                         "startCursor": f"cursor:{start}" if chunk else None, "endCursor": f"cursor:{end}" if chunk else None}}
+            "pageInfo": {"hasNextPage": more, "hasPreviousPage": start > 0,
+                         "startCursor": f"cursor:{start}" if chunk else None, "endCursor": end_cursor}}
 
 
 def _review(review: dict) -> dict:

@@ -8,6 +8,8 @@ actions in one piece, only to a personal access token (`Authorization: Bearer <i
 with no ETag. Its errors are DRF's: 403 `{"detail": …}` for no or a bad token and for a private
 project, 404 for an unknown project, 400 for a date it cannot read. Its IP throttle answers 429
 with an HTML page and `Retry-After` (600 seconds by default).
+A broken or hostile server's listing (`paging`): "circle" names page 2 as the next page of every
+page, "endless" always names one more.
 """
 
 import copy
@@ -61,6 +63,7 @@ class FakePontoon(StandIn):
         # Each action with the slug of its project, as Pontoon finds it through its translation, and its time.
         self.actions: list[tuple[str, datetime, dict]] = []
         self.tokens = {TOKEN}
+        self.paging: str | None = None
 
     def add(self, project: str, action: dict, *, at: datetime | None = None) -> dict:
         """Serve `action` among `project`'s, on the day of its `date` (or of `at`, for an action that gives no date)."""
@@ -96,7 +99,9 @@ class FakePontoon(StandIn):
         chunk = projects[(page - 1) * size : page * size]
 
         def link(number: int) -> str | None:
-            if number < 1 or (number - 1) * size >= len(projects):
+            if self.paging == "circle" and number > page:
+                number = 2
+            elif number < 1 or ((number - 1) * size >= len(projects) and self.paging != "endless"):
                 return None
             params = {name: values[-1] for name, values in query.items()}
             params["page"] = str(number)

@@ -17,6 +17,8 @@ remo/profiles/api/serializers.py, `REST_FRAMEWORK` in remo/settings.py):
   `initiative`, `categories`, `estimated_attendance`, `planning_pad_url`, `hashtag`, `remo_url`.
   An unknown id is 404 `{"detail": "Not found."}`. No ETag, no date filter, no rate-limit headers.
 The data is the test's own; `tamper[(listing, id)]` changes one detail as a broken or older server would.
+A broken or hostile portal's listings (`paging`): "circle" ignores `?page=` (page 1 every time, its
+`next` page 2), "endless" names one more page after every page (the last page's items again).
 """
 
 from collections.abc import Callable
@@ -80,6 +82,7 @@ class FakeRemo(StandIn):
         self.asked: list[tuple[str, dict[str, str]]] = []
         # Where links in answers point: this server unless a test says otherwise (a hostile server).
         self.link_base = ""
+        self.paging: str | None = None
 
     def details_asked(self, listing: str) -> list[int]:
         prefix = f"/{self.api_path}{listing}/"
@@ -126,11 +129,16 @@ class FakeRemo(StandIn):
         except ValueError:
             page = 0
         last = max(1, -(-len(results) // PAGE_SIZE))
+        following = page + 1
+        if self.paging == "circle":
+            page, following = 1, 2  # `?page=` ignored
+        elif self.paging == "endless":
+            page = min(page, last)  # past the end: the last page's items again, and one more page named
         if not 1 <= page <= last:
             return Reply(404, b'{"detail": "Invalid page \\"%d\\": That page contains no results."}' % page)
 
         def link(number: int) -> str | None:
-            if not 1 <= number <= last:
+            if not 1 <= number <= last and not (self.paging and number == following):
                 return None
             params = dict(query)
             if number == 1:
@@ -140,7 +148,7 @@ class FakeRemo(StandIn):
             return f"{self.link_base or self.base_url}{path}" + (f"?{urlencode(params)}" if params else "")
 
         chunk = results[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        return self.json({"count": len(results), "next": link(page + 1), "previous": link(page - 1), "results": chunk}, headers)
+        return self.json({"count": len(results), "next": link(following), "previous": link(page - 1), "results": chunk}, headers)
 
     def url_of(self, listing: str, item: int) -> str:
         return f"{self.link_base or self.base_url}/{self.api_path}{listing}/{item}/"

@@ -315,6 +315,32 @@ def test_a_graphql_answer_that_is_no_limit_and_no_data_fails_the_run_clearly_and
     assert stored(source) == expected and resumed.duplicate == 0
 
 
+@pytest.mark.parametrize(("paging", "said", "queries"), [
+    ("circle", "example/app#30: GitHub's reviews went round in a circle: the server named the cursor 'cursor:100', "
+               "a page it had already served", 2),
+    ("endless", "example/app#30: GitHub's reviews went on past 5 pages, more than any real one has", 5),
+])
+def test_reviews_that_never_end_stop_the_sync_and_keep_what_was_stored(api, server, token, monkeypatch, paging, said, queries):
+    from activities.sync import source_sync
+
+    expected = github_repo(api, "example/app", issues=10, pulls=20, comments=5, commits=5)
+    source = make_source(server)
+    source_sync_checked(source)
+    checkpoint = SyncState.objects.get(source=source).checkpoint
+    monkeypatch.setattr("activities.connectors.github_graphql.REVIEW_PAGES_PER_PULL", 5)
+    api.review_paging = paging
+    api.requests.clear()
+
+    # The next sync reads the newest pull request (#30) again, with its reviews.
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.FAILED
+    assert said in run.error
+    assert graphql_requests(api) == queries  # no page read twice; no more than the limit
+    assert stored(source) == expected
+    assert SyncState.objects.get(source=source).checkpoint == checkpoint
+
+
 def test_a_redirected_graphql_query_is_refused_and_the_token_goes_nowhere_else(api, server, token):
     github_repo(api, "example/app", issues=2, pulls=2, comments=0, commits=0)
     elsewhere = Recorder()

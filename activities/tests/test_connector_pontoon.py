@@ -183,6 +183,30 @@ def test_a_server_answering_500_to_every_day_stops_the_run_after_three(api, serv
     assert run.requests == 1 + 3
 
 
+@pytest.mark.parametrize(("paging", "said"), [
+    ("circle", "Pontoon's project listing went round in a circle: the server named {server}/api/v2/projects/, a page it had already served"),
+    ("endless", "Pontoon's project listing went on past 5 pages, more than any real one has; the sync stopped there"),
+])
+def test_a_project_listing_that_never_ends_stops_the_sync_and_keeps_what_was_stored(api, server, monkeypatch, paging, said):
+    expected = pontoon_data(api, days=DAYS, today=today())
+    source = make_source(server)
+    assert source_sync(source=source).status == SyncRun.Status.SUCCEEDED
+    checkpoint = SyncState.objects.get(source=source).checkpoint
+    monkeypatch.setattr("activities.connectors.pontoon.PROJECT_PAGES", 5)
+    api.paging = paging
+    api.requests.clear()
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.FAILED
+    assert said.format(server=server) in run.error
+    # Stopped before reading page 2 again, or at the limit; no day of any project read on so wrong a listing.
+    assert run.requests == (2 if paging == "circle" else 5)
+    assert api.asked_days() == []
+    assert stored(source) == expected
+    assert SyncState.objects.get(source=source).checkpoint == checkpoint
+
+
 def test_a_worker_killed_between_pages_resumes_from_the_checkpoint(api, server, monkeypatch):
     expected = pontoon_data(api, days=DAYS, today=today())
     source = make_source(server)

@@ -289,6 +289,39 @@ def test_a_5xx_after_some_pages_fails_the_run_clearly_and_the_next_resumes_with_
     assert stored(source) == expected
 
 
+@pytest.mark.parametrize(("paging", "said", "pages"), [
+    ("circle", "The ReMo activities listing went round in a circle: the server named {server}/api/remo/v1/activities/, "
+               "a page it had already served", [1, 2]),
+    ("endless", "The ReMo activities listing went on past 5 pages, more than any real one has", [1, 2, 3, 4, 5]),
+])
+def test_a_listing_that_never_ends_stops_the_sync_where_it_is_and_keeps_what_was_stored(api, server, monkeypatch, paging, said, pages):
+    for number in range(1, 46):  # three pages of reports, all of the last ten days: the next sync reads them all again
+        report(api, number, days_ago=number % 10)
+    expected = Counter({"reps.activity.reported": 45})
+    monkeypatch.setattr("activities.sync.COMMIT_RECORDS", 1)  # commit every page
+    monkeypatch.setattr("activities.connectors.reps.LISTING_PAGES", 5)
+    source = make_source(server)
+    assert source_sync(source=source).status == SyncRun.Status.SUCCEEDED
+    api.paging = paging
+    api.asked.clear()
+
+    failed = source_sync(source=source)
+
+    assert failed.status == SyncRun.Status.FAILED
+    assert said.format(server=server) in failed.error
+    assert api.pages_asked("activities") == pages and api.pages_asked("events") == []
+    assert stored(source) == expected and failed.created == 0
+    # The pages read before are committed; the next sync reads the page it stopped at, and stops there again.
+    checkpoint = SyncState.objects.get(source=source).checkpoint
+    assert checkpoint["activities"]["walk"]["page"] == pages[-1]
+    api.asked.clear()
+    again = source_sync(source=source)
+    assert again.status == SyncRun.Status.FAILED and said.format(server=server) in again.error
+    assert api.pages_asked("activities") == [pages[-1]]
+    assert SyncState.objects.get(source=source).checkpoint == checkpoint
+    assert stored(source) == expected
+
+
 def test_a_sync_killed_between_pages_resumes_from_the_checkpoint(api, server, monkeypatch):
     expected = community(api, reports=65, events=30)
     monkeypatch.setattr("activities.sync.COMMIT_RECORDS", 1)
@@ -378,6 +411,22 @@ def test_the_beta_api_before_2016_is_found_and_read_from_its_newest_end(api, ser
     again = source_sync(source=source)
     assert again.created == 1
     assert api.pages_asked("events") == [1, 3, 2] and api.details_asked("events") == [900]
+
+
+@pytest.mark.parametrize("api", [FakeRemo(api_path="api/beta/")], ids=["beta"])
+def test_a_beta_listing_read_from_its_end_that_says_it_never_ends_stops_the_sync(api, server):
+    community(api, reports=5, events=5)
+    item = {"name": "Party", "_url": api.url_of("events", 1)}
+    listing = {"count": 1_000_000_000, "next": "page=2", "previous": None, "results": [item] * 20}
+    api.fail("/api/beta/events/?page=1", status=200, times=1, body=json.dumps(listing).encode())
+    source = make_source(server)
+
+    run = source_sync(source=source)
+
+    assert run.status == SyncRun.Status.FAILED
+    assert "The ReMo events listing says it has 50,000,000 pages, more than any real one has" in run.error
+    assert [query["page"] for query in api.queries if query["path"] == "/api/beta/events/"] == [["1"]]  # nothing after it
+    assert stored(source) == Counter({"reps.activity.reported": 5})
 
 
 @pytest.mark.parametrize("api", [FakeRemo(api_path="api/beta/")], ids=["beta"])

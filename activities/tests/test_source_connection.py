@@ -6,6 +6,7 @@ DATABASE_URL, another source's token) and its `base_url` a host the attacker con
 of them is audited; and a variable not named BALOO_TOKEN_… is refused wherever it can be set.
 """
 
+import json
 from io import StringIO
 
 import pytest
@@ -20,6 +21,7 @@ from conversion_points.services import ConfigError, config_load
 
 from .builders import github_repo
 from .standin import FakeGitHub, Recorder, served
+from .standin_git import GitRepo
 
 pytestmark = pytest.mark.django_db
 
@@ -240,3 +242,115 @@ def test_an_administrator_changing_a_kind_is_audited(admin_client, admin_user):
     change = SourceConnectionChange.objects.get()
     assert bmo.kind == "github"
     assert (change.field, change.old_value, change.new_value, change.by) == ("kind", "bugzilla", "github", admin_user)
+
+
+# ---------------------------------------------------------------------------------------- a git source's repository
+
+
+@pytest.fixture
+def repository(tmp_path, settings):
+    """A repository git sources may read by path (the only allowed directory), with one commit."""
+    settings.BALOO_GIT_ALLOWED_PATHS = [str(tmp_path / "repos")]
+    settings.BALOO_GIT_WORKDIR = str(tmp_path / "work")
+    repo = GitRepo(tmp_path / "repos" / "app")
+    repo.commit("First")
+    return repo
+
+
+@pytest.fixture
+def git_source(repository) -> Source:
+    return Source.objects.create(slug="git-app", kind="git", name="App", options={"url": str(repository.path)})
+
+
+def git_form_data(source: Source | None, **options) -> dict:
+    data = {"name": "App", "enabled": "on", "schedule_minutes": "60", "account_namespace": "",
+            "options": json.dumps({"url": source.options["url"] if source else None, **options})}
+    return data if source else {**data, "slug": "git-new", "kind": "git"}
+
+
+GIT_URL_REFUSED = "Only an administrator can set or change the url of a git source"
+
+
+def test_staff_cannot_point_a_git_source_at_another_port_of_an_allowed_host_then_sync_it(staff_client, git_source, attacker):
+    """127.0.0.1 is allowed for a local service on one port; the attacker's listens on another (an
+    internal Redis, a metadata proxy): a git URL reaches any port of an allowed host."""
+    change = reverse("admin:activities_source_change", args=[git_source.pk])
+    elsewhere = attacker.url.replace("http://", "https://") + "/app.git"
+
+    response = staff_client.post(change, git_form_data(git_source, url=elsewhere))
+    staff_client.post(reverse("admin:activities_sourcehealth_changelist"), {"action": "sync_now", "_selected_action": [git_source.pk]})
+
+    assert response.status_code == 200 and GIT_URL_REFUSED in response.content.decode()
+    git_source.refresh_from_db()
+    assert git_source.options == {"url": git_source.options["url"]} and "127.0.0.1" not in git_source.options["url"]
+    run = SyncRun.objects.get(source=git_source)
+    assert run.status == SyncRun.Status.SUCCEEDED and run.created == 1  # the repository it was given, nothing else
+    assert attacker.requests == []
+    assert not SourceConnectionChange.objects.exists()
+
+
+@pytest.mark.parametrize("options", [{"url": "https://127.0.0.1:6379/app.git"}, {"url": "/srv/other"}, {"url": None},
+                                     {"url": ["https://127.0.0.1:6379/app.git"]}])
+def test_staff_cannot_change_or_remove_a_git_sources_url_even_by_a_forged_post(staff_client, git_source, options):
+    stored = dict(git_source.options)
+
+    response = staff_client.post(reverse("admin:activities_source_change", args=[git_source.pk]),
+                                 {**git_form_data(git_source), "options": json.dumps(options)})
+
+    assert response.status_code == 200 and GIT_URL_REFUSED in response.content.decode()
+    git_source.refresh_from_db()
+    assert git_source.options == stored
+    assert not SourceConnectionChange.objects.exists()
+
+
+def test_staff_cannot_add_a_git_source_that_fetches_from_a_url_of_their_choosing(staff_client, repository):
+    response = staff_client.post(reverse("admin:activities_source_add"), git_form_data(None, url=str(repository.path)))
+
+    assert response.status_code == 200 and GIT_URL_REFUSED in response.content.decode()
+    assert not Source.objects.filter(slug="git-new").exists()
+    # Without a url, staff add it; an administrator gives it its repository.
+    response = staff_client.post(reverse("admin:activities_source_add"), {**git_form_data(None), "options": "{}"})
+    assert response.status_code == 302 and Source.objects.get(slug="git-new").options == {}
+    assert not SourceConnectionChange.objects.exists()
+
+
+def test_staff_still_change_a_git_sources_other_options(staff_client, git_source):
+    response = staff_client.post(reverse("admin:activities_source_change", args=[git_source.pk]),
+                                 git_form_data(git_source, branches=["main"], merges=True))
+
+    assert response.status_code == 302
+    git_source.refresh_from_db()
+    assert git_source.options == {"url": git_source.options["url"], "branches": ["main"], "merges": True}
+    assert not SourceConnectionChange.objects.exists()
+
+
+def test_an_administrator_changing_a_git_sources_url_is_audited(admin_client, admin_user, git_source, repository):
+    before = git_source.options["url"]
+    moved = GitRepo(repository.path.parent / "moved")
+    moved.commit("First elsewhere")
+
+    connection = {"kind": "git", "base_url": "", "token_env": ""}  # the fields only an administrator changes
+
+    response = admin_client.post(reverse("admin:activities_source_change", args=[git_source.pk]),
+                                 {**git_form_data(git_source, url=str(moved.path)), **connection})
+
+    assert response.status_code == 302
+    change = SourceConnectionChange.objects.get()
+    assert (change.field, change.old_value, change.new_value, change.by, change.via) == (
+        "git_url", before, str(moved.path), admin_user, "admin")
+    again = admin_client.post(reverse("admin:activities_source_change", args=[git_source.pk]),
+                              {**git_form_data(Source.objects.get(pk=git_source.pk), merges=True), **connection})
+    assert again.status_code == 302
+    assert SourceConnectionChange.objects.count() == 1, "changing another option records nothing"
+
+
+def test_load_config_audits_a_git_sources_url(tmp_path):
+    git = {"slug": "git-app", "kind": "git", "name": "App", "options": {"url": "https://git.example.org/app.git"}}
+    config_load(config={"sources": [git]})
+    config_load(config={"sources": [{**git, "options": {"url": "https://git.example.org/app.git", "merges": True}}]})
+    config_load(config={"sources": [{**git, "options": {"url": "https://git.example.org/" + "a" * 600}}]})
+
+    rows = list(SourceConnectionChange.objects.order_by("id").values_list("field", "old_value", "new_value", "via"))
+    assert rows[0] == ("git_url", "", "https://git.example.org/app.git", "config")
+    assert len(rows) == 2 and rows[1][1] == "https://git.example.org/app.git"
+    assert len(rows[1][2]) == 500 and rows[1][2].endswith("…")  # cut to what the audit holds

@@ -249,6 +249,51 @@ def test_a_hostile_scope_name_in_the_embed_is_text(client, computed):
     assert "<script>alert" not in html and "&lt;script&gt;alert(&#x27;x&#x27;)" in html
 
 
+# --------------------------------------------------------------------------- rate limits
+
+
+BADGES = [f"/badge/active.svg?scope={scope}&lang={language}"
+          for scope in ("all", "area:support", "source:sumo", "cp:sumo-answer") for language in ("en", "de", "fr", "es")]
+
+
+def test_one_address_cannot_flood_the_badge_or_the_chart(computed, settings):
+    settings.BALOO_RATE_LIMITS = {**settings.BALOO_RATE_LIMITS, "embed": "4/m"}
+    flooder = Client(REMOTE_ADDR="203.0.113.7")
+    assert [flooder.get(path).status_code for path in BADGES[:4]] == [200] * 4
+
+    badge = flooder.get("/badge/active.svg?scope=area:support", HTTP_ORIGIN="https://readme.example")
+    chart = flooder.get("/de/embed/chart/?scope=area:support")
+
+    assert badge.status_code == 429 and int(badge["Retry-After"]) >= 1
+    assert "Too many requests" in badge.json()["error"] and badge["Access-Control-Allow-Origin"] == "*"
+    # The chart counts against the same allowance, and says so in the other site's frame, in its language.
+    assert chart.status_code == 429 and int(chart["Retry-After"]) >= 1
+    assert frame_ancestors(chart) == "*" and "X-Frame-Options" not in chart
+    assert "Von deiner Adresse kamen in kurzer Zeit viele Anfragen" in chart.content.decode()
+    # A conditional request counts too: a 304 is cheap, a flood of them is still a flood.
+    etag = Client(REMOTE_ADDR="198.51.100.1").get(BADGES[0])["ETag"]
+    assert flooder.get(BADGES[0], HTTP_IF_NONE_MATCH=etag).status_code == 429
+
+    other = Client(REMOTE_ADDR="203.0.113.8")
+    assert other.get("/badge/active.svg?scope=area:support").status_code == 200
+    assert other.get("/de/embed/chart/?scope=area:support").status_code == 200
+
+
+def test_the_default_limit_lets_a_page_of_badges_through(computed, django_assert_max_num_queries):
+    """A wiki page with every scope's badge in every language, and every area's chart, loaded ten times
+    over from one office address within a minute; then again from the browsers' caches."""
+    office = Client(REMOTE_ADDR="192.0.2.10")
+    pages = [*BADGES, "/embed/chart/?scope=area:support", "/de/embed/chart/?scope=source:sumo"] * 10
+
+    assert {office.get(path).status_code for path in pages} == {200}
+
+    etags = {path: office.get(path)["ETag"] for path in BADGES}
+    for path, etag in etags.items():
+        # Revalidating costs the scope's look-up; the limit adds no query.
+        with django_assert_max_num_queries(2):
+            assert office.get(path, HTTP_IF_NONE_MATCH=etag).status_code == 304
+
+
 # --------------------------------------------------------------------------- "use these numbers elsewhere"
 
 
