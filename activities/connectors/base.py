@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.db.models import F
 from django.utils import timezone
@@ -203,6 +203,16 @@ def later(first: str | None, second: str | None) -> str | None:
     return max(times)[1] if times else None
 
 
+# Pages of one walk of a listing (GitHub's REST listings, SUMO's): far above any real one, so only a
+# server naming a page it served already, or paging without end, is stopped by `PageWalk`.
+LISTING_PAGE_LIMIT = 1_000_000
+
+
+def _page_shown(url: str | None) -> str:
+    parts = urlsplit(url or "")
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
 def walk_listing(
     client: HttpClient,
     state: dict,
@@ -224,6 +234,7 @@ def walk_listing(
     items_of = items_of or _list_items
     resuming = bool(state.get("next"))
     page_url = state["next"] if resuming else url
+    walk = PageWalk(f"the listing {urlsplit(url).path}", limit=LISTING_PAGE_LIMIT, first=page_url)
     etag = "" if resuming or state.get("etag_url") != url else state.get("etag", "")
     state = copy.deepcopy(state)
     while page_url:
@@ -236,7 +247,8 @@ def walk_listing(
             state["etag"], state["etag_url"] = response.etag, url
         for item in items:
             state["max_seen"] = later(state.get("max_seen"), item_time(item))
-        page_url = next_url(response)
+        following = next_url(response)
+        page_url = walk.follow(following, shown=_page_shown(following))
         state["next"] = page_url
         if page_url is None and (seen := parse_time(state.pop("max_seen", None))):
             state["since"] = iso(seen - lookback)
