@@ -1,8 +1,8 @@
 """The edit counts and the triggers that keep them (`metrics.models.EditCount`).
 
-PostgreSQL counts a delete once per statement that deleted rows (a delete of a million activities
-adds one, not a million updates of one row), and a change per row that really changed (not another
-column's update). SQLite has row triggers only.
+PostgreSQL counts once per statement that deleted rows or changed a counted column of one (a delete
+or an update of a million activities adds one, not a million updates of one row; another column's
+update adds nothing). SQLite has row triggers only (it updates the count's row in place).
 """
 
 from django.db import migrations, models
@@ -17,21 +17,35 @@ _ADD = """
             activities = metrics_editcount.activities + EXCLUDED.activities,
             identities = metrics_editcount.identities + EXCLUDED.identities;
 """
-_CHANGED = " OR ".join(f"OLD.{column} IS DISTINCT FROM NEW.{column}" for column in ACTIVITY_COLUMNS)
+def _if_changed(name: str, columns: tuple[str, ...], counter: str) -> str:
+    """A statement trigger's function: add one when a row's counted columns differ before and after.
+
+    A set difference of (id, columns) before and after, not a row trigger: a statement updating a
+    hundred thousand rows (forgetting a prolific person) adds one, and updates the count's row once.
+    """
+    listed = ", ".join(("id", *columns))
+    return (
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF EXISTS (SELECT {listed} FROM new_rows EXCEPT SELECT {listed} FROM old_rows) THEN "
+        f"{_ADD.replace('TG_ARGV[0]', repr(counter))} END IF; RETURN NULL; END $$"
+    )
+
 
 POSTGRESQL = [
     f"CREATE FUNCTION metrics_editcount_add() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {_ADD} RETURN NULL; END $$",
     # A statement that deleted no row (Django's cascades send many) changes nothing.
     "CREATE FUNCTION metrics_editcount_add_if_deleted() RETURNS trigger LANGUAGE plpgsql AS $$ "
     f"BEGIN IF EXISTS (SELECT 1 FROM deleted) THEN {_ADD} END IF; RETURN NULL; END $$",
+    _if_changed("metrics_activities_changed", ACTIVITY_COLUMNS, "activities"),
+    _if_changed("metrics_identities_changed", ("person_id",), "identities"),
     "CREATE TRIGGER metrics_activities_deleted AFTER DELETE ON activities_activity REFERENCING OLD TABLE AS deleted "
     "FOR EACH STATEMENT EXECUTE FUNCTION metrics_editcount_add_if_deleted('activities')",
-    f"CREATE TRIGGER metrics_activities_changed AFTER UPDATE OF {', '.join(ACTIVITY_COLUMNS)} ON activities_activity "
-    f"FOR EACH ROW WHEN ({_CHANGED}) EXECUTE FUNCTION metrics_editcount_add('activities')",
+    "CREATE TRIGGER metrics_activities_changed AFTER UPDATE ON activities_activity "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION metrics_activities_changed()",
     "CREATE TRIGGER metrics_activities_truncated AFTER TRUNCATE ON activities_activity "
     "FOR EACH STATEMENT EXECUTE FUNCTION metrics_editcount_add('activities')",
-    "CREATE TRIGGER metrics_identities_moved AFTER UPDATE OF person_id ON contributors_identity "
-    "FOR EACH ROW WHEN (OLD.person_id IS DISTINCT FROM NEW.person_id) EXECUTE FUNCTION metrics_editcount_add('identities')",
+    "CREATE TRIGGER metrics_identities_moved AFTER UPDATE ON contributors_identity "
+    "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION metrics_identities_changed()",
     "CREATE TRIGGER metrics_identities_deleted AFTER DELETE ON contributors_identity REFERENCING OLD TABLE AS deleted "
     "FOR EACH STATEMENT EXECUTE FUNCTION metrics_editcount_add_if_deleted('identities')",
     "CREATE TRIGGER metrics_identities_truncated AFTER TRUNCATE ON contributors_identity "
@@ -46,6 +60,8 @@ POSTGRESQL_REVERSE = [
     "DROP TRIGGER IF EXISTS metrics_identities_truncated ON contributors_identity",
     "DROP FUNCTION IF EXISTS metrics_editcount_add()",
     "DROP FUNCTION IF EXISTS metrics_editcount_add_if_deleted()",
+    "DROP FUNCTION IF EXISTS metrics_activities_changed()",
+    "DROP FUNCTION IF EXISTS metrics_identities_changed()",
 ]
 
 

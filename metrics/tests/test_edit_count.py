@@ -9,6 +9,7 @@ erasure of personal fields must not turn every update into a full recompute.
 from datetime import UTC, datetime
 
 import pytest
+from django.db import connection
 
 from activities.models import Activity, Source
 from contributors.models import Identity
@@ -75,3 +76,19 @@ def test_an_identity_moving_or_going_is_counted(stored):
     lonely = IdentityFactory()
     Identity.objects.filter(pk=lonely.pk).delete()
     assert edit_counts()[1] > moved[1]
+
+
+def test_forgetting_a_prolific_person_counts_once_per_statement_on_postgresql(stored):
+    """A row trigger would update the count's row once per activity, each update walking the versions
+    the ones before left in the same transaction: minutes for a person with a hundred thousand activities."""
+    source, identity = stored
+    Activity.objects.bulk_create(
+        Activity(source=source, identity=identity, type="sumo.answer.posted", external_id=f"bulk{number}",
+                 occurred_at=datetime(2025, 5, 1, tzinfo=UTC))
+        for number in range(3000)
+    )  # fmt: skip
+    before = edit_counts()
+    changed = Activity.objects.filter(identity=identity).update(identity=IdentityFactory())
+    assert changed == 3003
+    added = edit_counts()[0] - before[0]
+    assert added == (1 if connection.vendor == "postgresql" else changed)
