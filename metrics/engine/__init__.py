@@ -31,6 +31,7 @@ The stages, one module each, each importing only the ones before it:
 - `as_of`: the summary as of the day a recompute runs on, stored with the run;
 - `cohorts`: cohorts and retention per calendar quarter, from the same contributions, stored with the run;
 - `pathways`: every area's entry points and what became of those who entered by them, stored with the run;
+- `sums`: counting states of persons who do not meet added up, and counting a chunk of the persons at a time;
 - `cache`: the on-disk cache and the incremental update it allows;
 - `runs`: a recompute written and swapped in whole, and `metrics_recompute_soon`;
 - `partials`: what one share of the persons counts, and how shares add up exactly (a registry of

@@ -36,7 +36,6 @@ from metrics.models import MetricRun
 from .as_of import as_of_add, as_of_counts, as_of_update
 from .cohorts import CohortState, cohorts_compute_state, cohorts_result, cohorts_update
 from .fetch import (
-    Contributions,
     People,
     Rules,
     activities_between,
@@ -54,13 +53,12 @@ from .pathways import (
     pathways_result,
     pathways_update,
 )
+from .sums import cohorts_by_chunks, persons_in, state_by_chunks, state_update
 from .sweep import (
-    HORIZON_WEEKS,
     LEVEL_KEYS,
     MetricsResult,
     State,
     distinct,
-    members_prune,
     metrics_compute_state,
     state_result,
 )
@@ -298,108 +296,6 @@ def cache_clear() -> None:
     (cache_dir() / "state.npz").unlink(missing_ok=True)
 
 
-def _in(persons: np.ndarray, chosen: np.ndarray) -> np.ndarray:
-    """Whether each person (-1 for no one) is one of `chosen` (sorted, distinct, non-negative)."""
-    if len(chosen) == 0 or len(persons) == 0:
-        return np.zeros(len(persons), dtype=bool)
-    top = int(max(persons.max(), chosen.max()))
-    if top > 4 * len(persons) + 50_000_000:
-        return np.isin(persons, chosen)
-    mark = np.zeros(top + 2, dtype=bool)
-    mark[chosen] = True
-    return mark[persons]  # -1 reads the last cell, which is never marked
-
-
-def _state_update(old: State, sub: State, add: State, persons: np.ndarray, last: int) -> State:
-    """old − sub + add, where sub and add are the old and the new part of `persons` (and nobody else's)."""
-    parts = [s for s in (old, sub, add) if s.length]
-    origin = min([s.origin for s in parts] + [last])
-    end = max([s.origin + s.length for s in parts] + [last + HORIZON_WEEKS + 1])
-    state = State(origin=origin, length=end - origin)
-
-    def aligned(part: State, key: tuple[str, str], name: str) -> np.ndarray:
-        values = np.zeros(state.length, dtype=np.int64)
-        found = part.series.get(key, {}).get(name)
-        if found is not None:
-            values[part.origin - origin : part.origin - origin + len(found)] = found
-        return values
-
-    for key in {*old.series, *sub.series, *add.series}:
-        names = {*old.series.get(key, {}), *sub.series.get(key, {}), *add.series.get(key, {})}
-        arrays = {name: aligned(old, key, name) - aligned(sub, key, name) + aligned(add, key, name) for name in names}
-        if any(values.min() < 0 for values in arrays.values()):
-            raise CacheUnusable(f"a negative count in {key}")
-        if not arrays["any"].any():
-            if any(values.any() for values in arrays.values()):
-                raise CacheUnusable(f"counts without contributions in {key}")
-            continue
-        state.series[key] = arrays
-    for key in {*old.members, *add.members}:
-        empty = (np.empty(0, np.int64), np.empty(0, np.int64))
-        kept_persons, kept_last = old.members.get(key, empty)
-        keep = ~_in(kept_persons, persons)
-        added_persons, added_last = add.members.get(key, empty)
-        merged_persons = np.concatenate([kept_persons[keep], added_persons])
-        merged_last = np.concatenate([kept_last[keep], added_last])
-        order = np.argsort(merged_persons, kind="stable")
-        state.members[key] = members_prune(merged_persons[order], merged_last[order], last)
-    for name in {*old.ever, *add.ever}:
-        state.ever[name] = old.ever.get(name, 0) - sub.ever.get(name, 0) + add.ever.get(name, 0)
-        if state.ever[name] < 0:
-            raise CacheUnusable("a negative count of contributors ever")
-    return state
-
-
-# Contributions counted at once by `state_by_chunks` and `cohorts_by_chunks`: the sweep's temporaries
-# take about 165 bytes per contribution (0.33 GB for 2M), the cohorts' about 80.
-CHUNK_ROWS = 2_000_000
-
-
-def _by_chunks(contributions: Contributions, count, add):
-    """count(contributions), a chunk of the persons at a time (person id modulo the chunks), added up.
-
-    Every count is a sum over persons, so the chunks add up exactly, as the shares of a partitioned
-    run do; only the temporaries of one chunk are in memory at once.
-    """
-    chunks = max(1, -(-len(contributions) // CHUNK_ROWS))
-    if chunks == 1:
-        return count(contributions)
-    total = None
-    for chunk in range(chunks):
-        mine = np.flatnonzero(contributions.person % chunks == chunk)
-        part = count(
-            Contributions(
-                cp=contributions.cp[mine],
-                person=contributions.person[mine],
-                day=contributions.day[mine],
-                staff=contributions.staff[mine],
-            )
-        )
-        total = part if total is None else add(total, part)
-    return total
-
-
-def state_by_chunks(*, contributions: Contributions, rules: Rules, last: int | None) -> State:
-    """`metrics_compute_state`, a chunk of the persons at a time."""
-    nobody = np.empty(0, dtype=np.int64)
-
-    def add(total: State, part: State) -> State:
-        summed = _state_update(total, State(), part, nobody, last)
-        summed.stats = {"rows": total.stats.get("rows", 0) + part.stats.get("rows", 0)}
-        return summed
-
-    return _by_chunks(contributions, lambda c: metrics_compute_state(contributions=c, rules=rules, last=last), add)
-
-
-def cohorts_by_chunks(*, contributions: Contributions, rules: Rules, last: int | None) -> CohortState:
-    """`cohorts_compute_state`, a chunk of the persons at a time."""
-    return _by_chunks(
-        contributions,
-        lambda c: cohorts_compute_state(contributions=c, rules=rules, last=last),
-        lambda total, part: cohorts_update(total, CohortState(), part),
-    )
-
-
 def cache_combine(shards: list[Cache]) -> Cache:
     """The cache of everyone from the caches of shares of the persons that do not meet (at least one):
     what a partitioned run leaves for the incremental updates after it (`partitioned`). The shares
@@ -408,7 +304,7 @@ def cache_combine(shards: list[Cache]) -> Cache:
     state, cohorts, pathways, as_of = first.state, first.cohorts, first.pathways, first.as_of
     nobody = np.empty(0, dtype=np.int64)
     for shard in shards[1:]:
-        state = _state_update(state, State(), shard.state, nobody, first.last)
+        state = state_update(state, State(), shard.state, nobody, first.last)
         cohorts = cohorts_update(cohorts, CohortState(), shard.cohorts)
         pathways = pathways_add(pathways, shard.pathways)
         as_of = as_of_add(as_of, shard.as_of)
@@ -541,9 +437,9 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
         touched += [old_person[between], now_person[between]]
     persons = distinct(np.concatenate(touched).astype(np.int64))
     persons = persons[persons >= 0]
-    taken = _in(old_person, persons)
+    taken = persons_in(old_person, persons)
     before = old.contributions(cache.cp[taken], old_person[taken], cache.day[taken])
-    taken_now, taken_new = (taken if same_people else _in(now_person, persons)), _in(new_person, persons)
+    taken_now, taken_new = (taken if same_people else persons_in(now_person, persons)), persons_in(new_person, persons)
     after = people.contributions(
         np.concatenate([cache.cp[taken_now], new_cp[taken_new]]),
         np.concatenate([now_person[taken_now], new_person[taken_new]]),
@@ -553,7 +449,10 @@ def count_incremental(rules: Rules, cache: Cache) -> tuple[MetricsResult, Cache,
     sub = metrics_compute_state(contributions=before, rules=rules, last=cache.last)
     add = metrics_compute_state(contributions=after, rules=rules, last=last)
     swept = time.perf_counter() - clock
-    state = _state_update(cache.state, sub, add, persons, last)
+    try:
+        state = state_update(cache.state, sub, add, persons, last)
+    except ValueError as why:
+        raise CacheUnusable(str(why)) from None
     try:
         cohorts = cohorts_update(
             cache.cohorts,

@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from .as_of import as_of_add, as_of_counts
-from .cache import cohorts_by_chunks, state_by_chunks
 from .cohorts import CohortState, cohorts_result, cohorts_update
 from .fetch import Contributions, Rules
 from .pathways import (
@@ -40,6 +39,7 @@ from .pathways import (
     pathways_plain,
     pathways_result,
 )
+from .sums import cohorts_by_chunks, state_by_chunks
 from .sweep import MetricsResult, State, state_result
 
 SEP = "\x1f"  # between a scope and a population in a partial's keys (neither can hold it)

@@ -33,7 +33,7 @@ from conversion_points.tests.factories import (
 )
 from metrics.calendar import day_number
 from metrics.engine import People, metrics_recompute, metrics_recompute_soon
-from metrics.engine import cache as engine_cache
+from metrics.engine import sums as engine_sums
 from metrics.models import AreaMovement, CohortTable, MetricPoint, MetricRun, Overlap
 
 LEVELS = {"casual": 0, "active": 1, "core": 2}
@@ -251,7 +251,7 @@ def test_counting_a_chunk_of_the_persons_at_a_time_gives_the_same(world, rows):
     whole = metrics_recompute()
     cohorts = sorted(CohortTable.objects.filter(run=whole).values_list("scope", "population", "cohorts"))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(engine_cache, "CHUNK_ROWS", rows)
+        patch.setattr(engine_sums, "CHUNK_ROWS", rows)
         check_against_oracle()
     chunked = MetricRun.objects.get(status=MetricRun.Status.COMPLETE)
     assert sorted(CohortTable.objects.filter(run=chunked).values_list("scope", "population", "cohorts")) == cohorts
@@ -448,7 +448,7 @@ def test_recompute_swaps_runs_and_a_crash_keeps_the_previous_snapshots(world, mo
         raise RuntimeError("worker lost")
 
     # The full count (`engine.cache.count_full`) raises mid-way.
-    monkeypatch.setattr("metrics.engine.cache.metrics_compute_state", boom)
+    monkeypatch.setattr("metrics.engine.sums.metrics_compute_state", boom)
     with pytest.raises(RuntimeError):
         metrics_recompute()
     complete = MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).get()
