@@ -41,5 +41,5 @@ def scroll_width(page, viewport: dict) -> int | None:
 
 def axe_violations(axe, page) -> list[tuple[str, list]]:
     """Each WCAG 2.2 AA violation axe-core finds on the page: its rule and its first three targets."""
-    result = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}})
+    result = axe.run(page, options={"runOnly": {"type": "tag", "values": WCAG_22_AA}, "resultTypes": ["violations"]})
     return [(violation["id"], [node["target"] for node in violation["nodes"]][:3]) for violation in result.response["violations"]]
