@@ -284,10 +284,14 @@ def cache_hold(directory: Path, cache: Cache | None) -> None:
 def cache_held(directory: Path) -> Cache | None:
     """The cache of `directory` this process holds in memory, if it is the latest run's (another
     worker may have swapped a newer run in since: then the one on disk is the one to read)."""
+    global _held
     if _held is None or _held[0] != directory:
         return None
     latest = MetricRun.objects.filter(status=MetricRun.Status.COMPLETE).order_by("-pk").values_list("cache_key", flat=True).first()
-    return _held[1] if latest == _held[1].key else None
+    if latest != _held[1].key:
+        _held = None  # stale: let its memory go before another is read
+        return None
+    return _held[1]
 
 
 def cache_clear() -> None:

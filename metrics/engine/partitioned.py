@@ -80,9 +80,10 @@ def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
     """Start a partitioned run: fix what every part counts, and write nothing else (see `metrics_recompute_partitioned`)."""
     rules = Rules.load()
     watermark = settled_watermark()
+    settled = watermark is not None
     if watermark is None:
         # Ingestion kept the table busy: an activity in flight below this id shows in the next recompute
-        # (its ingestion asks for one).
+        # (its ingestion asks for one, which counts in full: such a run leaves no cache to start from).
         watermark = Activity.objects.aggregate(top=Max("pk"))["top"] or 0
     _count, latest_day = activities_between(0, watermark)
     last = capped_week(latest_day)
@@ -95,6 +96,7 @@ def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
         parts=shares,
         plan={
             "watermark": watermark,
+            "settled": settled,
             "latest_day": latest_day,
             "last": last,
             "day": calendar.today_utc().isoformat(),
@@ -202,6 +204,8 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
         rules = Rules.load()
         if rules_fingerprint(rules) != plan["fingerprint"]:
             raise RuntimeError("the rules changed during the recompute (their change asks for another one)")
+        # A share an earlier delivery of this part left (then counted again) must not outlive this count.
+        shutil.rmtree(_shards_dir(run_id) / part, ignore_errors=True)
         with snapshot():
             cp, identity, day = fetch_rows(rules, upto=plan["watermark"], share=share)
             people = People.load(share=share)
@@ -283,6 +287,10 @@ def _shard_save(shard: Cache, run_id: int, part: str) -> bool:
 def _shards_combine(run: MetricRun) -> Cache | None:
     """The incremental cache of the whole run from its parts' shares; None (the next update counts in
     full) when a part left none, or who-is-who differed between them."""
+    if not run.plan.get("settled"):
+        # An activity in flight below the watermark may commit after a part read: no update may start here.
+        logger.info("metrics run %s: its watermark was not settled, so it leaves no cache", run.pk)
+        return None
     shards = []
     for part in sorted(run.plan["parts"]):
         shard = Cache.load(_shards_dir(run.pk) / part)

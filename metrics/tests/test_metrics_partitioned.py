@@ -388,3 +388,13 @@ def test_a_merge_after_a_partitioned_run_is_counted_by_the_next_update(demo):
     run = metrics_recompute(incremental=True)
     assert (run.stats["mode"], run.stats["identities"]) == ("incremental", "read")
     incremental_equals_full()
+
+
+def test_a_run_on_an_unsettled_watermark_leaves_no_cache(demo, monkeypatch):
+    """Ingestion kept the table busy: an activity in flight below the watermark may commit after a part
+    read, so no incremental update may start from the run (it would never count that activity)."""
+    monkeypatch.setattr(partitioned, "settled_watermark", lambda: None)
+    run = metrics_recompute_partitioned(parts=2)
+    assert run.status == MetricRun.Status.COMPLETE and run.plan["settled"] is False and run.cache_key == ""
+    monkeypatch.undo()
+    assert metrics_recompute(incremental=True).stats["mode"] == "full"
