@@ -145,7 +145,7 @@ def _rules_sql(
 
 
 # PostgreSQL's binary COPY: a 19-byte header, then per row a field count and (length, value) per field.
-_COPY_ROW = np.dtype(
+COPY_ROW = np.dtype(
     [
         ("fields", ">i2"),
         ("len_cp", ">i4"),
@@ -162,32 +162,61 @@ def fetch_rows(
     rules: Rules, *, after: int | None = None, upto: int | None = None, share: tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(conversion point, identity, UTC day) rows (see `_rules_sql`)."""
+    if is_postgresql():
+        buffer = io.BytesIO()
+        rows_copy(rules, buffer, after=after, upto=upto, share=share)
+        view = buffer.getbuffer()
+        result = rows_copied(view)
+        del view
+        return result
     sql, params = _rules_sql(rules, after=after, upto=upto, share=share)
     if not sql:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty, empty
     with connection.cursor() as cursor:
-        if is_postgresql():
-            # Binary COPY streams fixed-width rows that numpy reads in place: no Python object per row.
-            raw = cursor.cursor
-            query = raw.mogrify(sql, params)
-            buffer = io.BytesIO()
-            with transaction.atomic():
-                # The planner takes the rules for one row and probes the (source, type) index once per
-                # rule: random reads, 6x slower at 10M activities than one parallel scan and a hash join.
-                # A range of new ids is the opposite case: a few rows found through the primary key.
-                if after is None:
-                    raw.execute("SET LOCAL enable_nestloop = off")
-                raw.copy_expert(f"COPY ({query.decode()}) TO STDOUT WITH (FORMAT binary)", buffer)
-            view = buffer.getbuffer()
-            count = (len(view) - 19 - 2) // _COPY_ROW.itemsize
-            rows = np.frombuffer(view, dtype=_COPY_ROW, count=count, offset=19)
-            result = rows["cp"].astype(np.int16), rows["identity"].astype(np.int64), rows["day"].astype(np.int32)
-            del rows, view
-            return result
         cursor.execute(sql, params)
         data = np.array(cursor.fetchall(), dtype=np.int64).reshape(-1, 3)
     return data[:, 0].astype(np.int16), data[:, 1], data[:, 2].astype(np.int32)
+
+
+def rows_copy(
+    rules: Rules, handle, *, after: int | None = None, upto: int | None = None, share: tuple[int, int] | None = None
+) -> None:
+    """PostgreSQL: write the rows (see `_rules_sql`) into the file `handle` as a binary COPY (`rows_copied` reads it)."""
+    sql, params = _rules_sql(rules, after=after, upto=upto, share=share)
+    if not sql:
+        return
+    with connection.cursor() as cursor:
+        # Binary COPY streams fixed-width rows that numpy reads in place: no Python object per row.
+        raw = cursor.cursor
+        query = raw.mogrify(sql, params)
+        with transaction.atomic():
+            # The planner takes the rules for one row and probes the (source, type) index once per
+            # rule: random reads, 6x slower at 10M activities than one parallel scan and a hash join.
+            # A range of new ids is the opposite case: a few rows found through the primary key.
+            if after is None:
+                raw.execute("SET LOCAL enable_nestloop = off")
+            raw.copy_expert(f"COPY ({query.decode()}) TO STDOUT WITH (FORMAT binary)", handle)
+
+
+def rows_copied(view, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows start…stop-1 of a binary COPY written by `rows_copy` (bytes, a buffer or a memory map of the file)."""
+    count = rows_copied_count(len(view))
+    stop = count if stop is None else min(stop, count)
+    if stop <= start:
+        empty = np.empty(0, dtype=np.int64)
+        return empty.astype(np.int16), empty, empty.astype(np.int32)
+    return copied_columns(np.frombuffer(view, dtype=COPY_ROW, count=stop - start, offset=19 + start * COPY_ROW.itemsize))
+
+
+def copied_columns(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(cp, identity, day) of rows of a binary COPY read as `COPY_ROW`s."""
+    return rows["cp"].astype(np.int16), rows["identity"].astype(np.int64), rows["day"].astype(np.int32)
+
+
+def rows_copied_count(size: int) -> int:
+    """How many rows a binary COPY of `size` bytes written by `rows_copy` holds (after its 19-byte header)."""
+    return max(0, (size - 19 - 2) // COPY_ROW.itemsize)
 
 
 def _id_lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing: int = -1) -> np.ndarray:
@@ -264,9 +293,10 @@ class People:
     bots: np.ndarray  # persons who never count (bots, placeholder accounts), ascending
 
     @classmethod
-    def load(cls, *, share: tuple[int, int] | None = None, identities: bool = True) -> People:
+    def load(cls, *, share: tuple[int, int] | None = None, identities: bool = True, staff: bool = True) -> People:
         """Everyone now; with `share` (k, K) the identities, staff periods and bots of the persons with
-        id mod K = k only; with `identities` False no identity map."""
+        id mod K = k only; with `identities` False no identity map; with `staff` False no staff
+        periods and no bots (who is who only)."""
         if identities:
             mine = "" if share is None else f" WHERE person_id % {int(share[1])} = {int(share[0])}"
             identity_ids, person_ids = _fetch_pairs(
@@ -276,14 +306,17 @@ class People:
             )
         else:
             identity_ids = person_ids = np.empty(0, dtype=np.int64)
-        staff = _fetch_staff_periods()
-        # Bots and placeholder accounts (`contributors.placeholders`): persons who never count.
-        bots = np.fromiter(persons_not_counted().order_by().values_list("pk", flat=True), dtype=np.int64)
+        if staff:
+            periods = _fetch_staff_periods()
+            # Bots and placeholder accounts (`contributors.placeholders`): persons who never count.
+            bots = np.fromiter(persons_not_counted().order_by().values_list("pk", flat=True), dtype=np.int64)
+        else:
+            periods, bots = (np.empty(0, dtype=np.int64),) * 3, np.empty(0, dtype=np.int64)
         if share is not None:
-            mine = staff[0] % share[1] == share[0]
-            staff = tuple(column[mine] for column in staff)
+            mine = periods[0] % share[1] == share[0]
+            periods = tuple(column[mine] for column in periods)
             bots = bots[bots % share[1] == share[0]]
-        staff_person, staff_from, staff_until = _periods_normalised(*staff)
+        staff_person, staff_from, staff_until = _periods_normalised(*periods)
         return cls(
             identity=identity_ids,
             person=person_ids,

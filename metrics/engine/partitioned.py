@@ -45,6 +45,7 @@ from .runs import (
     runs_remove_others,
     send_task_named,
 )
+from .split import rows_of_share, rows_split
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,8 @@ def people_fingerprint() -> str:
 
 
 def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
-    """Start a partitioned run: fix what every part counts, and write nothing else (see `metrics_recompute_partitioned`)."""
+    """Start a partitioned run: fix what every part counts, split the rows by share (`split`), and
+    write nothing else (see `metrics_recompute_partitioned`)."""
     rules = Rules.load()
     watermark = settled_watermark()
     settled = watermark is not None
@@ -89,7 +91,7 @@ def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
     last = capped_week(latest_day)
     shares = max(1, min(MAX_PARTS, parts or metrics_parts()))
     plan_parts = {f"share-{share + 1}-of-{shares}": {"share": share} for share in range(shares)}
-    return MetricRun.objects.create(
+    run = MetricRun.objects.create(
         status=MetricRun.Status.RUNNING,
         started_at=timezone.now(),
         latest_week=week_sunday(last) if last is not None else None,
@@ -106,6 +108,32 @@ def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
             "recounts": 0,
         },
     )
+    split = _rows_split(rules, run)
+    if split is not None:
+        run.plan = {**run.plan, "split": split}
+        run.save(update_fields=["plan"])
+    return run
+
+
+def _rows_split(rules: Rules, run: MetricRun) -> dict | None:
+    """Read the run's rows once and leave each share's in a file for its part (`split`); None when
+    that failed (each part then fetches its own share: slower, the same numbers)."""
+    clock = time.perf_counter()
+    _peak_memory_reset()
+    try:
+        with snapshot():
+            people = People.load(staff=False)  # who is who: the staff periods are each part's to read
+            who = people_fingerprint()
+            edits = edit_counts()
+            rows = rows_split(
+                rules, people, upto=run.plan["watermark"], shares=run.plan["shares"], folder=_rows_dir(run.pk)
+            )
+    except Exception:
+        logger.exception("metrics run %s: could not split the rows by share; each part fetches its own", run.pk)
+        shutil.rmtree(_rows_dir(run.pk), ignore_errors=True)
+        return None
+    seconds = round(time.perf_counter() - clock, 3)
+    return {"people": who, "edits": list(edits), "rows": rows, "seconds": seconds, "peak_memory_mb": _peak_memory_mb()}
 
 
 def metrics_recompute_partitioned(*, parts: int | None = None) -> MetricRun:
@@ -116,14 +144,18 @@ def metrics_recompute_partitioned(*, parts: int | None = None) -> MetricRun:
       persons are split into `parts` shares (`BALOO_METRICS_PARTS`, default the core count) that
       do not meet: share k holds the persons whose id (after merges: the person an identity belongs
       to now) is k modulo the number of shares. Person ids are handed out in turn, so shares are
-      even in size and in activity. Each part's query joins activity → identity → person and keeps
-      its share in SQL (`fetch_rows(share=…)`), with its persons' staff periods and bots: a worker
-      never reads another share's rows, so its memory and time are about 1/K of one task's.
+      even in size and in activity. A worker never holds another share's rows, so its memory and
+      its counting time are about 1/K of one task's.
     - **Plan** (this function, the nightly task): one `running` MetricRun fixes what every part
       counts in `plan`: the rules (their fingerprint), the activities (ids up to a settled
-      watermark), the latest week, the day of the summary as of today, the shares. Then it sends one
-      `metrics.recompute_part` task per share. With eager tasks (no broker) they run here in turn.
-    - **Part** (`metrics_recompute_part`, any worker): fetches its share's rows, counts every stage
+      watermark), the latest week, the day of the summary as of today, the shares. It reads the
+      rows once and leaves each share's in a file (`split`: one scan of the table, not one per
+      part). Then it sends one `metrics.recompute_part` task per share. With eager tasks (no
+      broker) they run here in turn.
+    - **Part** (`metrics_recompute_part`, any worker): reads its share's rows from the plan's file
+      when it sees the who-is-who they were split by, or else fetches them itself (its query joins
+      activity → identity and keeps its share in SQL, `fetch_rows(share=…)`, with its persons' staff
+      periods and bots); then counts every stage
       with the code of the one-task recompute (`partials.STAGES`) and stores its partial result in
       `MetricPart`, keyed by (run, part): written once, so a redelivered part (its worker was
       killed) counts again and replaces, never adds; one already written is not counted again. In
@@ -144,8 +176,9 @@ def metrics_recompute_partitioned(*, parts: int | None = None) -> MetricRun:
       workers therefore share); the swap combines the shares into the cache of the run, so the next
       incremental update starts from it. A share missing (a part could not write it) or parts that
       saw different who-is-who leave no cache: the next update then counts in full, in one task.
-    - **Cost**: each part reads the activities table (PostgreSQL scans it once per part, in
-      parallel).
+    - **Cost**: one scan of the activities table by the plan, then 1/K of the counting per part.
+      The files (14 bytes a row) live beside the cache, so workers on other machines must share
+      `BALOO_METRICS_CACHE_DIR` to read them; a part that cannot fetches its share from the table.
 
     Call it outside a transaction when a broker is configured: workers must see the run.
     """
@@ -207,16 +240,24 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
         # A share an earlier delivery of this part left (then counted again) must not outlive this count.
         shutil.rmtree(_shards_dir(run_id) / part, ignore_errors=True)
         with snapshot():
-            cp, identity, day = fetch_rows(rules, upto=plan["watermark"], share=share)
             people = People.load(share=share)
             who = people_fingerprint()
-            edits = edit_counts()
+            split = plan.get("split") or {}
+            rows = None
+            if split.get("people") == who:  # split by the same who-is-who: the share's rows are the file's
+                rows = rows_of_share(_rows_dir(run_id), share[0], split["rows"][share[0]])
+            if rows is not None:
+                (cp, identity, day), edits, source = rows, tuple(split["edits"]), "split"
+            else:
+                cp, identity, day = fetch_rows(rules, upto=plan["watermark"], share=share)
+                edits, source = edit_counts(), "database"
+            del rows
         fetched = time.perf_counter() - clock
         contributions = people.contributions(cp, people.persons_of(identity), day)
         context = Context(rules=rules, last=plan["last"], day=date.fromisoformat(plan["day"]))
         states: dict = {}
         partial = partial_compute(contributions, context, states)
-        rows = len(contributions)
+        counted = len(contributions)
         del contributions
         computed = time.perf_counter() - clock
         shard = Cache(
@@ -240,7 +281,8 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
         stats = {
             "worker": worker or f"pid {os.getpid()}",
             "share": share[0],
-            "rows": rows,
+            "rows": counted,
+            "rows_from": source,
             "people": who,
             "fetch_s": round(fetched, 3),
             "compute_s": round(computed - fetched, 3),
@@ -270,6 +312,11 @@ def _shards_dir(run_id: int) -> Path:
     """Where the parts of a run leave their share of the incremental cache: beside the cache, so the
     workers serving the `metrics` queue must share `BALOO_METRICS_CACHE_DIR` (docs/deploying.md)."""
     return cache_dir() / "parts" / f"run-{int(run_id)}"
+
+
+def _rows_dir(run_id: int) -> Path:
+    """Where the plan leaves each share's rows (`split`), beside the parts' shares of the cache."""
+    return _shards_dir(run_id) / "rows"
 
 
 def _shard_save(shard: Cache, run_id: int, part: str) -> bool:
@@ -393,11 +440,13 @@ def _partitioned_finish(run_id: int) -> MetricRun | None:
                 "points": points,
                 # Summed over the parts (they may have run side by side); `wall_s` is plan to swap.
                 **{key: round(sum(one[key] for one in parts.values()), 3) for key in ("fetch_s", "compute_s", "write_s")},
+                "split_s": (plan.get("split") or {}).get("seconds"),
                 "sum_s": round(summed, 3),
                 "cache_combine_s": round(combined - summed, 3) if cache is not None else None,
                 "swap_s": round(time.perf_counter() - clock, 3),
                 "wall_s": round((run.finished_at - run.started_at).total_seconds(), 3),
                 "workers": sorted({one["worker"] for one in parts.values()}),
+                "split_peak_memory_mb": (plan.get("split") or {}).get("peak_memory_mb"),
                 "peak_memory_mb": max(one["peak_memory_mb"] for one in parts.values()),
                 "recounts": plan.get("recounts", 0),
                 "parts": parts,

@@ -47,7 +47,9 @@ from metrics.engine import (
     partials,
     partitioned,
 )
+from metrics.engine import split as split_module
 from metrics.engine.fetch import fetch_rows
+from metrics.engine.split import rows_of_share as split_rows
 from metrics.models import AreaMovement, CohortTable, MetricPart, MetricPoint, MetricRun, Overlap
 from metrics.selectors import metric_run_latest as latest_run
 
@@ -128,6 +130,54 @@ def test_the_partitioned_recompute_equals_one_task_on_random_worlds(world, share
     one_task = published(metrics_recompute())
     run = metrics_recompute_partitioned(parts=shares)
     assert run.status == MetricRun.Status.COMPLETE
+    assert published(run) == one_task
+
+
+def test_the_plan_reads_the_rows_once_and_each_part_reads_its_share_from_the_split(demo, monkeypatch):
+    """One scan of the activities for the whole run, not one per part: each share's file holds exactly
+    the rows the part would have fetched for itself, and the files go with the swap."""
+    monkeypatch.setattr(split_module, "CHUNK_ROWS", 7)  # on PostgreSQL, the COPY is read back 7 rows at a time
+    rules = Rules.load()
+    run = metrics_partition_plan(parts=3)
+    split = run.plan["split"]
+    for share in range(3):
+        mine = split_rows(partitioned._rows_dir(run.pk), share, split["rows"][share])
+        itself = fetch_rows(rules, upto=run.plan["watermark"], share=(share, 3))
+        assert sorted(zip(*(column.tolist() for column in mine), strict=False)) == sorted(zip(*(column.tolist() for column in itself), strict=False))
+        assert len(mine[0]) == split["rows"][share] > 0
+    for part in run.plan["parts"]:
+        metrics_recompute_part(run.pk, part)
+    run.refresh_from_db()
+    assert run.status == MetricRun.Status.COMPLETE and run.stats["split_s"] is not None
+    assert {part["rows_from"] for part in run.stats["parts"].values()} == {"split"}
+    assert published(run) == published(metrics_recompute())
+    assert not partitioned._shards_dir(run.pk).exists()
+
+
+def test_a_part_that_cannot_read_its_share_of_the_split_fetches_it_itself(demo):
+    """A worker on another machine, whose cache folder is not shared, finds no file: the same numbers, slower."""
+    one_task = published(metrics_recompute())
+    run = metrics_partition_plan(parts=2)
+    (partitioned._rows_dir(run.pk) / "share-0.rows").unlink()
+    with open(partitioned._rows_dir(run.pk) / "share-1.rows", "ab") as truncated_or_grown:
+        truncated_or_grown.write(b"\0" * 7)
+    for part in run.plan["parts"]:
+        metrics_recompute_part(run.pk, part)
+    run.refresh_from_db()
+    assert {part["rows_from"] for part in run.stats["parts"].values()} == {"database"}
+    assert published(run) == one_task
+
+
+def test_a_split_that_fails_leaves_each_part_to_fetch_its_own_share(demo, monkeypatch):
+    one_task = published(metrics_recompute())
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(partitioned, "rows_split", disk_full)
+    run = metrics_recompute_partitioned(parts=3)
+    assert run.status == MetricRun.Status.COMPLETE and "split" not in run.plan and run.stats["split_s"] is None
+    assert {part["rows_from"] for part in run.stats["parts"].values()} == {"database"}
     assert published(run) == one_task
 
 
@@ -231,6 +281,8 @@ def test_a_merge_between_two_parts_counts_the_stale_ones_again(demo, django_capt
         assert metrics_recompute_part(run.pk, "share-2-of-2")
     run.refresh_from_db()
     assert run.status == MetricRun.Status.COMPLETE and run.stats["recounts"] == 1
+    # The rows were split by who-is-who before the merge: the parts after it fetched their shares themselves.
+    assert {part["rows_from"] for part in run.stats["parts"].values()} == {"database"}
     assert published(run) == published(metrics_recompute())  # who is who now, counted once
 
 

@@ -75,7 +75,7 @@ def _recompute_on_workers(tmp_path, workers: int, *, kill: bool = False) -> tupl
                 )
                 if kill:
                     assert RECEIVED in started[0].text()
-                    started[0].kill()  # mid-part: its rows fetched, its staff periods not read yet
+                    started[0].kill()  # mid-part: its staff periods not read yet, nothing counted
             finished = wait_for(lambda: _partitioned_run() is not None, SECONDS)
         finally:
             for worker in started:
@@ -92,6 +92,8 @@ def test_real_workers_share_the_persons_and_match_one_task(one_task, tmp_path, w
     assert run.stats["mode"] == "partitioned" and run.parts == SHARES and len(run.stats["parts"]) == SHARES
     assert published(run) == one_task, logs
     assert len(run.stats["workers"]) == workers, run.stats  # every worker counted a share
+    # The plan read the rows once and split them: each worker read its share's file, none scanned the table.
+    assert run.stats["split_s"] is not None and {part["rows_from"] for part in run.stats["parts"].values()} == {"split"}
     assert MetricRun.objects.exclude(status=MetricRun.Status.QUEUED).get() == run  # the one-task run is gone
     assert not MetricPart.objects.exists()
     for worker in started:
