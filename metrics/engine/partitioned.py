@@ -45,7 +45,7 @@ from .runs import (
     runs_remove_others,
     send_task_named,
 )
-from .split import rows_of_share, rows_split
+from .split import rows_of_share, rows_read, rows_split
 
 logger = logging.getLogger(__name__)
 
@@ -63,16 +63,20 @@ def metrics_parts() -> int:
     return max(1, min(MAX_PARTS, settings.BALOO_METRICS_PARTS or os.cpu_count() or 1))
 
 
-def people_fingerprint() -> str:
-    """Who is who now, in one short string: changes when any identity moves to another person.
+def people_fingerprint(upto: int | None = None) -> str:
+    """Who is who now, in one short string: changes when any identity moves to another person or goes.
 
     An order-free sum over every (identity, person) pair, so the database counts it in one pass.
+    With `upto`, over the identities with id ≤ upto only: a run's rows (its activities were stored
+    before it started) name no identity made after it, so a new contributor arriving mid-run does
+    not make its parts disagree.
     """
     table = Identity._meta.db_table
+    mine = "" if upto is None else f" WHERE id <= {int(upto)}"
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT COUNT(*), COALESCE(SUM(person_id), 0), "
-            f"COALESCE(SUM((person_id * (id % 1000003 + 1)) % 2147483647), 0) FROM {table}"
+            f"COALESCE(SUM((person_id * (id % 1000003 + 1)) % 2147483647), 0) FROM {table}{mine}"
         )
         return ":".join(str(int(value)) for value in cursor.fetchone())
 
@@ -80,6 +84,7 @@ def people_fingerprint() -> str:
 def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
     """Start a partitioned run: fix what every part counts, split the rows by share (`split`), and
     write nothing else (see `metrics_recompute_partitioned`)."""
+    _shards_remove()  # what failed or dropped runs left
     rules = Rules.load()
     watermark = settled_watermark()
     settled = watermark is not None
@@ -100,6 +105,8 @@ def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
             "watermark": watermark,
             "settled": settled,
             "latest_day": latest_day,
+            # Read after the watermark: the run's activities name only identities up to here.
+            "identities_upto": Identity.objects.aggregate(top=Max("pk"))["top"] or 0,
             "last": last,
             "day": calendar.today_utc().isoformat(),
             "fingerprint": rules_fingerprint(rules),
@@ -111,7 +118,9 @@ def metrics_partition_plan(*, parts: int | None = None) -> MetricRun:
     split = _rows_split(rules, run)
     if split is not None:
         run.plan = {**run.plan, "split": split}
-        run.save(update_fields=["plan"])
+        # An incremental update swapped in meanwhile removes this run (it started earlier): its parts will do nothing.
+        if not MetricRun.objects.filter(pk=run.pk, status=MetricRun.Status.RUNNING).update(plan=run.plan):
+            shutil.rmtree(_shards_dir(run.pk), ignore_errors=True)
     return run
 
 
@@ -120,17 +129,17 @@ def _rows_split(rules: Rules, run: MetricRun) -> dict | None:
     that failed (each part then fetches its own share: slower, the same numbers)."""
     clock = time.perf_counter()
     _peak_memory_reset()
+    plan, folder = run.plan, _rows_dir(run.pk)
     try:
-        with snapshot():
+        with snapshot():  # only for reading: the snapshot is let go before the rows are split
             people = People.load(staff=False)  # who is who: the staff periods are each part's to read
-            who = people_fingerprint()
+            who = people_fingerprint(plan["identities_upto"])
             edits = edit_counts()
-            rows = rows_split(
-                rules, people, upto=run.plan["watermark"], shares=run.plan["shares"], folder=_rows_dir(run.pk)
-            )
+            chunks = rows_read(rules, upto=plan["watermark"], folder=folder)
+        rows = rows_split(chunks, people, shares=plan["shares"], folder=folder)
     except Exception:
         logger.exception("metrics run %s: could not split the rows by share; each part fetches its own", run.pk)
-        shutil.rmtree(_rows_dir(run.pk), ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
         return None
     seconds = round(time.perf_counter() - clock, 3)
     return {"people": who, "edits": list(edits), "rows": rows, "seconds": seconds, "peak_memory_mb": _peak_memory_mb()}
@@ -189,8 +198,8 @@ def metrics_recompute_partitioned(*, parts: int | None = None) -> MetricRun:
     except Exception as error:
         _partitioned_fail(run.pk, "(sending)", error)
         raise
-    run.refresh_from_db()
-    return run
+    # As it is now (complete, when the parts ran in-process), or as planned if a newer run removed it.
+    return MetricRun.objects.filter(pk=run.pk).first() or run
 
 
 def _peak_memory_reset() -> None:
@@ -241,7 +250,7 @@ def metrics_recompute_part(run_id: int, part: str, *, worker: str = "") -> bool:
         shutil.rmtree(_shards_dir(run_id) / part, ignore_errors=True)
         with snapshot():
             people = People.load(share=share)
-            who = people_fingerprint()
+            who = people_fingerprint(plan.get("identities_upto"))
             split = plan.get("split") or {}
             rows = None
             if split.get("people") == who:  # split by the same who-is-who: the share's rows are the file's
@@ -371,6 +380,7 @@ def _partitioned_fail(run_id: int, part: str, error: Exception) -> None:
         if failed:
             for model in (MetricPoint, Overlap, AreaMovement, CohortTable, Pathway, MetricPart):
                 model.objects.filter(run_id=run_id).delete()
+    shutil.rmtree(_shards_dir(run_id), ignore_errors=True)  # the split rows and the shares of the cache
     if failed:  # else the run had failed already (or is gone): logged then
         logger.exception("metrics run %s part %s failed", run_id, part)
 
@@ -378,7 +388,7 @@ def _partitioned_fail(run_id: int, part: str, error: Exception) -> None:
 def _recount_stale(run: MetricRun, partials: list[MetricPart]) -> bool:
     """Parts saw different who-is-who (a merge during the run): drop and send again those that saw an
     older one than now. False when the run has been counted again enough times already."""
-    now = people_fingerprint()
+    now = people_fingerprint(run.plan.get("identities_upto"))
     stale = [one.part for one in partials if one.stats.get("people") != now] or [one.part for one in partials]
     if run.plan.get("recounts", 0) >= RECOUNTS:
         return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -34,21 +35,32 @@ def share_file(folder: Path, share: int) -> Path:
     return folder / f"share-{int(share)}.rows"
 
 
-def _chunks(rules: Rules, upto: int, folder: Path):
-    """Every row up to `upto` as chunks of (cp, identity, day): on PostgreSQL from a COPY into a file,
-    read back a chunk at a time; elsewhere in one chunk."""
+def rows_read(rules: Rules, *, upto: int, folder: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Read every row up to `upto` now (in the caller's snapshot); returns them as chunks of (cp,
+    identity, day) to split later, outside the snapshot: on PostgreSQL from a binary COPY written to a
+    file and read back a chunk at a time (removed once read), elsewhere in one chunk."""
     if not is_postgresql():
-        yield fetch_rows(rules, upto=upto)
-        return
+        return iter([fetch_rows(rules, upto=upto)])
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "all.copy"
     try:
         with open(path, "wb") as handle:
             rows_copy(rules, handle, upto=upto)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return _copied_chunks(path)
+
+
+def _copied_chunks(path: Path) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    try:
         left = rows_copied_count(path.stat().st_size)
         with open(path, "rb") as handle:
             handle.seek(19)  # the binary COPY's header
             while left > 0:
                 rows = np.fromfile(handle, dtype=COPY_ROW, count=min(CHUNK_ROWS, left))
+                if not len(rows):
+                    raise OSError(f"{path} ended {left} rows early")
                 left -= len(rows)
                 yield copied_columns(rows)
                 del rows
@@ -56,21 +68,22 @@ def _chunks(rules: Rules, upto: int, folder: Path):
         path.unlink(missing_ok=True)
 
 
-def rows_split(rules: Rules, people: People, *, upto: int, shares: int, folder: Path) -> list[int]:
-    """Write each share's rows (activities with id ≤ `upto`, persons as `people` say) to its file in
-    `folder`; returns how many rows each share got. Call it in the snapshot `people` was read in."""
+def rows_split(
+    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]], people: People, *, shares: int, folder: Path
+) -> list[int]:
+    """Write each share's rows (from `rows_read`; persons as `people` say, read in the same snapshot)
+    to its file in `folder`; returns how many rows each share got."""
     folder.mkdir(parents=True, exist_ok=True)
     temporary = {share: share_file(folder, share).with_suffix(".tmp") for share in range(shares)}
     handles = {share: open(path, "wb") for share, path in temporary.items()}  # noqa: SIM115
     counts = [0] * shares
     try:
-        for cp, identity, day in _chunks(rules, upto, folder):
+        for cp, identity, day in chunks:
             person = people.persons_of(identity)
             # Rows of identities gone are counted by no one (`People.contributions`): left out here too.
             share_of = np.where(person >= 0, person % shares, -1)
-            for share in range(shares):
-                mine = share_of == share
-                rows = np.empty(int(mine.sum()), dtype=ROW)
+            for share, mine in enumerate(_by_share(share_of, shares)):
+                rows = np.empty(len(mine), dtype=ROW)
                 rows["cp"], rows["identity"], rows["day"] = cp[mine], identity[mine], day[mine]
                 rows.tofile(handles[share])
                 counts[share] += len(rows)
@@ -83,6 +96,18 @@ def rows_split(rules: Rules, people: People, *, upto: int, shares: int, folder: 
             handle.close()
             temporary[share].unlink(missing_ok=True)
     return counts
+
+
+def _by_share(share_of: np.ndarray, shares: int) -> Iterator[np.ndarray]:
+    """The positions of each share's rows, share 0 first: a pass per share when they are few, else one sort."""
+    if shares <= 16:
+        for share in range(shares):
+            yield np.flatnonzero(share_of == share)
+        return
+    order = np.argsort(share_of, kind="stable")
+    bounds = np.searchsorted(share_of[order], np.arange(shares + 1))
+    for share in range(shares):
+        yield order[bounds[share] : bounds[share + 1]]
 
 
 def rows_of_share(folder: Path, share: int, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from activities.models import Activity
 from baloo_site.celery_beat import CELERY_BEAT_SCHEDULE
 from contributors.models import Identity, Person
 from conversion_points.models import ConversionPoint
@@ -181,6 +182,45 @@ def test_a_split_that_fails_leaves_each_part_to_fetch_its_own_share(demo, monkey
     assert published(run) == one_task
 
 
+def test_a_new_contributor_arriving_mid_run_changes_nothing_the_parts_agree_on(demo):
+    """Pushes go on at night: a new person's identity (and activity) stored between two parts is after
+    the run's watermark, so the parts still read the split, agree, and leave the cache; the next update
+    counts the newcomer."""
+    run = metrics_partition_plan(parts=2)
+    first, second = run.plan["parts"]
+    assert metrics_recompute_part(run.pk, first)
+    counted = MetricPart.objects.get(run=run).stats["rows"]
+    rules = Rules.load()
+    cp, identity, _day = fetch_rows(rules)
+    point = rules.points[int(cp[0])]
+    like = Activity.objects.filter(identity_id=int(identity[0]), source=point.source, type__in=point.types).first()
+    newcomer = IdentityFactory(person=PersonFactory())
+    ActivityFactory(identity=newcomer, source=like.source, type=like.type, container=like.container, occurred_at=like.occurred_at)
+    assert metrics_recompute_part(run.pk, second)
+    run.refresh_from_db()
+    assert run.status == MetricRun.Status.COMPLETE and run.stats["recounts"] == 0 and run.cache_key
+    assert {part["rows_from"] for part in run.stats["parts"].values()} == {"split"}
+    assert run.stats["parts"][first]["rows"] == counted
+    update = incremental_equals_full()
+    assert update.contributors_ever_everyone == run.contributors_ever_everyone + 1  # the newcomer
+
+
+def test_a_run_removed_while_its_rows_are_split_leaves_nothing_behind(demo, monkeypatch):
+    """An update swapped in during the split removes the run (it started earlier): the plan ends quietly,
+    its parts do nothing, and its files go."""
+    split = partitioned.rows_split
+
+    def update_meanwhile(*args, **kwargs):
+        counts = split(*args, **kwargs)
+        metrics_recompute(incremental=True)
+        return counts
+
+    monkeypatch.setattr(partitioned, "rows_split", update_meanwhile)
+    run = metrics_recompute_partitioned(parts=2)
+    assert not MetricRun.objects.filter(pk=run.pk).exists() and not partitioned._shards_dir(run.pk).exists()
+    assert current().stats["mode"] in ("incremental", "full")
+
+
 def test_a_person_with_identities_everywhere_counts_once_in_one_share(db):
     """Shares go by the person now, after merges: a person's identities, staff days and bot flag follow them."""
     area, other = AreaFactory(slug="code"), AreaFactory(slug="docs")
@@ -220,6 +260,7 @@ def test_a_part_raising_an_error_leaves_the_previous_run_current(demo, monkeypat
     assert failed.parts_done == ["share-1-of-3"]  # written before the crash, then dropped with the run
     for model in (MetricPoint, Overlap, AreaMovement, CohortTable, MetricPart):
         assert not model.objects.filter(run=failed).exists()
+    assert not partitioned._shards_dir(failed.pk).exists()  # nor the split rows and shares of the cache
     # The parts still in the queue find the run failed and do nothing.
     monkeypatch.undo()
     assert metrics_recompute_part(failed.pk, "share-3-of-3") is False
@@ -290,7 +331,7 @@ def test_a_merge_during_every_recount_still_swaps_in_and_asks_for_another_recomp
     demo, monkeypatch, django_capture_on_commit_callbacks
 ):
     moves = iter(range(100))
-    monkeypatch.setattr(partitioned, "people_fingerprint", lambda: f"changed {next(moves)}")
+    monkeypatch.setattr(partitioned, "people_fingerprint", lambda upto=None: f"changed {next(moves)}")
     swapped = []
     finish = partitioned._partitioned_finish
     monkeypatch.setattr(partitioned, "_partitioned_finish", lambda run_id: swapped.append(finish(run_id)))
