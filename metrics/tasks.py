@@ -17,8 +17,8 @@ from .engine import (
     metrics_recompute_partitioned,
     metrics_recompute_soon,
     metrics_requests_resend,
+    metrics_update_queued,
 )
-from .models import MetricRun
 
 OLD_NAMES_PREFIX = "conversion_points.tasks."
 
@@ -74,13 +74,9 @@ def recompute_metrics_queued(run_id: int) -> int | None:
 
     Incremental: it updates the latest run with what changed since (new activities, merges, flags),
     or recomputes in full when that cannot be vouched for (rules changed, activities deleted…).
+    While the nightly partitioned run is being counted it asks again a few seconds later instead.
     """
-    # A `running` run is passed on too: redelivered after its worker was killed, it starts again
-    # (`metrics_recompute` tells a dead run from a live one under its lock).
-    run = MetricRun.objects.filter(pk=run_id, status__in=[MetricRun.Status.QUEUED, MetricRun.Status.RUNNING]).first()
-    if run is None:
-        return None
-    run = metrics_recompute(run=run, incremental=True)
+    run = metrics_update_queued(run_id)
     return run.pk if run else None
 
 

@@ -48,7 +48,13 @@ from .cohorts import Cohorts, CohortState, cohort_table, cohorts_compute_state, 
 from .fetch import ACTIVE, ANY, CORE, Contributions, People, Rules, contributions_fetch
 from .liveness import metrics_requests_resend
 from .partials import STAGES, Stage
-from .partitioned import metrics_partition_plan, metrics_parts, metrics_recompute_part, metrics_recompute_partitioned
+from .partitioned import (
+    metrics_partition_plan,
+    metrics_parts,
+    metrics_recompute_part,
+    metrics_recompute_partitioned,
+    metrics_update_queued,
+)
 from .pathways import PathwayNumbers, PathwaysState, pathways_compute_state, pathways_result, pathways_update
 from .runs import metric_run_current_forget, metrics_recompute, metrics_recompute_soon
 from .sweep import (
@@ -110,6 +116,7 @@ __all__ = [
     "metrics_recompute",
     "metrics_recompute_part",
     "metrics_recompute_partitioned",
+    "metrics_update_queued",
     "metrics_recompute_soon",
     "metrics_requests_resend",
     "pathways_compute_state",

@@ -14,9 +14,10 @@ import os
 import resource
 import shutil
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Max
@@ -35,10 +36,12 @@ from .fetch import People, Rules, activities_between, edit_counts, fetch_rows, s
 from .partials import Context, partial_compute, partials_finish
 from .pathways import pathways_write
 from .runs import (
+    QUEUED_TASK,
     area_results_write,
     cache_save_with_run,
     cohorts_write,
     metric_run_current_forget,
+    metrics_recompute,
     metrics_recompute_soon,
     points_write,
     recompute_lock,
@@ -55,6 +58,37 @@ PART_TASK = "metrics.recompute_part"
 RECOUNTS = 2
 # The most shares a run is split into (the run's `parts` is a small integer, and a part per core is plenty).
 MAX_PARTS = 256
+
+
+# How long an incremental update waits for a partitioned run in progress (a run older than this is a
+# dead one, which the update then removes), and how often it looks again meanwhile.
+PARTITIONED_WAIT = timedelta(minutes=30)
+PARTITIONED_WAIT_SECONDS = 5
+
+
+def metrics_update_queued(run_id: int) -> MetricRun | None:
+    """Start the incremental update a queued run asks for (`metrics.recompute_queued`), unless the
+    nightly partitioned run is being counted: an update swapped in now would remove it (it started
+    earlier, so it counts older data), and under a steady stream of pushes the nightly run would then
+    never finish. The update is asked again in a few seconds instead, and starts from the nightly
+    run's cache once that is swapped in. None when it did not start (waiting, started or gone).
+    """
+    # A `running` run is passed on too: redelivered after its worker was killed, it starts again
+    # (`metrics_recompute` tells a dead run from a live one under its lock).
+    run = MetricRun.objects.filter(pk=run_id, status__in=[MetricRun.Status.QUEUED, MetricRun.Status.RUNNING]).first()
+    if run is None:
+        return None
+    # With tasks run in-process the parts run in turn inside the nightly task: nothing to wait for.
+    if run.status == MetricRun.Status.QUEUED and not current_app.conf.task_always_eager and partitioned_in_progress():
+        send_task_named(QUEUED_TASK, args=[run_id], countdown=PARTITIONED_WAIT_SECONDS)
+        return None
+    return metrics_recompute(run=run, incremental=True)
+
+
+def partitioned_in_progress() -> bool:
+    """Whether a partitioned run started in the last `PARTITIONED_WAIT` is still being counted."""
+    since = timezone.now() - PARTITIONED_WAIT
+    return MetricRun.objects.filter(status=MetricRun.Status.RUNNING, parts__gt=0, started_at__gt=since).exists()
 
 
 def metrics_parts() -> int:

@@ -421,6 +421,32 @@ def test_the_nightly_task_is_shared_with_a_broker_and_one_task_without(demo, mon
     assert [run.parts for run in planned] == [3]
 
 
+def test_an_update_waits_while_the_nightly_run_is_counted_and_starts_from_it(demo, monkeypatch):
+    """Pushes go on at night: an update swapped in mid-run would remove the nightly run (it started
+    earlier), so under a steady stream the nightly run would never finish. The update looks again in a
+    few seconds instead, then starts from the nightly run's cache; a partitioned run older than the
+    wait is a dead one, and the update goes ahead."""
+    monkeypatch.setitem(tasks.recompute_metrics_queued.app.conf, "task_always_eager", False)
+    sent = []
+    monkeypatch.setattr(partitioned, "send_task_named", lambda name, **options: sent.append((name, options)))
+    nightly = metrics_partition_plan(parts=2)
+    queued = MetricRun.objects.create(status=MetricRun.Status.QUEUED)
+    assert tasks.recompute_metrics_queued(queued.pk) is None
+    assert sent == [("metrics.recompute_queued", {"args": [queued.pk], "countdown": partitioned.PARTITIONED_WAIT_SECONDS})]
+    assert MetricRun.objects.get(pk=queued.pk).status == MetricRun.Status.QUEUED and current() == demo
+    for part in nightly.plan["parts"]:
+        metrics_recompute_part(nightly.pk, part)
+    assert current().pk == nightly.pk
+    update = MetricRun.objects.get(pk=tasks.recompute_metrics_queued(queued.pk))
+    assert (update.stats["mode"], current()) == ("incremental", update)
+
+    dead = metrics_partition_plan(parts=2)
+    MetricRun.objects.filter(pk=dead.pk).update(started_at=timezone.now() - partitioned.PARTITIONED_WAIT - timedelta(minutes=1))
+    queued = MetricRun.objects.create(status=MetricRun.Status.QUEUED)
+    assert tasks.recompute_metrics_queued(queued.pk) == queued.pk
+    assert not MetricRun.objects.filter(pk=dead.pk).exists()
+
+
 def test_every_stage_adds_up_and_a_new_one_plugs_in(demo, monkeypatch):
     """The registry: a stage's partial results add up (here a histogram, finished after the sum)."""
     assert [stage.name for stage in STAGES] == ["series", "as_of", "cohorts", "pathways"]
