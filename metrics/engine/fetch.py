@@ -97,6 +97,18 @@ class Contributions:
         return len(self.cp)
 
 
+# Knuth's multiplicative hash (2**64 / the golden ratio): its top bits mix every bit of a person id.
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def person_chunks(person: np.ndarray, chunks: int) -> np.ndarray:
+    """Each row's chunk (0…chunks-1) by its person, even in size whatever the persons: not `person %
+    chunks`, which puts a partitioned share's persons (id ≡ k mod K) all in the same few chunks when
+    the chunks and the shares have a factor in common (4 shares and 4 chunks: one chunk of 4× the rows)."""
+    mixed = person.astype(np.uint64) * _MIX  # wraps around: a hash, not arithmetic
+    return ((mixed >> np.uint64(32)) % np.uint64(chunks)).astype(np.int64)
+
+
 def _rules_sql(
     rules: Rules, *, after: int | None = None, upto: int | None = None, share: tuple[int, int] | None = None
 ) -> tuple[str, list]:

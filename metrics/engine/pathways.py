@@ -24,7 +24,7 @@ from conversion_points.models import Population
 from metrics.calendar import week_of_day
 from metrics.models import MetricRun, Pathway
 
-from .fetch import ACTIVE, CORE, CP_BITS, Contributions, Rules
+from .fetch import ACTIVE, CORE, CP_BITS, Contributions, Rules, person_chunks
 from .sweep import HORIZON_WEEKS, distinct
 
 # A count's key packs (population, slot, tag, value) into one int64: 1 + 14 + 14 + 32 bits. A slot is
@@ -276,13 +276,14 @@ def pathways_compute_state(*, contributions: Contributions, rules: Rules, last: 
     order = _sorted_by_group_and_day(rules.area[cp].astype(np.int64), person, day)
     cp, person, day, staff = cp[order], person[order], day[order], contributions.staff[upto][order]
     del order, upto
-    # Every count is a sum over persons: the persons are counted a chunk at a time (person id modulo
-    # the chunks; a sorted array stays sorted under a mask) and the counts added, so the temporary
-    # arrays of one chunk, not of every row, are in memory at once.
+    # Every count is a sum over persons: the persons are counted a chunk at a time (`person_chunks`;
+    # a sorted array stays sorted under a mask) and the counts added, so the temporary arrays of one
+    # chunk, not of every row, are in memory at once.
     chunks = max(1, -(-len(person) // CHUNK_ROWS))
+    chunk_of = person_chunks(person, chunks) if chunks > 1 else None
     once, weekly = Tally.empty(), Tally.empty(_WIDTH)
     for chunk in range(chunks):
-        mine = slice(None) if chunks == 1 else np.flatnonzero(person % chunks == chunk)
+        mine = slice(None) if chunk_of is None else np.flatnonzero(chunk_of == chunk)
         counted = _both_populations(cp[mine], person[mine], day[mine], staff[mine], rules, last)
         if chunks == 1:
             once, weekly = counted

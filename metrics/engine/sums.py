@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .cohorts import CohortState, cohorts_compute_state, cohorts_update
-from .fetch import Contributions, Rules
+from .fetch import Contributions, Rules, person_chunks
 from .sweep import HORIZON_WEEKS, State, members_prune, metrics_compute_state
 
 
@@ -74,7 +74,7 @@ CHUNK_ROWS = 2_000_000
 
 
 def _by_chunks(contributions: Contributions, count, add):
-    """count(contributions), a chunk of the persons at a time (person id modulo the chunks), added up.
+    """count(contributions), a chunk of the persons at a time (`person_chunks`), added up.
 
     Every count is a sum over persons, so the chunks add up exactly, as the shares of a partitioned
     run do; only the temporaries of one chunk are in memory at once.
@@ -83,8 +83,9 @@ def _by_chunks(contributions: Contributions, count, add):
     if chunks == 1:
         return count(contributions)
     total = None
+    chunk_of = person_chunks(contributions.person, chunks)
     for chunk in range(chunks):
-        mine = np.flatnonzero(contributions.person % chunks == chunk)
+        mine = np.flatnonzero(chunk_of == chunk)
         part = count(
             Contributions(
                 cp=contributions.cp[mine],

@@ -49,7 +49,7 @@ from metrics.engine import (
     partitioned,
 )
 from metrics.engine import split as split_module
-from metrics.engine.fetch import fetch_rows
+from metrics.engine.fetch import fetch_rows, person_chunks
 from metrics.engine.split import rows_of_share as split_rows
 from metrics.models import AreaMovement, CohortTable, MetricPart, MetricPoint, MetricRun, Overlap
 from metrics.selectors import metric_run_latest as latest_run
@@ -219,6 +219,19 @@ def test_a_run_removed_while_its_rows_are_split_leaves_nothing_behind(demo, monk
     run = metrics_recompute_partitioned(parts=2)
     assert not MetricRun.objects.filter(pk=run.pk).exists() and not partitioned._shards_dir(run.pk).exists()
     assert current().stats["mode"] in ("incremental", "full")
+
+
+@pytest.mark.parametrize("shares", [1, 2, 3, 4, 8])
+def test_a_shares_persons_fall_evenly_into_the_chunks_its_part_counts_them_in(shares):
+    """A share holds the persons with id ≡ k (mod K), and a part counts them a chunk at a time: chunked
+    by id modulo the chunks, 4 shares of 30M activities put every row of a share in one of 4 chunks
+    (2.8 GB a worker instead of 1.2). Each chunk gets its even part, whatever the shares and chunks."""
+    for chunks in (2, 3, 4, 6, 12):
+        for share in range(shares):
+            person = np.arange(share, 3_000_000, shares)
+            sizes = np.bincount(person_chunks(person, chunks), minlength=chunks)
+            assert len(sizes) == chunks and sizes.sum() == len(person)
+            assert sizes.min() > 0.95 * len(person) / chunks and sizes.max() < 1.05 * len(person) / chunks
 
 
 def test_a_person_with_identities_everywhere_counts_once_in_one_share(db):
