@@ -211,14 +211,13 @@ def rows_copy(
             raw.copy_expert(f"COPY ({query.decode()}) TO STDOUT WITH (FORMAT binary)", handle)
 
 
-def rows_copied(view, start: int = 0, stop: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Rows start…stop-1 of a binary COPY written by `rows_copy` (bytes, a buffer or a memory map of the file)."""
+def rows_copied(view) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of a binary COPY written by `rows_copy` (bytes or a buffer)."""
     count = rows_copied_count(len(view))
-    stop = count if stop is None else min(stop, count)
-    if stop <= start:
+    if count == 0:
         empty = np.empty(0, dtype=np.int64)
         return empty.astype(np.int16), empty, empty.astype(np.int32)
-    return copied_columns(np.frombuffer(view, dtype=COPY_ROW, count=stop - start, offset=19 + start * COPY_ROW.itemsize))
+    return copied_columns(np.frombuffer(view, dtype=COPY_ROW, count=count, offset=19))
 
 
 def copied_columns(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
