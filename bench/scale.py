@@ -183,8 +183,9 @@ def extrapolate(results: dict, activities: int) -> dict:
 
     Memory: a straight line through (rows of the largest part, the worker's peak) of every run, read
     at 100M activities' rows / 4. Time: the plan's one scan and split grows with all the activities
-    (one process); each part's read and count with its rows (the one-worker run's seconds per row),
-    each of 4 workers on a core of its own; plus the sum and the swap as measured.
+    (one process); each part's read and count with its rows (the slowest part's seconds per row, in
+    a run where each part had a core), each of 4 workers on a core of its own; plus the sum and the
+    swap as measured.
     """
     runs = results["partitioned"]
     if not runs:
@@ -197,11 +198,21 @@ def extrapolate(results: dict, activities: int) -> dict:
         slope, base = (float(value) for value in np.polyfit(rows, peaks, 1))
     else:
         slope, base = peaks[0] / rows[0], 0.0
-    single = min(runs, key=lambda one: one["workers"])
-    part_s = (sum(single["fetch_s_per_part"]) + sum(single["compute_s_per_part"])) / max(total_rows, 1)
+    # A run whose parts each had a core (the most workers up to the core count; else the fewest):
+    # its slowest part's seconds per row, and the rest of its wall time beside the plan's split.
+    fitting = [one for one in runs if one["workers"] <= (os.cpu_count() or 1)]
+    single = max(fitting, key=lambda one: one["workers"]) if fitting else min(runs, key=lambda one: one["workers"])
+    parts = [
+        (fetch + compute, rows)
+        for fetch, compute, rows in zip(
+            single["fetch_s_per_part"], single["compute_s_per_part"], single["rows_per_part"], strict=True
+        )
+    ]
+    part_s = max(seconds / max(rows, 1) for seconds, rows in parts)
+    slowest = max(seconds for seconds, _rows in parts)
     # The plan's one scan and split grows with every activity, in one process, whatever the workers.
     split_s = single.get("split_s") or 0.0
-    overhead = single["total_s"] - split_s - sum(single["fetch_s_per_part"]) - sum(single["compute_s_per_part"])
+    overhead = single["total_s"] - split_s - slowest
     return {
         "from": f"{activities:,} activities ({total_rows:,} rows) on {os.cpu_count()} cores, runs with "
         + ", ".join(str(one["workers"]) for one in runs)
